@@ -1,0 +1,23 @@
+# Build options: warnings, sanitizers, allocator choice.
+option(TESSERA_WERROR "Treat warnings as errors" ON)
+option(TESSERA_JEMALLOC "Link jemalloc as the allocator (off for sanitizer builds)" ON)
+set(TESSERA_SANITIZE "" CACHE STRING "Sanitizer build: '', 'address' (ASan+UBSan) or 'thread' (TSan)")
+
+add_compile_options(-Wall -Wextra -Wshadow -Wno-unused-parameter -fno-strict-aliasing)
+if(TESSERA_WERROR)
+  add_compile_options(-Werror)
+endif()
+
+if(TESSERA_SANITIZE STREQUAL "address")
+  set(TESSERA_JEMALLOC OFF CACHE BOOL "" FORCE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+  add_compile_definitions(TS_SANITIZED=1)
+elseif(TESSERA_SANITIZE STREQUAL "thread")
+  set(TESSERA_JEMALLOC OFF CACHE BOOL "" FORCE)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+  add_compile_definitions(TS_SANITIZED=1)
+elseif(NOT TESSERA_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "TESSERA_SANITIZE must be '', 'address' or 'thread'")
+endif()

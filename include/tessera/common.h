@@ -1,0 +1,49 @@
+/*
+ * common.h - small definitions every Tessera module shares.
+ *
+ * Owns: the argument slice type (ts_arg), branch hints, the error
+ * convention and the debug assertion used to check thread ownership.
+ * Thread: everything here is pure and may be used from any thread.
+ *
+ * Error convention (one for the whole code base, like libuv's): a function
+ * that can fail returns 0 on success or a negative errno value; callers pass
+ * a non-zero result up unchanged.
+ */
+#ifndef TESSERA_COMMON_H
+#define TESSERA_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define TS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TS_CONTAINER_OF(ptr, type, field) \
+    ((type *)((char *)(ptr) - offsetof(type, field)))
+
+/* A byte string that the holder does not own: a command argument, a key. */
+typedef struct ts_arg {
+    const char *ptr;
+    size_t len;
+} ts_arg;
+
+/* Aborts with a message: for broken invariants and failed allocations,
+ * never for bad client input. */
+void ts_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Allocation wrappers that never return NULL (they panic on OOM). The
+ * allocator is jemalloc in release builds; free with free(). */
+void *ts_malloc(size_t n);
+void *ts_calloc(size_t n, size_t size);
+void *ts_realloc(void *p, size_t n);
+char *ts_strndup(const char *s, size_t n);
+
+#ifndef NDEBUG
+#define TS_ASSERT(cond) \
+    do { if (TS_UNLIKELY(!(cond))) ts_panic("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__); } while (0)
+#else
+#define TS_ASSERT(cond) ((void)0)
+#endif
+
+#endif

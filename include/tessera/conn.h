@@ -1,0 +1,114 @@
+/*
+ * conn.h - a client connection: socket, query buffer, parser, reply
+ * ordering, and dispatch of its commands to shards.
+ *
+ * Owns: the socket handle, the query and output buffers, the queue of
+ * replies not yet sendable (slots), per-client state (db, protocol, name).
+ * Thread: the worker the acceptor handed it to, only. Messages from other
+ * shards carry a pointer to the connection but only its own worker
+ * dereferences it (when the reply comes back).
+ *
+ * Why: replies must leave in request order, while commands of one pipeline
+ * may run on several shards at once. Each command gets a reply slot; local
+ * commands fill theirs at once, remote ones when their batch returns; the
+ * output takes slots from the head while they are filled.
+ */
+#ifndef TESSERA_CONN_H
+#define TESSERA_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "tessera/buf.h"
+#include "tessera/cmd.h"
+#include "tessera/msg.h"
+#include "tessera/resp_parse.h"
+
+struct ts_worker;
+struct ts_txn;
+
+/* Replies of several commands executed together on one shard: the commands
+ * travel to the owner in `args`, their replies come back in `reply`. */
+typedef struct ts_batch {
+    ts_msg msg;
+    struct ts_conn *conn;        /* origin side only */
+    struct ts_worker *origin;
+    unsigned target;
+    int ncmds;
+    int consumed;                /* replies already moved to the connection */
+    bool done;
+    bool is_local;               /* the connection's own pseudo-batch */
+    int64_t now_ms;
+    ts_buf args;                 /* encoded commands (see conn.c) */
+    ts_buf reply;
+    uint32_t *reply_end;         /* end offset in `reply` of each command's reply */
+    uint32_t reply_end_cap;
+    uint32_t errors;
+} ts_batch;
+
+enum ts_conn_wait {
+    TS_WAIT_NONE = 0,
+    TS_WAIT_INFLIGHT,   /* a barrier command waits for everything in flight */
+    TS_WAIT_SHARD,      /* the local shard is held by a multi-shard txn */
+    TS_WAIT_TXN,        /* our own multi-shard txn is running */
+};
+
+typedef struct ts_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    struct ts_worker *w;
+    struct ts_conn *prev, *next;        /* worker's connection list */
+    struct ts_conn *ready_next;         /* worker's ready list */
+    struct ts_conn *waiter_next;        /* shard waiters list */
+    uint64_t id;
+    ts_buf query;
+    size_t qpos;
+    ts_parser parser;
+    ts_buf out;                          /* replies ready to send */
+    ts_buf writing;                      /* buffer owned by the write in progress */
+    uv_write_t wreq;
+    bool write_in_flight;
+    /* Reply slots: ring of batch pointers, one per command not yet replied. */
+    ts_batch **slots;
+    uint32_t slot_head, slot_count, slot_cap;
+    ts_batch *local_batch;               /* pseudo-batch for local replies queued behind remote ones */
+    int inflight;                        /* remote batches + txns not yet returned */
+    uint8_t wait;                        /* enum ts_conn_wait */
+    bool in_ready;
+    bool in_waiters;
+    bool closing;                        /* handle close started */
+    bool close_after_reply;              /* QUIT / protocol error / CLIENT KILL */
+    bool reading;
+    bool is_unix;
+    int db;
+    int resp;
+    char *name;
+    char addr[64];
+    char laddr[64];
+    int64_t ctime_ms;
+    int64_t last_interaction_ms;
+    const char *last_cmd;
+    uint64_t net_in, net_out;
+} ts_conn;
+
+/* Worker thread: adopt an accepted socket. */
+void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
+/* Worker thread: continue processing buffered commands (after a wait ended). */
+void ts_conn_process(ts_conn *c);
+/* Worker thread: a remote batch came back. */
+void ts_conn_on_batch_done(ts_batch *b);
+/* Worker thread (the shard owner): run a batch that arrived from another worker. */
+void ts_batch_execute(struct ts_worker *w, ts_batch *b);
+/* Worker thread: a multi-shard txn this connection started has its reply. */
+void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
+/* Worker thread: begin closing (replies already queued are dropped). */
+void ts_conn_close(ts_conn *c);
+/* Formats the CLIENT LIST / CLIENT INFO line of a connection. */
+void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
+
+#endif

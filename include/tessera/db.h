@@ -1,0 +1,51 @@
+/*
+ * db.h - keyspace access for commands: lookups with lazy expiry, writes,
+ * deletes, and string value helpers.
+ *
+ * Owns: the rules every command follows when it touches keys: an expired key
+ * is deleted when looked up (lazy expiry), reads count keyspace hits/misses
+ * and refresh the key's LRU clock, strings are stored as integers when Redis
+ * would use the "int" encoding.
+ * Thread: the owner of ctx->shard only.
+ */
+#ifndef TESSERA_DB_H
+#define TESSERA_DB_H
+
+#include "tessera/cmd.h"
+#include "tessera/shard.h"
+#include "tessera/table.h"
+
+static inline ts_table *ts_db_table(ts_cmd_ctx *c) { return &c->shard->dbs[c->db]; }
+
+/* Lookup for reading: deletes the key if expired, counts hit/miss, touches LRU. */
+ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key);
+/* Lookup for writing: deletes the key if expired, no statistics. */
+ts_entry *ts_db_lookup_write(ts_cmd_ctx *c, ts_arg key);
+/* Same, in an explicit database of the shard. */
+ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms);
+/* Like lookup_write but does not delete/touch: true if key exists and is not expired. */
+bool ts_db_exists(ts_cmd_ctx *c, ts_arg key);
+bool ts_db_delete(ts_cmd_ctx *c, ts_arg key);
+
+/* Strings. A string value is INT (when it is the canonical decimal form of a
+ * 64-bit integer, at most 20 chars, like Redis's "int" encoding) or INLINE bytes
+ * (encoding "embstr" up to 44 bytes, "raw" beyond). */
+void ts_value_string(ts_value *v, const char *p, size_t n);
+/* Reads a string entry's bytes: for INT values formats into buf (>= 24 bytes). */
+void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n);
+/* Sets key to a string value; expire_ms -1 clears, keep_ttl keeps the existing one. */
+ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl);
+ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long v, bool keep_ttl);
+
+/* Frees a PTR value of any type (the tables' free callback). */
+void ts_value_free(const ts_value *v);
+/* Deep-copies a value (for COPY / moving between shards); INLINE bytes become owned by *out. */
+
+/* Active expiry: one adaptive cycle bounded by `budget_us` of CPU. */
+void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us);
+
+/* Canonical names for TYPE and OBJECT ENCODING. */
+const char *ts_type_name(int type);
+const char *ts_encoding_name(int enc);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * worker.h - a worker thread: one libuv loop, its connections and its shard.
+ *
+ * Owns: the loop, the inbox (MPSC queue + coalescing uv_async_t wake-up),
+ * the shard, the worker's copy of the configuration, its connections, its
+ * statistics, and the list of connections ready to continue.
+ * Thread: everything in a worker belongs to its thread, except
+ * ts_worker_post (any thread) and the fields set before the thread starts.
+ *
+ * Why: ownership instead of locks. Other threads never read or write a
+ * worker's state; they post messages (practice 2 of STYLE.md). Wake-ups
+ * coalesce, so the async callback drains the whole inbox (practice 7).
+ */
+#ifndef TESSERA_WORKER_H
+#define TESSERA_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "tessera/config.h"
+#include "tessera/mpsc.h"
+#include "tessera/msg.h"
+#include "tessera/server.h"
+#include "tessera/shard.h"
+
+struct ts_conn;
+struct ts_batch;
+
+typedef struct ts_cmd_stats {
+    uint64_t calls;
+    uint64_t usec;
+    uint64_t rejected;
+    uint64_t failed;
+} ts_cmd_stats;
+
+typedef struct ts_worker_stats {
+    uint64_t commands_processed;
+    uint64_t errors;
+    uint64_t batches_sent;
+    uint64_t batches_served;
+    uint64_t txns;
+    uint64_t net_input;
+    uint64_t net_output;
+} ts_worker_stats;
+
+typedef struct ts_error_stat { char code[32]; uint64_t count; } ts_error_stat;
+
+typedef struct ts_worker {
+    unsigned id;
+    ts_server *srv;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t wakeup;
+    uv_timer_t cron;
+    ts_mpsc inbox;
+    ts_shard shard;
+    ts_config config;               /* this worker's copy */
+    struct ts_conn *conns;          /* all connections, doubly linked */
+    long nconns;
+    struct ts_conn *ready_head;     /* connections to continue processing */
+    struct ts_conn *ready_tail;
+    ts_msg *self_head, *self_tail;  /* messages this worker sent to itself */
+    struct ts_conn *shard_waiters;  /* connections waiting for this shard to be released */
+    struct ts_batch **open_batches; /* per target shard, during one connection's pass */
+    unsigned *open_targets;
+    unsigned nopen;
+    ts_cmd_stats *cmd_stats;        /* indexed by ts_command.id */
+    ts_worker_stats stats;
+    ts_error_stat errstats[32];
+    int nerrstats;
+    int64_t now_ms;
+    bool stopping;
+} ts_worker;
+
+int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id);
+int ts_worker_start(ts_worker *w);
+void ts_worker_join(ts_worker *w);
+void ts_worker_destroy(ts_worker *w);
+/* Any thread: hands a message to the worker. */
+void ts_worker_post(ts_worker *w, ts_msg *m);
+/* Owner thread: delivers a message to target, directly when target == self. */
+void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m);
+/* Owner thread: the connection may continue (processed after the current callback). */
+void ts_worker_make_ready(ts_worker *w, struct ts_conn *c);
+void ts_worker_run_ready(ts_worker *w);
+/* Owner thread: shard released; resume parked work. */
+void ts_worker_shard_released(ts_worker *w);
+void ts_worker_count_error(ts_worker *w, const char *code);
+ts_worker *ts_worker_of(ts_server *srv, unsigned shard);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tessera needs to build, test and benchmark,
+# skipping the ones already installed. Usage: scripts/deps.sh [build|test]
+set -euo pipefail
+need=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev)
+if [ "${1:-build}" = test ]; then
+  need+=(python3 python3-redis python3-pytest redis-server redis-tools)
+fi
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian redis-server package may start a system instance on 6379; the
+  # tests start their own servers on free ports, so stop it to keep 6379 free.
+  if [ -x /usr/bin/redis-server ] && command -v service >/dev/null 2>&1; then
+    $SUDO service redis-server stop >/dev/null 2>&1 || true
+  fi
+fi

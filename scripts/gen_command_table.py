@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Generates src/cmd/command_table.inc, the declarative command table, from
+the public command metadata of a running Redis 7.0 (arity, flags, legacy key
+positions, ACL categories, summary, since, group, complexity) plus Tessera's
+own routing and implementation columns below.
+
+Run against a redis-server 7.0: scripts/gen_command_table.py [port]
+The output is committed; the build does not need Redis.
+"""
+import socket
+import sys
+
+# name -> (route, run function, multi-shard ops or None)
+COMMANDS = {
+    # strings
+    "get": ("KEYS", "cmd_get", None), "set": ("KEYS", "cmd_set", None),
+    "setnx": ("KEYS", "cmd_setnx", None), "setex": ("KEYS", "cmd_setex", None),
+    "psetex": ("KEYS", "cmd_psetex", None), "getset": ("KEYS", "cmd_getset", None),
+    "getdel": ("KEYS", "cmd_getdel", None), "getex": ("KEYS", "cmd_getex", None),
+    "mget": ("KEYS", "cmd_mget", "&ts_multi_mget"), "mset": ("KEYS", "cmd_mset", "&ts_multi_mset"),
+    "msetnx": ("KEYS", "cmd_msetnx", "&ts_multi_msetnx"), "append": ("KEYS", "cmd_append", None),
+    "strlen": ("KEYS", "cmd_strlen", None), "incr": ("KEYS", "cmd_incr", None),
+    "decr": ("KEYS", "cmd_decr", None), "incrby": ("KEYS", "cmd_incrby", None),
+    "decrby": ("KEYS", "cmd_decrby", None), "incrbyfloat": ("KEYS", "cmd_incrbyfloat", None),
+    "getrange": ("KEYS", "cmd_getrange", None), "setrange": ("KEYS", "cmd_setrange", None),
+    "substr": ("KEYS", "cmd_getrange", None), "lcs": ("KEYS", "cmd_lcs", "&ts_multi_lcs"),
+    # keys
+    "del": ("KEYS", "cmd_del", "&ts_multi_del"), "unlink": ("KEYS", "cmd_del", "&ts_multi_del"),
+    "exists": ("KEYS", "cmd_exists", "&ts_multi_exists"), "touch": ("KEYS", "cmd_exists", "&ts_multi_exists"),
+    "type": ("KEYS", "cmd_type", None), "keys": ("ALL", "cmd_keys", "&ts_multi_keys"),
+    "scan": ("CURSOR", "cmd_scan", None), "randomkey": ("ALL", "cmd_randomkey", "&ts_multi_randomkey"),
+    "rename": ("KEYS", "cmd_rename", "&ts_multi_rename"), "renamenx": ("KEYS", "cmd_rename", "&ts_multi_rename"),
+    "copy": ("KEYS", "cmd_copy", "&ts_multi_copy"), "move": ("KEYS", "cmd_move", None),
+    "object": ("NONE", "cmd_container", None),
+    "object|encoding": ("KEYS", "cmd_object", None), "object|refcount": ("KEYS", "cmd_object", None),
+    "object|idletime": ("KEYS", "cmd_object", None), "object|freq": ("KEYS", "cmd_object", None),
+    "object|help": ("NONE", "cmd_object_help", None),
+    "dbsize": ("ALL", "cmd_dbsize", "&ts_multi_dbsize"), "flushdb": ("ALL", "cmd_flushdb", "&ts_multi_flush"),
+    "flushall": ("ALL", "cmd_flushall", "&ts_multi_flush"), "select": ("CONN", "cmd_select", None),
+    "swapdb": ("ALL", "cmd_swapdb", "&ts_multi_swapdb"),
+    # expiry
+    "expire": ("KEYS", "cmd_expire", None), "pexpire": ("KEYS", "cmd_expire", None),
+    "expireat": ("KEYS", "cmd_expire", None), "pexpireat": ("KEYS", "cmd_expire", None),
+    "ttl": ("KEYS", "cmd_ttl", None), "pttl": ("KEYS", "cmd_ttl", None),
+    "expiretime": ("KEYS", "cmd_ttl", None), "pexpiretime": ("KEYS", "cmd_ttl", None),
+    "persist": ("KEYS", "cmd_persist", None),
+    # connection and server
+    "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
+    "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),
+    "client": ("NONE", "cmd_container", None),
+    "client|id": ("CONN", "cmd_client", None), "client|setname": ("CONN", "cmd_client", None),
+    "client|getname": ("CONN", "cmd_client", None), "client|list": ("ALL", "cmd_client", "&ts_multi_client_list"),
+    "client|info": ("CONN", "cmd_client", None), "client|kill": ("ALL", "cmd_client", "&ts_multi_client_kill"),
+    "client|help": ("NONE", "cmd_client_help", None),
+    "command": ("NONE", "cmd_command", None),
+    "command|count": ("NONE", "cmd_command", None), "command|info": ("NONE", "cmd_command", None),
+    "command|list": ("NONE", "cmd_command", None), "command|docs": ("NONE", "cmd_command", None),
+    "command|getkeys": ("NONE", "cmd_command", None), "command|help": ("NONE", "cmd_command_help", None),
+    "info": ("ALL", "cmd_info", "&ts_multi_info"),
+    "config": ("NONE", "cmd_container", None),
+    "config|get": ("CONN", "cmd_config_get", None), "config|set": ("ALL", "cmd_config_set", "&ts_multi_config_set"),
+    "config|resetstat": ("ALL", "cmd_config_resetstat", "&ts_multi_resetstat"),
+    "config|help": ("NONE", "cmd_config_help", None),
+    "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
+    "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
+}
+
+def rd(f):
+    line = f.readline()
+    t, rest = line[:1], line[1:-2]
+    if t == b"*":
+        n = int(rest)
+        return None if n < 0 else [rd(f) for _ in range(n)]
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode()
+    if t == b":":
+        return int(rest)
+    if t in (b"+", b"-"):
+        return rest.decode()
+    raise ValueError(line)
+
+def call(sock, f, *args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    sock.sendall(out)
+    return rd(f)
+
+def cstr(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 6379
+    s = socket.create_connection(("127.0.0.1", port))
+    f = s.makefile("rb")
+    rows = []
+    for name, (route, fn, multi) in COMMANDS.items():
+        info = call(s, f, "COMMAND", "INFO", name)[0]
+        docs = call(s, f, "COMMAND", "DOCS", name)
+        d = dict(zip(docs[1][0::2], docs[1][1::2])) if docs else {}
+        flags = " | ".join("TS_CMD_" + x.upper().replace("-", "_") for x in info[2]) or "0"
+        acl = " ".join(info[6])
+        rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
+                    " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"
+                    "     .summary = %s, .since = %s, .group = %s, .complexity = %s},"
+                    % (cstr(name), info[1], flags, cstr(acl), info[3], info[4], info[5], route, fn,
+                       multi or "NULL", cstr(d.get("summary", "")), cstr(d.get("since", "")),
+                       cstr(d.get("group", "")), cstr(d.get("complexity", ""))))
+    print("/* Generated by scripts/gen_command_table.py from Redis 7.0's public command")
+    print(" * metadata; routing and implementation columns are Tessera's. Do not edit. */")
+    print("\n".join(rows))
+
+main()

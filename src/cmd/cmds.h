@@ -1,0 +1,39 @@
+/*
+ * cmds.h - private to src/cmd: the implementation functions the command
+ * table points at, and the multi-shard operation tables.
+ * Thread: see cmd.h (a command runs on the owner of its keys' shard).
+ */
+#ifndef TESSERA_CMDS_H
+#define TESSERA_CMDS_H
+
+#include "tessera/cmd.h"
+#include "tessera/txn.h"
+
+#define TS_CMD_FN(name) void name(ts_cmd_ctx *c)
+
+/* strings.c */
+TS_CMD_FN(cmd_get); TS_CMD_FN(cmd_set); TS_CMD_FN(cmd_setnx); TS_CMD_FN(cmd_setex); TS_CMD_FN(cmd_psetex);
+TS_CMD_FN(cmd_getset); TS_CMD_FN(cmd_getdel); TS_CMD_FN(cmd_getex); TS_CMD_FN(cmd_mget); TS_CMD_FN(cmd_mset);
+TS_CMD_FN(cmd_msetnx); TS_CMD_FN(cmd_append); TS_CMD_FN(cmd_strlen); TS_CMD_FN(cmd_incr); TS_CMD_FN(cmd_decr);
+TS_CMD_FN(cmd_incrby); TS_CMD_FN(cmd_decrby); TS_CMD_FN(cmd_incrbyfloat); TS_CMD_FN(cmd_getrange);
+TS_CMD_FN(cmd_setrange); TS_CMD_FN(cmd_lcs);
+/* keys.c */
+TS_CMD_FN(cmd_del); TS_CMD_FN(cmd_exists); TS_CMD_FN(cmd_type); TS_CMD_FN(cmd_keys); TS_CMD_FN(cmd_scan);
+TS_CMD_FN(cmd_randomkey); TS_CMD_FN(cmd_rename); TS_CMD_FN(cmd_copy); TS_CMD_FN(cmd_move);
+TS_CMD_FN(cmd_object); TS_CMD_FN(cmd_object_help); TS_CMD_FN(cmd_dbsize); TS_CMD_FN(cmd_flushdb);
+TS_CMD_FN(cmd_flushall); TS_CMD_FN(cmd_swapdb);
+TS_CMD_FN(cmd_expire); TS_CMD_FN(cmd_ttl); TS_CMD_FN(cmd_persist);
+/* server.c */
+TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit); TS_CMD_FN(cmd_hello);
+TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD_FN(cmd_command);
+TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
+TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
+TS_CMD_FN(cmd_debug);
+
+/* Multi-shard operations (multikey.c, server.c). */
+extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
+    ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
+    ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
+    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug;
+
+#endif

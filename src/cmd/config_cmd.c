@@ -1,0 +1,101 @@
+/*
+ * config_cmd.c - CONFIG GET, CONFIG SET, CONFIG HELP.
+ *
+ * Every worker keeps its own copy of the configuration (read on its hot
+ * paths without atomics). CONFIG SET therefore visits every worker through
+ * a txn and applies the same validated change to each copy; the few values
+ * other threads read (maxclients for the acceptor, the log level) are
+ * published as atomics by the coordinator afterwards.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "tessera/config.h"
+#include "tessera/log.h"
+#include "tessera/server.h"
+#include "tessera/worker.h"
+
+typedef struct get_acc { ts_buf names; int n; } get_acc;
+
+static void collect(void *ctx, const char *name, const char *value)
+{
+    get_acc *a = ctx;
+    ts_buf_append(&a->names, name, strlen(name) + 1);
+    ts_buf_append(&a->names, value, strlen(value) + 1);
+    a->n++;
+}
+
+void cmd_config_get(ts_cmd_ctx *c)
+{
+    get_acc a = {.n = 0};
+    ts_buf_init(&a.names);
+    ts_config_get(&c->worker->config, c->argv + 2, c->argc - 2, collect, &a);
+    ts_reply_map(c->r, a.n);
+    const char *p = a.names.data;
+    for (int i = 0; i < 2 * a.n; i++) {
+        size_t n = strlen(p);
+        ts_reply_bulk(c->r, p, n);
+        p += n + 1;
+    }
+    ts_buf_free(&a.names);
+}
+
+static void publish(ts_worker *w)
+{
+    atomic_store(&w->srv->maxclients, w->config.maxclients);
+    ts_log_set_level(w->config.loglevel);
+}
+
+void cmd_config_set(ts_cmd_ctx *c)
+{
+    char err[512];
+    if (ts_config_set(&c->worker->config, c->argv + 2, c->argc - 2, err, sizeof(err)) != 0) {
+        ts_reply_error(c->r, err);
+        return;
+    }
+    publish(c->worker);
+    ts_reply_ok(c->r);
+}
+
+static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
+{
+    (void)t;
+    char err[512];
+    /* Every copy holds the same values, so validation gives the same
+     * answer everywhere: all copies change or none does. */
+    if (ts_config_set(&ctx->worker->config, ctx->argv + 2, ctx->argc - 2, err, sizeof(err)) != 0) {
+        ts_buf_append(&p->out, err, strlen(err) + 1);
+        p->n = -1;
+    }
+}
+
+static int config_set_after(ts_txn *t)
+{
+    if (t->parts[0].n == -1) {
+        ts_reply_error(&t->reply, t->parts[0].out.data);
+        return -1;
+    }
+    publish(t->coord);
+    ts_reply_ok(&t->reply);
+    return -1;
+}
+
+const ts_txn_ops ts_multi_config_set = {config_set_step, config_set_after};
+
+void cmd_config_help(ts_cmd_ctx *c)
+{
+    static const char *lines[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "HELP",
+        "    Print this help.",
+    };
+    ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
+    for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
+}

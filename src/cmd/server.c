@@ -1,0 +1,752 @@
+/*
+ * server.c - connection and server commands: PING, ECHO, QUIT, HELLO,
+ * SELECT, CLIENT, COMMAND, TIME, SHUTDOWN, DEBUG, and the containers' error
+ * replies. INFO and CONFIG live in info.c and config_cmd.c.
+ *
+ * Thread: ROUTE_NONE/ROUTE_CONN commands run on the client's own worker
+ * with c->conn set; CLIENT LIST/KILL visit every worker through a
+ * multi-shard txn (each worker reports on or acts on its own connections).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "tessera/conn.h"
+#include "tessera/db.h"
+#include "tessera/server.h"
+#include "tessera/slot.h"
+#include "tessera/worker.h"
+
+static void upper_name(const char *name, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; name[i] && name[i] != '|' && i + 1 < outlen; i++) out[i] = (char)toupper((unsigned char)name[i]);
+    out[i] = '\0';
+}
+
+/* A container command called without a known subcommand. */
+void cmd_container(ts_cmd_ctx *c)
+{
+    char up[32];
+    upper_name(c->cmd->name, up, sizeof(up));
+    if (c->argc < 2) {
+        ts_reply_errorf(c->r, "ERR wrong number of arguments for '%s' command", c->cmd->name);
+        return;
+    }
+    ts_reply_errorf(c->r, "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].ptr, up);
+}
+
+void cmd_ping(ts_cmd_ctx *c)
+{
+    if (c->argc == 1) ts_reply_simple(c->r, "PONG");
+    else ts_reply_bulk(c->r, c->argv[1].ptr, c->argv[1].len);
+}
+
+void cmd_echo(ts_cmd_ctx *c) { ts_reply_bulk(c->r, c->argv[1].ptr, c->argv[1].len); }
+
+void cmd_quit(ts_cmd_ctx *c)
+{
+    ts_reply_ok(c->r);
+    c->conn->close_after_reply = true;
+}
+
+void cmd_time(ts_cmd_ctx *c)
+{
+    int64_t us = ts_ustime();
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk_ll(c->r, us / 1000000);
+    ts_reply_bulk_ll(c->r, us % 1000000);
+}
+
+void cmd_select(ts_cmd_ctx *c)
+{
+    long long db;
+    if (!ts_arg_to_ll(c->argv[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+        ts_reply_error(c->r, TS_ERR_NOT_INT);
+        return;
+    }
+    if (db < 0 || db >= c->shard->ndb) {
+        ts_reply_error(c->r, TS_ERR_DB_INDEX);
+        return;
+    }
+    c->conn->db = (int)db;
+    ts_reply_ok(c->r);
+}
+
+static bool valid_client_name(ts_arg name)
+{
+    for (size_t i = 0; i < name.len; i++)
+        if (name.ptr[i] < '!' || name.ptr[i] > '~') return false;
+    return true;
+}
+
+static void set_client_name(ts_conn *conn, ts_arg name)
+{
+    free(conn->name);
+    conn->name = name.len ? ts_strndup(name.ptr, name.len) : NULL;
+}
+
+void cmd_hello(ts_cmd_ctx *c)
+{
+    ts_conn *conn = c->conn;
+    int proto = conn->resp;
+    int i = 1;
+    if (c->argc >= 2) {
+        long long v;
+        if (!ts_arg_to_ll(c->argv[1], &v) || v < INT32_MIN || v > INT32_MAX) {
+            ts_reply_error(c->r, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (v < 2 || v > 3) {
+            ts_reply_error(c->r, "NOPROTO unsupported protocol version");
+            return;
+        }
+        proto = (int)v;
+        i = 2;
+    }
+    ts_arg *newname = NULL;
+    for (; i < c->argc; i++) {
+        bool more = i + 1 < c->argc;
+        if (ts_arg_eq(c->argv[i], "AUTH") && i + 2 < c->argc) {
+            /* No users or passwords yet: the default user has no password,
+             * so, as in Redis with the default configuration, any password
+             * for "default" is accepted. */
+            if (!ts_arg_eq(c->argv[i + 1], "default")) {
+                ts_reply_error(c->r, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (ts_arg_eq(c->argv[i], "SETNAME") && more) {
+            newname = &c->argv[i + 1];
+            if (!valid_client_name(*newname)) {
+                ts_reply_error(c->r, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+            i++;
+        } else {
+            ts_reply_errorf(c->r, "ERR Syntax error in HELLO option '%.128s'", c->argv[i].ptr);
+            return;
+        }
+    }
+    if (newname) set_client_name(conn, *newname);
+    conn->resp = proto;
+    c->r->resp = (uint8_t)proto;
+    ts_reply_map(c->r, 7);
+    ts_reply_cstr(c->r, "server");
+    ts_reply_cstr(c->r, "redis");
+    ts_reply_cstr(c->r, "version");
+    ts_reply_cstr(c->r, TS_VERSION);
+    ts_reply_cstr(c->r, "proto");
+    ts_reply_int(c->r, proto);
+    ts_reply_cstr(c->r, "id");
+    ts_reply_int(c->r, (long long)conn->id);
+    ts_reply_cstr(c->r, "mode");
+    ts_reply_cstr(c->r, "standalone");
+    ts_reply_cstr(c->r, "role");
+    ts_reply_cstr(c->r, "master");
+    ts_reply_cstr(c->r, "modules");
+    ts_reply_array(c->r, 0);
+}
+
+/* ---------- SHUTDOWN ---------- */
+
+void cmd_shutdown(ts_cmd_ctx *c)
+{
+    int mode = 1;
+    for (int i = 1; i < c->argc; i++) {
+        if (ts_arg_eq(c->argv[i], "NOSAVE")) mode = 1;
+        else if (ts_arg_eq(c->argv[i], "SAVE")) mode = 2;
+        else if (ts_arg_eq(c->argv[i], "NOW") || ts_arg_eq(c->argv[i], "FORCE")) continue;
+        else if (ts_arg_eq(c->argv[i], "ABORT")) {
+            ts_reply_error(c->r, "ERR No shutdown in progress.");
+            return;
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return;
+        }
+    }
+    if (mode == 2) {
+        /* Tessera has no persistence yet (docs/status.md): refusing is
+         * honest, pretending to have saved would not be. */
+        ts_reply_error(c->r, "ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    /* Like Redis: no reply, the connection closes as the server exits. */
+    c->conn->close_after_reply = true;
+    ts_server_request_shutdown(c->worker->srv, mode);
+}
+
+/* ---------- CLIENT ---------- */
+
+void cmd_client_help(ts_cmd_ctx *c)
+{
+    static const char *lines[] = {
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * ID <client-id>",
+        "      Kill connections by client id.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "    * ID <client-id> [<client-id> ...]",
+        "      Return clients of specified IDs only.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "HELP",
+        "    Print this help.",
+    };
+    ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
+    for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
+}
+
+/* Filters of CLIENT LIST and CLIENT KILL, parsed once on the coordinator
+ * side and again (cheaply) by each worker from the same arguments. */
+typedef struct client_filter {
+    bool old_style_kill;     /* CLIENT KILL ip:port */
+    ts_arg addr, laddr;
+    bool has_addr, has_laddr;
+    uint64_t *ids;
+    int nids;
+    int type;                /* -1 any, 0 normal, 1 other (master/replica/pubsub: none exist) */
+    bool skipme;
+    uint64_t me;
+    const char *error;
+} client_filter;
+
+static void filter_free(client_filter *f) { free(f->ids); }
+
+static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->type = -1;
+    f->skipme = kill;   /* SKIPME defaults to yes for KILL; LIST lists everyone */
+    f->me = me;
+    int i = 2;
+    if (kill && c->argc == 3) {
+        f->old_style_kill = true;
+        f->addr = c->argv[2];
+        f->has_addr = true;
+        f->skipme = false;
+        return;
+    }
+    if (kill && c->argc < 3) { f->error = TS_ERR_SYNTAX; return; }
+    while (i < c->argc) {
+        ts_arg opt = c->argv[i];
+        bool more = i + 1 < c->argc;
+        if (!more) { f->error = TS_ERR_SYNTAX; return; }
+        if (ts_arg_eq(opt, "TYPE")) {
+            ts_arg t = c->argv[i + 1];
+            if (ts_arg_eq(t, "normal")) f->type = 0;
+            else if (ts_arg_eq(t, "master") || ts_arg_eq(t, "replica") || ts_arg_eq(t, "slave") ||
+                     ts_arg_eq(t, "pubsub")) f->type = 1;
+            else {
+                static char buf[200];
+                snprintf(buf, sizeof(buf), "ERR Unknown client type '%.*s'", (int)(t.len > 100 ? 100 : t.len), t.ptr);
+                f->error = buf;
+                return;
+            }
+            i += 2;
+        } else if (ts_arg_eq(opt, "ID")) {
+            i++;
+            int max = c->argc - i;
+            f->ids = ts_malloc(sizeof(uint64_t) * (size_t)(max > 0 ? max : 1));
+            while (i < c->argc) {
+                long long id;
+                if (!kill && !ts_arg_to_ll(c->argv[i], &id)) {
+                    f->error = "ERR Invalid client ID";
+                    return;
+                }
+                if (kill) {
+                    if (!ts_arg_to_ll(c->argv[i], &id) || id <= 0) {
+                        f->error = "ERR client-id should be greater than 0";
+                        return;
+                    }
+                    f->ids[f->nids++] = (uint64_t)id;
+                    i++;
+                    break;   /* KILL takes one ID per option */
+                }
+                if (id > 0) f->ids[f->nids++] = (uint64_t)id;
+                i++;
+            }
+            if (!kill && f->nids == 0 && i == c->argc && max <= 0) { f->error = TS_ERR_SYNTAX; return; }
+        } else if (kill && ts_arg_eq(opt, "ADDR")) {
+            f->addr = c->argv[i + 1]; f->has_addr = true; i += 2;
+        } else if (kill && ts_arg_eq(opt, "LADDR")) {
+            f->laddr = c->argv[i + 1]; f->has_laddr = true; i += 2;
+        } else if (kill && ts_arg_eq(opt, "SKIPME")) {
+            if (ts_arg_eq(c->argv[i + 1], "yes")) f->skipme = true;
+            else if (ts_arg_eq(c->argv[i + 1], "no")) f->skipme = false;
+            else { f->error = TS_ERR_SYNTAX; return; }
+            i += 2;
+        } else if (kill && ts_arg_eq(opt, "USER")) {
+            /* Only the default user exists. */
+            if (!ts_arg_eq(c->argv[i + 1], "default")) {
+                static char buf[200];
+                snprintf(buf, sizeof(buf), "ERR No such user '%.*s'", (int)(c->argv[i + 1].len > 100 ? 100 : c->argv[i + 1].len), c->argv[i + 1].ptr);
+                f->error = buf;
+                return;
+            }
+            i += 2;
+        } else {
+            f->error = TS_ERR_SYNTAX;
+            return;
+        }
+    }
+}
+
+static bool filter_match(const client_filter *f, const ts_conn *conn)
+{
+    if (f->type == 1) return false;
+    if (f->nids) {
+        bool found = false;
+        for (int i = 0; i < f->nids; i++) if (f->ids[i] == conn->id) { found = true; break; }
+        if (!found) return false;
+    }
+    if (f->has_addr && (strlen(conn->addr) != f->addr.len || memcmp(conn->addr, f->addr.ptr, f->addr.len)))
+        return false;
+    if (f->has_laddr && (strlen(conn->laddr) != f->laddr.len || memcmp(conn->laddr, f->laddr.ptr, f->laddr.len)))
+        return false;
+    if (f->skipme && conn->id == f->me) return false;
+    return true;
+}
+
+void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
+{
+    char line[1024];
+    int fd = -1;
+    uv_fileno(&conn->h.handle, &fd);
+    int n = snprintf(line, sizeof(line),
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 psub=0 ssub=0 "
+        "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
+        "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
+        (unsigned long long)conn->id, conn->addr, conn->laddr, fd, conn->name ? conn->name : "",
+        (long long)((now_ms - conn->ctime_ms) / 1000), (long long)((now_ms - conn->last_interaction_ms) / 1000),
+        conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, conn->out.cap,
+        conn->out.len, conn->slot_count, conn->writing.len,
+        sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap,
+        conn->last_cmd ? conn->last_cmd : "NULL", conn->resp);
+    ts_buf_append(out, line, (size_t)n);
+}
+
+/* Lists or kills this worker's matching connections. Kill: closes them
+ * after their pending replies (never the caller's own mid-command). */
+static long client_apply(ts_worker *w, const client_filter *f, bool kill, ts_buf *list)
+{
+    long n = 0;
+    for (ts_conn *conn = w->conns; conn; conn = conn->next) {
+        if (!filter_match(f, conn)) continue;
+        n++;
+        if (kill) conn->close_after_reply = true;
+        else ts_conn_describe(conn, list, w->now_ms);
+        if (kill && conn->id != f->me) ts_worker_make_ready(w, conn);
+    }
+    return n;
+}
+
+static void client_kill_reply(ts_cmd_ctx *c, const client_filter *f, long killed)
+{
+    if (f->old_style_kill) {
+        if (killed == 0) ts_reply_error(c->r, "ERR No such client");
+        else ts_reply_ok(c->r);
+    } else {
+        ts_reply_int(c->r, killed);
+    }
+}
+
+void cmd_client(ts_cmd_ctx *c)
+{
+    const char *sub = c->cmd->name + strlen("client|");
+    ts_conn *conn = c->conn;
+    if (!strcmp(sub, "id")) {
+        ts_reply_int(c->r, (long long)conn->id);
+    } else if (!strcmp(sub, "getname")) {
+        if (conn->name) ts_reply_cstr(c->r, conn->name);
+        else ts_reply_null(c->r);
+    } else if (!strcmp(sub, "setname")) {
+        if (!valid_client_name(c->argv[2])) {
+            ts_reply_error(c->r, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        set_client_name(conn, c->argv[2]);
+        ts_reply_ok(c->r);
+    } else if (!strcmp(sub, "info")) {
+        ts_buf line;
+        ts_buf_init(&line);
+        ts_conn_describe(conn, &line, c->now_ms);
+        ts_reply_verbatim(c->r, line.data, line.len, "txt");
+        ts_buf_free(&line);
+    } else if (!strcmp(sub, "list") || !strcmp(sub, "kill")) {
+        /* Single worker: everything is here. */
+        bool kill = sub[0] == 'k';
+        client_filter f;
+        parse_filter(c, kill, conn ? conn->id : 0, &f);
+        if (f.error) { ts_reply_error(c->r, f.error); filter_free(&f); return; }
+        ts_buf list;
+        ts_buf_init(&list);
+        long n = client_apply(c->worker, &f, kill, &list);
+        if (kill) client_kill_reply(c, &f, n);
+        else ts_reply_verbatim(c->r, list.data ? list.data : "", list.len, "txt");
+        ts_buf_free(&list);
+        filter_free(&f);
+    }
+}
+
+/* Multi-worker CLIENT LIST / KILL: each worker handles its own connections. */
+static void client_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx, bool kill)
+{
+    client_filter f;
+    parse_filter(ctx, kill, t->conn ? t->conn->id : 0, &f);
+    if (!f.error) p->n = client_apply(ctx->worker, &f, kill, &p->out);
+    filter_free(&f);
+}
+
+static void client_list_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx) { client_step(t, p, ctx, false); }
+static void client_kill_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx) { client_step(t, p, ctx, true); }
+
+static bool client_filter_error(ts_txn *t, bool kill)
+{
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    client_filter f;
+    parse_filter(&ctx, kill, 0, &f);
+    bool bad = f.error != NULL;
+    if (bad) ts_reply_error(&t->reply, f.error);
+    filter_free(&f);
+    return bad;
+}
+
+static int client_list_after(ts_txn *t)
+{
+    if (client_filter_error(t, false)) return -1;
+    ts_buf all;
+    ts_buf_init(&all);
+    for (int i = 0; i < t->nparts; i++) ts_buf_append(&all, t->parts[i].out.data, t->parts[i].out.len);
+    ts_reply_verbatim(&t->reply, all.data ? all.data : "", all.len, "txt");
+    ts_buf_free(&all);
+    return -1;
+}
+
+static int client_kill_after(ts_txn *t)
+{
+    if (client_filter_error(t, true)) return -1;
+    long n = 0;
+    for (int i = 0; i < t->nparts; i++) n += t->parts[i].n;
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    client_filter f;
+    parse_filter(&ctx, true, 0, &f);
+    client_kill_reply(&ctx, &f, n);
+    filter_free(&f);
+    return -1;
+}
+
+const ts_txn_ops ts_multi_client_list = {client_list_step, client_list_after};
+const ts_txn_ops ts_multi_client_kill = {client_kill_step, client_kill_after};
+
+/* ---------- COMMAND ---------- */
+
+static const char *flag_names[] = {
+    "write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading", "stale",
+    "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate", "sentinel", "only_sentinel",
+    "no_mandatory_keys", "allow_busy", "no_async_loading", "no_multi", "movablekeys", "allow_stale",
+};
+
+static void reply_command_info(ts_reply *r, const ts_command *cmd);
+
+static int count_subcommands(const ts_command *parent)
+{
+    int n = 0;
+    size_t plen = strlen(parent->name);
+    for (int i = 0; i < ts_command_count(); i++) {
+        const ts_command *s = ts_command_at(i);
+        if (!strncmp(s->name, parent->name, plen) && s->name[plen] == '|') n++;
+    }
+    return n;
+}
+
+static void reply_command_info(ts_reply *r, const ts_command *cmd)
+{
+    ts_reply_array(r, 10);
+    ts_reply_cstr(r, cmd->name);
+    ts_reply_int(r, cmd->arity);
+    int nflags = 0;
+    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++) if (cmd->flags & (1u << i)) nflags++;
+    ts_reply_set(r, nflags);
+    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++) if (cmd->flags & (1u << i)) ts_reply_simple(r, flag_names[i]);
+    ts_reply_int(r, cmd->first_key);
+    ts_reply_int(r, cmd->last_key);
+    ts_reply_int(r, cmd->key_step);
+    int nacl = 0;
+    for (const char *p = cmd->acl; *p; p++) if (*p == '@') nacl++;
+    ts_reply_set(r, nacl);
+    for (const char *p = cmd->acl; *p;) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)n, p);
+        ts_reply_simple(r, tmp);
+        p += n;
+        while (*p == ' ') p++;
+    }
+    ts_reply_array(r, 0);   /* tips */
+    ts_reply_array(r, 0);   /* key specifications: not generated yet (docs/status.md) */
+    int nsub = strchr(cmd->name, '|') ? 0 : count_subcommands(cmd);
+    ts_reply_array(r, nsub);
+    if (nsub) {
+        size_t plen = strlen(cmd->name);
+        for (int i = 0; i < ts_command_count(); i++) {
+            const ts_command *s = ts_command_at(i);
+            if (!strncmp(s->name, cmd->name, plen) && s->name[plen] == '|') reply_command_info(r, s);
+        }
+    }
+}
+
+static void reply_command_docs(ts_reply *r, const ts_command *cmd)
+{
+    int nsub = strchr(cmd->name, '|') ? 0 : count_subcommands(cmd);
+    ts_reply_map(r, 4 + (nsub ? 1 : 0));
+    ts_reply_cstr(r, "summary");
+    ts_reply_cstr(r, cmd->summary);
+    ts_reply_cstr(r, "since");
+    ts_reply_cstr(r, cmd->since);
+    ts_reply_cstr(r, "group");
+    ts_reply_cstr(r, cmd->group);
+    ts_reply_cstr(r, "complexity");
+    ts_reply_cstr(r, cmd->complexity);
+    if (nsub) {
+        ts_reply_cstr(r, "subcommands");
+        ts_reply_map(r, nsub);
+        size_t plen = strlen(cmd->name);
+        for (int i = 0; i < ts_command_count(); i++) {
+            const ts_command *s = ts_command_at(i);
+            if (!strncmp(s->name, cmd->name, plen) && s->name[plen] == '|') {
+                ts_reply_cstr(r, s->name);
+                reply_command_docs(r, s);
+            }
+        }
+    }
+}
+
+static const ts_command *find_command_by_name(ts_arg name)
+{
+    const ts_command *cmd = ts_command_lookup(name.ptr, name.len);
+    if (cmd) return cmd;
+    const char *bar = memchr(name.ptr, '|', name.len);
+    if (!bar) return NULL;
+    const ts_command *parent = ts_command_lookup(name.ptr, (size_t)(bar - name.ptr));
+    if (!parent) return NULL;
+    return ts_command_lookup_sub(parent, bar + 1, name.len - (size_t)(bar - name.ptr) - 1);
+}
+
+void cmd_command_help(ts_cmd_ctx *c)
+{
+    static const char *lines[] = {
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        "HELP",
+        "    Print this help.",
+    };
+    ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
+    for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
+}
+
+void cmd_command(ts_cmd_ctx *c)
+{
+    const char *sub = strchr(c->cmd->name, '|');
+    int top = 0;
+    for (int i = 0; i < ts_command_count(); i++) if (!strchr(ts_command_at(i)->name, '|')) top++;
+    if (!sub) {
+        if (c->argc > 1) { cmd_container(c); return; }
+        ts_reply_array(c->r, top);
+        for (int i = 0; i < ts_command_count(); i++)
+            if (!strchr(ts_command_at(i)->name, '|')) reply_command_info(c->r, ts_command_at(i));
+        return;
+    }
+    sub++;
+    if (!strcmp(sub, "count")) {
+        ts_reply_int(c->r, top);
+    } else if (!strcmp(sub, "list")) {
+        if (c->argc > 2) {
+            /* FILTERBY MODULE|ACLCAT|PATTERN is not supported yet. */
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return;
+        }
+        ts_reply_array(c->r, top);
+        for (int i = 0; i < ts_command_count(); i++)
+            if (!strchr(ts_command_at(i)->name, '|')) ts_reply_cstr(c->r, ts_command_at(i)->name);
+    } else if (!strcmp(sub, "info")) {
+        if (c->argc == 2) {
+            ts_reply_array(c->r, top);
+            for (int i = 0; i < ts_command_count(); i++)
+                if (!strchr(ts_command_at(i)->name, '|')) reply_command_info(c->r, ts_command_at(i));
+            return;
+        }
+        ts_reply_array(c->r, c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            const ts_command *cmd = find_command_by_name(c->argv[i]);
+            if (cmd) reply_command_info(c->r, cmd);
+            else ts_reply_null_array(c->r);
+        }
+    } else if (!strcmp(sub, "docs")) {
+        int n = 0;
+        const ts_command *found[256];
+        if (c->argc == 2) {
+            for (int i = 0; i < ts_command_count() && n < 256; i++)
+                if (!strchr(ts_command_at(i)->name, '|')) found[n++] = ts_command_at(i);
+        } else {
+            for (int i = 2; i < c->argc && n < 256; i++) {
+                const ts_command *cmd = find_command_by_name(c->argv[i]);
+                if (cmd) found[n++] = cmd;
+            }
+        }
+        ts_reply_map(c->r, n);
+        for (int i = 0; i < n; i++) {
+            ts_reply_cstr(c->r, found[i]->name);
+            reply_command_docs(c->r, found[i]);
+        }
+    } else if (!strcmp(sub, "getkeys")) {
+        const ts_command *cmd = ts_command_lookup(c->argv[2].ptr, c->argv[2].len);
+        int argc = c->argc - 2;
+        ts_arg *argv = c->argv + 2;
+        if (cmd && cmd->subcommands && argc >= 2) {
+            const ts_command *s = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+            if (s) cmd = s;
+        }
+        if (!cmd) {
+            ts_reply_error(c->r, "ERR Invalid command specified");
+            return;
+        }
+        if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+            ts_reply_error(c->r, "ERR Invalid number of arguments specified for command");
+            return;
+        }
+        int pos[256];
+        int n = ts_command_keys(cmd, argc, argv, pos, 256);
+        if (n == 0) {
+            ts_reply_error(c->r, "ERR The command has no key arguments");
+            return;
+        }
+        ts_reply_array(c->r, n);
+        for (int i = 0; i < n; i++) ts_reply_bulk(c->r, argv[pos[i]].ptr, argv[pos[i]].len);
+    }
+}
+
+/* ---------- DEBUG ---------- */
+
+static void debug_object(ts_cmd_ctx *c)
+{
+    ts_entry *e = ts_db_lookup_write(c, c->argv[2]);
+    if (!e) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    ts_value v;
+    ts_entry_value(e, &v);
+    size_t serlen = 0;
+    if (v.form == TS_FORM_INLINE) serlen = v.s.len;
+    else if (v.form == TS_FORM_INT) { char tmp[24]; serlen = ts_ll_to_str(tmp, v.i); }
+    uint32_t lru = ts_entry_lru(e);
+    uint32_t now = (uint32_t)((c->now_ms / 1000) & TS_ENTRY_LRU_MAX);
+    uint32_t idle = now >= lru ? now - lru : now + (TS_ENTRY_LRU_MAX - lru);
+    char buf[256];
+    snprintf(buf, sizeof(buf), "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
+             (void *)e, ts_encoding_name(v.enc), serlen, lru, idle);
+    ts_reply_simple(c->r, buf);
+}
+
+static bool debug_set_active_expire(ts_cmd_ctx *c, ts_shard *s)
+{
+    long long v;
+    if (c->argc != 3 || !ts_arg_to_ll(c->argv[2], &v)) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return false;
+    }
+    s->active_expire = v != 0;
+    return true;
+}
+
+void cmd_debug(ts_cmd_ctx *c)
+{
+    ts_arg sub = c->argv[1];
+    if (ts_arg_eq(sub, "OBJECT") && c->argc == 3) {
+        debug_object(c);
+    } else if (ts_arg_eq(sub, "SLEEP") && c->argc == 3) {
+        double secs;
+        if (!ts_arg_to_double(c->argv[2], &secs)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
+        if (secs > 0) usleep((useconds_t)(secs * 1e6));
+        ts_reply_ok(c->r);
+    } else if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE")) {
+        if (debug_set_active_expire(c, c->shard)) ts_reply_ok(c->r);
+    } else if (ts_arg_eq(sub, "HELP")) {
+        ts_reply_array(c->r, 4);
+        ts_reply_simple(c->r, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+        ts_reply_simple(c->r, "OBJECT <key>");
+        ts_reply_simple(c->r, "SLEEP <seconds>");
+        ts_reply_simple(c->r, "SET-ACTIVE-EXPIRE <0|1>");
+    } else {
+        ts_reply_errorf(c->r, "ERR unknown subcommand '%.128s'. Try DEBUG HELP.", sub.ptr);
+    }
+}
+
+/* DEBUG visits every shard (it has no key specification, like Redis's):
+ * SET-ACTIVE-EXPIRE applies everywhere, OBJECT answers on the key's shard,
+ * the rest on the first shard. The reply is the first part's output. */
+static void debug_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
+{
+    ts_arg sub = ctx->argv[1];
+    if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE")) {
+        if (debug_set_active_expire(ctx, ctx->shard)) ts_reply_ok(ctx->r);
+    } else if (ts_arg_eq(sub, "OBJECT") && ctx->argc == 3) {
+        if (ts_key_shard(ctx->argv[2].ptr, ctx->argv[2].len) == p->shard) cmd_debug(ctx);
+    } else if (p == &t->parts[0]) {
+        cmd_debug(ctx);
+    }
+}
+
+static int debug_after(ts_txn *t)
+{
+    for (int i = 0; i < t->nparts; i++) {
+        ts_buf *out = &t->parts[i].out;
+        if (!out->len) continue;
+        ts_buf_append(&t->reply_buf, out->data, out->len);
+        if (out->data[0] == '-') {
+            t->reply.errors++;
+            size_t code = strcspn(out->data + 1, " \r");
+            snprintf(t->reply.last_error_code, sizeof(t->reply.last_error_code), "%.*s", (int)code, out->data + 1);
+        }
+        break;
+    }
+    return -1;
+}
+
+const ts_txn_ops ts_multi_debug = {debug_step, debug_after};

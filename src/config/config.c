@@ -1,0 +1,980 @@
+/*
+ * config.c - the option table and everything driven by it (see config.h).
+ *
+ * Owns: the option table `opts`, the redis.conf tokenizer, the value
+ * parsers and formatters, and the Redis-compatible error texts.
+ * Thread: functions work on the ts_config they are given and on no other
+ * state, so each thread may call them on the copy it owns; the only
+ * process-wide effect is chdir() for `dir` (see config.h).
+ *
+ * Every path goes through the same three steps per option:
+ *   opt_parse   text arguments -> staged value (validation happens here;
+ *               for `dir` this is also where the chdir() happens),
+ *   opt_store   staged value -> ts_config field (cannot fail),
+ *   opt_format  ts_config field -> the text CONFIG GET shows.
+ * The file and the command line parse and store line by line; CONFIG SET
+ * parses every value before storing any, which is what makes it
+ * all-or-nothing. Defaults are directive text in the table, parsed by
+ * opt_parse like any file line, so the built-in defaults and the shipped
+ * conf/tessera.conf are checked by the same code.
+ */
+#include "tessera/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tessera/buf.h"
+#include "tessera/glob.h"
+#include "tessera/log.h"
+#include "tessera/server.h"
+
+/* ------------------------------------------------------------------------ */
+/* The option table                                                          */
+
+typedef enum opt_type {
+    T_BOOL,     /* bool field; yes / no */
+    T_INT,      /* int field; decimal integer within [min, max] */
+    T_MEMORY,   /* long long field; bytes with an optional unit (1k 1kb 1m 1mb 1g 1gb) */
+    T_OCTAL,    /* int field; octal number within [min, max] */
+    T_ENUM,     /* int field; index into names */
+    T_STRING,   /* char * field; any text */
+    T_BIND,     /* bind / nbind; zero to TS_CONFIG_MAX_BIND addresses */
+    T_DIR,      /* char * field; chdir()s */
+} opt_type;
+
+typedef struct opt_def {
+    const char *name;
+    const char *alias;          /* a second name, or NULL */
+    opt_type type;
+    bool runtime;               /* CONFIG SET may change it */
+    size_t off;                 /* offset of the field in ts_config */
+    long long min, max;         /* accepted range; the error text shows it */
+    long long lo, hi;           /* when hi != 0, the stored value is clamped into [lo, hi] */
+    const char *const *names;   /* T_ENUM: NULL-terminated, index = stored value */
+    const char *def;            /* the default, as the arguments of a directive */
+} opt_def;
+
+static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+_Static_assert(TS_LOG_DEBUG == 0 && TS_LOG_VERBOSE == 1 && TS_LOG_NOTICE == 2 && TS_LOG_WARNING == 3,
+               "loglevel_names is indexed by the TS_LOG_* values");
+
+#define FIELD(f) offsetof(ts_config, f)
+
+/* In the order of conf/tessera.conf; ts_config_to_text and glob matches in
+ * CONFIG GET follow it. Names, defaults and bounds are Redis 7.0's except
+ * for `threads`, which is Tessera's own. */
+static const opt_def opts[] = {
+    {.name = "bind", .type = T_BIND, .def = "127.0.0.1 -::1"},
+    {.name = "port", .type = T_INT, .off = FIELD(port), .min = 0, .max = 65535, .def = "6379"},
+    {.name = "tcp-backlog", .type = T_INT, .off = FIELD(tcp_backlog), .min = 0, .max = INT_MAX, .def = "511"},
+    {.name = "unixsocket", .type = T_STRING, .off = FIELD(unixsocket), .def = "\"\""},
+    {.name = "unixsocketperm", .type = T_OCTAL, .off = FIELD(unixsocketperm), .min = 0, .max = 0777, .def = "0"},
+    {.name = "timeout", .type = T_INT, .runtime = true, .off = FIELD(timeout), .min = 0, .max = INT_MAX,
+     .def = "0"},
+    {.name = "tcp-keepalive", .type = T_INT, .runtime = true, .off = FIELD(tcp_keepalive), .min = 0,
+     .max = INT_MAX, .def = "300"},
+    {.name = "daemonize", .type = T_BOOL, .off = FIELD(daemonize), .def = "no"},
+    {.name = "pidfile", .type = T_STRING, .off = FIELD(pidfile), .def = "\"\""},
+    {.name = "loglevel", .type = T_ENUM, .runtime = true, .off = FIELD(loglevel), .names = loglevel_names,
+     .def = "notice"},
+    {.name = "logfile", .type = T_STRING, .off = FIELD(logfile), .def = "\"\""},
+    {.name = "databases", .type = T_INT, .off = FIELD(databases), .min = 1, .max = INT_MAX, .def = "16"},
+    {.name = "threads", .alias = "shards", .type = T_INT, .off = FIELD(threads), .min = 0,
+     .max = TS_CONFIG_MAX_THREADS, .def = "0"},
+    {.name = "hz", .type = T_INT, .runtime = true, .off = FIELD(hz), .min = 0, .max = INT_MAX, .lo = 1,
+     .hi = 500, .def = "10"},
+    {.name = "dir", .type = T_DIR, .runtime = true, .off = FIELD(dir), .def = NULL},
+    {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
+     .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
+    {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
+     .off = FIELD(client_query_buffer_limit), .min = 1024 * 1024, .max = LLONG_MAX, .def = "1gb"},
+    {.name = "proto-max-bulk-len", .type = T_MEMORY, .runtime = true, .off = FIELD(proto_max_bulk_len),
+     .min = 1024 * 1024, .max = LLONG_MAX, .def = "512mb"},
+};
+
+#define NOPTS ((int)TS_ARRAY_LEN(opts))
+
+/* Field access by the table's offsets: each offset names a field of exactly
+ * the type the accessor uses. */
+static int *field_int(ts_config *c, const opt_def *o) { return (int *)(void *)((char *)c + o->off); }
+static bool *field_bool(ts_config *c, const opt_def *o) { return (bool *)(void *)((char *)c + o->off); }
+static long long *field_ll(ts_config *c, const opt_def *o) { return (long long *)(void *)((char *)c + o->off); }
+static char **field_str(ts_config *c, const opt_def *o) { return (char **)(void *)((char *)c + o->off); }
+static const int *cfield_int(const ts_config *c, const opt_def *o)
+{
+    return (const int *)(const void *)((const char *)c + o->off);
+}
+static const bool *cfield_bool(const ts_config *c, const opt_def *o)
+{
+    return (const bool *)(const void *)((const char *)c + o->off);
+}
+static const long long *cfield_ll(const ts_config *c, const opt_def *o)
+{
+    return (const long long *)(const void *)((const char *)c + o->off);
+}
+static char *const *cfield_str(const ts_config *c, const opt_def *o)
+{
+    return (char *const *)(const void *)((const char *)c + o->off);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small text helpers (ASCII only, independent of the C locale)              */
+
+static int lower(int ch) { return (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch; }
+
+static bool eq_nocase(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    if (alen != blen) return false;
+    for (size_t i = 0; i < alen; i++)
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return false;
+    return true;
+}
+
+static bool is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Skips empty strings: ts_buf_append would memcpy into a NULL buffer. */
+static void put_str(ts_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (n) ts_buf_append(b, s, n);
+}
+
+/* Appends s in double quotes with the escapes the tokenizer reads back. */
+static void put_quoted(ts_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    ts_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '\\': put_str(b, "\\\\"); break;
+        case '"': put_str(b, "\\\""); break;
+        case '\n': put_str(b, "\\n"); break;
+        case '\r': put_str(b, "\\r"); break;
+        case '\t': put_str(b, "\\t"); break;
+        case '\a': put_str(b, "\\a"); break;
+        case '\b': put_str(b, "\\b"); break;
+        default:
+            if (ch >= 0x20 && ch < 0x7f) {
+                ts_buf_putc(b, (char)ch);
+            } else {
+                char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+                ts_buf_append(b, esc, 4);
+            }
+        }
+    }
+    ts_buf_putc(b, '"');
+}
+
+/* Appends s bare when the tokenizer would read it back unchanged, quoted
+ * otherwise. */
+static void put_word(ts_buf *b, const char *s)
+{
+    size_t len = strlen(s);
+    bool bare = len > 0;
+    for (size_t i = 0; i < len && bare; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\'' || ch == '\\') bare = false;
+    }
+    if (bare) ts_buf_append(b, s, len);
+    else put_quoted(b, s, len);
+}
+
+static char *buf_to_cstr(ts_buf *b)
+{
+    ts_buf_putc(b, '\0');
+    return b->data;
+}
+
+/* Formats an error into err (which may be NULL or empty). */
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Turns CR and LF into spaces so that an error echoing user input can go
+ * into a RESP error line as is (Redis does the same). */
+static void strip_newlines(char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n') *s = ' ';
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tokenizer: one line of redis.conf into arguments                      */
+
+typedef struct arg_vec {
+    char **v;
+    int n, cap;
+} arg_vec;
+
+static void vec_push(arg_vec *a, char *s)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 8;
+        a->v = ts_realloc(a->v, (size_t)a->cap * sizeof(char *));
+    }
+    a->v[a->n++] = s;
+}
+
+static void vec_free(arg_vec *a)
+{
+    for (int i = 0; i < a->n; i++) free(a->v[i]);
+    free(a->v);
+    a->v = NULL;
+    a->n = a->cap = 0;
+}
+
+/* Splits [p, p+len) like Redis: arguments are separated by blanks; "..."
+ * understands \xHH, \n \r \t \b \a and \<any>; '...' understands \'; a
+ * quote may open in the middle of an argument, but a closing quote must be
+ * followed by a blank or the end. Returns 0, or -1 on unbalanced quotes (the
+ * arguments read so far stay in out). */
+static int split_args(const char *p, size_t len, arg_vec *out)
+{
+    const char *end = p + len;
+    ts_buf tok;
+    for (;;) {
+        while (p < end && is_space(*p)) p++;
+        if (p == end) return 0;
+        ts_buf_init(&tok);
+        bool in_dq = false, in_sq = false, done = false;
+        while (!done) {
+            if (in_dq) {
+                if (p == end) goto unbalanced;
+                if (p[0] == '\\' && end - p >= 4 && p[1] == 'x' && hex_value(p[2]) >= 0 && hex_value(p[3]) >= 0) {
+                    ts_buf_putc(&tok, (char)(hex_value(p[2]) * 16 + hex_value(p[3])));
+                    p += 3;
+                } else if (p[0] == '\\' && end - p >= 2) {
+                    char ch = p[1];
+                    switch (ch) {
+                    case 'n': ch = '\n'; break;
+                    case 'r': ch = '\r'; break;
+                    case 't': ch = '\t'; break;
+                    case 'b': ch = '\b'; break;
+                    case 'a': ch = '\a'; break;
+                    default: break;
+                    }
+                    ts_buf_putc(&tok, ch);
+                    p++;
+                } else if (p[0] == '"') {
+                    if (end - p >= 2 && !is_space(p[1])) goto unbalanced;
+                    done = true;
+                } else {
+                    ts_buf_putc(&tok, p[0]);
+                }
+            } else if (in_sq) {
+                if (p == end) goto unbalanced;
+                if (p[0] == '\\' && end - p >= 2 && p[1] == '\'') {
+                    ts_buf_putc(&tok, '\'');
+                    p++;
+                } else if (p[0] == '\'') {
+                    if (end - p >= 2 && !is_space(p[1])) goto unbalanced;
+                    done = true;
+                } else {
+                    ts_buf_putc(&tok, p[0]);
+                }
+            } else if (p == end || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\0') {
+                done = true;
+            } else if (*p == '"') {
+                in_dq = true;
+            } else if (*p == '\'') {
+                in_sq = true;
+            } else {
+                ts_buf_putc(&tok, *p);
+            }
+            if (p < end) p++;
+        }
+        vec_push(out, buf_to_cstr(&tok));
+    }
+unbalanced:
+    ts_buf_free(&tok);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values: parse, store, format                                              */
+
+typedef struct opt_val {
+    long long num;      /* T_BOOL, T_INT, T_MEMORY, T_OCTAL, T_ENUM */
+    char *str;          /* T_STRING, T_DIR (owned) */
+    char **list;        /* T_BIND (owned) */
+    int nlist;
+} opt_val;
+
+static void val_free(opt_val *v)
+{
+    free(v->str);
+    for (int i = 0; i < v->nlist; i++) free(v->list[i]);
+    free(v->list);
+    memset(v, 0, sizeof(*v));
+}
+
+/* A decimal integer with Redis's strictness: optional '-', no '+', no
+ * blanks, no leading zeros, no "-0", within long long. */
+static bool parse_ll(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    if (n == 1 && s[0] == '0') { *out = 0; return true; }
+    size_t i = 0;
+    bool neg = n > 0 && s[0] == '-';
+    if (neg) i++;
+    if (i >= n || s[i] < '1' || s[i] > '9') return false;
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    const unsigned long long limit = (unsigned long long)LLONG_MAX;
+    if (neg) {
+        if (v > limit + 1) return false;
+        *out = v == limit + 1 ? LLONG_MIN : -(long long)v;
+    } else {
+        if (v > limit) return false;
+        *out = (long long)v;
+    }
+    return true;
+}
+
+/* Digits and an optional unit: b, k (1000), kb (1024), m, mb, g, gb, any
+ * case. No digits reads as 0 (so "" and "k" are 0, as in Redis). Returns 0,
+ * -1 when it is not a memory value, 1 when it overflows. */
+static int parse_memory(const char *s, unsigned long long *out)
+{
+    static const struct { const char *unit; unsigned long long mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000 * 1000}, {"mb", 1024 * 1024},
+        {"g", 1000ULL * 1000 * 1000}, {"gb", 1024ULL * 1024 * 1024},
+    };
+    size_t nd = 0;
+    while (s[nd] >= '0' && s[nd] <= '9') nd++;
+    const char *unit = s + nd;
+    unsigned long long mul = 0;
+    for (size_t i = 0; i < TS_ARRAY_LEN(units); i++)
+        if (eq_nocase(unit, strlen(unit), units[i].unit)) mul = units[i].mul;
+    if (mul == 0 || nd >= 128) return -1;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < nd; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return 1;
+        v = v * 10 + d;
+    }
+    if (v > ULLONG_MAX / mul) return 1;
+    *out = v * mul;
+    return 0;
+}
+
+/* An octal number as strtoll(s, 8) reads it: leading blanks and a sign are
+ * allowed, and "" is 0 (Redis's behaviour). */
+static bool parse_octal(const char *s, long long *out)
+{
+    char *endp;
+    errno = 0;
+    long long v = strtoll(s, &endp, 8);
+    if (errno != 0 || *endp != '\0') return false;
+    *out = v;
+    return true;
+}
+
+static void range_error(const opt_def *o, char *why, size_t whylen)
+{
+    if (o->type == T_OCTAL)
+        snprintf(why, whylen, "argument must be between %llo and %llo inclusive", (unsigned long long)o->min,
+                 (unsigned long long)o->max);
+    else
+        snprintf(why, whylen, "argument must be between %lld and %lld inclusive", o->min, o->max);
+}
+
+/* Where a relative `dir` leads from the copy's own directory. Malloc'd. */
+static char *resolve_dir(const ts_config *c, const char *path)
+{
+    if (path[0] == '/' || path[0] == '\0' || !c->dir || !c->dir[0]) return ts_strndup(path, strlen(path));
+    ts_buf b;
+    ts_buf_init(&b);
+    put_str(&b, c->dir);
+    if (b.len == 0 || b.data[b.len - 1] != '/') ts_buf_putc(&b, '/');
+    put_str(&b, path);
+    return buf_to_cstr(&b);
+}
+
+/* Validates args (n of them, the words after the option name) into v.
+ * Returns 0, or -1 with the reason in why. For T_DIR this performs the
+ * chdir(). */
+static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, opt_val *v, char *why,
+                     size_t whylen)
+{
+    memset(v, 0, sizeof(*v));
+    if (o->type == T_BIND) {
+        if (n > TS_CONFIG_MAX_BIND) {
+            snprintf(why, whylen, "Too many bind addresses specified.");
+            return -1;
+        }
+        v->nlist = n;
+        v->list = ts_malloc((size_t)(n ? n : 1) * sizeof(char *));
+        for (int i = 0; i < n; i++) v->list[i] = ts_strndup(args[i], strlen(args[i]));
+        return 0;
+    }
+    if (n != 1) {
+        snprintf(why, whylen, "wrong number of arguments");
+        return -1;
+    }
+    const char *s = args[0];
+    switch (o->type) {
+    case T_BOOL:
+        if (eq_nocase(s, strlen(s), "yes")) v->num = 1;
+        else if (eq_nocase(s, strlen(s), "no")) v->num = 0;
+        else {
+            snprintf(why, whylen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        return 0;
+    case T_INT:
+        if (!parse_ll(s, &v->num)) {
+            snprintf(why, whylen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        break;
+    case T_OCTAL:
+        if (!parse_octal(s, &v->num)) {
+            snprintf(why, whylen, "argument couldn't be parsed as an octal number");
+            return -1;
+        }
+        break;
+    case T_MEMORY: {
+        unsigned long long u = 0;
+        int rc = parse_memory(s, &u);
+        if (rc < 0) {
+            snprintf(why, whylen, "argument must be a memory value");
+            return -1;
+        }
+        if (rc > 0 || u > (unsigned long long)LLONG_MAX) {
+            range_error(o, why, whylen);
+            return -1;
+        }
+        v->num = (long long)u;
+        break;
+    }
+    case T_ENUM:
+        for (int i = 0; o->names[i]; i++) {
+            if (eq_nocase(s, strlen(s), o->names[i])) {
+                v->num = i;
+                return 0;
+            }
+        }
+        {
+            ts_buf b;
+            ts_buf_init(&b);
+            put_str(&b, "argument(s) must be one of the following: ");
+            for (int i = 0; o->names[i]; i++) {
+                if (i) put_str(&b, ", ");
+                put_str(&b, o->names[i]);
+            }
+            snprintf(why, whylen, "%s", buf_to_cstr(&b));
+            ts_buf_free(&b);
+        }
+        return -1;
+    case T_STRING:
+        v->str = ts_strndup(s, strlen(s));
+        return 0;
+    case T_DIR: {
+        char *target = resolve_dir(c, s);
+        if (chdir(target) != 0) {
+            snprintf(why, whylen, "%s", strerror(errno));
+            free(target);
+            return -1;
+        }
+        /* Stored absolute, so every copy resolves the next relative dir
+         * from the same place. */
+        char *abs = realpath(target, NULL);
+        free(target);
+        char cwd[PATH_MAX];
+        if (abs) v->str = ts_strndup(abs, strlen(abs));
+        else if (getcwd(cwd, sizeof(cwd))) v->str = ts_strndup(cwd, strlen(cwd));
+        else v->str = ts_strndup("/", 1);
+        free(abs);
+        return 0;
+    }
+    case T_BIND:
+        break;
+    }
+    if (v->num < o->min || v->num > o->max) {
+        range_error(o, why, whylen);
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves the staged value into c (v is left empty). */
+static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
+{
+    long long num = v->num;
+    if (o->hi != 0) {
+        if (num < o->lo) num = o->lo;
+        if (num > o->hi) num = o->hi;
+    }
+    switch (o->type) {
+    case T_BOOL: *field_bool(c, o) = num != 0; break;
+    case T_INT:
+    case T_OCTAL:
+    case T_ENUM: *field_int(c, o) = (int)num; break;
+    case T_MEMORY: *field_ll(c, o) = num; break;
+    case T_STRING:
+    case T_DIR:
+        free(*field_str(c, o));
+        *field_str(c, o) = v->str;
+        v->str = NULL;
+        break;
+    case T_BIND:
+        for (int i = 0; i < c->nbind; i++) free(c->bind[i]);
+        free(c->bind);
+        c->bind = v->list;
+        c->nbind = v->nlist;
+        v->list = NULL;
+        v->nlist = 0;
+        break;
+    }
+    val_free(v);
+}
+
+/* Appends the CONFIG GET text of o. With quote, appends it as directive
+ * arguments instead (for ts_config_to_text). */
+static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quote)
+{
+    char tmp[64];
+    switch (o->type) {
+    case T_BOOL: put_str(b, *cfield_bool(c, o) ? "yes" : "no"); return;
+    case T_INT: snprintf(tmp, sizeof(tmp), "%d", *cfield_int(c, o)); break;
+    case T_OCTAL: snprintf(tmp, sizeof(tmp), "%o", (unsigned)*cfield_int(c, o)); break;
+    case T_MEMORY: snprintf(tmp, sizeof(tmp), "%lld", *cfield_ll(c, o)); break;
+    case T_ENUM: {
+        int i = *cfield_int(c, o), n = 0;
+        while (o->names[n]) n++;
+        put_str(b, i >= 0 && i < n ? o->names[i] : "unknown");
+        return;
+    }
+    case T_STRING:
+    case T_DIR: {
+        const char *s = *cfield_str(c, o);
+        char cwd[PATH_MAX];
+        /* Like Redis, GET dir reports where the process really is. */
+        if (o->type == T_DIR && getcwd(cwd, sizeof(cwd))) s = cwd;
+        if (!s) s = "";
+        if (quote) put_word(b, s);
+        else put_str(b, s);
+        return;
+    }
+    case T_BIND:
+        for (int i = 0; i < c->nbind; i++) {
+            if (i) ts_buf_putc(b, ' ');
+            if (quote) put_word(b, c->bind[i]);
+            else put_str(b, c->bind[i]);
+        }
+        return;
+    }
+    put_str(b, tmp);
+}
+
+static const opt_def *opt_find(const char *name, size_t len)
+{
+    for (int i = 0; i < NOPTS; i++) {
+        if (eq_nocase(name, len, opts[i].name)) return &opts[i];
+        if (opts[i].alias && eq_nocase(name, len, opts[i].alias)) return &opts[i];
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifetime                                                                  */
+
+void ts_config_init_defaults(ts_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    char why[256];
+    for (int i = 0; i < NOPTS; i++) {
+        const opt_def *o = &opts[i];
+        opt_val v;
+        if (o->type == T_DIR) {
+            char cwd[PATH_MAX];
+            memset(&v, 0, sizeof(v));
+            v.str = getcwd(cwd, sizeof(cwd)) ? ts_strndup(cwd, strlen(cwd)) : ts_strndup("/", 1);
+            opt_store(c, o, &v);
+            continue;
+        }
+        arg_vec a = {0};
+        if (split_args(o->def, strlen(o->def), &a) != 0 || opt_parse(c, o, a.v, a.n, &v, why, sizeof(why)) != 0)
+            ts_panic("bad built-in default for config option %s", o->name);
+        opt_store(c, o, &v);
+        vec_free(&a);
+    }
+}
+
+void ts_config_free(ts_config *c)
+{
+    for (int i = 0; i < c->nbind; i++) free(c->bind[i]);
+    free(c->bind);
+    for (int i = 0; i < NOPTS; i++)
+        if (opts[i].type == T_STRING || opts[i].type == T_DIR) free(*field_str(c, &opts[i]));
+    memset(c, 0, sizeof(*c));
+}
+
+void ts_config_copy(ts_config *dst, const ts_config *src)
+{
+    *dst = *src;
+    dst->bind = ts_malloc((size_t)(src->nbind ? src->nbind : 1) * sizeof(char *));
+    for (int i = 0; i < src->nbind; i++) dst->bind[i] = ts_strndup(src->bind[i], strlen(src->bind[i]));
+    for (int i = 0; i < NOPTS; i++) {
+        const opt_def *o = &opts[i];
+        if (o->type != T_STRING && o->type != T_DIR) continue;
+        const char *s = *cfield_str(src, o);
+        *field_str(dst, o) = s ? ts_strndup(s, strlen(s)) : NULL;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading directives                                                        */
+
+/* Applies one directive (args[0] is the name). */
+static int apply_directive(ts_config *c, char **args, int n, char *why, size_t whylen)
+{
+    const opt_def *o = opt_find(args[0], strlen(args[0]));
+    if (!o) {
+        snprintf(why, whylen, "Bad directive or wrong number of arguments");
+        return -1;
+    }
+    opt_val v;
+    if (opt_parse(c, o, args + 1, n - 1, &v, why, whylen) != 0) return -1;
+    opt_store(c, o, &v);
+    return 0;
+}
+
+/* The parser of files and strings. `where` completes "Reading the
+ * configuration ..." in the error report. */
+static int load_text(ts_config *c, const char *text, size_t len, const char *where, char *err, size_t errlen)
+{
+    const char *p = text, *end = text + len;
+    int lineno = 0;
+    char why[256];
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line = p, *lend = nl ? nl : end;
+        p = nl ? nl + 1 : end;
+        lineno++;
+        while (line < lend && (*line == ' ' || *line == '\t' || *line == '\r')) line++;
+        while (lend > line && (lend[-1] == ' ' || lend[-1] == '\t' || lend[-1] == '\r')) lend--;
+        if (line == lend || line[0] == '#') continue;
+
+        arg_vec a = {0};
+        int rc = 0;
+        if (split_args(line, (size_t)(lend - line), &a) != 0) {
+            snprintf(why, sizeof(why), "Unbalanced quotes in configuration line");
+            rc = -1;
+        } else if (a.n > 0) {
+            rc = apply_directive(c, a.v, a.n, why, sizeof(why));
+        }
+        vec_free(&a);
+        if (rc != 0) {
+            set_err(err, errlen,
+                    "*** FATAL CONFIG FILE ERROR (Tessera %s) ***\n"
+                    "Reading the configuration %s, at line %d\n"
+                    ">>> '%.*s'\n"
+                    "%s",
+                    TS_TESSERA_VERSION, where, lineno, (int)(lend - line), line, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ts_config_load_string(ts_config *c, const char *text, const char *origin, char *err, size_t errlen)
+{
+    ts_buf where;
+    ts_buf_init(&where);
+    if (origin) {
+        put_str(&where, "from ");
+        put_str(&where, origin);
+    } else {
+        put_str(&where, "file");
+    }
+    int rc = load_text(c, text, strlen(text), buf_to_cstr(&where), err, errlen);
+    ts_buf_free(&where);
+    return rc;
+}
+
+int ts_config_load_file(ts_config *c, const char *path, char *err, size_t errlen)
+{
+    bool from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "r");
+    if (!f) {
+        set_err(err, errlen, "Fatal error, can't open config file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (!from_stdin && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        set_err(err, errlen, "Fatal error, can't open config file '%s': %s", path, strerror(EISDIR));
+        return -1;
+    }
+    ts_buf text;
+    ts_buf_init(&text);
+    for (;;) {
+        ts_buf_reserve(&text, 4096);
+        size_t got = fread(text.data + text.len, 1, text.cap - text.len, f);
+        text.len += got;
+        if (got == 0) break;
+    }
+    int read_errno = ferror(f) ? errno : 0;
+    if (!from_stdin) fclose(f);
+    if (read_errno) {
+        set_err(err, errlen, "Fatal error, can't read config file '%s': %s", path, strerror(read_errno));
+        ts_buf_free(&text);
+        return -1;
+    }
+
+    ts_buf where;
+    ts_buf_init(&where);
+    put_str(&where, "file '");
+    put_str(&where, from_stdin ? "(stdin)" : path);
+    ts_buf_putc(&where, '\'');
+    int rc = load_text(c, text.data ? text.data : "", text.len, buf_to_cstr(&where), err, errlen);
+    ts_buf_free(&where);
+    ts_buf_free(&text);
+    return rc;
+}
+
+char *ts_config_args_to_text(int argc, char **argv, const char **conffile)
+{
+    if (conffile) *conffile = NULL;
+    int j = 1;
+    if (argc >= 2 && (argv[1][0] != '-' || strcmp(argv[1], "-") == 0)) {
+        if (conffile) *conffile = argv[1];
+        j = 2;
+    }
+    ts_buf b;
+    ts_buf_init(&b);
+    bool have_name = false;
+    bool next_is_value = false;   /* the argument after a bare "--name" is a value even if it starts with "--" */
+    for (; j < argc; j++) {
+        const char *a = argv[j];
+        if (!next_is_value && a[0] == '-' && a[1] == '-') {
+            if (have_name) ts_buf_putc(&b, '\n');
+            put_str(&b, a + 2);
+            have_name = true;
+            /* "--port" alone expects its value next; "--port 6380" in one
+             * argument already carries it (Redis decides the same way). */
+            arg_vec words = {0};
+            next_is_value = split_args(a, strlen(a), &words) == 0 && words.n == 1;
+            vec_free(&words);
+        } else {
+            if (!have_name) {
+                ts_buf_free(&b);
+                return NULL;
+            }
+            ts_buf_putc(&b, ' ');
+            put_quoted(&b, a, strlen(a));
+            next_is_value = false;
+        }
+    }
+    if (!b.data) return ts_strndup("", 0);
+    return buf_to_cstr(&b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CONFIG GET                                                                */
+
+typedef struct emitted {
+    char **names;
+    int n, cap;
+} emitted;
+
+/* Returns true when name (case-insensitively) was not emitted yet and
+ * records it. */
+static bool emitted_add(emitted *e, const char *name)
+{
+    for (int i = 0; i < e->n; i++)
+        if (eq_nocase(e->names[i], strlen(e->names[i]), name)) return false;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->names = ts_realloc(e->names, (size_t)e->cap * sizeof(char *));
+    }
+    e->names[e->n++] = ts_strndup(name, strlen(name));
+    return true;
+}
+
+static void emit_one(const ts_config *c, const opt_def *o, const char *name, emitted *e,
+                     void (*emit)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    if (!emitted_add(e, name)) return;
+    ts_buf v;
+    ts_buf_init(&v);
+    opt_format(c, o, &v, false);
+    emit(ctx, name, buf_to_cstr(&v));
+    ts_buf_free(&v);
+}
+
+void ts_config_get(const ts_config *c, const ts_arg *patterns, int npatterns,
+                   void (*emit)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    emitted e = {0};
+    for (int p = 0; p < npatterns; p++) {
+        const ts_arg *pat = &patterns[p];
+        bool glob = false;
+        for (size_t i = 0; i < pat->len && !glob; i++)
+            glob = pat->ptr[i] == '*' || pat->ptr[i] == '?' || pat->ptr[i] == '[';
+        if (!glob) {
+            const opt_def *o = opt_find(pat->ptr, pat->len);
+            if (!o) continue;
+            char *typed = ts_strndup(pat->ptr, pat->len);   /* answered under the name as typed */
+            emit_one(c, o, typed, &e, emit, ctx);
+            free(typed);
+            continue;
+        }
+        for (int i = 0; i < NOPTS; i++) {
+            const opt_def *o = &opts[i];
+            if (ts_glob_match(pat->ptr, pat->len, o->name, strlen(o->name), true))
+                emit_one(c, o, o->name, &e, emit, ctx);
+            if (o->alias && ts_glob_match(pat->ptr, pat->len, o->alias, strlen(o->alias), true))
+                emit_one(c, o, o->alias, &e, emit, ctx);
+        }
+    }
+    for (int i = 0; i < e.n; i++) free(e.names[i]);
+    free(e.names);
+}
+
+char *ts_config_value(const ts_config *c, const char *name)
+{
+    const opt_def *o = opt_find(name, strlen(name));
+    if (!o) return NULL;
+    ts_buf b;
+    ts_buf_init(&b);
+    opt_format(c, o, &b, false);
+    return buf_to_cstr(&b);
+}
+
+char *ts_config_to_text(const ts_config *c)
+{
+    ts_buf b;
+    ts_buf_init(&b);
+    for (int i = 0; i < NOPTS; i++) {
+        put_str(&b, opts[i].name);
+        if (opts[i].type != T_BIND || c->nbind > 0) ts_buf_putc(&b, ' ');
+        opt_format(c, &opts[i], &b, true);
+        ts_buf_putc(&b, '\n');
+    }
+    return buf_to_cstr(&b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CONFIG SET                                                                */
+
+int ts_config_set(ts_config *c, const ts_arg *argv, int argc, char *err, size_t errlen)
+{
+    if (argc < 2) {
+        set_err(err, errlen, "ERR wrong number of arguments for 'config|set' command");
+        return -1;
+    }
+    if (argc % 2) {
+        set_err(err, errlen, "ERR syntax error");
+        return -1;
+    }
+    int n = argc / 2;
+    const opt_def **which = ts_calloc((size_t)n, sizeof(*which));
+    opt_val *vals = ts_calloc((size_t)n, sizeof(*vals));
+    const ts_arg *unknown = NULL, *culprit = NULL;
+    const char *reason = NULL;
+    char why[256];
+    int rc = -1;
+
+    /* Pass 1, names only, with Redis's precedence: the first problem wins,
+     * and an unknown name is reported only if nothing failed before it. */
+    for (int i = 0; i < n && !unknown && !culprit; i++) {
+        const ts_arg *name = &argv[2 * i];
+        const opt_def *o = opt_find(name->ptr, name->len);
+        if (!o) {
+            unknown = name;
+            break;
+        }
+        if (!o->runtime) {
+            culprit = name;
+            reason = "can't set immutable config";
+            break;
+        }
+        for (int k = 0; k < i; k++) {
+            if (which[k] == o) {
+                culprit = name;
+                reason = "duplicate parameter";
+                break;
+            }
+        }
+        which[i] = o;
+    }
+    if (unknown) {
+        set_err(err, errlen, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                (int)unknown->len, unknown->ptr);
+        goto out;
+    }
+    if (culprit) {
+        set_err(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                (int)culprit->len, culprit->ptr, reason);
+        goto out;
+    }
+
+    /* Pass 2, values, in argument order. Only `dir` has an effect outside
+     * c (chdir); it is undone if a later value fails. */
+    bool moved = false;
+    for (int i = 0; i < n; i++) {
+        char *value = ts_strndup(argv[2 * i + 1].ptr, argv[2 * i + 1].len);
+        int prc = opt_parse(c, which[i], &value, 1, &vals[i], why, sizeof(why));
+        free(value);
+        if (prc != 0) {
+            if (moved && c->dir && chdir(c->dir) != 0) {
+                /* The old directory vanished meanwhile; nothing better to do
+                 * than stay where the failed SET left us. */
+            }
+            set_err(err, errlen, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                    (int)argv[2 * i].len, argv[2 * i].ptr, why);
+            goto out;
+        }
+        if (which[i]->type == T_DIR) moved = true;
+    }
+
+    /* Pass 3, store: cannot fail. */
+    for (int i = 0; i < n; i++) opt_store(c, which[i], &vals[i]);
+    rc = 0;
+
+out:
+    if (rc != 0 && err && errlen) strip_newlines(err);
+    for (int i = 0; i < n; i++) val_free(&vals[i]);
+    free(vals);
+    free(which);
+    return rc;
+}
+
+const char *ts_config_loglevel_name(int level)
+{
+    if (level < 0 || level >= (int)TS_ARRAY_LEN(loglevel_names) - 1) return "unknown";
+    return loglevel_names[level];
+}

@@ -1,0 +1,225 @@
+/*
+ * main.c - start-up and shutdown: configuration, threads, signals.
+ *
+ * The main thread runs the acceptor loop. It builds the configuration
+ * (embedded defaults, then the file, then --options), starts one worker
+ * per shard, opens the listeners, and waits. SIGTERM/SIGINT or SHUTDOWN
+ * stop the listeners, send STOP to every worker (each closes its
+ * connections and leaves its loop), join them, and exit 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tessera/acceptor.h"
+#include "tessera/cmd.h"
+#include "tessera/config.h"
+#include "tessera/hash.h"
+#include "tessera/log.h"
+#include "tessera/server.h"
+#include "tessera/slot.h"
+#include "tessera/worker.h"
+
+typedef struct main_ctx {
+    ts_server *srv;
+    ts_acceptor *acc;
+    uv_signal_t sigterm, sigint;
+    bool shutting_down;
+} main_ctx;
+
+static main_ctx g_main;   /* main thread only: signal and async callbacks find it here */
+
+static void begin_shutdown(main_ctx *m, const char *why)
+{
+    if (m->shutting_down) return;
+    m->shutting_down = true;
+    ts_server *srv = m->srv;
+    ts_log(TS_LOG_WARNING, "%s", why);
+    ts_log(TS_LOG_NOTICE, "User requested shutdown...");
+    ts_acceptor_stop(m->acc);
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        ts_msg *stop = ts_calloc(1, sizeof(*stop));
+        stop->kind = TS_MSG_STOP;
+        ts_worker_post(srv->workers[i], stop);
+    }
+    uv_signal_stop(&m->sigterm);
+    uv_signal_stop(&m->sigint);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&srv->shutdown_async, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    begin_shutdown(&g_main, signum == SIGINT ? "Received SIGINT scheduling shutdown..."
+                                              : "Received SIGTERM scheduling shutdown...");
+}
+
+static void on_shutdown_async(uv_async_t *a)
+{
+    (void)a;
+    begin_shutdown(&g_main, "SHUTDOWN requested by a client");
+}
+
+void ts_server_request_shutdown(ts_server *srv, int mode)
+{
+    atomic_store(&srv->shutdown_requested, mode);
+    uv_async_send(&srv->shutdown_async);
+}
+
+int64_t ts_mstime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ts_ustime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t ts_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void make_run_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[20];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
+        for (size_t i = 0; i < sizeof(rnd); i++) rnd[i] = (unsigned char)(rand() ^ (int)time(NULL));
+    }
+    if (f) fclose(f);
+    for (int i = 0; i < 20; i++) { out[2 * i] = hex[rnd[i] >> 4]; out[2 * i + 1] = hex[rnd[i] & 15]; }
+    out[40] = '\0';
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "Usage: ./tessera-server [/path/to/tessera.conf] [options]\n"
+            "       ./tessera-server - (read config from stdin)\n"
+            "       ./tessera-server -v or --version\n"
+            "       ./tessera-server -h or --help\n\n"
+            "Examples:\n"
+            "       ./tessera-server (run the server with the embedded default configuration)\n"
+            "       ./tessera-server /etc/tessera/6379.conf\n"
+            "       ./tessera-server --port 7777 --threads 4\n"
+            "       ./tessera-server /etc/mytessera.conf --loglevel verbose\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version"))) {
+        printf("Tessera server v=%s (redis_version=%s) malloc=%s bits=%d\n", TS_TESSERA_VERSION, TS_VERSION,
+#ifdef TS_HAVE_JEMALLOC
+               "jemalloc",
+#else
+               "libc",
+#endif
+               (int)(sizeof(long) * 8));
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage();
+        return 0;
+    }
+
+    static ts_server srv;
+    ts_config_init_defaults(&srv.config);
+    const char *conffile = NULL;
+    char *cmdline = ts_config_args_to_text(argc, argv, &conffile);
+    if (!cmdline) { usage(); return 1; }
+    char err[2048];
+    if (conffile && ts_config_load_file(&srv.config, conffile, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (cmdline[0] && ts_config_load_string(&srv.config, cmdline, "command line", err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    free(cmdline);
+    if (conffile) srv.config_file = realpath(conffile, NULL);
+
+    if (ts_log_open(srv.config.logfile, srv.config.loglevel) != 0) {
+        fprintf(stderr, "Can't open the log file: %s\n", strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ts_hash_seed_init();
+    ts_command_table_init();
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned nworkers = srv.config.threads > 0 ? (unsigned)srv.config.threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+    if (nworkers > TS_MAX_SHARDS) nworkers = TS_MAX_SHARDS;
+    srv.nworkers = nworkers;
+    srv.main_loop = uv_default_loop();
+    srv.start_time_ms = ts_mstime();
+    atomic_init(&srv.next_client_id, 1);
+    atomic_init(&srv.maxclients, srv.config.maxclients);
+    make_run_id(srv.run_id);
+    ts_slot_map_init(nworkers);
+
+    ts_log(TS_LOG_NOTICE, "oO0OoO0OoO0Oo Tessera is starting oO0OoO0OoO0Oo");
+    ts_log(TS_LOG_NOTICE, "Tessera version=%s, bits=%d, pid=%d, just started", TS_TESSERA_VERSION,
+           (int)(sizeof(long) * 8), (int)getpid());
+    if (!conffile)
+        ts_log(TS_LOG_WARNING, "Warning: no config file specified, using the default config. In order to specify a config file use ./tessera-server /path/to/tessera.conf");
+
+    srv.workers = ts_calloc(nworkers, sizeof(ts_worker *));
+    for (unsigned i = 0; i < nworkers; i++) {
+        srv.workers[i] = ts_calloc(1, sizeof(ts_worker));
+        if (ts_worker_init(srv.workers[i], &srv, i) != 0) ts_panic("cannot initialise worker %u", i);
+    }
+    uv_async_init(srv.main_loop, &srv.shutdown_async, on_shutdown_async);
+
+    g_main.srv = &srv;
+    g_main.acc = ts_acceptor_start(&srv);
+    if (!g_main.acc) return 1;
+
+    for (unsigned i = 0; i < nworkers; i++)
+        if (ts_worker_start(srv.workers[i]) != 0) ts_panic("cannot start worker thread %u", i);
+
+    if (srv.config.pidfile && srv.config.pidfile[0]) {
+        FILE *pf = fopen(srv.config.pidfile, "w");
+        if (pf) { fprintf(pf, "%d\n", (int)getpid()); fclose(pf); }
+        else ts_log(TS_LOG_WARNING, "Failed to write PID file: %s", strerror(errno));
+    }
+
+    uv_signal_init(srv.main_loop, &g_main.sigterm);
+    uv_signal_init(srv.main_loop, &g_main.sigint);
+    uv_signal_start(&g_main.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g_main.sigint, on_signal, SIGINT);
+
+    ts_log(TS_LOG_NOTICE, "Server initialized with %u worker threads (shards)", nworkers);
+    ts_log(TS_LOG_NOTICE, "Ready to accept connections tcp");
+
+    uv_run(srv.main_loop, UV_RUN_DEFAULT);
+
+    for (unsigned i = 0; i < nworkers; i++) ts_worker_join(srv.workers[i]);
+    for (unsigned i = 0; i < nworkers; i++) {
+        ts_worker_destroy(srv.workers[i]);
+        free(srv.workers[i]);
+    }
+    free(srv.workers);
+    ts_acceptor_free(g_main.acc);
+    uv_loop_close(srv.main_loop);
+    if (srv.config.pidfile && srv.config.pidfile[0]) unlink(srv.config.pidfile);
+    ts_log(TS_LOG_WARNING, "Tessera is now ready to exit, bye bye...");
+    ts_config_free(&srv.config);
+    free((void *)srv.config_file);
+    return 0;
+}

@@ -1,0 +1,695 @@
+/*
+ * conn.c - client connections: reading, parsing, dispatching commands to
+ * shards, ordering replies, writing (see conn.h).
+ *
+ * Dispatch of one parsed command:
+ *   - keyless commands and commands whose keys are all on this worker's
+ *     shard run inline (the fast path: no message, no atomic);
+ *   - commands whose keys are all on one other shard are appended to an
+ *     open batch for that shard; all open batches are posted when the pass
+ *     over the query buffer ends, so a pipeline costs one hop per shard;
+ *   - commands spanning shards, touching every shard, or changing the
+ *     connection's protocol state are barriers: they wait until every
+ *     earlier command of the connection has replied, then run (as a
+ *     multi-shard txn where needed).
+ * Pipelined commands of one client on different shards may execute in
+ * parallel: the client has not seen any of their replies, so they are
+ * concurrent in the linearizability sense and any order is a valid one.
+ * Commands to the same shard keep their order (one FIFO path per shard).
+ *
+ * Batch encoding (args buffer), per command:
+ *   [const ts_command *][int32 db][int32 argc] then argc x ([uint64 len][bytes]).
+ */
+#include "tessera/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tessera/db.h"
+#include "tessera/log.h"
+#include "tessera/slot.h"
+#include "tessera/txn.h"
+#include "tessera/worker.h"
+
+#define TS_READ_CHUNK (16 * 1024)
+#define TS_MAX_KEYS_STACK 64
+
+static void conn_flush(ts_conn *c);
+static void conn_maybe_free(ts_conn *c);
+
+/* ---------- reply slots ---------- */
+
+static void slot_push(ts_conn *c, ts_batch *b)
+{
+    if (c->slot_count == c->slot_cap) {
+        uint32_t ncap = c->slot_cap ? c->slot_cap * 2 : 16;
+        ts_batch **ns = ts_malloc(sizeof(ts_batch *) * ncap);
+        for (uint32_t i = 0; i < c->slot_count; i++) ns[i] = c->slots[(c->slot_head + i) & (c->slot_cap - 1)];
+        free(c->slots);
+        c->slots = ns;
+        c->slot_cap = ncap;
+        c->slot_head = 0;
+    }
+    c->slots[(c->slot_head + c->slot_count) & (c->slot_cap - 1)] = b;
+    c->slot_count++;
+}
+
+static ts_batch *batch_new(ts_conn *c, unsigned target, bool is_local)
+{
+    ts_batch *b = ts_calloc(1, sizeof(*b));
+    b->conn = c;
+    b->origin = c->w;
+    b->target = target;
+    b->is_local = is_local;
+    b->done = is_local;
+    return b;
+}
+
+static void batch_free(ts_batch *b)
+{
+    ts_buf_free(&b->args);
+    ts_buf_free(&b->reply);
+    free(b->reply_end);
+    free(b);
+}
+
+static void batch_mark_reply(ts_batch *b)
+{
+    if ((uint32_t)b->ncmds == b->reply_end_cap) {
+        b->reply_end_cap = b->reply_end_cap ? b->reply_end_cap * 2 : 8;
+        b->reply_end = ts_realloc(b->reply_end, sizeof(uint32_t) * b->reply_end_cap);
+    }
+    if (b->reply.len > UINT32_MAX) ts_panic("batch reply larger than 4GB");
+    b->reply_end[b->ncmds++] = (uint32_t)b->reply.len;
+}
+
+/* Where a reply produced now on the connection's worker goes: straight to
+ * the output when nothing is queued ahead of it, else into the local
+ * pseudo-batch behind the queued slots. Call conn_local_reply_end after. */
+static ts_buf *conn_local_reply_begin(ts_conn *c)
+{
+    if (c->slot_count == 0) return &c->out;
+    if (!c->local_batch) c->local_batch = batch_new(c, c->w->id, true);
+    slot_push(c, c->local_batch);
+    return &c->local_batch->reply;
+}
+
+static void conn_local_reply_end(ts_conn *c, ts_buf *target)
+{
+    if (target != &c->out) batch_mark_reply(c->local_batch);
+}
+
+/* Moves every filled slot at the head to the output buffer. */
+static void conn_collect_slots(ts_conn *c)
+{
+    while (c->slot_count) {
+        ts_batch *b = c->slots[c->slot_head];
+        if (!b->done) break;
+        uint32_t start = b->consumed ? b->reply_end[b->consumed - 1] : 0;
+        uint32_t end = b->reply_end[b->consumed];
+        ts_buf_append(&c->out, b->reply.data + start, end - start);
+        b->consumed++;
+        c->slot_head = (c->slot_head + 1) & (c->slot_cap - 1);
+        c->slot_count--;
+        if (b->consumed == b->ncmds) {
+            if (b == c->local_batch) {
+                b->ncmds = b->consumed = 0;
+                b->reply.len = 0;
+            } else {
+                batch_free(b);
+            }
+        }
+    }
+}
+
+/* ---------- writing ---------- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    ts_conn *c = req->data;
+    c->write_in_flight = false;
+    c->writing.len = 0;
+    if (status < 0) { ts_conn_close(c); conn_maybe_free(c); return; }
+    if (!c->closing) conn_flush(c);
+    else conn_maybe_free(c);
+}
+
+static void conn_flush(ts_conn *c)
+{
+    if (c->closing) return;
+    conn_collect_slots(c);
+    if (!c->write_in_flight && c->out.len) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write(&c->h.stream, &b, 1);
+        if (n == UV_EAGAIN) n = 0;
+        if (n < 0) { ts_conn_close(c); return; }
+        c->net_out += (uint64_t)n;
+        c->w->stats.net_output += (uint64_t)n;
+        if ((size_t)n == c->out.len) {
+            c->out.len = 0;
+        } else {
+            /* Hand the rest to a write request: swap buffers, no copy. */
+            ts_buf tmp = c->writing;
+            c->writing = c->out;
+            c->out = tmp;
+            c->out.len = 0;
+            if (n) ts_buf_consume(&c->writing, (size_t)n);
+            c->w->stats.net_output += c->writing.len;
+            c->net_out += c->writing.len;
+            b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
+            c->wreq.data = c;
+            if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_write) < 0) { ts_conn_close(c); return; }
+            c->write_in_flight = true;
+        }
+    }
+    if (c->close_after_reply && !c->write_in_flight && c->out.len == 0 && c->slot_count == 0 && c->inflight == 0)
+        ts_conn_close(c);
+}
+
+/* ---------- batches ---------- */
+
+static void batch_append_cmd(ts_batch *b, const ts_command *cmd, int db, int argc, const ts_arg *argv)
+{
+    size_t need = sizeof(cmd) + 8;
+    for (int i = 0; i < argc; i++) need += 8 + argv[i].len;
+    ts_buf_reserve(&b->args, need);
+    int32_t db32 = db, argc32 = argc;
+    ts_buf_append(&b->args, &cmd, sizeof(cmd));
+    ts_buf_append(&b->args, &db32, 4);
+    ts_buf_append(&b->args, &argc32, 4);
+    for (int i = 0; i < argc; i++) {
+        uint64_t len = argv[i].len;
+        ts_buf_append(&b->args, &len, 8);
+        ts_buf_append(&b->args, argv[i].ptr, argv[i].len);
+    }
+    b->ncmds++;
+}
+
+static void flush_open_batches(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    for (unsigned i = 0; i < w->nopen; i++) {
+        unsigned target = w->open_targets[i];
+        ts_batch *b = w->open_batches[target];
+        w->open_batches[target] = NULL;
+        b->now_ms = w->now_ms;
+        b->msg.kind = TS_MSG_BATCH;
+        c->inflight++;
+        w->stats.batches_sent++;
+        ts_worker_post(ts_worker_of(w->srv, target), &b->msg);
+    }
+    w->nopen = 0;
+}
+
+static void count_command(ts_worker *w, const ts_command *cmd, ts_reply *r, uint32_t errors_before, uint64_t usec)
+{
+    ts_cmd_stats *st = &w->cmd_stats[cmd->id];
+    st->calls++;
+    st->usec += usec;
+    w->stats.commands_processed++;
+    if (r->errors != errors_before) {
+        st->failed++;
+        ts_worker_count_error(w, r->last_error_code);
+    }
+}
+
+/* Runs a command on this worker, writing its reply to r. */
+static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, int argc, ts_arg *argv,
+                      ts_reply *r, int64_t now_ms)
+{
+    ts_cmd_ctx ctx = {
+        .shard = &w->shard, .worker = w, .conn = c, .cmd = cmd, .db = db,
+        .argc = argc, .argv = argv, .r = r, .now_ms = now_ms,
+    };
+    uint32_t errors_before = r->errors;
+    uint64_t t0 = ts_monotonic_us();
+    cmd->run(&ctx);
+    count_command(w, cmd, r, errors_before, ts_monotonic_us() - t0);
+}
+
+void ts_batch_execute(ts_worker *w, ts_batch *b)
+{
+    ts_shard_assert_owner(&w->shard);
+    w->stats.batches_served++;
+    const char *p = b->args.data;
+    ts_arg argv_stack[16];
+    ts_reply r;
+    ts_reply_init(&r, &b->reply, 2);
+    int n = b->ncmds;
+    b->ncmds = 0;
+    for (int i = 0; i < n; i++) {
+        const ts_command *cmd;
+        int32_t db, argc;
+        memcpy(&cmd, p, sizeof(cmd)); p += sizeof(cmd);
+        memcpy(&db, p, 4); p += 4;
+        memcpy(&argc, p, 4); p += 4;
+        ts_arg *argv = argc <= 16 ? argv_stack : ts_malloc(sizeof(ts_arg) * (size_t)argc);
+        for (int a = 0; a < argc; a++) {
+            uint64_t len;
+            memcpy(&len, p, 8); p += 8;
+            argv[a].ptr = p;
+            argv[a].len = (size_t)len;
+            p += len;
+        }
+        /* The protocol (RESP2/3) travels in the high bits of db. */
+        r.resp = (uint8_t)(db >> 16);
+        exec_here(w, NULL, cmd, db & 0xffff, argc, argv, &r, b->now_ms);
+        batch_mark_reply(b);
+        if (argv != argv_stack) free(argv);
+    }
+    b->errors = r.errors;
+    b->done = true;
+}
+
+void ts_conn_on_batch_done(ts_batch *b)
+{
+    ts_conn *c = b->conn;
+    c->inflight--;
+    /* b->done was set by the executing thread; the queue's acquire/release
+     * pair makes its reply bytes visible here. */
+    if (c->closing) {
+        /* The slots (and this batch) are freed with the connection. */
+        conn_maybe_free(c);
+        return;
+    }
+    if (c->wait == TS_WAIT_INFLIGHT && c->inflight == 0) {
+        c->wait = TS_WAIT_NONE;
+        ts_worker_make_ready(c->w, c);
+    }
+    conn_flush(c);
+}
+
+void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
+{
+    c->inflight--;
+    if (c->closing) { conn_maybe_free(c); return; }
+    ts_buf *out = conn_local_reply_begin(c);
+    ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
+    conn_local_reply_end(c, out);
+    ts_worker *w = c->w;
+    if (t->reply.errors) {
+        w->cmd_stats[t->cmd->id].failed++;
+        ts_worker_count_error(w, t->reply.last_error_code);
+    }
+    w->cmd_stats[t->cmd->id].calls++;
+    w->stats.commands_processed++;
+    if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
+    ts_worker_make_ready(w, c);
+    conn_flush(c);
+}
+
+/* ---------- dispatch ---------- */
+
+enum { DISPATCH_DONE, DISPATCH_WAIT };
+
+static void reply_local_error(ts_conn *c, const char *msg)
+{
+    ts_buf *out = conn_local_reply_begin(c);
+    ts_reply r;
+    ts_reply_init(&r, out, c->resp);
+    ts_reply_error(&r, msg);
+    conn_local_reply_end(c, out);
+    ts_worker_count_error(c->w, r.last_error_code);
+}
+
+static void reply_unknown_command(ts_conn *c, int argc, const ts_arg *argv)
+{
+    ts_buf msg;
+    ts_buf_init(&msg);
+    ts_buf_append(&msg, "ERR unknown command '", 21);
+    size_t n = argv[0].len > 128 ? 128 : argv[0].len;
+    ts_buf_append(&msg, argv[0].ptr, n);
+    ts_buf_append(&msg, "', with args beginning with: ", 29);
+    for (int i = 1; i < argc && msg.len < 128; i++) {
+        size_t len = argv[i].len > 128 - (msg.len < 128 ? msg.len : 128) ? 128 : argv[i].len;
+        ts_buf_putc(&msg, '\'');
+        ts_buf_append(&msg, argv[i].ptr, len);
+        ts_buf_append(&msg, "' ", 2);
+    }
+    ts_buf_putc(&msg, '\0');
+    reply_local_error(c, msg.data);
+    ts_buf_free(&msg);
+}
+
+/* Runs a command inline on this worker, reply in order. */
+static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_buf *out = conn_local_reply_begin(c);
+    ts_reply r;
+    ts_reply_init(&r, out, c->resp);
+    exec_here(c->w, c, cmd, c->db, argc, argv, &r, c->w->now_ms);
+    conn_local_reply_end(c, out);
+}
+
+static void send_to_shard(ts_conn *c, unsigned target, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    ts_batch *b = w->open_batches[target];
+    if (!b) {
+        b = batch_new(c, target, false);
+        w->open_batches[target] = b;
+        w->open_targets[w->nopen++] = target;
+    }
+    batch_append_cmd(b, cmd, c->db | (c->resp << 16), argc, argv);
+    slot_push(c, b);
+}
+
+/* True when the connection must wait for earlier commands first. */
+static bool barrier(ts_conn *c)
+{
+    flush_open_batches(c);
+    if (c->inflight > 0) {
+        c->wait = TS_WAIT_INFLIGHT;
+        return true;
+    }
+    return false;
+}
+
+static void start_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
+{
+    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
+    c->inflight++;
+    c->wait = TS_WAIT_TXN;
+    ts_txn_start(t);
+}
+
+static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
+{
+    unsigned long long cursor = 0;
+    if (argc > 1) {
+        char tmp[32];
+        size_t n = argv[1].len < sizeof(tmp) - 1 ? argv[1].len : sizeof(tmp) - 1;
+        memcpy(tmp, argv[1].ptr, n);
+        tmp[n] = '\0';
+        char *end;
+        errno = 0;
+        cursor = strtoull(tmp, &end, 10);
+        if (errno || *end) cursor = 0;   /* the command itself reports the error */
+    }
+    return (unsigned)(cursor % TS_MAX_SHARDS) % c->w->srv->nworkers;
+}
+
+static int dispatch(ts_conn *c, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd) { reply_unknown_command(c, argc, argv); return DISPATCH_DONE; }
+    if (cmd->subcommands && argc >= 2) {
+        const ts_command *sub = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+        if (sub) cmd = sub;
+    }
+    c->last_cmd = cmd->name;
+    {
+        ts_reply r;
+        ts_buf tmp;
+        ts_buf_init(&tmp);
+        ts_reply_init(&r, &tmp, c->resp);
+        if (!ts_command_check_arity(cmd, argc, argv, &r)) {
+            ts_buf *out = conn_local_reply_begin(c);
+            ts_buf_append(out, tmp.data, tmp.len);
+            conn_local_reply_end(c, out);
+            w->cmd_stats[cmd->id].rejected++;
+            ts_worker_count_error(w, r.last_error_code);
+            ts_buf_free(&tmp);
+            return DISPATCH_DONE;
+        }
+        ts_buf_free(&tmp);
+    }
+    switch (cmd->route) {
+    case TS_ROUTE_NONE:
+        run_local(c, cmd, argc, argv);
+        return DISPATCH_DONE;
+    case TS_ROUTE_CONN:
+        if (barrier(c)) return DISPATCH_WAIT;
+        run_local(c, cmd, argc, argv);
+        return DISPATCH_DONE;
+    case TS_ROUTE_ALL:
+        if (w->srv->nworkers == 1) break;    /* one shard: plain local run */
+        if (barrier(c)) return DISPATCH_WAIT;
+        start_txn(c, cmd, argc, argv, NULL, 0);
+        return DISPATCH_DONE;
+    case TS_ROUTE_CURSOR: {
+        unsigned target = cursor_shard(c, argc, argv);
+        if (target != w->id) { send_to_shard(c, target, cmd, argc, argv); return DISPATCH_DONE; }
+        break;
+    }
+    case TS_ROUTE_KEYS: {
+        int posbuf[TS_MAX_KEYS_STACK];
+        int *pos = posbuf;
+        int maxkeys = argc;
+        if (maxkeys > TS_MAX_KEYS_STACK) pos = ts_malloc(sizeof(int) * (size_t)maxkeys);
+        int nkeys = ts_command_keys(cmd, argc, argv, pos, maxkeys);
+        unsigned target = w->id;
+        bool multi = false;
+        for (int i = 0; i < nkeys; i++) {
+            unsigned s = ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len);
+            if (i == 0) target = s;
+            else if (s != target) { multi = true; break; }
+        }
+        int rc = DISPATCH_DONE;
+        if (multi) {
+            if (barrier(c)) rc = DISPATCH_WAIT;
+            else start_txn(c, cmd, argc, argv, pos, nkeys);
+        } else if (target != w->id) {
+            send_to_shard(c, target, cmd, argc, argv);
+        } else {
+            rc = -1;   /* run locally below */
+        }
+        if (pos != posbuf) free(pos);
+        if (rc != -1) return rc;
+        break;
+    }
+    }
+    /* Local shard. */
+    if (w->shard.held_by) {
+        c->wait = TS_WAIT_SHARD;
+        if (!c->in_waiters) {
+            c->in_waiters = true;
+            c->waiter_next = NULL;
+            ts_conn **pp = &w->shard_waiters;
+            while (*pp) pp = &(*pp)->waiter_next;
+            *pp = c;
+        }
+        return DISPATCH_WAIT;
+    }
+    run_local(c, cmd, argc, argv);
+    return DISPATCH_DONE;
+}
+
+void ts_conn_process(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    if (c->closing || c->wait != TS_WAIT_NONE) return;
+    w->now_ms = ts_mstime();
+    while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE) {
+        int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
+        if (rc == TS_PARSE_INCOMPLETE) break;
+        if (rc == TS_PARSE_ERROR) {
+            flush_open_batches(c);
+            reply_local_error(c, c->parser.error);
+            c->close_after_reply = true;
+            c->query.len = c->qpos = 0;
+            ts_parser_reset(&c->parser);
+            break;
+        }
+        size_t used = c->parser.cmd_len;
+        if (c->parser.argc > 0) {
+            c->last_interaction_ms = w->now_ms;
+            if (dispatch(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) break;
+        }
+        c->qpos += used;
+        ts_parser_reset(&c->parser);
+    }
+    flush_open_batches(c);
+    if (c->qpos == c->query.len) c->qpos = c->query.len = 0;
+    if (c->close_after_reply && c->reading) {
+        uv_read_stop(&c->h.stream);
+        c->reading = false;
+    }
+    conn_flush(c);
+}
+
+/* ---------- reading ---------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    ts_conn *c = h->data;
+    (void)suggested;
+    if (c->qpos > 0 && c->qpos == c->query.len) c->qpos = c->query.len = 0;
+    size_t want = TS_READ_CHUNK;
+    size_t needed = ts_parser_bytes_wanted(&c->parser);
+    size_t have = c->query.len - c->qpos;
+    if (needed > have && needed - have > want) want = needed - have;
+    if (c->query.cap - c->query.len < want && c->qpos > 0) {
+        /* Move the unparsed tail to the front before growing. */
+        ts_buf_consume(&c->query, c->qpos);
+        c->qpos = 0;
+    }
+    ts_buf_reserve(&c->query, want);
+    buf->base = c->query.data + c->query.len;
+    buf->len = c->query.cap - c->query.len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    ts_conn *c = s->data;
+    if (nread < 0) {
+        ts_conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
+    if (nread == 0) return;
+    c->query.len += (size_t)nread;
+    c->net_in += (uint64_t)nread;
+    c->w->stats.net_input += (uint64_t)nread;
+    if (c->query.len - c->qpos > (size_t)c->w->config.client_query_buffer_limit) {
+        ts_log(TS_LOG_WARNING, "Closing client that reached max query buffer length (id=%llu)",
+               (unsigned long long)c->id);
+        ts_conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
+    ts_conn_process(c);
+    ts_worker_run_ready(c->w);
+}
+
+/* ---------- lifecycle ---------- */
+
+static void format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen, bool is_unix, const char *unixpath)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (is_unix) { snprintf(out, outlen, "%s:0", unixpath ? unixpath : ""); return; }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        snprintf(out, outlen, "%s:%d", host, ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        snprintf(out, outlen, "%s:%d", host, ntohs(a->sin6_port));
+    } else {
+        snprintf(out, outlen, "?:0");
+    }
+}
+
+void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
+{
+    ts_conn *c = ts_calloc(1, sizeof(*c));
+    c->w = w;
+    c->is_unix = is_unix;
+    int rc;
+    if (is_unix) {
+        uv_pipe_init(&w->loop, &c->h.pipe, 0);
+        rc = uv_pipe_open(&c->h.pipe, fd);
+    } else {
+        uv_tcp_init(&w->loop, &c->h.tcp);
+        rc = uv_tcp_open(&c->h.tcp, fd);
+        if (rc == 0) {
+            uv_tcp_nodelay(&c->h.tcp, 1);
+            if (w->config.tcp_keepalive > 0) uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)w->config.tcp_keepalive);
+        }
+    }
+    c->h.handle.data = c;
+    if (rc != 0) {
+        ts_log(TS_LOG_WARNING, "Cannot adopt client socket: %s", uv_strerror(rc));
+        close(fd);
+        c->closing = true;
+        uv_close(&c->h.handle, NULL);
+        /* The handle is not yet in use; free after the loop closes it. */
+        free(c);
+        atomic_fetch_sub(&w->srv->connected_clients, 1);
+        return;
+    }
+    c->id = atomic_fetch_add(&w->srv->next_client_id, 1);
+    c->resp = 2;
+    ts_parser_init(&c->parser, (size_t)w->config.proto_max_bulk_len);
+    c->ctime_ms = c->last_interaction_ms = w->now_ms = ts_mstime();
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_addr(&ss, c->addr, sizeof(c->addr), is_unix, w->config.unixsocket);
+    sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_addr(&ss, c->laddr, sizeof(c->laddr), is_unix, w->config.unixsocket);
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    c->reading = true;
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+static void conn_free(ts_conn *c)
+{
+    while (c->slot_count) {
+        ts_batch *b = c->slots[c->slot_head];
+        c->slot_head = (c->slot_head + 1) & (c->slot_cap - 1);
+        c->slot_count--;
+        /* Free each batch once, at its last slot. */
+        b->consumed++;
+        if (b->consumed == b->ncmds && b != c->local_batch) batch_free(b);
+    }
+    if (c->local_batch) batch_free(c->local_batch);
+    free(c->slots);
+    ts_buf_free(&c->query);
+    ts_buf_free(&c->out);
+    ts_buf_free(&c->writing);
+    ts_parser_free(&c->parser);
+    free(c->name);
+    free(c);
+}
+
+static bool handle_closed(const ts_conn *c) { return c->h.handle.data == NULL; }
+
+static void conn_maybe_free(ts_conn *c)
+{
+    if (c->closing && handle_closed(c) && c->inflight == 0 && !c->in_ready && !c->write_in_flight) conn_free(c);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    ts_conn *c = TS_CONTAINER_OF(h, ts_conn, h.handle);
+    h->data = NULL;
+    c->write_in_flight = false;
+    conn_maybe_free(c);
+}
+
+void ts_conn_close(ts_conn *c)
+{
+    if (c->closing) return;
+    ts_worker *w = c->w;
+    c->closing = true;
+    if (c->prev) c->prev->next = c->next;
+    else w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    w->nconns--;
+    atomic_fetch_sub(&w->srv->connected_clients, 1);
+    if (c->in_waiters) {
+        ts_conn **pp = &w->shard_waiters;
+        while (*pp && *pp != c) pp = &(*pp)->waiter_next;
+        if (*pp) *pp = c->waiter_next;
+        c->in_waiters = false;
+    }
+    if (c->in_ready) {
+        ts_conn **pp = &w->ready_head;
+        ts_conn *prev = NULL;
+        while (*pp && *pp != c) { prev = *pp; pp = &(*pp)->ready_next; }
+        if (*pp) {
+            *pp = c->ready_next;
+            if (w->ready_tail == c) w->ready_tail = prev;
+        }
+        c->in_ready = false;
+    }
+    /* Batches not yet posted belong to this pass; none can be open here
+     * because passes end with flush_open_batches. */
+    uv_close(&c->h.handle, on_close);
+}

@@ -1,0 +1,244 @@
+/*
+ * worker.c - a worker thread: its loop, inbox and timers (see worker.h).
+ *
+ * The inbox callback drains the whole MPSC queue on every wake-up (wake-ups
+ * coalesce) and dispatches on the message kind. Messages a worker sends to
+ * itself (a multi-shard txn that includes the worker's own shard) never go
+ * through the inbox: they go on a plain local FIFO that is run after the
+ * current callback, so handlers are never re-entered from inside one another.
+ * Connections that may continue (a reply came back, the shard was released)
+ * are put on the ready list and processed at the same point.
+ */
+#include "tessera/worker.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "tessera/conn.h"
+#include "tessera/db.h"
+#include "tessera/log.h"
+#include "tessera/txn.h"
+
+static void handle_msg(ts_worker *w, ts_msg *m);
+
+ts_worker *ts_worker_of(ts_server *srv, unsigned shard) { return srv->workers[shard]; }
+
+void ts_worker_post(ts_worker *w, ts_msg *m)
+{
+    ts_mpsc_push(&w->inbox, &m->node);
+    /* uv_async_send is thread-safe; failure means the loop is gone, which
+     * cannot happen before all workers have stopped. */
+    int rc = uv_async_send(&w->wakeup);
+    if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+}
+
+void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
+{
+    if (target != self) {
+        ts_worker_post(target, m);
+        return;
+    }
+    /* Self-addressed: a local FIFO, run after the current callback. */
+    m->next = NULL;
+    if (self->self_tail) self->self_tail->next = m;
+    else self->self_head = m;
+    self->self_tail = m;
+}
+
+void ts_worker_make_ready(ts_worker *w, ts_conn *c)
+{
+    if (c->in_ready) return;
+    c->in_ready = true;
+    c->ready_next = NULL;
+    if (w->ready_tail) w->ready_tail->ready_next = c;
+    else w->ready_head = c;
+    w->ready_tail = c;
+}
+
+void ts_worker_run_ready(ts_worker *w)
+{
+    for (;;) {
+        if (w->self_head) {
+            ts_msg *m = w->self_head;
+            w->self_head = m->next;
+            if (!w->self_head) w->self_tail = NULL;
+            handle_msg(w, m);
+            continue;
+        }
+        if (w->ready_head) {
+            ts_conn *c = w->ready_head;
+            w->ready_head = c->ready_next;
+            if (!w->ready_head) w->ready_tail = NULL;
+            c->in_ready = false;
+            ts_conn_process(c);
+            continue;
+        }
+        break;
+    }
+}
+
+void ts_worker_shard_released(ts_worker *w)
+{
+    ts_shard *s = &w->shard;
+    ts_msg *m;
+    while (!s->held_by && (m = ts_shard_undefer(s)) != NULL) handle_msg(w, m);
+    if (s->held_by) return;
+    /* Local connections parked on the shard continue, in arrival order. */
+    ts_conn *c = w->shard_waiters;
+    w->shard_waiters = NULL;
+    while (c) {
+        ts_conn *next = c->waiter_next;
+        c->in_waiters = false;
+        c->waiter_next = NULL;
+        if (c->wait == TS_WAIT_SHARD) c->wait = TS_WAIT_NONE;
+        ts_worker_make_ready(w, c);
+        c = next;
+    }
+}
+
+void ts_worker_count_error(ts_worker *w, const char *code)
+{
+    w->stats.errors++;
+    for (int i = 0; i < w->nerrstats; i++) {
+        if (strcmp(w->errstats[i].code, code) == 0) { w->errstats[i].count++; return; }
+    }
+    if (w->nerrstats < (int)TS_ARRAY_LEN(w->errstats)) {
+        snprintf(w->errstats[w->nerrstats].code, sizeof(w->errstats[0].code), "%s", code);
+        w->errstats[w->nerrstats++].count = 1;
+    }
+}
+
+static void handle_msg(ts_worker *w, ts_msg *m)
+{
+    switch ((ts_msg_kind)m->kind) {
+    case TS_MSG_NEW_CONN: {
+        ts_msg_new_conn *nc = (ts_msg_new_conn *)m;
+        if (w->stopping) close(nc->fd);
+        else ts_conn_adopt(w, nc->fd, nc->is_unix);
+        free(nc);
+        break;
+    }
+    case TS_MSG_BATCH: {
+        ts_batch *b = (ts_batch *)m;
+        if (w->shard.held_by) { ts_shard_defer(&w->shard, m); break; }
+        ts_batch_execute(w, b);
+        b->msg.kind = TS_MSG_BATCH_DONE;
+        ts_worker_send(w, b->origin, &b->msg);
+        break;
+    }
+    case TS_MSG_BATCH_DONE:
+        ts_conn_on_batch_done((ts_batch *)m);
+        break;
+    case TS_MSG_TXN_ACQUIRE:
+        ts_txn_on_acquire(w, (ts_txn_part *)m);
+        break;
+    case TS_MSG_TXN_STEP:
+        ts_txn_on_step(w, (ts_txn_part *)m);
+        break;
+    case TS_MSG_TXN_RELEASE:
+        ts_txn_on_release(w, (ts_txn_part *)m);
+        break;
+    case TS_MSG_TXN_DONE:
+        ts_txn_on_done(w, TS_CONTAINER_OF(m, ts_txn, done_msg));
+        break;
+    case TS_MSG_STOP:
+        free(m);
+        w->stopping = true;
+        /* Close every connection, then the loop's own handles. */
+        while (w->conns) ts_conn_close(w->conns);
+        uv_timer_stop(&w->cron);
+        uv_close((uv_handle_t *)&w->cron, NULL);
+        uv_close((uv_handle_t *)&w->wakeup, NULL);
+        break;
+    default:
+        ts_panic("worker %u: unknown message kind %d", w->id, m->kind);
+    }
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+    ts_worker *w = a->data;
+    ts_mpsc_node *n;
+    w->now_ms = ts_mstime();
+    while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
+        handle_msg(w, TS_CONTAINER_OF(n, ts_msg, node));
+        ts_worker_run_ready(w);
+    }
+    ts_worker_run_ready(w);
+}
+
+/* The periodic job (hz times a second): active expiry and idle clients. */
+static void on_cron(uv_timer_t *t)
+{
+    ts_worker *w = t->data;
+    w->now_ms = ts_mstime();
+    if (!w->shard.held_by && w->shard.active_expire) {
+        /* Redis spends at most 25% of a cron period on active expiry. */
+        uint64_t budget_us = 1000000ULL / (uint64_t)(w->config.hz > 0 ? w->config.hz : 10) / 4;
+        ts_db_active_expire_cycle(&w->shard, w->now_ms, budget_us);
+    }
+    for (int db = 0; db < w->shard.ndb; db++)
+        if (ts_table_is_rehashing(&w->shard.dbs[db])) ts_table_rehash_step(&w->shard.dbs[db], 1000);
+    if (w->config.timeout > 0) {
+        int64_t limit = (int64_t)w->config.timeout * 1000;
+        ts_conn *c = w->conns;
+        while (c) {
+            ts_conn *next = c->next;
+            if (c->inflight == 0 && c->wait == TS_WAIT_NONE && w->now_ms - c->last_interaction_ms > limit)
+                ts_conn_close(c);
+            c = next;
+        }
+    }
+    ts_worker_run_ready(w);
+}
+
+int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->srv = srv;
+    ts_config_copy(&w->config, &srv->config);
+    int rc = uv_loop_init(&w->loop);
+    if (rc) return rc;
+    ts_mpsc_init(&w->inbox);
+    rc = uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    if (rc) return rc;
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->cron);
+    w->cron.data = w;
+    ts_shard_init(&w->shard, id, w->config.databases);
+    w->open_batches = ts_calloc(srv->nworkers, sizeof(ts_batch *));
+    w->open_targets = ts_calloc(srv->nworkers, sizeof(unsigned));
+    w->cmd_stats = ts_calloc((size_t)ts_command_count(), sizeof(ts_cmd_stats));
+    w->now_ms = ts_mstime();
+    return 0;
+}
+
+static void worker_main(void *arg)
+{
+    ts_worker *w = arg;
+#ifndef NDEBUG
+    w->shard.owner = pthread_self();
+#endif
+    char name[16];
+    snprintf(name, sizeof(name), "ts-worker-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    int hz = w->config.hz > 0 ? w->config.hz : 10;
+    uv_timer_start(&w->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int ts_worker_start(ts_worker *w) { return uv_thread_create(&w->thread, worker_main, w); }
+
+void ts_worker_join(ts_worker *w) { uv_thread_join(&w->thread); }
+
+void ts_worker_destroy(ts_worker *w)
+{
+    uv_loop_close(&w->loop);
+    ts_shard_free(&w->shard);
+    ts_config_free(&w->config);
+    free(w->open_batches);
+    free(w->open_targets);
+    free(w->cmd_stats);
+}

@@ -1,0 +1,192 @@
+/*
+ * txn.c - multi-shard transactions (protocol in txn.h, proof of deadlock
+ * freedom in docs/architecture.md).
+ *
+ * Memory: a txn is allocated by the coordinator and freed when its last
+ * reference goes: one reference per part (dropped when the part's shard has
+ * processed RELEASE) and one for the coordinator (dropped when the reply has
+ * been handed to the connection).
+ */
+#include "tessera/txn.h"
+
+#include <string.h>
+
+#include "tessera/conn.h"
+#include "tessera/slot.h"
+#include "tessera/worker.h"
+
+static int cmp_uint(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? -1 : x > y;
+}
+
+ts_txn *ts_txn_new(ts_worker *coord, ts_conn *conn, const ts_command *cmd,
+                   int db, int resp, int argc, const ts_arg *argv, const int *keypos, int nkeys)
+{
+    ts_txn *t = ts_calloc(1, sizeof(*t));
+    t->coord = coord;
+    t->conn = conn;
+    t->cmd = cmd;
+    t->db = db;
+    t->resp = resp;
+    t->now_ms = coord->now_ms;
+    t->ops = cmd->multi;
+
+    /* One allocation for the argument bytes, one for the slices. */
+    size_t total = 0;
+    for (int i = 0; i < argc; i++) total += argv[i].len + 1;
+    char *bytes = ts_malloc(total);
+    t->argv = ts_malloc(sizeof(ts_arg) * (size_t)(argc + 1));
+    char *p = bytes;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        p[argv[i].len] = '\0';
+        t->argv[i].ptr = p;
+        t->argv[i].len = argv[i].len;
+        p += argv[i].len + 1;
+    }
+    t->argv[argc].ptr = bytes;   /* remembered for free */
+    t->argv[argc].len = 0;
+    t->argc = argc;
+
+    unsigned nworkers = coord->srv->nworkers;
+    unsigned shards[TS_MAX_SHARDS];
+    int nshards = 0;
+    if (keypos) {
+        unsigned *key_shard = ts_malloc(sizeof(unsigned) * (size_t)(nkeys ? nkeys : 1));
+        for (int i = 0; i < nkeys; i++) {
+            key_shard[i] = ts_key_shard(argv[keypos[i]].ptr, argv[keypos[i]].len);
+            bool seen = false;
+            for (int j = 0; j < nshards; j++) if (shards[j] == key_shard[i]) { seen = true; break; }
+            if (!seen) shards[nshards++] = key_shard[i];
+        }
+        qsort(shards, (size_t)nshards, sizeof(unsigned), cmp_uint);
+        t->nparts = nshards;
+        t->parts = ts_calloc((size_t)nshards, sizeof(ts_txn_part));
+        t->keybuf = ts_malloc(sizeof(int) * (size_t)(nkeys ? nkeys : 1));
+        int used = 0;
+        for (int j = 0; j < nshards; j++) {
+            ts_txn_part *part = &t->parts[j];
+            part->shard = shards[j];
+            part->keys = t->keybuf + used;
+            for (int i = 0; i < nkeys; i++)
+                if (key_shard[i] == shards[j]) part->keys[part->nkeys++] = keypos[i];
+            used += part->nkeys;
+        }
+        free(key_shard);
+    } else {
+        t->nparts = (int)nworkers;
+        t->parts = ts_calloc(nworkers, sizeof(ts_txn_part));
+        for (unsigned j = 0; j < nworkers; j++) t->parts[j].shard = j;
+    }
+    for (int j = 0; j < t->nparts; j++) {
+        t->parts[j].txn = t;
+        ts_buf_init(&t->parts[j].out);
+    }
+    ts_buf_init(&t->reply_buf);
+    ts_reply_init(&t->reply, &t->reply_buf, resp);
+    /* References: one per part (RELEASE) and the coordinator's. */
+    atomic_init(&t->refs, t->nparts + 1);
+    return t;
+}
+
+void ts_txn_free(ts_txn *t)
+{
+    for (int j = 0; j < t->nparts; j++) ts_buf_free(&t->parts[j].out);
+    free(t->parts);
+    free(t->keybuf);
+    free((void *)t->argv[t->argc].ptr);
+    free(t->argv);
+    ts_buf_free(&t->reply_buf);
+    free(t);
+}
+
+void ts_txn_unref(ts_txn *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) ts_txn_free(t);
+}
+
+int ts_txn_part_of(const ts_txn *t, unsigned shard)
+{
+    for (int j = 0; j < t->nparts; j++) if (t->parts[j].shard == shard) return j;
+    return -1;
+}
+
+static void send_part(ts_worker *from, ts_txn_part *p, ts_msg_kind kind)
+{
+    p->msg.kind = (uint8_t)kind;
+    ts_worker_send(from, ts_worker_of(from->srv, p->shard), &p->msg);
+}
+
+void ts_txn_start(ts_txn *t)
+{
+    t->phase = 0;
+    t->coord->stats.txns++;
+    send_part(t->coord, &t->parts[0], TS_MSG_TXN_ACQUIRE);
+}
+
+static void run_step(ts_worker *w, ts_txn_part *p)
+{
+    ts_txn *t = p->txn;
+    ts_shard_assert_owner(&w->shard);
+    TS_ASSERT(w->shard.held_by == t);
+    ts_reply r;
+    ts_reply_init(&r, &p->out, t->resp);
+    ts_cmd_ctx ctx = {
+        .shard = &w->shard, .worker = w, .conn = NULL, .cmd = t->cmd, .db = t->db,
+        .argc = t->argc, .argv = t->argv, .r = &r, .now_ms = t->now_ms,
+    };
+    t->ops->step(t, p, &ctx);
+}
+
+void ts_txn_on_acquire(ts_worker *w, ts_txn_part *p)
+{
+    ts_txn *t = p->txn;
+    if (w->shard.held_by && w->shard.held_by != t) {
+        ts_shard_defer(&w->shard, &p->msg);
+        return;
+    }
+    w->shard.held_by = t;
+    run_step(w, p);
+    int idx = (int)(p - t->parts);
+    if (idx + 1 < t->nparts) {
+        send_part(w, &t->parts[idx + 1], TS_MSG_TXN_ACQUIRE);
+    } else {
+        t->done_msg.kind = TS_MSG_TXN_DONE;
+        ts_worker_send(w, t->coord, &t->done_msg);
+    }
+}
+
+void ts_txn_on_step(ts_worker *w, ts_txn_part *p)
+{
+    ts_txn *t = p->txn;
+    run_step(w, p);
+    if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
+        t->done_msg.kind = TS_MSG_TXN_DONE;
+        ts_worker_send(w, t->coord, &t->done_msg);
+    }
+}
+
+void ts_txn_on_release(ts_worker *w, ts_txn_part *p)
+{
+    ts_txn *t = p->txn;
+    TS_ASSERT(w->shard.held_by == t);
+    w->shard.held_by = NULL;
+    ts_worker_shard_released(w);
+    ts_txn_unref(t);
+}
+
+void ts_txn_on_done(ts_worker *w, ts_txn *t)
+{
+    int next = t->ops->after(t);
+    if (next >= 0) {
+        t->phase = next;
+        atomic_store_explicit(&t->pending, t->nparts, memory_order_relaxed);
+        for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_STEP);
+        return;
+    }
+    for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_RELEASE);
+    ts_conn_on_txn_done(t->conn, t);
+    ts_txn_unref(t);
+}

@@ -1,0 +1,228 @@
+/*
+ * db.c - keyspace access rules shared by all commands (see db.h): lazy
+ * expiry, hit/miss statistics, LRU clock, string encodings, active expiry.
+ */
+#include "tessera/db.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tessera/server.h"
+
+static inline uint32_t lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
+
+/* Redis's rule: a key is expired when now > expire time. */
+static inline bool entry_expired(const ts_entry *e, int64_t now_ms)
+{
+    int64_t when = ts_entry_expire(e);
+    return when >= 0 && now_ms > when;
+}
+
+ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
+{
+    ts_table *t = &s->dbs[db];
+    ts_entry *e = ts_table_find(t, key.ptr, key.len);
+    if (e && entry_expired(e, now_ms)) {
+        ts_table_delete_entry(t, e);
+        s->stats.expired_keys++;
+        return NULL;
+    }
+    return e;
+}
+
+ts_entry *ts_db_lookup_write(ts_cmd_ctx *c, ts_arg key)
+{
+    return ts_db_lookup_in(c->shard, c->db, key, c->now_ms);
+}
+
+ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key)
+{
+    ts_entry *e = ts_db_lookup_in(c->shard, c->db, key, c->now_ms);
+    if (e) {
+        c->shard->stats.keyspace_hits++;
+        ts_entry_set_lru(e, lru_clock(c->now_ms));
+    } else {
+        c->shard->stats.keyspace_misses++;
+    }
+    return e;
+}
+
+bool ts_db_exists(ts_cmd_ctx *c, ts_arg key) { return ts_db_lookup_write(c, key) != NULL; }
+
+bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
+{
+    if (!ts_db_lookup_write(c, key)) return false;
+    return ts_table_delete(ts_db_table(c), key.ptr, key.len) == 1;
+}
+
+/* Strict decimal parse, like Redis's string2ll: no spaces, no '+', no
+ * leading zeros, fits in 64 bits. */
+static bool parse_ll(const char *p, size_t n, long long *out)
+{
+    if (n == 0 || n > 20) return false;
+    if (n == 1 && p[0] == '0') { *out = 0; return true; }
+    size_t i = 0;
+    bool neg = false;
+    if (p[0] == '-') { neg = true; i = 1; if (n == 1) return false; }
+    if (p[i] < '1' || p[i] > '9') return false;
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return false;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) return false;
+        *out = (long long)v;
+    }
+    return true;
+}
+
+bool ts_arg_to_ll(ts_arg a, long long *out) { return parse_ll(a.ptr, a.len, out); }
+
+void ts_value_string(ts_value *v, const char *p, size_t n)
+{
+    long long ll;
+    v->type = TS_TYPE_STRING;
+    if (n <= 20 && parse_ll(p, n, &ll)) {
+        v->form = TS_FORM_INT;
+        v->enc = TS_ENC_INT;
+        v->i = ll;
+        return;
+    }
+    v->form = TS_FORM_INLINE;
+    v->enc = n <= 44 ? TS_ENC_EMBSTR : TS_ENC_RAW;
+    v->s.ptr = p;
+    v->s.len = n;
+}
+
+void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n)
+{
+    ts_value v;
+    ts_entry_value(e, &v);
+    if (v.form == TS_FORM_INT) {
+        *n = ts_ll_to_str(buf, v.i);
+        *p = buf;
+    } else {
+        *p = v.s.ptr;
+        *n = v.s.len;
+    }
+}
+
+ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl)
+{
+    ts_value v;
+    ts_value_string(&v, p, n);
+    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, expire_ms, keep_ttl);
+    ts_entry_set_lru(e, lru_clock(c->now_ms));
+    return e;
+}
+
+ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long val, bool keep_ttl)
+{
+    ts_value v = { .type = TS_TYPE_STRING, .enc = TS_ENC_INT, .form = TS_FORM_INT };
+    v.i = val;
+    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, -1, keep_ttl);
+    ts_entry_set_lru(e, lru_clock(c->now_ms));
+    return e;
+}
+
+void ts_value_free(const ts_value *v)
+{
+    if (v->form != TS_FORM_PTR) return;
+    switch (v->type) {
+    default:
+        free(v->ptr);
+        break;
+    }
+}
+
+const char *ts_type_name(int type)
+{
+    static const char *names[] = {"string", "list", "set", "zset", "hash", "stream"};
+    return type >= 0 && type < (int)TS_ARRAY_LEN(names) ? names[type] : "none";
+}
+
+const char *ts_encoding_name(int enc)
+{
+    static const char *names[] = {"raw", "int", "embstr", "hashtable", "listpack", "intset",
+                                  "skiplist", "quicklist", "stream"};
+    return enc >= 0 && enc < (int)TS_ARRAY_LEN(names) ? names[enc] : "unknown";
+}
+
+/* ---------- active expiry ---------- */
+
+typedef struct expire_scan {
+    int64_t now_ms;
+    size_t sampled;              /* entries with a TTL seen */
+    size_t nexpired;
+    char **keys;                 /* expired keys to delete after the scan step */
+    size_t *lens;
+    size_t cap;
+} expire_scan;
+
+static void expire_scan_cb(void *ctx, ts_entry *e)
+{
+    expire_scan *x = ctx;
+    int64_t when = ts_entry_expire(e);
+    if (when < 0) return;
+    x->sampled++;
+    if (x->now_ms <= when) return;
+    if (x->nexpired == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 64;
+        x->keys = ts_realloc(x->keys, sizeof(char *) * x->cap);
+        x->lens = ts_realloc(x->lens, sizeof(size_t) * x->cap);
+    }
+    size_t klen;
+    const char *k = ts_entry_key(e, &klen);
+    x->keys[x->nexpired] = ts_strndup(k, klen);
+    x->lens[x->nexpired] = klen;
+    x->nexpired++;
+}
+
+/*
+ * Adaptive like Redis's activeExpireCycle: walk each database's buckets
+ * from a saved cursor, sampling keys that have a TTL; delete the expired
+ * ones; keep going on the same database while more than 10% of the sampled
+ * keys were expired (the keyspace is still full of dead keys), until the
+ * CPU budget for this cycle is spent. Databases without TTLs cost nothing.
+ */
+void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us)
+{
+    uint64_t start = ts_monotonic_us();
+    expire_scan x = {.now_ms = now_ms};
+    int ndb = s->ndb < 64 ? s->ndb : 64;
+    for (int i = 0; i < ndb; i++) {
+        int db = (s->expire_db + i) % ndb;
+        ts_table *t = &s->dbs[db];
+        for (;;) {
+            if (ts_table_expires(t) == 0) break;
+            x.sampled = 0;
+            x.nexpired = 0;
+            /* ~20 keys with TTL per round, like ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP. */
+            int rounds = 0;
+            while (x.sampled < 20 && rounds++ < 40) {
+                s->expire_cursor[db] = ts_table_scan(t, s->expire_cursor[db], 20, expire_scan_cb, &x);
+                if (s->expire_cursor[db] == 0) break;
+            }
+            for (size_t k = 0; k < x.nexpired; k++) {
+                if (ts_table_delete(t, x.keys[k], x.lens[k]) == 1) s->stats.expired_keys++;
+                free(x.keys[k]);
+            }
+            if (x.sampled) s->stats.expired_stale_perc_x100 = x.nexpired * 10000 / x.sampled;
+            bool over = ts_monotonic_us() - start >= budget_us;
+            if (over) { s->expire_db = db; goto out; }
+            if (x.sampled == 0 || x.nexpired * 10 <= x.sampled) break;
+        }
+    }
+    s->expire_db = (s->expire_db + 1) % (ndb ? ndb : 1);
+out:
+    s->stats.expire_cycle_cpu_usec += ts_monotonic_us() - start;
+    free(x.keys);
+    free(x.lens);
+}

@@ -1,0 +1,53 @@
+/*
+ * alloc.c - allocation wrappers and ts_panic.
+ *
+ * Owns nothing; any thread may call. The process allocator is jemalloc
+ * (linked in release builds, so plain malloc/free are jemalloc's); the
+ * wrappers only turn allocation failure into a clear abort instead of a
+ * NULL that every caller would have to check.
+ */
+#include "tessera/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void ts_panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tessera: fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+void *ts_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (TS_UNLIKELY(!p)) ts_panic("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *ts_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (TS_UNLIKELY(!p)) ts_panic("out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *ts_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (TS_UNLIKELY(!q)) ts_panic("out of memory reallocating to %zu bytes", n);
+    return q;
+}
+
+char *ts_strndup(const char *s, size_t n)
+{
+    char *p = ts_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}

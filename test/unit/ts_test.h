@@ -1,0 +1,32 @@
+/*
+ * ts_test.h - the tiny assertion kit of the C unit tests.
+ *
+ * Each test file is one executable; CHECK records a failure and goes on,
+ * TS_TEST_MAIN_END prints "N passed, N failed" and sets the exit code that
+ * ctest reads.
+ */
+#ifndef TS_TEST_H
+#define TS_TEST_H
+#include <stdio.h>
+#include <string.h>
+
+static int ts_test_passed, ts_test_failed;
+
+#define CHECK(cond) do { \
+    if (cond) ts_test_passed++; \
+    else { ts_test_failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } \
+} while (0)
+
+#define CHECK_EQ_INT(a, b) do { \
+    long long _a = (long long)(a), _b = (long long)(b); \
+    if (_a == _b) ts_test_passed++; \
+    else { ts_test_failed++; fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, _a, _b); } \
+} while (0)
+
+#define CHECK_MEM(p, n, s) CHECK((n) == strlen(s) && memcmp((p), (s), (n)) == 0)
+
+#define TS_TEST_MAIN_END() do { \
+    printf("%d passed, %d failed\n", ts_test_passed, ts_test_failed); \
+    return ts_test_failed ? 1 : 0; \
+} while (0)
+#endif
