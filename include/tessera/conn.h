@@ -37,7 +37,7 @@ typedef struct ts_batch {
     unsigned target;
     int ncmds;
     int consumed;                /* replies already moved to the connection */
-    bool done;
+    bool done;                   /* origin side: replies are back (set on BATCH_DONE) */
     bool is_local;               /* the connection's own pseudo-batch */
     int64_t now_ms;
     ts_buf args;                 /* encoded commands (see conn.c) */

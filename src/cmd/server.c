@@ -19,6 +19,10 @@
 #include "tessera/slot.h"
 #include "tessera/worker.h"
 
+/* Arguments are not NUL-terminated: at most 128 bytes of one, as "%.*s"
+ * arguments (stopping at a NUL like Redis's "%.128s" on an sds). */
+#define ARG128(a) (int)((a).len > 128 ? 128 : (a).len), (a).ptr
+
 static void upper_name(const char *name, char *out, size_t outlen)
 {
     size_t i = 0;
@@ -35,7 +39,7 @@ void cmd_container(ts_cmd_ctx *c)
         ts_reply_errorf(c->r, "ERR wrong number of arguments for '%s' command", c->cmd->name);
         return;
     }
-    ts_reply_errorf(c->r, "ERR unknown subcommand '%.128s'. Try %s HELP.", c->argv[1].ptr, up);
+    ts_reply_errorf(c->r, "ERR unknown subcommand '%.*s'. Try %s HELP.", ARG128(c->argv[1]), up);
 }
 
 void cmd_ping(ts_cmd_ctx *c)
@@ -88,6 +92,8 @@ static void set_client_name(ts_conn *conn, ts_arg name)
     conn->name = name.len ? ts_strndup(name.ptr, name.len) : NULL;
 }
 
+/* Options are applied one by one as in Redis 7.0: a SETNAME before a failing
+ * option stays applied; the protocol changes only when everything passed. */
 void cmd_hello(ts_cmd_ctx *c)
 {
     ts_conn *conn = c->conn;
@@ -95,7 +101,7 @@ void cmd_hello(ts_cmd_ctx *c)
     int i = 1;
     if (c->argc >= 2) {
         long long v;
-        if (!ts_arg_to_ll(c->argv[1], &v) || v < INT32_MIN || v > INT32_MAX) {
+        if (!ts_arg_to_ll(c->argv[1], &v)) {
             ts_reply_error(c->r, "ERR Protocol version is not an integer or out of range");
             return;
         }
@@ -106,7 +112,6 @@ void cmd_hello(ts_cmd_ctx *c)
         proto = (int)v;
         i = 2;
     }
-    ts_arg *newname = NULL;
     for (; i < c->argc; i++) {
         bool more = i + 1 < c->argc;
         if (ts_arg_eq(c->argv[i], "AUTH") && i + 2 < c->argc) {
@@ -119,18 +124,18 @@ void cmd_hello(ts_cmd_ctx *c)
             }
             i += 2;
         } else if (ts_arg_eq(c->argv[i], "SETNAME") && more) {
-            newname = &c->argv[i + 1];
-            if (!valid_client_name(*newname)) {
+            if (!valid_client_name(c->argv[i + 1])) {
                 ts_reply_error(c->r, "ERR Client names cannot contain spaces, newlines or special characters.");
                 return;
             }
+            set_client_name(conn, c->argv[i + 1]);
             i++;
         } else {
-            ts_reply_errorf(c->r, "ERR Syntax error in HELLO option '%.128s'", c->argv[i].ptr);
+            /* Redis quotes the whole option here ("%s"), not 128 bytes. */
+            ts_reply_errorf(c->r, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].len, c->argv[i].ptr);
             return;
         }
     }
-    if (newname) set_client_name(conn, *newname);
     conn->resp = proto;
     c->r->resp = (uint8_t)proto;
     ts_reply_map(c->r, 7);
@@ -229,6 +234,7 @@ typedef struct client_filter {
     bool skipme;
     uint64_t me;
     const char *error;
+    char errbuf[200];        /* error texts that quote an argument */
 } client_filter;
 
 static void filter_free(client_filter *f) { free(f->ids); }
@@ -258,9 +264,9 @@ static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f
             else if (ts_arg_eq(t, "master") || ts_arg_eq(t, "replica") || ts_arg_eq(t, "slave") ||
                      ts_arg_eq(t, "pubsub")) f->type = 1;
             else {
-                static char buf[200];
-                snprintf(buf, sizeof(buf), "ERR Unknown client type '%.*s'", (int)(t.len > 100 ? 100 : t.len), t.ptr);
-                f->error = buf;
+                snprintf(f->errbuf, sizeof(f->errbuf), "ERR Unknown client type '%.*s'",
+                         (int)(t.len > 100 ? 100 : t.len), t.ptr);
+                f->error = f->errbuf;
                 return;
             }
             i += 2;
@@ -299,9 +305,9 @@ static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f
         } else if (kill && ts_arg_eq(opt, "USER")) {
             /* Only the default user exists. */
             if (!ts_arg_eq(c->argv[i + 1], "default")) {
-                static char buf[200];
-                snprintf(buf, sizeof(buf), "ERR No such user '%.*s'", (int)(c->argv[i + 1].len > 100 ? 100 : c->argv[i + 1].len), c->argv[i + 1].ptr);
-                f->error = buf;
+                snprintf(f->errbuf, sizeof(f->errbuf), "ERR No such user '%.*s'",
+                         (int)(c->argv[i + 1].len > 100 ? 100 : c->argv[i + 1].len), c->argv[i + 1].ptr);
+                f->error = f->errbuf;
                 return;
             }
             i += 2;
@@ -714,7 +720,7 @@ void cmd_debug(ts_cmd_ctx *c)
         ts_reply_simple(c->r, "SLEEP <seconds>");
         ts_reply_simple(c->r, "SET-ACTIVE-EXPIRE <0|1>");
     } else {
-        ts_reply_errorf(c->r, "ERR unknown subcommand '%.128s'. Try DEBUG HELP.", sub.ptr);
+        ts_reply_errorf(c->r, "ERR unknown subcommand '%.*s'. Try DEBUG HELP.", ARG128(sub));
     }
 }
 

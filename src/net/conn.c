@@ -264,15 +264,18 @@ void ts_batch_execute(ts_worker *w, ts_batch *b)
         if (argv != argv_stack) free(argv);
     }
     b->errors = r.errors;
-    b->done = true;
+    /* `done` is not set here: the origin thread sets it when the batch is
+     * back in its hands (ts_conn_on_batch_done). Until then the origin must
+     * not look at the batch at all. */
 }
 
 void ts_conn_on_batch_done(ts_batch *b)
 {
     ts_conn *c = b->conn;
     c->inflight--;
-    /* b->done was set by the executing thread; the queue's acquire/release
-     * pair makes its reply bytes visible here. */
+    /* The inbox's release/acquire pair makes the owner's writes to the batch
+     * (its replies) visible here. */
+    b->done = true;
     if (c->closing) {
         /* The slots (and this batch) are freed with the connection. */
         conn_maybe_free(c);
