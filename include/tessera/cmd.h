@@ -35,6 +35,13 @@ enum ts_route {
     TS_ROUTE_CURSOR, /* SCAN: runs on the shard its cursor names */
 };
 
+/* How a multi-shard txn holds each shard it visits. */
+enum ts_txn_mode {
+    TS_TXN_KEYS,       /* locks its keys on each shard */
+    TS_TXN_EXCLUSIVE,  /* holds whole shards (KEYS, FLUSHALL, SWAPDB, ...) */
+    TS_TXN_SHARED,     /* touches no keys (INFO, CLIENT LIST, CONFIG SET) */
+};
+
 /* Flag bits (the names COMMAND INFO prints). */
 #define TS_CMD_WRITE      (1u << 0)
 #define TS_CMD_READONLY   (1u << 1)
@@ -90,6 +97,11 @@ typedef struct ts_command {
     /* Documentation (COMMAND DOCS). */
     const char *summary, *since, *group, *complexity;
     uint16_t id;            /* index into per-worker statistics */
+    uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
+    bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined
+                               ones run together as one txn group */
+    bool quiet_shard;       /* single-shard command that reads beyond its keys (MOVE, COPY, SCAN):
+                               waits until no multi-shard txn holds keys in the shard */
 } ts_command;
 
 /* Lookup by name (case-insensitive). NULL when unknown. */

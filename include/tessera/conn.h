@@ -28,6 +28,8 @@
 struct ts_worker;
 struct ts_txn;
 
+#define TS_GROUP_MAX 32   /* most pipelined multi-shard commands run as one txn group */
+
 /* Replies of several commands executed together on one shard: the commands
  * travel to the owner in `args`, their replies come back in `reply`. */
 typedef struct ts_batch {
@@ -35,7 +37,10 @@ typedef struct ts_batch {
     struct ts_conn *conn;        /* origin side only */
     struct ts_worker *origin;
     unsigned target;
-    int ncmds;
+    int ncmds;                   /* commands with a reply so far */
+    int total;                   /* commands in the batch */
+    int exec_idx;                /* owner side: next command to run (parked batches resume) */
+    size_t exec_off;             /* owner side: its offset in args */
     int consumed;                /* replies already moved to the connection */
     bool done;                   /* origin side: replies are back (set on BATCH_DONE) */
     bool is_local;               /* the connection's own pseudo-batch */
@@ -78,6 +83,8 @@ typedef struct ts_conn {
     uint32_t slot_head, slot_count, slot_cap;
     ts_batch *local_batch;               /* pseudo-batch for local replies queued behind remote ones */
     int inflight;                        /* remote batches + txns not yet returned */
+    struct ts_txn *pending[TS_GROUP_MAX];  /* consecutive multi-shard commands of this pass, */
+    int npending;                          /* started together as one txn group */
     uint8_t wait;                        /* enum ts_conn_wait */
     bool in_ready;
     bool in_waiters;
@@ -102,8 +109,12 @@ void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
 void ts_conn_process(ts_conn *c);
 /* Worker thread: a remote batch came back. */
 void ts_conn_on_batch_done(ts_batch *b);
-/* Worker thread (the shard owner): run a batch that arrived from another worker. */
-void ts_batch_execute(struct ts_worker *w, ts_batch *b);
+/* Worker thread (the shard owner): runs a batch that arrived from another
+ * worker, from where it stopped last time. False when it stopped at a
+ * command whose keys a multi-shard txn holds (the caller parks it). */
+bool ts_batch_execute(struct ts_worker *w, ts_batch *b);
+/* True when a command may not run on the shard now (locks, parked work). */
+bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv);
 /* Worker thread: a multi-shard txn this connection started has its reply. */
 void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
 /* Worker thread: begin closing (replies already queued are dropped). */

@@ -8,14 +8,15 @@
  * sent the command) holds a set of shards, runs steps on them and releases
  * them.
  *
- * Protocol (strict two-phase locking over shards, acquired in ascending
+ * Protocol (strict two-phase locking, acquired shard by shard in ascending
  * shard order, which is what makes it deadlock-free; docs/architecture.md
  * has the proof):
  *   1. ACQUIRE travels along the participating shards in ascending order.
- *      A free shard becomes held by the txn, runs phase 0 of the txn on its
- *      part, and forwards ACQUIRE to the next shard; a held shard parks the
- *      ACQUIRE until it is released. The last shard sends DONE to the
- *      coordinator.
+ *      Each shard locks the part's keys (or the whole shard, for
+ *      TS_TXN_EXCLUSIVE commands) all at once, runs phase 0 of the txn on
+ *      its part, and forwards ACQUIRE to the next shard; when a lock is
+ *      taken it parks the ACQUIRE until it can. The last shard sends DONE to
+ *      the coordinator.
  *   2. The coordinator runs ops->after(); it either starts another phase
  *      (STEP to every part in parallel; the last to finish sends DONE) or
  *      finishes: the reply is complete.
@@ -29,6 +30,7 @@
 #define TESSERA_TXN_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "tessera/buf.h"
 #include "tessera/cmd.h"
@@ -71,6 +73,7 @@ typedef struct ts_txn {
     int argc;
     ts_arg *argv;               /* copies owned by the txn */
     int phase;
+    uint8_t mode;               /* enum ts_txn_mode */
     atomic_int pending;         /* parts yet to finish the current phase */
     atomic_int refs;            /* parts not yet released + the coordinator */
     int nparts;
@@ -80,6 +83,8 @@ typedef struct ts_txn {
     ts_buf reply_buf;
     ts_reply reply;             /* the client's reply, built by ops->after */
     void *state;                /* command-specific scratch, coordinator-side */
+    struct ts_txn **members;    /* a txn group: these txns run as one (see ts_txn_group) */
+    int nmembers;
     uint64_t flags;             /* command-specific */
 } ts_txn;
 
@@ -88,12 +93,19 @@ typedef struct ts_txn {
 ts_txn *ts_txn_new(struct ts_worker *coord, struct ts_conn *conn, const ts_command *cmd,
                    int db, int resp, int argc, const ts_arg *argv, const int *keypos, int nkeys);
 void ts_txn_start(ts_txn *t);
+/* Groups consecutive pipelined single-phase txns (cmd->squashable) of one
+ * connection into one txn: the union of their keys is locked shard by shard
+ * once, each shard runs the members' steps in order in a single visit, and
+ * the reply is the members' replies in order. Takes ownership of members. */
+ts_txn *ts_txn_group(struct ts_worker *coord, struct ts_conn *conn, ts_txn **members, int n);
 void ts_txn_free(ts_txn *t);
 /* Drops one reference (any thread); the last one frees the txn. */
 void ts_txn_unref(ts_txn *t);
 
 /* Message handlers, called by the worker's inbox drain (or directly for its own shard). */
-void ts_txn_on_acquire(struct ts_worker *w, ts_txn_part *p);
+/* Takes the part's locks and runs phase 0; false (nothing done) when a lock
+ * is taken by someone else: the caller parks the message. */
+bool ts_txn_try_acquire(struct ts_worker *w, ts_txn_part *p);
 void ts_txn_on_step(struct ts_worker *w, ts_txn_part *p);
 void ts_txn_on_release(struct ts_worker *w, ts_txn_part *p);
 void ts_txn_on_done(struct ts_worker *w, ts_txn *t);

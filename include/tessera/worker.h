@@ -84,7 +84,7 @@ void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m);
 /* Owner thread: the connection may continue (processed after the current callback). */
 void ts_worker_make_ready(ts_worker *w, struct ts_conn *c);
 void ts_worker_run_ready(ts_worker *w);
-/* Owner thread: shard released; resume parked work. */
+/* Owner thread: a txn released locks on the shard; resume parked work. */
 void ts_worker_shard_released(ts_worker *w);
 void ts_worker_count_error(ts_worker *w, const char *code);
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard);

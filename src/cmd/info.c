@@ -266,6 +266,9 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "used_cpu_sys:%ld.%06ld\r\n", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
         add(&b, "used_cpu_user:%ld.%06ld\r\n", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     }
+    if (want(c, "modules", true)) {
+        SECTION("Modules");
+    }
     if (want(c, "commandstats", false)) {
         SECTION("Commandstats");
         for (int i = 0; i < ts_command_count(); i++) {
@@ -278,10 +281,14 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
                 (unsigned long long)st->rejected, (unsigned long long)st->failed);
         }
     }
-    if (want(c, "errorstats", false)) {
+    if (want(c, "errorstats", true)) {
         SECTION("Errorstats");
         for (int i = 0; i < s->nerrstats; i++)
             add(&b, "errorstat_%s:count=%llu\r\n", s->errstats[i].code, (unsigned long long)s->errstats[i].count);
+    }
+    if (want(c, "cluster", true)) {
+        SECTION("Cluster");
+        add(&b, "cluster_enabled:0\r\n");
     }
     if (want(c, "keyspace", true)) {
         SECTION("Keyspace");

@@ -61,6 +61,7 @@ static void run_as_txn(ts_cmd_ctx *c, const ts_txn_ops *ops)
         ts_reply r;
         ts_reply_init(&r, &part.out, c->r->resp);
         ts_cmd_ctx step = *c;
+        step.conn = NULL;   /* as on a remote part */
         step.r = &r;
         ops->step(&t, &part, &step);
         int next = ops->after(&t);
@@ -82,13 +83,14 @@ static ts_entry *lookup_notouch(ts_cmd_ctx *c, ts_arg key)
     return e;
 }
 
-/* Parses an int like Redis's getIntFromObject. */
-static bool arg_to_int(ts_arg a, int *out)
+/* Parses an int like Redis's getIntFromObjectOrReply: NULL, or the error. */
+static const char *arg_to_int(ts_arg a, int *out)
 {
     long long v;
-    if (!ts_arg_to_ll(a, &v) || v < INT_MIN || v > INT_MAX) return false;
+    if (!ts_arg_to_ll(a, &v)) return TS_ERR_NOT_INT;
+    if (v < INT_MIN || v > INT_MAX) return "ERR value is out of range, value must between -2147483648 and 2147483647";
     *out = (int)v;
-    return true;
+    return NULL;
 }
 
 /* The part of the command name after '|' ("object|encoding" -> "encoding"). */
@@ -258,7 +260,8 @@ void cmd_move(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     int dst;
-    if (!arg_to_int(c->argv[2], &dst)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
+    const char *err = arg_to_int(c->argv[2], &dst);
+    if (err) { ts_reply_error(c->r, err); return; }
     if (dst < 0 || dst >= c->shard->ndb) { ts_reply_error(c->r, TS_ERR_DB_INDEX); return; }
     if (dst == c->db) { ts_reply_error(c->r, SAME_OBJECT_ERR); return; }
     ts_entry *e = ts_db_lookup_write(c, key);

@@ -44,6 +44,7 @@ enum arg_verdict {
     ARG_OK,
     ARG_SYNTAX,
     ARG_NOT_INT,
+    ARG_INT_RANGE,
     ARG_DB_RANGE,
     ARG_SAME_OBJECT,
     ARG_BAD_FIRST_DB,
@@ -54,6 +55,7 @@ static const char *const verdict_msg[] = {
     [ARG_OK] = NULL,
     [ARG_SYNTAX] = TS_ERR_SYNTAX,
     [ARG_NOT_INT] = TS_ERR_NOT_INT,
+    [ARG_INT_RANGE] = "ERR value is out of range, value must between -2147483648 and 2147483647",
     [ARG_DB_RANGE] = TS_ERR_DB_INDEX,
     [ARG_SAME_OBJECT] = "ERR source and destination objects are the same",
     [ARG_BAD_FIRST_DB] = "ERR invalid first DB index",
@@ -69,13 +71,14 @@ static bool reply_verdict(ts_txn *t)
     return true;
 }
 
-/* Parses an int like Redis's getIntFromObject. */
-static bool arg_to_int(ts_arg a, int *out)
+/* Parses an int like Redis's getIntFromObjectOrReply, with its two errors. */
+static enum arg_verdict arg_to_int(ts_arg a, int *out)
 {
     long long v;
-    if (!ts_arg_to_ll(a, &v) || v < INT_MIN || v > INT_MAX) return false;
+    if (!ts_arg_to_ll(a, &v)) return ARG_NOT_INT;
+    if (v < INT_MIN || v > INT_MAX) return ARG_INT_RANGE;
     *out = (int)v;
-    return true;
+    return ARG_OK;
 }
 
 static bool part_has_pos(const ts_txn_part *p, int pos)
@@ -194,7 +197,10 @@ static int keys_after(ts_txn *t)
     long long total = 0;
     for (int j = 0; j < t->nparts; j++) total += t->parts[j].n;
     ts_reply_array(&t->reply, total);
-    for (int j = 0; j < t->nparts; j++) ts_reply_raw(&t->reply, t->parts[j].out.data, t->parts[j].out.len);
+    for (int j = 0; j < t->nparts; j++) {
+        const ts_buf *out = &t->parts[j].out;
+        if (out->len) ts_reply_raw(&t->reply, out->data, out->len);   /* data is NULL when empty */
+    }
     return -1;
 }
 
@@ -283,8 +289,8 @@ const ts_txn_ops ts_multi_flush = {.step = flush_step, .after = flush_after};
 
 static enum arg_verdict swapdb_args(ts_txn *t, int ndb, int *a, int *b)
 {
-    if (!arg_to_int(t->argv[1], a)) return ARG_BAD_FIRST_DB;
-    if (!arg_to_int(t->argv[2], b)) return ARG_BAD_SECOND_DB;
+    if (arg_to_int(t->argv[1], a) != ARG_OK) return ARG_BAD_FIRST_DB;
+    if (arg_to_int(t->argv[2], b) != ARG_OK) return ARG_BAD_SECOND_DB;
     if (*a < 0 || *a >= ndb || *b < 0 || *b >= ndb) return ARG_DB_RANGE;
     return ARG_OK;
 }
@@ -394,7 +400,8 @@ static enum arg_verdict xfer_parse(ts_txn *t, int ndb, xfer_args *o)
         if (ts_arg_eq(t->argv[j], "replace")) {
             o->replace = true;
         } else if (ts_arg_eq(t->argv[j], "db") && j + 1 < t->argc) {
-            if (!arg_to_int(t->argv[j + 1], &o->dst_db)) return ARG_NOT_INT;
+            enum arg_verdict v = arg_to_int(t->argv[j + 1], &o->dst_db);
+            if (v != ARG_OK) return v;
             if (o->dst_db < 0 || o->dst_db >= ndb) return ARG_DB_RANGE;
             j++;
         } else {

@@ -223,94 +223,112 @@ void cmd_client_help(ts_cmd_ctx *c)
 }
 
 /* Filters of CLIENT LIST and CLIENT KILL, parsed once on the coordinator
- * side and again (cheaply) by each worker from the same arguments. */
+ * side and again (cheaply) by each worker from the same arguments.
+ * The grammar is Redis 7.0's:
+ *   CLIENT LIST [TYPE <type> | ID <id> [<id> ...]]   (one form only)
+ *   CLIENT KILL <addr>                                (old style; may kill the caller)
+ *   CLIENT KILL <option> <value> [<option> <value> ...]  (the last ID wins) */
 typedef struct client_filter {
     bool old_style_kill;     /* CLIENT KILL ip:port */
     ts_arg addr, laddr;
     bool has_addr, has_laddr;
-    uint64_t *ids;
+    uint64_t *ids;           /* LIST: in argument order, repeats kept; KILL: the one ID */
     int nids;
+    bool has_ids;            /* an ID filter was given (even if it matches nobody) */
     int type;                /* -1 any, 0 normal, 1 other (master/replica/pubsub: none exist) */
     bool skipme;
     uint64_t me;
     const char *error;
-    char errbuf[200];        /* error texts that quote an argument */
+    char *errbuf;            /* error texts that quote an argument (owned) */
 } client_filter;
 
-static void filter_free(client_filter *f) { free(f->ids); }
-
-static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f)
+static void filter_free(client_filter *f)
 {
-    memset(f, 0, sizeof(*f));
-    f->type = -1;
-    f->skipme = kill;   /* SKIPME defaults to yes for KILL; LIST lists everyone */
-    f->me = me;
-    int i = 2;
-    if (kill && c->argc == 3) {
+    free(f->ids);
+    free(f->errbuf);
+}
+
+/* -1 for an unknown type name. */
+static int client_type(ts_arg t)
+{
+    if (ts_arg_eq(t, "normal")) return 0;
+    if (ts_arg_eq(t, "master") || ts_arg_eq(t, "replica") || ts_arg_eq(t, "slave") || ts_arg_eq(t, "pubsub"))
+        return 1;
+    return -1;
+}
+
+static void filter_error_arg(client_filter *f, const char *fmt, ts_arg a)
+{
+    /* Redis quotes the whole argument. */
+    int n = snprintf(NULL, 0, fmt, (int)a.len, a.ptr);
+    f->errbuf = ts_malloc((size_t)n + 1);
+    snprintf(f->errbuf, (size_t)n + 1, fmt, (int)a.len, a.ptr);
+    f->error = f->errbuf;
+}
+
+static void parse_list_filter(ts_cmd_ctx *c, client_filter *f)
+{
+    if (c->argc == 2) return;
+    if (c->argc == 4 && ts_arg_eq(c->argv[2], "TYPE")) {
+        f->type = client_type(c->argv[3]);
+        if (f->type < 0) filter_error_arg(f, "ERR Unknown client type '%.*s'", c->argv[3]);
+        return;
+    }
+    if (c->argc > 3 && ts_arg_eq(c->argv[2], "ID")) {
+        f->has_ids = true;
+        f->ids = ts_malloc(sizeof(uint64_t) * (size_t)(c->argc - 3));
+        for (int i = 3; i < c->argc; i++) {
+            long long id;
+            if (!ts_arg_to_ll(c->argv[i], &id)) {
+                f->error = "ERR Invalid client ID";
+                return;
+            }
+            f->ids[f->nids++] = (uint64_t)id;   /* ids <= 0 match nobody */
+        }
+        return;
+    }
+    f->error = TS_ERR_SYNTAX;
+}
+
+static void parse_kill_filter(ts_cmd_ctx *c, client_filter *f)
+{
+    if (c->argc == 3) {
         f->old_style_kill = true;
         f->addr = c->argv[2];
         f->has_addr = true;
         f->skipme = false;
         return;
     }
-    if (kill && c->argc < 3) { f->error = TS_ERR_SYNTAX; return; }
-    while (i < c->argc) {
+    for (int i = 2; i < c->argc; i += 2) {
         ts_arg opt = c->argv[i];
-        bool more = i + 1 < c->argc;
-        if (!more) { f->error = TS_ERR_SYNTAX; return; }
-        if (ts_arg_eq(opt, "TYPE")) {
-            ts_arg t = c->argv[i + 1];
-            if (ts_arg_eq(t, "normal")) f->type = 0;
-            else if (ts_arg_eq(t, "master") || ts_arg_eq(t, "replica") || ts_arg_eq(t, "slave") ||
-                     ts_arg_eq(t, "pubsub")) f->type = 1;
-            else {
-                snprintf(f->errbuf, sizeof(f->errbuf), "ERR Unknown client type '%.*s'",
-                         (int)(t.len > 100 ? 100 : t.len), t.ptr);
-                f->error = f->errbuf;
+        if (i + 1 >= c->argc) { f->error = TS_ERR_SYNTAX; return; }
+        ts_arg val = c->argv[i + 1];
+        if (ts_arg_eq(opt, "ID")) {
+            long long id;
+            if (!ts_arg_to_ll(val, &id) || id <= 0) {
+                f->error = "ERR client-id should be greater than 0";
                 return;
             }
-            i += 2;
-        } else if (ts_arg_eq(opt, "ID")) {
-            i++;
-            int max = c->argc - i;
-            f->ids = ts_malloc(sizeof(uint64_t) * (size_t)(max > 0 ? max : 1));
-            while (i < c->argc) {
-                long long id;
-                if (!kill && !ts_arg_to_ll(c->argv[i], &id)) {
-                    f->error = "ERR Invalid client ID";
-                    return;
-                }
-                if (kill) {
-                    if (!ts_arg_to_ll(c->argv[i], &id) || id <= 0) {
-                        f->error = "ERR client-id should be greater than 0";
-                        return;
-                    }
-                    f->ids[f->nids++] = (uint64_t)id;
-                    i++;
-                    break;   /* KILL takes one ID per option */
-                }
-                if (id > 0) f->ids[f->nids++] = (uint64_t)id;
-                i++;
-            }
-            if (!kill && f->nids == 0 && i == c->argc && max <= 0) { f->error = TS_ERR_SYNTAX; return; }
-        } else if (kill && ts_arg_eq(opt, "ADDR")) {
-            f->addr = c->argv[i + 1]; f->has_addr = true; i += 2;
-        } else if (kill && ts_arg_eq(opt, "LADDR")) {
-            f->laddr = c->argv[i + 1]; f->has_laddr = true; i += 2;
-        } else if (kill && ts_arg_eq(opt, "SKIPME")) {
-            if (ts_arg_eq(c->argv[i + 1], "yes")) f->skipme = true;
-            else if (ts_arg_eq(c->argv[i + 1], "no")) f->skipme = false;
-            else { f->error = TS_ERR_SYNTAX; return; }
-            i += 2;
-        } else if (kill && ts_arg_eq(opt, "USER")) {
+            if (!f->ids) f->ids = ts_malloc(sizeof(uint64_t));
+            f->ids[0] = (uint64_t)id;
+            f->nids = 1;
+            f->has_ids = true;
+        } else if (ts_arg_eq(opt, "TYPE")) {
+            f->type = client_type(val);
+            if (f->type < 0) { filter_error_arg(f, "ERR Unknown client type '%.*s'", val); return; }
+        } else if (ts_arg_eq(opt, "ADDR")) {
+            f->addr = val;
+            f->has_addr = true;
+        } else if (ts_arg_eq(opt, "LADDR")) {
+            f->laddr = val;
+            f->has_laddr = true;
+        } else if (ts_arg_eq(opt, "USER")) {
             /* Only the default user exists. */
-            if (!ts_arg_eq(c->argv[i + 1], "default")) {
-                snprintf(f->errbuf, sizeof(f->errbuf), "ERR No such user '%.*s'",
-                         (int)(c->argv[i + 1].len > 100 ? 100 : c->argv[i + 1].len), c->argv[i + 1].ptr);
-                f->error = f->errbuf;
-                return;
-            }
-            i += 2;
+            if (!ts_arg_eq(val, "default")) { filter_error_arg(f, "ERR No such user '%.*s'", val); return; }
+        } else if (ts_arg_eq(opt, "SKIPME")) {
+            if (ts_arg_eq(val, "yes")) f->skipme = true;
+            else if (ts_arg_eq(val, "no")) f->skipme = false;
+            else { f->error = TS_ERR_SYNTAX; return; }
         } else {
             f->error = TS_ERR_SYNTAX;
             return;
@@ -318,10 +336,20 @@ static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f
     }
 }
 
+static void parse_filter(ts_cmd_ctx *c, bool kill, uint64_t me, client_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->type = -1;
+    f->skipme = kill;   /* SKIPME defaults to yes for KILL; LIST lists everyone */
+    f->me = me;
+    if (kill) parse_kill_filter(c, f);
+    else parse_list_filter(c, f);
+}
+
 static bool filter_match(const client_filter *f, const ts_conn *conn)
 {
     if (f->type == 1) return false;
-    if (f->nids) {
+    if (f->has_ids) {
         bool found = false;
         for (int i = 0; i < f->nids; i++) if (f->ids[i] == conn->id) { found = true; break; }
         if (!found) return false;
@@ -336,20 +364,26 @@ static bool filter_match(const client_filter *f, const ts_conn *conn)
 
 void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
 {
-    char line[1024];
     int fd = -1;
     uv_fileno(&conn->h.handle, &fd);
-    int n = snprintf(line, sizeof(line),
+    const char *fmt =
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 psub=0 ssub=0 "
         "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
-        "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
-        (unsigned long long)conn->id, conn->addr, conn->laddr, fd, conn->name ? conn->name : "",
-        (long long)((now_ms - conn->ctime_ms) / 1000), (long long)((now_ms - conn->last_interaction_ms) / 1000),
-        conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, conn->out.cap,
-        conn->out.len, conn->slot_count, conn->writing.len,
-        sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap,
-        conn->last_cmd ? conn->last_cmd : "NULL", conn->resp);
-    ts_buf_append(out, line, (size_t)n);
+        "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n";
+#define DESCRIBE_ARGS \
+        (unsigned long long)conn->id, conn->addr, conn->laddr, fd, conn->name ? conn->name : "", \
+        (long long)((now_ms - conn->ctime_ms) / 1000), (long long)((now_ms - conn->last_interaction_ms) / 1000), \
+        conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, conn->out.cap, \
+        conn->out.len, conn->slot_count, conn->writing.len, \
+        sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap, \
+        conn->last_cmd ? conn->last_cmd : "NULL", conn->resp
+    /* The name has no length limit: measure first, then format in place. */
+    int n = snprintf(NULL, 0, fmt, DESCRIBE_ARGS);
+    if (n <= 0) return;
+    ts_buf_reserve(out, (size_t)n + 1);
+    snprintf(out->data + out->len, (size_t)n + 1, fmt, DESCRIBE_ARGS);
+    out->len += (size_t)n;
+#undef DESCRIBE_ARGS
 }
 
 /* Lists or kills this worker's matching connections. Kill: closes them
@@ -365,6 +399,35 @@ static long client_apply(ts_worker *w, const client_filter *f, bool kill, ts_buf
         if (kill && conn->id != f->me) ts_worker_make_ready(w, conn);
     }
     return n;
+}
+
+/* Replies with the CLIENT LIST lines the workers produced. With an ID
+ * filter the lines follow the order of the IDs given, repeats included, as
+ * in Redis; otherwise worker by worker. */
+static void client_list_reply(ts_reply *r, const client_filter *f, const ts_buf *const *outs, int nouts)
+{
+    ts_buf all;
+    ts_buf_init(&all);
+    if (!f->has_ids) {
+        for (int i = 0; i < nouts; i++)
+            if (outs[i]->len) ts_buf_append(&all, outs[i]->data, outs[i]->len);
+    } else {
+        for (int k = 0; k < f->nids; k++) {
+            char prefix[32];
+            int plen = snprintf(prefix, sizeof(prefix), "id=%llu ", (unsigned long long)f->ids[k]);
+            for (int i = 0; i < nouts; i++) {
+                const char *p = outs[i]->data, *end = p + outs[i]->len;
+                while (p < end) {
+                    const char *nl = memchr(p, '\n', (size_t)(end - p));
+                    const char *next = nl ? nl + 1 : end;
+                    if (next - p > plen && !memcmp(p, prefix, (size_t)plen)) ts_buf_append(&all, p, (size_t)(next - p));
+                    p = next;
+                }
+            }
+        }
+    }
+    ts_reply_verbatim(r, all.data ? all.data : "", all.len, "txt");
+    ts_buf_free(&all);
 }
 
 static void client_kill_reply(ts_cmd_ctx *c, const client_filter *f, long killed)
@@ -408,8 +471,12 @@ void cmd_client(ts_cmd_ctx *c)
         ts_buf list;
         ts_buf_init(&list);
         long n = client_apply(c->worker, &f, kill, &list);
-        if (kill) client_kill_reply(c, &f, n);
-        else ts_reply_verbatim(c->r, list.data ? list.data : "", list.len, "txt");
+        if (kill) {
+            client_kill_reply(c, &f, n);
+        } else {
+            const ts_buf *one = &list;
+            client_list_reply(c->r, &f, &one, 1);
+        }
         ts_buf_free(&list);
         filter_free(&f);
     }
@@ -441,11 +508,14 @@ static bool client_filter_error(ts_txn *t, bool kill)
 static int client_list_after(ts_txn *t)
 {
     if (client_filter_error(t, false)) return -1;
-    ts_buf all;
-    ts_buf_init(&all);
-    for (int i = 0; i < t->nparts; i++) ts_buf_append(&all, t->parts[i].out.data, t->parts[i].out.len);
-    ts_reply_verbatim(&t->reply, all.data ? all.data : "", all.len, "txt");
-    ts_buf_free(&all);
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    client_filter f;
+    parse_filter(&ctx, false, 0, &f);
+    const ts_buf **outs = ts_malloc(sizeof(*outs) * (size_t)t->nparts);
+    for (int i = 0; i < t->nparts; i++) outs[i] = &t->parts[i].out;
+    client_list_reply(&t->reply, &f, outs, t->nparts);
+    free(outs);
+    filter_free(&f);
     return -1;
 }
 
@@ -467,10 +537,16 @@ const ts_txn_ops ts_multi_client_kill = {client_kill_step, client_kill_after};
 
 /* ---------- COMMAND ---------- */
 
-static const char *flag_names[] = {
-    "write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking", "loading", "stale",
-    "skip_monitor", "skip_slowlog", "fast", "no_auth", "may_replicate", "sentinel", "only_sentinel",
-    "no_mandatory_keys", "allow_busy", "no_async_loading", "no_multi", "movablekeys", "allow_stale",
+/* The flags COMMAND INFO shows, in Redis 7.0's order; Redis hides
+ * may_replicate, sentinel and only_sentinel. */
+static const struct { uint32_t bit; const char *name; } flag_names[] = {
+    {TS_CMD_WRITE, "write"}, {TS_CMD_READONLY, "readonly"}, {TS_CMD_DENYOOM, "denyoom"},
+    {TS_CMD_ADMIN, "admin"}, {TS_CMD_PUBSUB, "pubsub"}, {TS_CMD_NOSCRIPT, "noscript"},
+    {TS_CMD_BLOCKING, "blocking"}, {TS_CMD_LOADING, "loading"}, {TS_CMD_STALE, "stale"},
+    {TS_CMD_SKIP_MONITOR, "skip_monitor"}, {TS_CMD_SKIP_SLOWLOG, "skip_slowlog"}, {TS_CMD_FAST, "fast"},
+    {TS_CMD_NO_AUTH, "no_auth"}, {TS_CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"},
+    {TS_CMD_NO_ASYNC_LOADING, "no_async_loading"}, {TS_CMD_NO_MULTI, "no_multi"},
+    {TS_CMD_MOVABLE_KEYS, "movablekeys"}, {TS_CMD_ALLOW_BUSY, "allow_busy"},
 };
 
 static void reply_command_info(ts_reply *r, const ts_command *cmd);
@@ -492,9 +568,10 @@ static void reply_command_info(ts_reply *r, const ts_command *cmd)
     ts_reply_cstr(r, cmd->name);
     ts_reply_int(r, cmd->arity);
     int nflags = 0;
-    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++) if (cmd->flags & (1u << i)) nflags++;
+    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++) if (cmd->flags & flag_names[i].bit) nflags++;
     ts_reply_set(r, nflags);
-    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++) if (cmd->flags & (1u << i)) ts_reply_simple(r, flag_names[i]);
+    for (size_t i = 0; i < TS_ARRAY_LEN(flag_names); i++)
+        if (cmd->flags & flag_names[i].bit) ts_reply_simple(r, flag_names[i].name);
     ts_reply_int(r, cmd->first_key);
     ts_reply_int(r, cmd->last_key);
     ts_reply_int(r, cmd->key_step);
@@ -510,10 +587,13 @@ static void reply_command_info(ts_reply *r, const ts_command *cmd)
         p += n;
         while (*p == ' ') p++;
     }
-    ts_reply_array(r, 0);   /* tips */
-    ts_reply_array(r, 0);   /* key specifications: not generated yet (docs/status.md) */
+    /* Empty lists are sets in RESP3, as in Redis; a non-empty subcommand
+     * list is an array. */
+    ts_reply_set(r, 0);   /* tips */
+    ts_reply_set(r, 0);   /* key specifications: not generated yet */
     int nsub = strchr(cmd->name, '|') ? 0 : count_subcommands(cmd);
-    ts_reply_array(r, nsub);
+    if (nsub) ts_reply_array(r, nsub);
+    else ts_reply_set(r, 0);
     if (nsub) {
         size_t plen = strlen(cmd->name);
         for (int i = 0; i < ts_command_count(); i++) {
@@ -628,12 +708,12 @@ void cmd_command(ts_cmd_ctx *c)
         }
     } else if (!strcmp(sub, "docs")) {
         int n = 0;
-        const ts_command *found[256];
+        const ts_command **found = ts_malloc(sizeof(*found) * (size_t)(c->argc + ts_command_count()));
         if (c->argc == 2) {
-            for (int i = 0; i < ts_command_count() && n < 256; i++)
+            for (int i = 0; i < ts_command_count(); i++)
                 if (!strchr(ts_command_at(i)->name, '|')) found[n++] = ts_command_at(i);
         } else {
-            for (int i = 2; i < c->argc && n < 256; i++) {
+            for (int i = 2; i < c->argc; i++) {
                 const ts_command *cmd = find_command_by_name(c->argv[i]);
                 if (cmd) found[n++] = cmd;
             }
@@ -643,30 +723,36 @@ void cmd_command(ts_cmd_ctx *c)
             ts_reply_cstr(c->r, found[i]->name);
             reply_command_docs(c->r, found[i]);
         }
+        free(found);
     } else if (!strcmp(sub, "getkeys")) {
-        const ts_command *cmd = ts_command_lookup(c->argv[2].ptr, c->argv[2].len);
+        /* Redis's order of checks: the command (a container needs a known
+         * subcommand), whether it has keys at all, then its arity. */
         int argc = c->argc - 2;
         ts_arg *argv = c->argv + 2;
-        if (cmd && cmd->subcommands && argc >= 2) {
-            const ts_command *s = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
-            if (s) cmd = s;
-        }
+        const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
+        if (cmd && cmd->subcommands && argc >= 2) cmd = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
         if (!cmd) {
             ts_reply_error(c->r, "ERR Invalid command specified");
+            return;
+        }
+        if (cmd->first_key <= 0 && !cmd->getkeys) {
+            ts_reply_error(c->r, "ERR The command has no key arguments");
             return;
         }
         if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
             ts_reply_error(c->r, "ERR Invalid number of arguments specified for command");
             return;
         }
-        int pos[256];
-        int n = ts_command_keys(cmd, argc, argv, pos, 256);
+        int *pos = ts_malloc(sizeof(int) * (size_t)argc);
+        int n = ts_command_keys(cmd, argc, argv, pos, argc);
         if (n == 0) {
-            ts_reply_error(c->r, "ERR The command has no key arguments");
-            return;
+            if (cmd->flags & TS_CMD_NO_MANDATORY_KEYS) ts_reply_array(c->r, 0);
+            else ts_reply_error(c->r, "ERR Invalid arguments specified for command");
+        } else {
+            ts_reply_array(c->r, n);
+            for (int i = 0; i < n; i++) ts_reply_bulk(c->r, argv[pos[i]].ptr, argv[pos[i]].len);
         }
-        ts_reply_array(c->r, n);
-        for (int i = 0; i < n; i++) ts_reply_bulk(c->r, argv[pos[i]].ptr, argv[pos[i]].len);
+        free(pos);
     }
 }
 

@@ -41,6 +41,16 @@ void ts_command_table_init(void)
     for (size_t i = 0; i < TS_ARRAY_LEN(commands); i++) {
         ts_command *c = &commands[i];
         c->id = (uint16_t)i;
+        static const char *shared[] = {"info", "client|list", "client|kill", "config|set", "config|resetstat"};
+        static const char *quiet[] = {"move", "copy", "scan"};
+        static const char *squash[] = {"mget", "mset", "del", "unlink", "exists", "touch"};
+        for (size_t j = 0; j < TS_ARRAY_LEN(squash); j++)
+            if (!strcmp(c->name, squash[j])) c->squashable = true;
+        c->txn_mode = c->route == TS_ROUTE_ALL ? TS_TXN_EXCLUSIVE : TS_TXN_KEYS;
+        for (size_t j = 0; j < TS_ARRAY_LEN(shared); j++)
+            if (!strcmp(c->name, shared[j])) c->txn_mode = TS_TXN_SHARED;
+        for (size_t j = 0; j < TS_ARRAY_LEN(quiet); j++)
+            if (!strcmp(c->name, quiet[j])) c->quiet_shard = true;
         uint32_t h = name_hash(c->name, strlen(c->name)) & (LOOKUP_SIZE - 1);
         while (lookup[h]) h = (h + 1) & (LOOKUP_SIZE - 1);
         lookup[h] = c;

@@ -199,6 +199,7 @@ static void flush_open_batches(ts_conn *c)
         ts_batch *b = w->open_batches[target];
         w->open_batches[target] = NULL;
         b->now_ms = w->now_ms;
+        b->total = b->ncmds;
         b->msg.kind = TS_MSG_BATCH;
         c->inflight++;
         w->stats.batches_sent++;
@@ -233,17 +234,31 @@ static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, i
     count_command(w, cmd, r, errors_before, ts_monotonic_us() - t0);
 }
 
-void ts_batch_execute(ts_worker *w, ts_batch *b)
+bool ts_shard_blocks_command(const ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv)
+{
+    if (s->exclusive) return true;
+    if (s->locks.count == 0) return false;
+    if (cmd->quiet_shard) return true;
+    int posbuf[TS_MAX_KEYS_STACK];
+    int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
+    int n = ts_command_keys(cmd, argc, argv, pos, argc);
+    bool blocked = ts_shard_keys_blocked(s, db, argv, pos, n, NULL);
+    if (pos != posbuf) free(pos);
+    return blocked;
+}
+
+bool ts_batch_execute(ts_worker *w, ts_batch *b)
 {
     ts_shard_assert_owner(&w->shard);
-    w->stats.batches_served++;
-    const char *p = b->args.data;
     ts_arg argv_stack[16];
     ts_reply r;
     ts_reply_init(&r, &b->reply, 2);
-    int n = b->ncmds;
-    b->ncmds = 0;
-    for (int i = 0; i < n; i++) {
+    if (b->exec_idx == 0) {
+        b->ncmds = 0;
+        w->stats.batches_served++;
+    }
+    while (b->exec_idx < b->total) {
+        const char *p = b->args.data + b->exec_off;
         const ts_command *cmd;
         int32_t db, argc;
         memcpy(&cmd, p, sizeof(cmd)); p += sizeof(cmd);
@@ -258,15 +273,23 @@ void ts_batch_execute(ts_worker *w, ts_batch *b)
             p += len;
         }
         /* The protocol (RESP2/3) travels in the high bits of db. */
+        int dbnum = db & 0xffff;
+        if (ts_shard_blocks_command(&w->shard, cmd, dbnum, argc, argv)) {
+            if (argv != argv_stack) free(argv);
+            return false;
+        }
         r.resp = (uint8_t)(db >> 16);
-        exec_here(w, NULL, cmd, db & 0xffff, argc, argv, &r, b->now_ms);
+        exec_here(w, NULL, cmd, dbnum, argc, argv, &r, b->now_ms);
         batch_mark_reply(b);
         if (argv != argv_stack) free(argv);
+        b->exec_idx++;
+        b->exec_off = (size_t)(p - b->args.data);
     }
     b->errors = r.errors;
     /* `done` is not set here: the origin thread sets it when the batch is
      * back in its hands (ts_conn_on_batch_done). Until then the origin must
      * not look at the batch at all. */
+    return true;
 }
 
 void ts_conn_on_batch_done(ts_batch *b)
@@ -296,12 +319,15 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
     ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
     conn_local_reply_end(c, out);
     ts_worker *w = c->w;
-    if (t->reply.errors) {
-        w->cmd_stats[t->cmd->id].failed++;
-        ts_worker_count_error(w, t->reply.last_error_code);
+    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
+        ts_txn *m = t->nmembers ? t->members[i] : t;
+        if (m->reply.errors) {
+            w->cmd_stats[m->cmd->id].failed++;
+            ts_worker_count_error(w, m->reply.last_error_code);
+        }
+        w->cmd_stats[m->cmd->id].calls++;
+        w->stats.commands_processed++;
     }
-    w->cmd_stats[t->cmd->id].calls++;
-    w->stats.commands_processed++;
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     ts_worker_make_ready(w, c);
     conn_flush(c);
@@ -374,12 +400,32 @@ static bool barrier(ts_conn *c)
     return false;
 }
 
-static void start_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
+static void start_txn(ts_conn *c, ts_txn *t)
 {
-    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
     c->inflight++;
     c->wait = TS_WAIT_TXN;
     ts_txn_start(t);
+}
+
+/* Starts the consecutive multi-shard commands collected in this pass. */
+static void start_pending(ts_conn *c)
+{
+    if (c->npending == 0) return;
+    ts_txn *t = c->npending == 1 ? c->pending[0] : ts_txn_group(c->w, c, c->pending, c->npending);
+    c->npending = 0;
+    start_txn(c, t);
+}
+
+static void new_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
+{
+    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
+    if (cmd->squashable && keypos) {
+        /* Wait for the end of the pass: more may follow in the pipeline. */
+        c->pending[c->npending++] = t;
+        if (c->npending == TS_GROUP_MAX) start_pending(c);
+        return;
+    }
+    start_txn(c, t);
 }
 
 static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
@@ -402,7 +448,11 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
 {
     ts_worker *w = c->w;
     const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
-    if (!cmd) { reply_unknown_command(c, argc, argv); return DISPATCH_DONE; }
+    if (!cmd) {
+        if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+        reply_unknown_command(c, argc, argv);
+        return DISPATCH_DONE;
+    }
     if (cmd->subcommands && argc >= 2) {
         const ts_command *sub = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
         if (sub) cmd = sub;
@@ -414,6 +464,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
         ts_buf_init(&tmp);
         ts_reply_init(&r, &tmp, c->resp);
         if (!ts_command_check_arity(cmd, argc, argv, &r)) {
+            if (c->npending) { ts_buf_free(&tmp); start_pending(c); return DISPATCH_WAIT; }
             ts_buf *out = conn_local_reply_begin(c);
             ts_buf_append(out, tmp.data, tmp.len);
             conn_local_reply_end(c, out);
@@ -424,6 +475,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
         }
         ts_buf_free(&tmp);
     }
+    if (c->npending && cmd->route != TS_ROUTE_KEYS) { start_pending(c); return DISPATCH_WAIT; }
     switch (cmd->route) {
     case TS_ROUTE_NONE:
         run_local(c, cmd, argc, argv);
@@ -434,8 +486,9 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
         return DISPATCH_DONE;
     case TS_ROUTE_ALL:
         if (w->srv->nworkers == 1) break;    /* one shard: plain local run */
+        if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         if (barrier(c)) return DISPATCH_WAIT;
-        start_txn(c, cmd, argc, argv, NULL, 0);
+        new_txn(c, cmd, argc, argv, NULL, 0);
         return DISPATCH_DONE;
     case TS_ROUTE_CURSOR: {
         unsigned target = cursor_shard(c, argc, argv);
@@ -456,9 +509,12 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
             else if (s != target) { multi = true; break; }
         }
         int rc = DISPATCH_DONE;
-        if (multi) {
-            if (barrier(c)) rc = DISPATCH_WAIT;
-            else start_txn(c, cmd, argc, argv, pos, nkeys);
+        if (c->npending && !(multi && cmd->squashable)) {
+            start_pending(c);
+            rc = DISPATCH_WAIT;
+        } else if (multi) {
+            if (c->npending == 0 && barrier(c)) rc = DISPATCH_WAIT;
+            else new_txn(c, cmd, argc, argv, pos, nkeys);
         } else if (target != w->id) {
             send_to_shard(c, target, cmd, argc, argv);
         } else {
@@ -470,7 +526,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
     }
     }
     /* Local shard. */
-    if (w->shard.held_by) {
+    if (ts_shard_busy(&w->shard) || ts_shard_blocks_command(&w->shard, cmd, c->db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
             c->in_waiters = true;
@@ -494,6 +550,7 @@ void ts_conn_process(ts_conn *c)
         int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
         if (rc == TS_PARSE_INCOMPLETE) break;
         if (rc == TS_PARSE_ERROR) {
+            if (c->npending) { start_pending(c); break; }
             flush_open_batches(c);
             reply_local_error(c, c->parser.error);
             c->close_after_reply = true;
@@ -510,6 +567,7 @@ void ts_conn_process(ts_conn *c)
         ts_parser_reset(&c->parser);
     }
     flush_open_batches(c);
+    start_pending(c);
     if (c->qpos == c->query.len) c->qpos = c->query.len = 0;
     if (c->close_after_reply && c->reading) {
         uv_read_stop(&c->h.stream);

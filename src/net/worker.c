@@ -78,13 +78,38 @@ void ts_worker_run_ready(ts_worker *w)
     }
 }
 
+/* Runs parked work that needs the shard; false when it still cannot run. */
+static bool shard_try(ts_worker *w, ts_msg *m)
+{
+    if (m->kind == TS_MSG_BATCH) {
+        ts_batch *b = (ts_batch *)m;
+        if (!ts_batch_execute(w, b)) return false;
+        b->msg.kind = TS_MSG_BATCH_DONE;
+        ts_worker_send(w, b->origin, &b->msg);
+        return true;
+    }
+    return ts_txn_try_acquire(w, (ts_txn_part *)m);
+}
+
+/* New work for the shard: runs now unless older work is parked (FIFO: no
+ * overtaking, so nothing starves) or a lock is in the way. */
+static void shard_submit(ts_worker *w, ts_msg *m)
+{
+    if (ts_shard_busy(&w->shard) || !shard_try(w, m)) ts_shard_defer(&w->shard, m);
+}
+
 void ts_worker_shard_released(ts_worker *w)
 {
     ts_shard *s = &w->shard;
     ts_msg *m;
-    while (!s->held_by && (m = ts_shard_undefer(s)) != NULL) handle_msg(w, m);
-    if (s->held_by) return;
-    /* Local connections parked on the shard continue, in arrival order. */
+    while (!s->exclusive && (m = ts_shard_undefer(s)) != NULL) {
+        if (!shard_try(w, m)) {
+            ts_shard_redefer_front(s, m);
+            break;
+        }
+    }
+    if (ts_shard_busy(s)) return;
+    /* Local connections parked on the shard retry, in arrival order. */
     ts_conn *c = w->shard_waiters;
     w->shard_waiters = NULL;
     while (c) {
@@ -119,19 +144,14 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         free(nc);
         break;
     }
-    case TS_MSG_BATCH: {
-        ts_batch *b = (ts_batch *)m;
-        if (w->shard.held_by) { ts_shard_defer(&w->shard, m); break; }
-        ts_batch_execute(w, b);
-        b->msg.kind = TS_MSG_BATCH_DONE;
-        ts_worker_send(w, b->origin, &b->msg);
+    case TS_MSG_BATCH:
+        shard_submit(w, m);
         break;
-    }
     case TS_MSG_BATCH_DONE:
         ts_conn_on_batch_done((ts_batch *)m);
         break;
     case TS_MSG_TXN_ACQUIRE:
-        ts_txn_on_acquire(w, (ts_txn_part *)m);
+        shard_submit(w, m);
         break;
     case TS_MSG_TXN_STEP:
         ts_txn_on_step(w, (ts_txn_part *)m);
@@ -173,7 +193,9 @@ static void on_cron(uv_timer_t *t)
 {
     ts_worker *w = t->data;
     w->now_ms = ts_mstime();
-    if (!w->shard.held_by && w->shard.active_expire) {
+    /* Active expiry stays away while txns hold keys: it would delete what
+     * they may still read. */
+    if (!w->shard.exclusive && !w->shard.locks.count && w->shard.active_expire) {
         /* Redis spends at most 25% of a cron period on active expiry. */
         uint64_t budget_us = 1000000ULL / (uint64_t)(w->config.hz > 0 ? w->config.hz : 10) / 4;
         ts_db_active_expire_cycle(&w->shard, w->now_ms, budget_us);

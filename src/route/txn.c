@@ -32,6 +32,7 @@ ts_txn *ts_txn_new(ts_worker *coord, ts_conn *conn, const ts_command *cmd,
     t->resp = resp;
     t->now_ms = coord->now_ms;
     t->ops = cmd->multi;
+    t->mode = keypos ? TS_TXN_KEYS : cmd->txn_mode;
 
     /* One allocation for the argument bytes, one for the slices. */
     size_t total = 0;
@@ -93,11 +94,15 @@ ts_txn *ts_txn_new(ts_worker *coord, ts_conn *conn, const ts_command *cmd,
 
 void ts_txn_free(ts_txn *t)
 {
+    for (int i = 0; i < t->nmembers; i++) ts_txn_free(t->members[i]);
+    free(t->members);
     for (int j = 0; j < t->nparts; j++) ts_buf_free(&t->parts[j].out);
     free(t->parts);
     free(t->keybuf);
-    free((void *)t->argv[t->argc].ptr);
-    free(t->argv);
+    if (t->argv) {
+        free((void *)t->argv[t->argc].ptr);
+        free(t->argv);
+    }
     ts_buf_free(&t->reply_buf);
     free(t);
 }
@@ -105,6 +110,93 @@ void ts_txn_free(ts_txn *t)
 void ts_txn_unref(ts_txn *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) ts_txn_free(t);
+}
+
+/* ---------- txn groups ---------- */
+
+static void group_step(ts_txn *g, ts_txn_part *p, ts_cmd_ctx *ctx)
+{
+    (void)g; (void)p; (void)ctx;   /* members' steps run in run_step */
+}
+
+static int group_after(ts_txn *g)
+{
+    for (int i = 0; i < g->nmembers; i++) {
+        ts_txn *m = g->members[i];
+        int next = m->ops->after(m);
+        TS_ASSERT(next < 0);   /* only single-phase commands are grouped */
+        (void)next;
+        ts_buf_append(&g->reply_buf, m->reply_buf.data, m->reply_buf.len);
+    }
+    return -1;
+}
+
+static const ts_txn_ops group_ops = {group_step, group_after};
+
+ts_txn *ts_txn_group(ts_worker *coord, ts_conn *conn, ts_txn **members, int n)
+{
+    ts_txn *g = ts_calloc(1, sizeof(*g));
+    g->coord = coord;
+    g->conn = conn;
+    g->cmd = members[0]->cmd;
+    g->db = members[0]->db;
+    g->resp = members[0]->resp;
+    g->now_ms = coord->now_ms;
+    g->ops = &group_ops;
+    g->mode = TS_TXN_KEYS;
+    g->members = ts_malloc(sizeof(ts_txn *) * (size_t)n);
+    memcpy(g->members, members, sizeof(ts_txn *) * (size_t)n);
+    g->nmembers = n;
+    unsigned shards[TS_MAX_SHARDS];
+    int nshards = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < members[i]->nparts; j++) {
+            unsigned s = members[i]->parts[j].shard;
+            bool seen = false;
+            for (int k = 0; k < nshards; k++) if (shards[k] == s) { seen = true; break; }
+            if (!seen) shards[nshards++] = s;
+        }
+    }
+    qsort(shards, (size_t)nshards, sizeof(unsigned), cmp_uint);
+    g->nparts = nshards;
+    g->parts = ts_calloc((size_t)nshards, sizeof(ts_txn_part));
+    for (int j = 0; j < nshards; j++) {
+        g->parts[j].txn = g;
+        g->parts[j].shard = shards[j];
+        ts_buf_init(&g->parts[j].out);
+    }
+    ts_buf_init(&g->reply_buf);
+    ts_reply_init(&g->reply, &g->reply_buf, g->resp);
+    atomic_init(&g->refs, g->nparts + 1);
+    return g;
+}
+
+/* The txns whose keys a part stands for: a group's members, or itself. */
+#define FOR_EACH_MEMBER(t, m) \
+    for (int i_ = 0, n_ = (t)->nmembers ? (t)->nmembers : 1; i_ < n_; i_++) \
+        for (ts_txn *m = (t)->nmembers ? (t)->members[i_] : (t); m; m = NULL)
+
+/* Locks (all or nothing) the keys every member has on shard s, owned by t. */
+static bool lock_part(ts_shard *s, ts_txn *t, unsigned shard)
+{
+    FOR_EACH_MEMBER(t, m) {
+        int j = ts_txn_part_of(m, shard);
+        if (j >= 0 && ts_shard_keys_blocked(s, m->db, m->argv, m->parts[j].keys, m->parts[j].nkeys, t))
+            return false;
+    }
+    FOR_EACH_MEMBER(t, m) {
+        int j = ts_txn_part_of(m, shard);
+        if (j >= 0) ts_shard_lock_keys(s, t, m->db, m->argv, m->parts[j].keys, m->parts[j].nkeys);
+    }
+    return true;
+}
+
+static void unlock_part(ts_shard *s, ts_txn *t, unsigned shard)
+{
+    FOR_EACH_MEMBER(t, m) {
+        int j = ts_txn_part_of(m, shard);
+        if (j >= 0) ts_shard_unlock_keys(s, t, m->db, m->argv, m->parts[j].keys, m->parts[j].nkeys);
+    }
 }
 
 int ts_txn_part_of(const ts_txn *t, unsigned shard)
@@ -129,8 +221,16 @@ void ts_txn_start(ts_txn *t)
 static void run_step(ts_worker *w, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
+    if (t->nmembers) {
+        /* A group: each member's step for this shard, in order. */
+        for (int i = 0; i < t->nmembers; i++) {
+            ts_txn *m = t->members[i];
+            int j = ts_txn_part_of(m, p->shard);
+            if (j >= 0) run_step(w, &m->parts[j]);
+        }
+        return;
+    }
     ts_shard_assert_owner(&w->shard);
-    TS_ASSERT(w->shard.held_by == t);
     ts_reply r;
     ts_reply_init(&r, &p->out, t->resp);
     ts_cmd_ctx ctx = {
@@ -140,14 +240,21 @@ static void run_step(ts_worker *w, ts_txn_part *p)
     t->ops->step(t, p, &ctx);
 }
 
-void ts_txn_on_acquire(ts_worker *w, ts_txn_part *p)
+bool ts_txn_try_acquire(ts_worker *w, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    if (w->shard.held_by && w->shard.held_by != t) {
-        ts_shard_defer(&w->shard, &p->msg);
-        return;
+    ts_shard *s = &w->shard;
+    switch (t->mode) {
+    case TS_TXN_EXCLUSIVE:
+        if (s->exclusive || s->locks.count) return false;
+        s->exclusive = t;
+        break;
+    case TS_TXN_KEYS:
+        if (!lock_part(s, t, p->shard)) return false;
+        break;
+    default:
+        break;
     }
-    w->shard.held_by = t;
     run_step(w, p);
     int idx = (int)(p - t->parts);
     if (idx + 1 < t->nparts) {
@@ -156,6 +263,7 @@ void ts_txn_on_acquire(ts_worker *w, ts_txn_part *p)
         t->done_msg.kind = TS_MSG_TXN_DONE;
         ts_worker_send(w, t->coord, &t->done_msg);
     }
+    return true;
 }
 
 void ts_txn_on_step(ts_worker *w, ts_txn_part *p)
@@ -171,8 +279,13 @@ void ts_txn_on_step(ts_worker *w, ts_txn_part *p)
 void ts_txn_on_release(ts_worker *w, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    TS_ASSERT(w->shard.held_by == t);
-    w->shard.held_by = NULL;
+    ts_shard *s = &w->shard;
+    if (t->mode == TS_TXN_EXCLUSIVE) {
+        TS_ASSERT(s->exclusive == t);
+        s->exclusive = NULL;
+    } else if (t->mode == TS_TXN_KEYS) {
+        unlock_part(s, t, p->shard);
+    }
     ts_worker_shard_released(w);
     ts_txn_unref(t);
 }
