@@ -31,6 +31,7 @@ static inline void ts_buf_reserve(ts_buf *b, size_t extra)
 }
 static inline void ts_buf_append(ts_buf *b, const void *p, size_t n)
 {
+    if (n == 0) return;   /* p may be NULL; memcpy must not see it */
     ts_buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -30,7 +30,7 @@ TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_
 TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
 TS_CMD_FN(cmd_debug);
 
-/* Multi-shard operations (multikey.c, server.c). */
+/* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,

@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -758,33 +759,79 @@ void cmd_command(ts_cmd_ctx *c)
 
 /* ---------- DEBUG ---------- */
 
+/* Bytes of an RDB length prefix, and of an RDB integer encoding (0 when the
+ * value does not fit one), for DEBUG OBJECT's serializedlength. */
+static size_t rdb_len_bytes(size_t n)
+{
+    if (n < 64) return 1;
+    if (n < 16384) return 2;
+    if (n <= UINT32_MAX) return 5;
+    return 9;
+}
+
+static size_t rdb_int_bytes(long long v)
+{
+    if (v >= -128 && v <= 127) return 2;
+    if (v >= -32768 && v <= 32767) return 3;
+    if (v >= INT32_MIN && v <= INT32_MAX) return 5;
+    return 0;
+}
+
+/* The size the value would take in an RDB file, as Redis computes it,
+ * except that LZF compression of strings longer than 20 bytes (which only
+ * makes Redis's figure smaller) is not modelled. */
+static size_t rdb_string_len(const ts_value *v)
+{
+    char tmp[24];
+    if (v->form == TS_FORM_INT) {
+        size_t n = rdb_int_bytes(v->i);
+        if (n) return n;
+        n = ts_ll_to_str(tmp, v->i);
+        return rdb_len_bytes(n) + n;
+    }
+    size_t len = v->form == TS_FORM_INLINE ? v->s.len : 0;
+    long long ll;
+    if (len > 0 && len <= 11 && ts_arg_to_ll((ts_arg){.ptr = v->s.ptr, .len = len}, &ll) && rdb_int_bytes(ll))
+        return rdb_int_bytes(ll);
+    return rdb_len_bytes(len) + len;
+}
+
 static void debug_object(ts_cmd_ctx *c)
 {
-    ts_entry *e = ts_db_lookup_write(c, c->argv[2]);
+    /* Like Redis: a plain find, which neither expires the key nor
+     * touches its LRU clock. */
+    ts_entry *e = ts_table_find(ts_db_table(c), c->argv[2].ptr, c->argv[2].len);
     if (!e) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
     ts_value v;
     ts_entry_value(e, &v);
-    size_t serlen = 0;
-    if (v.form == TS_FORM_INLINE) serlen = v.s.len;
-    else if (v.form == TS_FORM_INT) { char tmp[24]; serlen = ts_ll_to_str(tmp, v.i); }
     uint32_t lru = ts_entry_lru(e);
     uint32_t now = (uint32_t)((c->now_ms / 1000) & TS_ENTRY_LRU_MAX);
     uint32_t idle = now >= lru ? now - lru : now + (TS_ENTRY_LRU_MAX - lru);
     char buf[256];
     snprintf(buf, sizeof(buf), "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
-             (void *)e, ts_encoding_name(v.enc), serlen, lru, idle);
+             (void *)e, ts_encoding_name(v.enc), rdb_string_len(&v), lru, idle);
     ts_reply_simple(c->r, buf);
 }
 
-static bool debug_set_active_expire(ts_cmd_ctx *c, ts_shard *s)
+/* Redis reads these numbers with atoi/strtod: a bad number is 0. */
+static double arg_strtod(ts_arg a)
 {
-    long long v;
-    if (c->argc != 3 || !ts_arg_to_ll(c->argv[2], &v)) {
-        ts_reply_error(c->r, TS_ERR_SYNTAX);
-        return false;
-    }
-    s->active_expire = v != 0;
-    return true;
+    char tmp[64];
+    size_t n = a.len < sizeof(tmp) - 1 ? a.len : sizeof(tmp) - 1;
+    memcpy(tmp, a.ptr, n);
+    tmp[n] = '\0';
+    return strtod(tmp, NULL);
+}
+
+static void debug_set_active_expire(ts_cmd_ctx *c, ts_shard *s)
+{
+    s->active_expire = (long long)arg_strtod(c->argv[2]) != 0;
+}
+
+static void debug_syntax_error(ts_cmd_ctx *c)
+{
+    ts_reply_errorf(c->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try DEBUG HELP.",
+                    ARG128(c->argv[1]));
 }
 
 void cmd_debug(ts_cmd_ctx *c)
@@ -793,20 +840,23 @@ void cmd_debug(ts_cmd_ctx *c)
     if (ts_arg_eq(sub, "OBJECT") && c->argc == 3) {
         debug_object(c);
     } else if (ts_arg_eq(sub, "SLEEP") && c->argc == 3) {
-        double secs;
-        if (!ts_arg_to_double(c->argv[2], &secs)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
+        double secs = arg_strtod(c->argv[2]);
         if (secs > 0) usleep((useconds_t)(secs * 1e6));
         ts_reply_ok(c->r);
-    } else if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE")) {
-        if (debug_set_active_expire(c, c->shard)) ts_reply_ok(c->r);
-    } else if (ts_arg_eq(sub, "HELP")) {
-        ts_reply_array(c->r, 4);
+    } else if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE") && c->argc == 3) {
+        debug_set_active_expire(c, c->shard);
+        ts_reply_ok(c->r);
+    } else if (ts_arg_eq(sub, "HELP") && c->argc == 2) {
+        ts_reply_array(c->r, 7);
         ts_reply_simple(c->r, "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
         ts_reply_simple(c->r, "OBJECT <key>");
+        ts_reply_simple(c->r, "    Show low level info about `key` and associated value.");
         ts_reply_simple(c->r, "SLEEP <seconds>");
+        ts_reply_simple(c->r, "    Stop the server for <seconds>. Decimals allowed.");
         ts_reply_simple(c->r, "SET-ACTIVE-EXPIRE <0|1>");
+        ts_reply_simple(c->r, "    Setting it to 0 disables expiring keys in background when they are not accessed.");
     } else {
-        ts_reply_errorf(c->r, "ERR unknown subcommand '%.*s'. Try DEBUG HELP.", ARG128(sub));
+        debug_syntax_error(c);
     }
 }
 
@@ -816,8 +866,9 @@ void cmd_debug(ts_cmd_ctx *c)
 static void debug_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 {
     ts_arg sub = ctx->argv[1];
-    if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE")) {
-        if (debug_set_active_expire(ctx, ctx->shard)) ts_reply_ok(ctx->r);
+    if (ts_arg_eq(sub, "SET-ACTIVE-EXPIRE") && ctx->argc == 3) {
+        debug_set_active_expire(ctx, ctx->shard);
+        ts_reply_ok(ctx->r);
     } else if (ts_arg_eq(sub, "OBJECT") && ctx->argc == 3) {
         if (ts_key_shard(ctx->argv[2].ptr, ctx->argv[2].len) == p->shard) cmd_debug(ctx);
     } else if (p == &t->parts[0]) {
