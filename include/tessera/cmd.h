@@ -96,6 +96,12 @@ typedef struct ts_command {
     const struct ts_command *subcommands;  /* NULL-name-terminated, for container commands */
     /* Documentation (COMMAND DOCS). */
     const char *summary, *since, *group, *complexity;
+    /* COMMAND INFO's tips and key specifications, and COMMAND DOCS's fields
+     * (without subcommands), in the compact tree encoding of reply.h's
+     * ts_reply_tree. Generated from Redis 7.0's metadata. */
+    const char *tips, *key_specs;
+    int docs_npairs;
+    const char *docs;
     uint16_t id;            /* index into per-worker statistics */
     uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
     bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined

@@ -57,6 +57,12 @@ size_t ts_reply_defer(ts_reply *r);
 void ts_reply_set_array_len(ts_reply *r, size_t handle, long n);
 void ts_reply_set_map_len(ts_reply *r, size_t handle, long n);
 
+/* Writes a value stored in the compact tree encoding used for static
+ * metadata (the command table): "*N\n" array, "%N\n" map of N pairs, "~N\n"
+ * set, "$L\n" + L bytes bulk, "+text\n" status, ":N\n" integer, each
+ * followed by its elements. Returns the position after the value. */
+const char *ts_reply_tree(ts_reply *r, const char *enc);
+
 /* Common errors, byte-identical to Redis 7.0. */
 #define TS_ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
 #define TS_ERR_SYNTAX "ERR syntax error"
