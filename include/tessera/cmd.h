@@ -20,6 +20,7 @@
 
 #include "tessera/common.h"
 #include "tessera/reply.h"
+#include "tessera/strconv.h"
 
 struct ts_shard;
 struct ts_worker;
@@ -126,8 +127,10 @@ bool ts_command_check_arity(const ts_command *cmd, int argc, const ts_arg *argv,
 /* Helpers shared by command files. */
 bool ts_arg_eq(ts_arg a, const char *lit);     /* case-insensitive compare to a literal */
 bool ts_arg_to_ll(ts_arg a, long long *out);   /* strict, like Redis's string2ll */
+/* Like Redis's getIntFromObjectOrReply: NULL, or the error text to reply. */
+const char *ts_arg_to_int(ts_arg a, int *out);
 bool ts_arg_to_double(ts_arg a, double *out);  /* like Redis's string2d (no spaces, no NaN) */
 bool ts_arg_to_long_double(ts_arg a, long double *out);
-size_t ts_ll_to_str(char *dst, long long v);   /* returns length, no NUL needed */
+
 
 #endif

@@ -23,6 +23,19 @@ ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key);
 ts_entry *ts_db_lookup_write(ts_cmd_ctx *c, ts_arg key);
 /* Same, in an explicit database of the shard. */
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms);
+/* Lookup that counts a hit/miss but keeps the key's LRU clock (Redis's
+ * LOOKUP_NOTOUCH: TYPE, OBJECT, TTL, EXISTS). */
+ts_entry *ts_db_lookup_notouch(ts_cmd_ctx *c, ts_arg key);
+/* Redis's rule: expired when now > the expire time. */
+static inline bool ts_entry_expired(const ts_entry *e, int64_t now_ms)
+{
+    int64_t when = ts_entry_expire(e);
+    return when >= 0 && now_ms > when;
+}
+/* The 24-bit LRU clock (seconds) stored in entries. */
+static inline uint32_t ts_lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
+/* Longest string Redis stores as "embstr". */
+#define TS_EMBSTR_MAX 44
 /* Like lookup_write but does not delete/touch: true if key exists and is not expired. */
 bool ts_db_exists(ts_cmd_ctx *c, ts_arg key);
 bool ts_db_delete(ts_cmd_ctx *c, ts_arg key);

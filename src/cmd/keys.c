@@ -73,25 +73,6 @@ static void run_as_txn(ts_cmd_ctx *c, const ts_txn_ops *ops)
     if (pos != posbuf) free(pos);
 }
 
-/* A lookup that counts a keyspace hit/miss but keeps the LRU clock
- * (Redis's LOOKUP_NOTOUCH: TYPE, OBJECT, TTL). */
-static ts_entry *lookup_notouch(ts_cmd_ctx *c, ts_arg key)
-{
-    ts_entry *e = ts_db_lookup_write(c, key);
-    if (e) c->shard->stats.keyspace_hits++;
-    else c->shard->stats.keyspace_misses++;
-    return e;
-}
-
-/* Parses an int like Redis's getIntFromObjectOrReply: NULL, or the error. */
-static const char *arg_to_int(ts_arg a, int *out)
-{
-    long long v;
-    if (!ts_arg_to_ll(a, &v)) return TS_ERR_NOT_INT;
-    if (v < INT_MIN || v > INT_MAX) return "ERR value is out of range, value must between -2147483648 and 2147483647";
-    *out = (int)v;
-    return NULL;
-}
 
 /* The part of the command name after '|' ("object|encoding" -> "encoding"). */
 static const char *subcommand(const ts_cmd_ctx *c)
@@ -117,7 +98,7 @@ void cmd_swapdb(ts_cmd_ctx *c) { run_as_txn(c, &ts_multi_swapdb); }
 
 void cmd_type(ts_cmd_ctx *c)
 {
-    ts_entry *e = lookup_notouch(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_notouch(c, c->argv[1]);
     ts_reply_simple(c->r, e ? ts_type_name(ts_entry_type(e)) : "none");
 }
 
@@ -260,7 +241,7 @@ void cmd_move(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     int dst;
-    const char *err = arg_to_int(c->argv[2], &dst);
+    const char *err = ts_arg_to_int(c->argv[2], &dst);
     if (err) { ts_reply_error(c->r, err); return; }
     if (dst < 0 || dst >= c->shard->ndb) { ts_reply_error(c->r, TS_ERR_DB_INDEX); return; }
     if (dst == c->db) { ts_reply_error(c->r, SAME_OBJECT_ERR); return; }
@@ -296,7 +277,7 @@ static long long object_idletime(const ts_entry *e, int64_t now_ms)
 void cmd_object(ts_cmd_ctx *c)
 {
     const char *sub = subcommand(c);
-    ts_entry *e = lookup_notouch(c, c->argv[2]);
+    ts_entry *e = ts_db_lookup_notouch(c, c->argv[2]);
     if (!e) { ts_reply_null(c->r); return; }
     if (strcmp(sub, "encoding") == 0) {
         ts_reply_cstr(c->r, ts_encoding_name(ts_entry_enc(e)));
@@ -424,7 +405,7 @@ void cmd_ttl(ts_cmd_ctx *c)
     const char *name = c->cmd->name;
     bool ms = name[0] == 'p';
     bool absolute = strstr(name, "expiretime") != NULL;
-    ts_entry *e = lookup_notouch(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_notouch(c, c->argv[1]);
     if (!e) { ts_reply_int(c->r, -2); return; }
     long long expire = ts_entry_expire(e);
     if (expire < 0) { ts_reply_int(c->r, -1); return; }

@@ -104,22 +104,6 @@ static int after_sum(ts_txn *t)
     return -1;
 }
 
-/* Redis's rule, as in db.c: expired when now > expire time. */
-static bool entry_expired(const ts_entry *e, int64_t now_ms)
-{
-    int64_t when = ts_entry_expire(e);
-    return when >= 0 && now_ms > when;
-}
-
-/* A lookup that counts a keyspace hit/miss but keeps the LRU clock
- * (Redis's LOOKUP_NOTOUCH, used by EXISTS). */
-static ts_entry *lookup_notouch(ts_cmd_ctx *c, ts_arg key)
-{
-    ts_entry *e = ts_db_lookup_write(c, key);
-    if (e) c->shard->stats.keyspace_hits++;
-    else c->shard->stats.keyspace_misses++;
-    return e;
-}
 
 /* ---------- DEL / UNLINK ---------- */
 
@@ -140,7 +124,7 @@ static void exists_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     long long n = 0;
     for (int k = 0; k < p->nkeys; k++) {
         ts_arg key = t->argv[p->keys[k]];
-        n += (touch ? ts_db_lookup_read(c, key) : lookup_notouch(c, key)) != NULL;
+        n += (touch ? ts_db_lookup_read(c, key) : ts_db_lookup_notouch(c, key)) != NULL;
     }
     p->n = n;
 }
@@ -174,7 +158,7 @@ static void keys_cb(void *ctx, ts_entry *e)
     size_t klen;
     const char *k = ts_entry_key(e, &klen);
     if (!x->all && !ts_glob_match(x->pattern.ptr, x->pattern.len, k, klen, false)) return;
-    if (entry_expired(e, x->now_ms)) return;
+    if (ts_entry_expired(e, x->now_ms)) return;
     ts_reply_bulk(x->r, k, klen);
     x->n++;
 }

@@ -34,7 +34,6 @@
 #define LD_CHARS (5 * 1024)
 
 /* The embstr limit, the same as ts_value_string's. */
-#define EMBSTR_MAX 44
 
 #define ERR_OFFSET "ERR offset is out of range"
 #define ERR_TOO_BIG "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -104,16 +103,16 @@ static void store_value(ts_cmd_ctx *c, ts_arg key, ts_entry *e, const ts_value *
 {
     ts_table *t = ts_db_table(c);
     e = e ? ts_table_set_value(t, e, v) : ts_table_set(t, key.ptr, key.len, v, -1, false);
-    ts_entry_set_lru(e, (uint32_t)(c->now_ms / 1000) & TS_ENTRY_LRU_MAX);
+    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
 }
 
 /* Bytes stored as a string that is never "int": "raw" for what Redis builds
  * by modifying a string in place (APPEND, SETRANGE), otherwise what its
- * createStringObject gives: "embstr" up to EMBSTR_MAX bytes, "raw" beyond. */
+ * createStringObject gives: "embstr" up to TS_EMBSTR_MAX bytes, "raw" beyond. */
 static void store_bytes(ts_cmd_ctx *c, ts_arg key, ts_entry *e, const char *p, size_t n, bool raw)
 {
     ts_value v = {.type = TS_TYPE_STRING, .form = TS_FORM_INLINE};
-    v.enc = raw || n > EMBSTR_MAX ? TS_ENC_RAW : TS_ENC_EMBSTR;
+    v.enc = raw || n > TS_EMBSTR_MAX ? TS_ENC_RAW : TS_ENC_EMBSTR;
     v.s.ptr = p;
     v.s.len = n;
     store_value(c, key, e, &v);

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,17 +123,13 @@ bool ts_arg_eq(ts_arg a, const char *lit)
     return a.len == n && strncasecmp(a.ptr, lit, n) == 0;
 }
 
-size_t ts_ll_to_str(char *dst, long long v)
+const char *ts_arg_to_int(ts_arg a, int *out)
 {
-    char tmp[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-    size_t len = 0;
-    if (v < 0) dst[len++] = '-';
-    while (n) dst[len++] = tmp[--n];
-    dst[len] = '\0';
-    return len;
+    long long v;
+    if (!ts_arg_to_ll(a, &v)) return TS_ERR_NOT_INT;
+    if (v < INT_MIN || v > INT_MAX) return "ERR value is out of range, value must between -2147483648 and 2147483647";
+    *out = (int)v;
+    return NULL;
 }
 
 /* Like Redis's string2d / string2ld: the whole argument must parse, no

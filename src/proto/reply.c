@@ -7,30 +7,19 @@
  * cheap).
  */
 #include "tessera/reply.h"
+#include "tessera/strconv.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static size_t format_ll(char *dst, long long v)
-{
-    char tmp[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-    size_t len = 0;
-    if (v < 0) dst[len++] = '-';
-    while (n) dst[len++] = tmp[--n];
-    return len;
-}
-
 static void put_header(ts_reply *r, char type, long long v)
 {
     ts_buf_reserve(r->out, 24);
     char *p = r->out->data + r->out->len;
     p[0] = type;
-    size_t n = 1 + format_ll(p + 1, v);
+    size_t n = 1 + ts_ll_to_str(p + 1, v);
     p[n++] = '\r';
     p[n++] = '\n';
     r->out->len += n;
@@ -96,7 +85,7 @@ void ts_reply_bulk(ts_reply *r, const void *p, size_t n)
 void ts_reply_bulk_ll(ts_reply *r, long long v)
 {
     char tmp[24];
-    size_t n = format_ll(tmp, v);
+    size_t n = ts_ll_to_str(tmp, v);
     ts_reply_bulk(r, tmp, n);
 }
 
@@ -163,7 +152,7 @@ static void splice_header(ts_reply *r, size_t at, char type, long long n)
 {
     char hdr[32];
     hdr[0] = type;
-    size_t len = 1 + format_ll(hdr + 1, n);
+    size_t len = 1 + ts_ll_to_str(hdr + 1, n);
     hdr[len++] = '\r';
     hdr[len++] = '\n';
     ts_buf_reserve(r->out, len);

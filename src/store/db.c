@@ -10,20 +10,12 @@
 
 #include "tessera/server.h"
 
-static inline uint32_t lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
-
-/* Redis's rule: a key is expired when now > expire time. */
-static inline bool entry_expired(const ts_entry *e, int64_t now_ms)
-{
-    int64_t when = ts_entry_expire(e);
-    return when >= 0 && now_ms > when;
-}
 
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
 {
     ts_table *t = &s->dbs[db];
     ts_entry *e = ts_table_find(t, key.ptr, key.len);
-    if (e && entry_expired(e, now_ms)) {
+    if (e && ts_entry_expired(e, now_ms)) {
         ts_table_delete_entry(t, e);
         s->stats.expired_keys++;
         return NULL;
@@ -41,10 +33,18 @@ ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key)
     ts_entry *e = ts_db_lookup_in(c->shard, c->db, key, c->now_ms);
     if (e) {
         c->shard->stats.keyspace_hits++;
-        ts_entry_set_lru(e, lru_clock(c->now_ms));
+        ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
     } else {
         c->shard->stats.keyspace_misses++;
     }
+    return e;
+}
+
+ts_entry *ts_db_lookup_notouch(ts_cmd_ctx *c, ts_arg key)
+{
+    ts_entry *e = ts_db_lookup_write(c, key);
+    if (e) c->shard->stats.keyspace_hits++;
+    else c->shard->stats.keyspace_misses++;
     return e;
 }
 
@@ -56,47 +56,20 @@ bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
     return ts_table_delete(ts_db_table(c), key.ptr, key.len) == 1;
 }
 
-/* Strict decimal parse, like Redis's string2ll: no spaces, no '+', no
- * leading zeros, fits in 64 bits. */
-static bool parse_ll(const char *p, size_t n, long long *out)
-{
-    if (n == 0 || n > 20) return false;
-    if (n == 1 && p[0] == '0') { *out = 0; return true; }
-    size_t i = 0;
-    bool neg = false;
-    if (p[0] == '-') { neg = true; i = 1; if (n == 1) return false; }
-    if (p[i] < '1' || p[i] > '9') return false;
-    unsigned long long v = 0;
-    for (; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (unsigned long long)LLONG_MAX + 1) return false;
-        *out = (long long)(0 - v);
-    } else {
-        if (v > (unsigned long long)LLONG_MAX) return false;
-        *out = (long long)v;
-    }
-    return true;
-}
-
-bool ts_arg_to_ll(ts_arg a, long long *out) { return parse_ll(a.ptr, a.len, out); }
+bool ts_arg_to_ll(ts_arg a, long long *out) { return ts_str_to_ll(a.ptr, a.len, out); }
 
 void ts_value_string(ts_value *v, const char *p, size_t n)
 {
     long long ll;
     v->type = TS_TYPE_STRING;
-    if (n <= 20 && parse_ll(p, n, &ll)) {
+    if (n <= 20 && ts_str_to_ll(p, n, &ll)) {
         v->form = TS_FORM_INT;
         v->enc = TS_ENC_INT;
         v->i = ll;
         return;
     }
     v->form = TS_FORM_INLINE;
-    v->enc = n <= 44 ? TS_ENC_EMBSTR : TS_ENC_RAW;
+    v->enc = n <= TS_EMBSTR_MAX ? TS_ENC_EMBSTR : TS_ENC_RAW;
     v->s.ptr = p;
     v->s.len = n;
 }
@@ -119,7 +92,7 @@ ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, i
     ts_value v;
     ts_value_string(&v, p, n);
     ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, expire_ms, keep_ttl);
-    ts_entry_set_lru(e, lru_clock(c->now_ms));
+    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
     return e;
 }
 
@@ -128,7 +101,7 @@ ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long val, bool keep_ttl)
     ts_value v = { .type = TS_TYPE_STRING, .enc = TS_ENC_INT, .form = TS_FORM_INT };
     v.i = val;
     ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, -1, keep_ttl);
-    ts_entry_set_lru(e, lru_clock(c->now_ms));
+    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
     return e;
 }
 

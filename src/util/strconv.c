@@ -1,0 +1,44 @@
+/*
+ * strconv.c - integer <-> decimal text (see strconv.h).
+ */
+#include "tessera/strconv.h"
+
+#include <limits.h>
+
+size_t ts_ll_to_str(char *dst, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    size_t len = 0;
+    if (v < 0) dst[len++] = '-';
+    while (n) dst[len++] = tmp[--n];
+    dst[len] = '\0';
+    return len;
+}
+
+bool ts_str_to_ll(const char *p, size_t n, long long *out)
+{
+    if (n == 0 || n > 20) return false;
+    if (n == 1 && p[0] == '0') { *out = 0; return true; }
+    size_t i = 0;
+    bool neg = false;
+    if (p[0] == '-') { neg = true; i = 1; if (n == 1) return false; }
+    if (p[i] < '1' || p[i] > '9') return false;
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return false;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) return false;
+        *out = (long long)v;
+    }
+    return true;
+}
