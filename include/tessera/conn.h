@@ -117,6 +117,8 @@ bool ts_batch_execute(struct ts_worker *w, ts_batch *b);
 bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv);
 /* Worker thread: a multi-shard txn this connection started has its reply. */
 void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
+/* Worker thread: server shutdown: send what is ready, then close. */
+void ts_conn_shutdown(ts_conn *c);
 /* Worker thread: begin closing (replies already queued are dropped). */
 void ts_conn_close(ts_conn *c);
 /* Formats the CLIENT LIST / CLIENT INFO line of a connection. */

@@ -723,6 +723,20 @@ static void on_close(uv_handle_t *h)
     conn_maybe_free(c);
 }
 
+void ts_conn_shutdown(ts_conn *c)
+{
+    /* Best effort: replies already computed leave before the socket closes
+     * (non-blocking; a slow client may still miss the tail). */
+    if (!c->closing && !c->write_in_flight) {
+        conn_collect_slots(c);
+        if (c->out.len) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+            (void)uv_try_write(&c->h.stream, &b, 1);
+        }
+    }
+    ts_conn_close(c);
+}
+
 void ts_conn_close(ts_conn *c)
 {
     if (c->closing) return;

@@ -166,7 +166,7 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         free(m);
         w->stopping = true;
         /* Close every connection, then the loop's own handles. */
-        while (w->conns) ts_conn_close(w->conns);
+        while (w->conns) ts_conn_shutdown(w->conns);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
