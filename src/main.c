@@ -29,6 +29,7 @@ typedef struct main_ctx {
     ts_acceptor *acc;
     uv_signal_t sigterm, sigint;
     bool shutting_down;
+    bool finishing;
 } main_ctx;
 
 static main_ctx g_main;   /* main thread only: signal and async callbacks find it here */
@@ -50,7 +51,29 @@ static void begin_shutdown(main_ctx *m, const char *why)
     uv_signal_stop(&m->sigint);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+}
+
+/* Stage 2 of shutdown: once every worker has closed all its connections
+ * (their in-flight batches and txns have come home), the workers may leave
+ * their loops. Until then each loop keeps serving the others' messages. */
+static void maybe_finish_shutdown(main_ctx *m)
+{
+    ts_server *srv = m->srv;
+    if (!m->shutting_down || m->finishing) return;
+    if ((unsigned)atomic_load(&srv->idle_workers) < srv->nworkers) return;
+    m->finishing = true;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        ts_msg *fin = ts_calloc(1, sizeof(*fin));
+        fin->kind = TS_MSG_FINAL;
+        ts_worker_post(srv->workers[i], fin);
+    }
     uv_close((uv_handle_t *)&srv->shutdown_async, NULL);
+}
+
+void ts_server_worker_idle(ts_server *srv)
+{
+    atomic_fetch_add(&srv->idle_workers, 1);
+    uv_async_send(&srv->shutdown_async);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -63,7 +86,9 @@ static void on_signal(uv_signal_t *h, int signum)
 static void on_shutdown_async(uv_async_t *a)
 {
     (void)a;
-    begin_shutdown(&g_main, "SHUTDOWN requested by a client");
+    if (atomic_load(&g_main.srv->shutdown_requested))
+        begin_shutdown(&g_main, "SHUTDOWN requested by a client");
+    maybe_finish_shutdown(&g_main);
 }
 
 void ts_server_request_shutdown(ts_server *srv, int mode)

@@ -38,12 +38,15 @@ typedef struct ts_server {
     atomic_ullong next_client_id;
     atomic_int maxclients;           /* CONFIG SET maxclients updates it for the acceptor */
     atomic_int shutdown_requested;   /* 1 = nosave, 2 = save */
-    uv_async_t shutdown_async;       /* any thread -> main loop: begin shutdown */
+    uv_async_t shutdown_async;       /* any thread -> main loop: begin or advance shutdown */
+    atomic_int idle_workers;         /* workers that closed all their connections (shutdown) */
     atomic_ullong total_net_input, total_net_output;
 } ts_server;
 
 /* Any thread: ask the main loop to shut down (SHUTDOWN command, signals). */
 void ts_server_request_shutdown(ts_server *srv, int mode);
+/* Worker thread, during shutdown: this worker has no connection left. */
+void ts_server_worker_idle(ts_server *srv);
 int64_t ts_mstime(void);             /* wall clock in ms */
 int64_t ts_ustime(void);             /* wall clock in us */
 uint64_t ts_monotonic_us(void);

@@ -57,7 +57,9 @@ typedef struct ts_worker {
     ts_shard shard;
     ts_config config;               /* this worker's copy */
     struct ts_conn *conns;          /* all connections, doubly linked */
-    long nconns;
+    long nconns;                    /* open connections */
+    long live_conns;                /* allocated ones (closing ones wait for their replies) */
+    bool reported_idle;
     struct ts_conn *ready_head;     /* connections to continue processing */
     struct ts_conn *ready_tail;
     ts_msg *self_head, *self_tail;  /* messages this worker sent to itself */
@@ -87,6 +89,8 @@ void ts_worker_run_ready(ts_worker *w);
 /* Owner thread: a txn released locks on the shard; resume parked work. */
 void ts_worker_shard_released(ts_worker *w);
 void ts_worker_count_error(ts_worker *w, const char *code);
+/* Owner thread: a connection's memory was released (shutdown bookkeeping). */
+void ts_worker_conn_freed(ts_worker *w);
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard);
 
 #endif

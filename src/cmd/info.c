@@ -15,7 +15,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#ifdef TS_HAVE_JEMALLOC
+#if defined(TS_SANITIZED)
+/* From the sanitizer runtime (sanitizer/allocator_interface.h, which is
+ * not always installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#elif defined(TS_HAVE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #else
 #include <malloc.h>
@@ -107,7 +111,10 @@ static void snapshot_add(info_snapshot *acc, const info_snapshot *s)
 
 static size_t used_memory(void)
 {
-#ifdef TS_HAVE_JEMALLOC
+#if defined(TS_SANITIZED)
+    /* The sanitizers replace malloc; mallinfo2 then reports nothing. */
+    return __sanitizer_get_current_allocated_bytes();
+#elif defined(TS_HAVE_JEMALLOC)
     uint64_t epoch = 1;
     size_t sz = sizeof(epoch);
     mallctl("epoch", &epoch, &sz, &epoch, sz);
@@ -148,8 +155,18 @@ static void add(ts_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof(line) - 1) n = (int)sizeof(line) - 1;
-    ts_buf_append(b, line, (size_t)n);
+    if (n < 0) return;
+    if ((size_t)n < sizeof(line)) {
+        ts_buf_append(b, line, (size_t)n);
+        return;
+    }
+    /* A long line (a long path in executable/config_file): format it
+     * again into the buffer itself rather than cut its CRLF off. */
+    ts_buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 static bool want(ts_cmd_ctx *c, const char *section, bool in_default)

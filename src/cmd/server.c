@@ -45,6 +45,12 @@ void cmd_container(ts_cmd_ctx *c)
 
 void cmd_ping(ts_cmd_ctx *c)
 {
+    /* The table says -1 (Redis's arity), but PING takes at most one
+     * argument: Redis checks that in the command. */
+    if (c->argc > 2) {
+        ts_reply_errorf(c->r, "ERR wrong number of arguments for '%s' command", c->cmd->name);
+        return;
+    }
     if (c->argc == 1) ts_reply_simple(c->r, "PONG");
     else ts_reply_bulk(c->r, c->argv[1].ptr, c->argv[1].len);
 }
@@ -68,8 +74,12 @@ void cmd_time(ts_cmd_ctx *c)
 void cmd_select(ts_cmd_ctx *c)
 {
     long long db;
-    if (!ts_arg_to_ll(c->argv[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+    if (!ts_arg_to_ll(c->argv[1], &db)) {
         ts_reply_error(c->r, TS_ERR_NOT_INT);
+        return;
+    }
+    if (db < INT32_MIN || db > INT32_MAX) {
+        ts_reply_error(c->r, "ERR value is out of range, value must between -2147483648 and 2147483647");
         return;
     }
     if (db < 0 || db >= c->shard->ndb) {
@@ -160,19 +170,27 @@ void cmd_hello(ts_cmd_ctx *c)
 
 void cmd_shutdown(ts_cmd_ctx *c)
 {
-    int mode = 1;
+    bool nosave = false, save = false, abort_flag = false, other = false;
     for (int i = 1; i < c->argc; i++) {
-        if (ts_arg_eq(c->argv[i], "NOSAVE")) mode = 1;
-        else if (ts_arg_eq(c->argv[i], "SAVE")) mode = 2;
-        else if (ts_arg_eq(c->argv[i], "NOW") || ts_arg_eq(c->argv[i], "FORCE")) continue;
-        else if (ts_arg_eq(c->argv[i], "ABORT")) {
-            ts_reply_error(c->r, "ERR No shutdown in progress.");
-            return;
-        } else {
+        if (ts_arg_eq(c->argv[i], "NOSAVE")) nosave = true;
+        else if (ts_arg_eq(c->argv[i], "SAVE")) save = true;
+        else if (ts_arg_eq(c->argv[i], "NOW") || ts_arg_eq(c->argv[i], "FORCE")) other = true;
+        else if (ts_arg_eq(c->argv[i], "ABORT")) abort_flag = true;
+        else {
             ts_reply_error(c->r, TS_ERR_SYNTAX);
             return;
         }
     }
+    /* Redis's illegal combinations: ABORT with anything, SAVE with NOSAVE. */
+    if ((abort_flag && (nosave || save || other)) || (nosave && save)) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return;
+    }
+    if (abort_flag) {
+        ts_reply_error(c->r, "ERR No shutdown in progress.");
+        return;
+    }
+    int mode = save ? 2 : 1;
     if (mode == 2) {
         /* Tessera has no persistence yet (docs/status.md): refusing is
          * honest, pretending to have saved would not be. */
@@ -368,14 +386,14 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
     int fd = -1;
     uv_fileno(&conn->h.handle, &fd);
     const char *fmt =
-        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=%d sub=0 psub=0 ssub=0 "
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
         "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
         "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n";
 #define DESCRIBE_ARGS \
         (unsigned long long)conn->id, conn->addr, conn->laddr, fd, conn->name ? conn->name : "", \
         (long long)((now_ms - conn->ctime_ms) / 1000), (long long)((now_ms - conn->last_interaction_ms) / 1000), \
-        conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, conn->out.cap, \
-        conn->out.len, conn->slot_count, conn->writing.len, \
+        conn->is_unix ? "U" : "N", conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
+        conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, \
         sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap, \
         conn->last_cmd ? conn->last_cmd : "NULL", conn->resp
     /* The name has no length limit: measure first, then format in place. */
@@ -387,17 +405,20 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
 #undef DESCRIBE_ARGS
 }
 
-/* Lists or kills this worker's matching connections. Kill: closes them
- * after their pending replies (never the caller's own mid-command). */
+/* Lists or kills this worker's matching connections. Like Redis, a killed
+ * connection is closed at once and its pending replies are dropped; only
+ * the caller itself gets its reply first (close after reply). */
 static long client_apply(ts_worker *w, const client_filter *f, bool kill, ts_buf *list)
 {
     long n = 0;
-    for (ts_conn *conn = w->conns; conn; conn = conn->next) {
+    ts_conn *next;
+    for (ts_conn *conn = w->conns; conn; conn = next) {
+        next = conn->next;   /* ts_conn_close unlinks conn */
         if (!filter_match(f, conn)) continue;
         n++;
-        if (kill) conn->close_after_reply = true;
-        else ts_conn_describe(conn, list, w->now_ms);
-        if (kill && conn->id != f->me) ts_worker_make_ready(w, conn);
+        if (!kill) ts_conn_describe(conn, list, w->now_ms);
+        else if (conn->id == f->me) conn->close_after_reply = true;
+        else ts_conn_close(conn);
     }
     return n;
 }
@@ -588,10 +609,11 @@ static void reply_command_info(ts_reply *r, const ts_command *cmd)
         p += n;
         while (*p == ' ') p++;
     }
-    /* Empty lists are sets in RESP3, as in Redis; a non-empty subcommand
-     * list is an array. */
-    ts_reply_set(r, 0);   /* tips */
-    ts_reply_set(r, 0);   /* key specifications: not generated yet */
+    /* Tips and key specifications come from the generated table (their
+     * encoding keeps Redis's set/array/map types). A non-empty subcommand
+     * list is an array, an empty one a set, as in Redis. */
+    ts_reply_tree(r, cmd->tips);
+    ts_reply_tree(r, cmd->key_specs);
     int nsub = strchr(cmd->name, '|') ? 0 : count_subcommands(cmd);
     if (nsub) ts_reply_array(r, nsub);
     else ts_reply_set(r, 0);
@@ -607,15 +629,9 @@ static void reply_command_info(ts_reply *r, const ts_command *cmd)
 static void reply_command_docs(ts_reply *r, const ts_command *cmd)
 {
     int nsub = strchr(cmd->name, '|') ? 0 : count_subcommands(cmd);
-    ts_reply_map(r, 4 + (nsub ? 1 : 0));
-    ts_reply_cstr(r, "summary");
-    ts_reply_cstr(r, cmd->summary);
-    ts_reply_cstr(r, "since");
-    ts_reply_cstr(r, cmd->since);
-    ts_reply_cstr(r, "group");
-    ts_reply_cstr(r, cmd->group);
-    ts_reply_cstr(r, "complexity");
-    ts_reply_cstr(r, cmd->complexity);
+    ts_reply_map(r, cmd->docs_npairs + (nsub ? 1 : 0));
+    const char *p = cmd->docs;
+    for (int i = 0; i < 2 * cmd->docs_npairs; i++) p = ts_reply_tree(r, p);
     if (nsub) {
         ts_reply_cstr(r, "subcommands");
         ts_reply_map(r, nsub);
@@ -705,7 +721,7 @@ void cmd_command(ts_cmd_ctx *c)
         for (int i = 2; i < c->argc; i++) {
             const ts_command *cmd = find_command_by_name(c->argv[i]);
             if (cmd) reply_command_info(c->r, cmd);
-            else ts_reply_null_array(c->r);
+            else ts_reply_null(c->r);   /* Redis: "$-1" in RESP2 */
         }
     } else if (!strcmp(sub, "docs")) {
         int n = 0;
@@ -807,9 +823,12 @@ static void debug_object(ts_cmd_ctx *c)
     uint32_t lru = ts_entry_lru(e);
     uint32_t now = (uint32_t)((c->now_ms / 1000) & TS_ENTRY_LRU_MAX);
     uint32_t idle = now >= lru ? now - lru : now + (TS_ENTRY_LRU_MAX - lru);
+    /* Redis shares the integers 0..9999 and shows them with refcount
+     * INT_MAX, as OBJECT REFCOUNT does (keys.c). */
+    int refcount = v.form == TS_FORM_INT && v.i >= 0 && v.i < 10000 ? INT32_MAX : 1;
     char buf[256];
-    snprintf(buf, sizeof(buf), "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
-             (void *)e, ts_encoding_name(v.enc), rdb_string_len(&v), lru, idle);
+    snprintf(buf, sizeof(buf), "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
+             (void *)e, refcount, ts_encoding_name(v.enc), rdb_string_len(&v), lru, idle);
     ts_reply_simple(c->r, buf);
 }
 

@@ -347,23 +347,30 @@ static void reply_local_error(ts_conn *c, const char *msg)
     ts_worker_count_error(c->w, r.last_error_code);
 }
 
+/* Redis's text: the name up to 128 bytes (or its first NUL), then quoted
+ * arguments while the list is under 128 bytes, each cut to what is left. */
 static void reply_unknown_command(ts_conn *c, int argc, const ts_arg *argv)
 {
+    ts_buf args;
+    ts_buf_init(&args);
+    for (int i = 1; i < argc && args.len < 128; i++) {
+        size_t room = 128 - args.len;
+        size_t n = strnlen(argv[i].ptr, argv[i].len < room ? argv[i].len : room);
+        ts_buf_putc(&args, '\'');
+        ts_buf_append(&args, argv[i].ptr, n);
+        ts_buf_append(&args, "' ", 2);
+    }
+    size_t namelen = strnlen(argv[0].ptr, argv[0].len < 128 ? argv[0].len : 128);
     ts_buf msg;
     ts_buf_init(&msg);
     ts_buf_append(&msg, "ERR unknown command '", 21);
-    size_t n = argv[0].len > 128 ? 128 : argv[0].len;
-    ts_buf_append(&msg, argv[0].ptr, n);
+    ts_buf_append(&msg, argv[0].ptr, namelen);
     ts_buf_append(&msg, "', with args beginning with: ", 29);
-    for (int i = 1; i < argc && msg.len < 128; i++) {
-        size_t len = argv[i].len > 128 - (msg.len < 128 ? msg.len : 128) ? 128 : argv[i].len;
-        ts_buf_putc(&msg, '\'');
-        ts_buf_append(&msg, argv[i].ptr, len);
-        ts_buf_append(&msg, "' ", 2);
-    }
+    ts_buf_append(&msg, args.data, args.len);
     ts_buf_putc(&msg, '\0');
     reply_local_error(c, msg.data);
     ts_buf_free(&msg);
+    ts_buf_free(&args);
 }
 
 /* Runs a command inline on this worker, reply in order. */
@@ -546,6 +553,7 @@ void ts_conn_process(ts_conn *c)
     ts_worker *w = c->w;
     if (c->closing || c->wait != TS_WAIT_NONE) return;
     w->now_ms = ts_mstime();
+    c->parser.max_bulk_len = (size_t)w->config.proto_max_bulk_len;   /* CONFIG SET applies at once */
     while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE) {
         int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
         if (rc == TS_PARSE_INCOMPLETE) break;
@@ -634,7 +642,7 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-        snprintf(out, outlen, "%s:%d", host, ntohs(a->sin6_port));
+        snprintf(out, outlen, "[%s]:%d", host, ntohs(a->sin6_port));
     } else {
         snprintf(out, outlen, "?:0");
     }
@@ -684,6 +692,7 @@ void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
     if (w->conns) w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    w->live_conns++;
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
 }
@@ -705,7 +714,10 @@ static void conn_free(ts_conn *c)
     ts_buf_free(&c->writing);
     ts_parser_free(&c->parser);
     free(c->name);
+    ts_worker *w = c->w;
     free(c);
+    w->live_conns--;
+    ts_worker_conn_freed(w);
 }
 
 static bool handle_closed(const ts_conn *c) { return c->h.handle.data == NULL; }

@@ -122,6 +122,14 @@ void ts_worker_shard_released(ts_worker *w)
     }
 }
 
+void ts_worker_conn_freed(ts_worker *w)
+{
+    if (w->stopping && w->live_conns == 0 && !w->reported_idle) {
+        w->reported_idle = true;
+        ts_server_worker_idle(w->srv);
+    }
+}
+
 void ts_worker_count_error(ts_worker *w, const char *code)
 {
     w->stats.errors++;
@@ -163,10 +171,17 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         ts_txn_on_done(w, TS_CONTAINER_OF(m, ts_txn, done_msg));
         break;
     case TS_MSG_STOP:
+        /* Stage 1: close every connection. The loop keeps running: batches
+         * and txns of closing connections (ours and other workers') still
+         * need it until every worker is idle. */
         free(m);
         w->stopping = true;
-        /* Close every connection, then the loop's own handles. */
         while (w->conns) ts_conn_shutdown(w->conns);
+        ts_worker_conn_freed(w);
+        break;
+    case TS_MSG_FINAL:
+        /* Stage 2: nothing is in flight anywhere; close the loop's handles. */
+        free(m);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
