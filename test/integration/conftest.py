@@ -137,6 +137,16 @@ def read_reply(sock):
     f = sock.makefile("rb", buffering=0)  # unbuffered: never reads past this reply
     data = bytearray()
 
+    def read_exact(n):
+        # An unbuffered read may return less than asked for.
+        chunk = bytearray()
+        while len(chunk) < n:
+            part = f.read(n - len(chunk))
+            if not part:
+                raise ConnectionError("connection closed inside a reply")
+            chunk.extend(part)
+        return bytes(chunk)
+
     def rd():
         line = f.readline()
         data.extend(line)
@@ -150,6 +160,6 @@ def read_reply(sock):
         elif t in (b"$", b"=", b"!"):
             n = int(rest)
             if n >= 0:
-                data.extend(f.read(n + 2))
+                data.extend(read_exact(n + 2))
     rd()
     return bytes(data)
