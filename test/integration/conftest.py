@@ -2,6 +2,9 @@
 per test module on a free port) and, where installed, a real redis-server
 7.0 to compare replies against.
 
+The helpers the test modules share (key placement, RESP encoding and
+parsing, the raw connection Wire, the differ Diff) are in tessera_testlib.py.
+
 Environment:
   TESSERA_BIN      path of tessera-server (default: build/tessera-server)
   TESSERA_THREADS  worker threads for the server under test (default 2)
@@ -14,6 +17,8 @@ import time
 
 import pytest
 import redis
+
+from tessera_testlib import Diff, Wire, encode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -120,16 +125,18 @@ def ref(reference):
     c.close()
 
 
+@pytest.fixture
+def d(server, reference, r, ref):
+    """A Diff between fresh raw connections to Tessera and Redis (both flushed)."""
+    a, b = Wire(server), Wire(reference)
+    yield Diff(a, b)
+    a.close()
+    b.close()
+
+
 def raw_command(sock, *args):
     """Sends one command as RESP and returns the raw reply bytes (one reply)."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    sock.sendall(out)
+    sock.sendall(encode(*args))
     return read_reply(sock)
 
 

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from conftest import start_tessera
+from tessera_testlib import encode, key_shard, spread_keys
 
 SECONDS = float(os.environ.get("TESSERA_ATOMICITY_SECONDS", "2"))
 REQUEST_TIMEOUT = 10.0    # generous for the sanitizer builds; a hang is far longer
@@ -29,54 +30,13 @@ REQUEST_TIMEOUT = 10.0    # generous for the sanitizer builds; a hang is far lon
 
 # ---------- helpers ----------
 
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
-def key_shard(key, nshards):
-    if isinstance(key, str):
-        key = key.encode()
-    return (crc16(key) % 16384) * nshards // 16384
-
-
-def keys_per_shard(prefix, nshards, per_shard):
-    """per_shard keys on each of nshards shards, interleaved by shard."""
-    cols = []
-    for shard in range(nshards):
-        out, i = [], 0
-        while len(out) < per_shard:
-            k = "%s%d" % (prefix, i)
-            if key_shard(k, nshards) == shard:
-                out.append(k)
-            i += 1
-        cols.append(out)
-    return [k for row in zip(*cols) for k in row]
-
-
 def eight_keys(prefix):
     """k1..k8: two on each shard of a 4-shard layout, hence four on each of
     a 2-shard layout (shard = slot * n / 16384)."""
-    ks = keys_per_shard(prefix, 4, 2)
+    ks = spread_keys(prefix, 2, nshards=4)
     for n in (2, 4):
         assert {key_shard(k, n) for k in ks} == set(range(n))
     return ks
-
-
-def encode(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 class Conn:
@@ -282,7 +242,7 @@ def test_whole_keyspace_commands_see_whole_writes(srv):
 
 def rename_pairs(nshards):
     """(src, dst) pairs on different shards, both directions."""
-    ks = keys_per_shard("rn", nshards, 1)
+    ks = spread_keys("rn", 1, nshards)
     return [(ks[0], ks[-1]), (ks[-1], ks[0])] + [(ks[i], ks[i + 1]) for i in range(nshards - 1)]
 
 
@@ -356,7 +316,7 @@ def test_no_deadlock_random_multi_shard(srv):
     """Many clients run MSET, DEL, RENAME, MGET, EXISTS, MSETNX and COPY on
     random, overlapping key sets spanning every shard, some pipelined. No
     request may wait longer than the request timeout."""
-    pool = keys_per_shard("dl", srv.threads, 12 // srv.threads + 1)
+    pool = spread_keys("dl", 12 // srv.threads + 1, srv.threads)
     w = Workers(SECONDS)
 
     def one(rng):

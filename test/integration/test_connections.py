@@ -19,129 +19,10 @@ import pytest
 import redis
 
 from conftest import start_tessera, tessera_bin
-
-NSHARDS = int(os.environ.get("TESSERA_THREADS", "2"))
-
-
-def known_bug(reason):
-    """A test that shows a known bug in code outside this suite's reach.
-    Strict: the fix turns it into a failure, and the marker is removed."""
-    return pytest.mark.xfail(strict=True, reason=reason)
+from tessera_testlib import NSHARDS, Wire, encode, spread_keys
 
 
 # ---------- helpers ----------
-
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
-def key_shard(key, nshards):
-    if isinstance(key, str):
-        key = key.encode()
-    s = key.find(b"{")
-    if s >= 0:
-        e = key.find(b"}", s + 1)
-        if e > s + 1:
-            key = key[s + 1:e]
-    return (crc16(key) % 16384) * nshards // 16384
-
-
-def spread_keys(prefix, nshards, per_shard=2):
-    cols = []
-    for shard in range(nshards):
-        out, i = [], 0
-        while len(out) < per_shard:
-            k = "%s%d" % (prefix, i)
-            if key_shard(k, nshards) == shard:
-                out.append(k)
-            i += 1
-        cols.append(out)
-    return [k for row in zip(*cols) for k in row]
-
-
-def encode(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-
-class Wire:
-    """A raw connection that reads whole RESP replies."""
-
-    def __init__(self, sock, timeout=20):
-        self.s = sock
-        self.s.settimeout(timeout)
-        self.f = self.s.makefile("rb")
-
-    @classmethod
-    def tcp(cls, port, host="127.0.0.1", **kw):
-        return cls(socket.create_connection((host, port), timeout=10), **kw)
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self):
-        data = bytearray()
-
-        def rd():
-            line = self.f.readline()
-            if not line.endswith(b"\r\n"):
-                raise EOFError("connection closed after %r" % bytes(data[-100:] + line))
-            data.extend(line)
-            t, rest = line[:1], line[1:-2]
-            if t in (b"*", b"%", b"~", b">"):
-                n = int(rest)
-                for _ in range(max(n, 0) * (2 if t == b"%" else 1)):
-                    rd()
-            elif t in (b"$", b"=", b"!"):
-                n = int(rest)
-                if n >= 0:
-                    body = self.f.read(n + 2)
-                    if len(body) != n + 2:
-                        raise EOFError("short bulk")
-                    data.extend(body)
-        rd()
-        return bytes(data)
-
-    def cmd(self, *args):
-        self.send(encode(*args))
-        return self.reply()
-
-    def rest_until_close(self, timeout=5.0):
-        """What the server still sends before it closes; None if it does not
-        close within timeout."""
-        deadline = time.time() + timeout
-        out = bytearray()
-        try:
-            while True:
-                left = deadline - time.time()
-                if left <= 0:
-                    return None
-                self.s.settimeout(left)
-                d = self.f.read1(65536)
-                if not d:
-                    return bytes(out)
-                out.extend(d)
-        except ConnectionResetError:
-            return bytes(out)
-        except socket.timeout:
-            return None
-
-    def close(self):
-        self.f.close()
-        self.s.close()
-
 
 def client_ids(srv):
     w = Wire.tcp(srv.port)
@@ -153,7 +34,7 @@ def client_ids(srv):
 
 def smoke(client, nshards, prefix="s"):
     """A quick workload through redis-py touching every shard."""
-    ks = spread_keys(prefix, nshards, 3)
+    ks = spread_keys(prefix, 3, nshards)
     base = client.dbsize()
     pipe = client.pipeline(transaction=False)
     for i, k in enumerate(ks):
@@ -382,7 +263,7 @@ def test_client_query_buffer_limit(server, r):
 
 def test_200_concurrent_pipelining_clients(server, r):
     nclients, ncmds = 200, 60
-    ks = spread_keys("cc", NSHARDS, 4)
+    ks = spread_keys("cc", 4)
     sel = selectors.DefaultSelector()
     state = {}
     for i in range(nclients):
@@ -441,7 +322,7 @@ def test_disconnect_with_commands_in_flight(server, r):
     """Pipelines to every shard, multi-shard commands among them, and the
     socket closed at once (sometimes with a reset), many times. The
     sanitizer builds catch leaks and use-after-free here."""
-    ks = spread_keys("gone", NSHARDS, 8)
+    ks = spread_keys("gone", 8)
     rng = random.Random(5)
     before = client_ids(server)
     for round_ in range(60):
@@ -489,7 +370,7 @@ def test_disconnect_with_commands_in_flight(server, r):
 
 def test_disconnect_during_multi_shard_commands(server, r):
     """Only multi-shard transactions in flight when the client goes."""
-    ks = spread_keys("mx", NSHARDS, 4)
+    ks = spread_keys("mx", 4)
     for round_ in range(40):
         data = b"".join(encode("MSET", *[x for k in ks for x in (k, str(i))]) + encode("MGET", *ks) +
                         encode("RENAME", ks[0], ks[-1]) + encode("RENAME", ks[-1], ks[0]) + encode("EXISTS", *ks)

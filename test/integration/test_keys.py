@@ -7,7 +7,6 @@ and compare the raw reply bytes. Keys are chosen on purpose on one shard or
 on several (the slot map is contiguous: shard = slot * nshards / 16384), so
 the single-shard path and the multi-shard transaction path both run.
 """
-import os
 import random
 import threading
 import time
@@ -15,52 +14,12 @@ import time
 import pytest
 
 from conftest import raw_command
+from tessera_testlib import NSHARDS, key_shard, keys_on, parse, two_shard_keys
 
-NSHARDS = int(os.environ.get("TESSERA_THREADS", "2"))
 multishard = pytest.mark.skipif(NSHARDS < 2, reason="needs at least two shards")
 
 
-# ---------- key placement ----------
-
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
-def key_slot(key):
-    if isinstance(key, str):
-        key = key.encode()
-    s = key.find(b"{")
-    if s >= 0:
-        e = key.find(b"}", s + 1)
-        if e > s + 1:
-            key = key[s + 1:e]
-    return crc16(key) % 16384
-
-
-def key_shard(key):
-    return key_slot(key) * NSHARDS // 16384
-
-
-def keys_on(shard, prefix, count=1):
-    out, i = [], 0
-    while len(out) < count:
-        k = "%s%d" % (prefix, i)
-        if key_shard(k) == shard:
-            out.append(k)
-        i += 1
-    return out
-
-
-def two_shard_keys(prefix="k"):
-    """(a, b) with shard(a) < shard(b)."""
-    return keys_on(0, prefix)[0], keys_on(NSHARDS - 1, prefix)[0]
-
+# ---------- helpers ----------
 
 def fill(client, keys, pexpire=None, chunk=250):
     """SETs every key to "v" (and PEXPIREs it), pipelined in chunks."""
@@ -73,87 +32,6 @@ def fill(client, keys, pexpire=None, chunk=250):
         if n % chunk == 0:
             p.execute()
     p.execute()
-
-
-# ---------- RESP helpers ----------
-
-def parse(raw):
-    """Parses one RESP2/3 reply into Python values (errors as ('err', msg))."""
-    def rd(i):
-        t = raw[i:i + 1]
-        j = raw.index(b"\r\n", i)
-        line = raw[i + 1:j]
-        i = j + 2
-        if t in (b"+",):
-            return line.decode(), i
-        if t == b"-":
-            return ("err", line.decode()), i
-        if t == b":":
-            return int(line), i
-        if t == b"_":
-            return None, i
-        if t in (b"$", b"="):
-            n = int(line)
-            if n < 0:
-                return None, i
-            return raw[i:i + n], i + n + 2
-        if t in (b"*", b"~", b"%"):
-            n = int(line)
-            if n < 0:
-                return None, i
-            if t == b"%":
-                n *= 2
-            out = []
-            for _ in range(n):
-                v, i = rd(i)
-                out.append(v)
-            return out, i
-        raise ValueError("bad reply %r" % raw)
-    return rd(0)[0]
-
-
-class Diff:
-    """Sends each command to Tessera and Redis over raw sockets."""
-
-    def __init__(self, ts, rs):
-        self.ts, self.rs = ts, rs
-
-    def both(self, *args):
-        return raw_command(self.ts, *args), raw_command(self.rs, *args)
-
-    def __call__(self, *args):
-        a, b = self.both(*args)
-        assert a == b, "%r: tessera %r, redis %r" % (args, a, b)
-        return a
-
-    def unordered(self, *args):
-        a, b = self.both(*args)
-        pa, pb = parse(a), parse(b)
-        assert isinstance(pa, list) and isinstance(pb, list), (args, a, b)
-        assert sorted(pa) == sorted(pb), "%r: tessera %r, redis %r" % (args, a, b)
-        return pa
-
-    def near(self, tolerance, *args):
-        """Integer replies that depend on the clock (TTL, PTTL...)."""
-        a, b = self.both(*args)
-        pa, pb = parse(a), parse(b)
-        if isinstance(pa, int) and isinstance(pb, int) and min(pa, pb) >= 0:
-            assert abs(pa - pb) <= tolerance, "%r: tessera %r, redis %r" % (args, a, b)
-        else:
-            assert a == b, "%r: tessera %r, redis %r" % (args, a, b)
-        return pa
-
-    def run(self, script):
-        for line in script:
-            self(*line)
-
-
-@pytest.fixture
-def d(server, reference, r, ref):
-    ts, rs = server.raw(), reference.raw()
-    yield Diff(ts, rs)
-    ts.close()
-    rs.close()
 
 
 # ---------- DEL / UNLINK / EXISTS / TOUCH / TYPE ----------

@@ -10,133 +10,23 @@ in the pipelines.
 import os
 import random
 import re
-import socket
 import threading
 import time
 
 import pytest
 
-NSHARDS = int(os.environ.get("TESSERA_THREADS", "2"))
-
-
-def known_bug(reason):
-    """A test that shows a known bug in code outside this suite's reach.
-    Strict: the fix turns it into a failure, and the marker is removed."""
-    return pytest.mark.xfail(strict=True, reason=reason)
+import tessera_testlib as testlib
+from tessera_testlib import NSHARDS, encode, keys_on, spread_keys
 
 
 # ---------- helpers ----------
 
-def crc16(data):
-    crc = 0
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
-def key_shard(key, nshards=NSHARDS):
-    if isinstance(key, str):
-        key = key.encode()
-    s = key.find(b"{")
-    if s >= 0:
-        e = key.find(b"}", s + 1)
-        if e > s + 1:
-            key = key[s + 1:e]
-    return (crc16(key) % 16384) * nshards // 16384
-
-
-def keys_on(shard, prefix, count=1):
-    out, i = [], 0
-    while len(out) < count:
-        k = "%s%d" % (prefix, i)
-        if key_shard(k) == shard:
-            out.append(k)
-        i += 1
-    return out
-
-
-def spread_keys(prefix, per_shard=2):
-    """Keys on every shard, interleaved."""
-    cols = [keys_on(s, prefix, per_shard) for s in range(NSHARDS)]
-    return [k for row in zip(*cols) for k in row]
-
-
-def encode(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-
-class Wire:
-    """A raw connection that reads whole RESP replies (conftest's
-    read_reply reads the socket unbuffered, where one read may return less
-    than a large bulk string). Keeps what it read past a reply."""
+class Wire(testlib.Wire):
+    """The shared raw connection with TCP_NODELAY set, so that requests sent
+    in pieces really reach the server in pieces."""
 
     def __init__(self, srv, timeout=20):
-        self.s = srv.raw()
-        self.s.settimeout(timeout)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.f = self.s.makefile("rb")
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def reply(self):
-        data = bytearray()
-
-        def rd():
-            line = self.f.readline()
-            if not line.endswith(b"\r\n"):
-                raise EOFError("connection closed after %r" % bytes(data[-100:] + line))
-            data.extend(line)
-            t, rest = line[:1], line[1:-2]
-            if t in (b"*", b"%", b"~", b">"):
-                n = int(rest)
-                for _ in range(max(n, 0) * (2 if t == b"%" else 1)):
-                    rd()
-            elif t in (b"$", b"=", b"!"):
-                n = int(rest)
-                if n >= 0:
-                    body = self.f.read(n + 2)
-                    if len(body) != n + 2:
-                        raise EOFError("short bulk")
-                    data.extend(body)
-        rd()
-        return bytes(data)
-
-    def replies(self, n):
-        return b"".join(self.reply() for _ in range(n))
-
-    def cmd(self, *args):
-        self.send(encode(*args))
-        return self.reply()
-
-    def until_close(self, timeout=10.0):
-        """Everything the server sends until it closes the connection."""
-        self.s.settimeout(timeout)
-        out = bytearray()
-        try:
-            while True:
-                d = self.f.read1(65536)
-                if not d:
-                    return bytes(out)
-                out.extend(d)
-        except ConnectionResetError:
-            return bytes(out)
-        except socket.timeout:
-            raise AssertionError("connection not closed; got %r" % bytes(out[:300]))
-
-    def close(self):
-        self.f.close()
-        self.s.close()
+        super().__init__(srv, timeout, nodelay=True)
 
 
 def exchange(server, data, nreplies, chunks=None, pause=0.0):

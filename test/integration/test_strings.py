@@ -5,62 +5,26 @@ spread over several (MGET/MSET/MSETNX/LCS then run as multi-shard txns).
 The reference is a real redis-server (fixture `reference`); the tests that
 compare against it are skipped when it is not installed.
 """
-import os
 import random
 import time
 
 import pytest
 
 from conftest import raw_command
-
-NSHARDS = int(os.environ.get("TESSERA_THREADS", "2"))
-
-
-# ---------- key placement (the Redis Cluster slot function, as slot.h) ----------
-
-def crc16(data):
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
+from tessera_testlib import NSHARDS, crc16, key_shard, keys_on
 
 
-def key_slot(key):
-    k = key.encode()
-    start = k.find(b"{")
-    if start >= 0:
-        end = k.find(b"}", start + 1)
-        if end > start + 1:
-            k = k[start + 1:end]
-    return crc16(k) % 16384
-
-
-def shard_of(key):
-    return key_slot(key) * NSHARDS // 16384
-
-
-def keys_on(shard, n, prefix="k"):
-    out, i = [], 0
-    while len(out) < n:
-        name = "%s%d" % (prefix, i)
-        if shard_of(name) == shard:
-            out.append(name)
-        i += 1
-    return out
-
+# ---------- key placement (the slot function is in tessera_testlib) ----------
 
 # Two keys on the first shard and two on the last one.
-A0, A1 = keys_on(0, 2, "a")
-B0, B1 = keys_on(NSHARDS - 1, 2, "b")
+A0, A1 = keys_on(0, "a", 2)
+B0, B1 = keys_on(NSHARDS - 1, "b", 2)
 
 
 def test_key_placement():
     assert crc16(b"123456789") == 0x31C3  # the XMODEM check value
     if NSHARDS > 1:
-        assert shard_of(A0) != shard_of(B0)
+        assert key_shard(A0) != key_shard(B0)
 
 
 # ---------- comparing two servers ----------
@@ -269,7 +233,7 @@ def test_multi_shard_keys_span_shards():
     if NSHARDS < 2:
         pytest.skip("one shard")
     cases = [c for c in multi_cases() if c[0] in ("MGET", "MSET", "MSETNX", "LCS")]
-    spanning = [c for c in cases if len({shard_of(k) for k in c[1:] if k in (A0, A1, B0, B1)}) > 1]
+    spanning = [c for c in cases if len({key_shard(k) for k in c[1:] if k in (A0, A1, B0, B1)}) > 1]
     assert len(spanning) > 20
 
 
