@@ -103,6 +103,8 @@ typedef struct ts_conn {
     uint64_t net_in, net_out;
 } ts_conn;
 
+/* Frees a batch and its buffers (the worker's batch cache at shutdown). */
+void ts_batch_release(ts_batch *b);
 /* Worker thread: adopt an accepted socket. */
 void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
 /* Worker thread: continue processing buffered commands (after a wait ended). */

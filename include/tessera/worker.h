@@ -65,6 +65,8 @@ typedef struct ts_worker {
     ts_msg *self_head, *self_tail;  /* messages this worker sent to itself */
     struct ts_conn *shard_waiters;  /* connections waiting for this shard to be released */
     struct ts_batch **open_batches; /* per target shard, during one connection's pass */
+    struct ts_batch *batch_cache;   /* freed batches kept for reuse (conn.c) */
+    int nbatch_cache;
     unsigned *open_targets;
     unsigned nopen;
     ts_cmd_stats *cmd_stats;        /* indexed by ts_command.id */

@@ -60,9 +60,32 @@ static void slot_push(ts_conn *c, ts_batch *b)
     c->slot_count++;
 }
 
+/* Batches are allocated and freed by their origin worker, which keeps a few
+ * freed ones with their buffers: a pipeline then reuses warm memory instead
+ * of growing fresh buffers with realloc on every pass. */
+#define TS_BATCH_CACHE_MAX 64
+#define TS_BATCH_CACHE_BUF_MAX (64 * 1024)
+
 static ts_batch *batch_new(ts_conn *c, unsigned target, bool is_local)
 {
-    ts_batch *b = ts_calloc(1, sizeof(*b));
+    ts_worker *w = c->w;
+    ts_batch *b = w->batch_cache;
+    if (b) {
+        w->batch_cache = (ts_batch *)b->msg.next;
+        w->nbatch_cache--;
+        ts_buf args = b->args, reply = b->reply;
+        uint32_t *ends = b->reply_end;
+        uint32_t ends_cap = b->reply_end_cap;
+        memset(b, 0, sizeof(*b));
+        b->args = args;
+        b->args.len = 0;
+        b->reply = reply;
+        b->reply.len = 0;
+        b->reply_end = ends;
+        b->reply_end_cap = ends_cap;
+    } else {
+        b = ts_calloc(1, sizeof(*b));
+    }
     b->conn = c;
     b->origin = c->w;
     b->target = target;
@@ -71,12 +94,25 @@ static ts_batch *batch_new(ts_conn *c, unsigned target, bool is_local)
     return b;
 }
 
-static void batch_free(ts_batch *b)
+void ts_batch_release(ts_batch *b)
 {
     ts_buf_free(&b->args);
     ts_buf_free(&b->reply);
     free(b->reply_end);
     free(b);
+}
+
+static void batch_free(ts_batch *b)
+{
+    ts_worker *w = b->origin;
+    if (w->nbatch_cache < TS_BATCH_CACHE_MAX && b->args.cap <= TS_BATCH_CACHE_BUF_MAX &&
+        b->reply.cap <= TS_BATCH_CACHE_BUF_MAX) {
+        b->msg.next = (ts_msg *)w->batch_cache;
+        w->batch_cache = b;
+        w->nbatch_cache++;
+        return;
+    }
+    ts_batch_release(b);
 }
 
 static void batch_mark_reply(ts_batch *b)

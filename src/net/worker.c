@@ -272,6 +272,11 @@ void ts_worker_join(ts_worker *w) { uv_thread_join(&w->thread); }
 
 void ts_worker_destroy(ts_worker *w)
 {
+    while (w->batch_cache) {
+        ts_batch *b = w->batch_cache;
+        w->batch_cache = (ts_batch *)b->msg.next;
+        ts_batch_release(b);
+    }
     uv_loop_close(&w->loop);
     ts_shard_free(&w->shard);
     ts_config_free(&w->config);
