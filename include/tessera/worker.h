@@ -53,6 +53,11 @@ typedef struct ts_worker {
     uv_loop_t loop;
     uv_async_t wakeup;
     uv_timer_t cron;
+    uv_check_t wake_check;          /* after I/O callbacks: send the wake-ups owed to peers */
+    uv_prepare_t wake_prepare;      /* before polling: the same (for messages sent from timers) */
+    unsigned *wake_list;            /* peers owed a wake-up this loop iteration */
+    unsigned nwake;
+    bool *wake_owed;
     ts_mpsc inbox;
     ts_shard shard;
     ts_config config;               /* this worker's copy */
@@ -83,7 +88,9 @@ void ts_worker_join(ts_worker *w);
 void ts_worker_destroy(ts_worker *w);
 /* Any thread: hands a message to the worker. */
 void ts_worker_post(ts_worker *w, ts_msg *m);
-/* Owner thread: delivers a message to target, directly when target == self. */
+/* Owner thread: delivers a message to target (a local FIFO when target ==
+ * self). The wake-up of another worker is sent once per loop iteration, so a
+ * pass over many connections costs one wake-up per peer, not one per batch. */
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m);
 /* Owner thread: the connection may continue (processed after the current callback). */
 void ts_worker_make_ready(ts_worker *w, struct ts_conn *c);

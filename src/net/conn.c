@@ -239,7 +239,7 @@ static void flush_open_batches(ts_conn *c)
         b->msg.kind = TS_MSG_BATCH;
         c->inflight++;
         w->stats.batches_sent++;
-        ts_worker_post(ts_worker_of(w->srv, target), &b->msg);
+        ts_worker_send(w, ts_worker_of(w->srv, target), &b->msg);
     }
     w->nopen = 0;
 }

@@ -36,7 +36,11 @@ void ts_worker_post(ts_worker *w, ts_msg *m)
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
 {
     if (target != self) {
-        ts_worker_post(target, m);
+        ts_mpsc_push(&target->inbox, &m->node);
+        if (!self->wake_owed[target->id]) {
+            self->wake_owed[target->id] = true;
+            self->wake_list[self->nwake++] = target->id;
+        }
         return;
     }
     /* Self-addressed: a local FIFO, run after the current callback. */
@@ -45,6 +49,20 @@ void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
     else self->self_head = m;
     self->self_tail = m;
 }
+
+static void flush_wakeups(ts_worker *w)
+{
+    for (unsigned i = 0; i < w->nwake; i++) {
+        unsigned id = w->wake_list[i];
+        w->wake_owed[id] = false;
+        int rc = uv_async_send(&w->srv->workers[id]->wakeup);
+        if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+    }
+    w->nwake = 0;
+}
+
+static void on_wake_check(uv_check_t *h) { flush_wakeups(h->data); }
+static void on_wake_prepare(uv_prepare_t *h) { flush_wakeups(h->data); }
 
 void ts_worker_make_ready(ts_worker *w, ts_conn *c)
 {
@@ -182,9 +200,14 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_FINAL:
         /* Stage 2: nothing is in flight anywhere; close the loop's handles. */
         free(m);
+        flush_wakeups(w);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
+        uv_check_stop(&w->wake_check);
+        uv_close((uv_handle_t *)&w->wake_check, NULL);
+        uv_prepare_stop(&w->wake_prepare);
+        uv_close((uv_handle_t *)&w->wake_prepare, NULL);
         break;
     default:
         ts_panic("worker %u: unknown message kind %d", w->id, m->kind);
@@ -244,6 +267,12 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->cron);
     w->cron.data = w;
+    uv_check_init(&w->loop, &w->wake_check);
+    w->wake_check.data = w;
+    uv_prepare_init(&w->loop, &w->wake_prepare);
+    w->wake_prepare.data = w;
+    w->wake_list = ts_calloc(srv->nworkers, sizeof(unsigned));
+    w->wake_owed = ts_calloc(srv->nworkers, sizeof(bool));
     ts_shard_init(&w->shard, id, w->config.databases);
     w->open_batches = ts_calloc(srv->nworkers, sizeof(ts_batch *));
     w->open_targets = ts_calloc(srv->nworkers, sizeof(unsigned));
@@ -263,6 +292,8 @@ static void worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     int hz = w->config.hz > 0 ? w->config.hz : 10;
     uv_timer_start(&w->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
+    uv_check_start(&w->wake_check, on_wake_check);
+    uv_prepare_start(&w->wake_prepare, on_wake_prepare);
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -281,6 +312,8 @@ void ts_worker_destroy(ts_worker *w)
     ts_shard_free(&w->shard);
     ts_config_free(&w->config);
     free(w->open_batches);
+    free(w->wake_list);
+    free(w->wake_owed);
     free(w->open_targets);
     free(w->cmd_stats);
 }
