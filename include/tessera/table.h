@@ -84,6 +84,10 @@ size_t ts_table_expires(const ts_table *t);
 
 /* Lookup; does one incremental rehash step if rehashing. NULL if absent. */
 ts_entry *ts_table_find(ts_table *t, const char *key, size_t klen);
+/* Prefetch hints for a batch of lookups (they change nothing): stage 0
+ * prefetches the key's bucket slot, stage 1 the first entry of its chain
+ * (call it after stage 0 for the whole batch, so the slot is in cache). */
+void ts_table_prefetch(const ts_table *t, const char *key, size_t klen, int stage);
 
 /* Inserts or replaces key with v. A new entry gets expire_ms (negative =
  * none) and lru 0. Replacing keeps the old lru, keeps the old expire when

@@ -351,6 +351,15 @@ static inline ts_entry **t_find_link(ts_table *t, const char *key, size_t klen, 
     return NULL;
 }
 
+void ts_table_prefetch(const ts_table *t, const char *key, size_t klen, int stage)
+{
+    int i = t->ht[1] ? 1 : 0;   /* while rehashing, new keys land in ht[1] */
+    if (!t->ht[i]) return;
+    ts_entry *const *slot = &t->ht[i][(size_t)ts_hash(key, klen) & t->mask[i]];
+    if (stage == 0) __builtin_prefetch(slot);
+    else if (*slot) __builtin_prefetch(*slot);
+}
+
 /* The slot that points to e, which must be in t. */
 static ts_entry **t_link_of(ts_table *t, const ts_entry *e, int *which)
 {
