@@ -119,23 +119,22 @@ def rd(f):
         return rest.decode()
     raise ValueError(line)
 
-def call(sock, f, *args):
+def send(sock, args):
     out = b"*%d\r\n" % len(args)
     for a in args:
         a = a.encode()
         out += b"$%d\r\n%s\r\n" % (len(a), a)
     sock.sendall(out)
+
+def call(sock, f, *args):
+    send(sock, args)
     return rd(f)
 
 def cstr(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 def call3(sock, f, *args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a.encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    sock.sendall(out)
+    send(sock, args)
     return rd3(f)
 
 def main():
