@@ -21,6 +21,7 @@
 #include "tessera/config.h"
 #include "tessera/mpsc.h"
 #include "tessera/msg.h"
+#include "tessera/resp_parse.h"
 #include "tessera/server.h"
 #include "tessera/shard.h"
 
@@ -71,6 +72,7 @@ typedef struct ts_worker {
     struct ts_conn *shard_waiters;  /* connections waiting for this shard to be released */
     struct ts_batch **open_batches; /* per target shard, during one connection's pass */
     struct ts_batch *batch_cache;   /* freed batches kept for reuse (conn.c) */
+    ts_parser lookahead;            /* conn.c's prefetch look-ahead over a pipeline */
     int nbatch_cache;
     unsigned *open_targets;
     unsigned nopen;

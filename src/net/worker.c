@@ -277,6 +277,7 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     w->open_batches = ts_calloc(srv->nworkers, sizeof(ts_batch *));
     w->open_targets = ts_calloc(srv->nworkers, sizeof(unsigned));
     w->cmd_stats = ts_calloc((size_t)ts_command_count(), sizeof(ts_cmd_stats));
+    ts_parser_init(&w->lookahead, (size_t)w->config.proto_max_bulk_len);
     w->now_ms = ts_mstime();
     return 0;
 }
@@ -312,6 +313,7 @@ void ts_worker_destroy(ts_worker *w)
     ts_shard_free(&w->shard);
     ts_config_free(&w->config);
     free(w->open_batches);
+    ts_parser_free(&w->lookahead);
     free(w->wake_list);
     free(w->wake_owed);
     free(w->open_targets);
