@@ -29,24 +29,25 @@ def lines(path):
             yield ln
 
 
+def entry(tests, order, name):
+    """The record of one redis-benchmark test, created on first sight."""
+    if name not in tests:
+        order.append(name)
+    return tests.setdefault(name, {"rps": None, "stalls": 0, "longest": 0, "run": 0})
+
+
 def parse(path):
     tests = {}   # name -> dict(rps, stalls, longest)
     order = []
     for ln in lines(path):
         m = FINAL.match(ln)
         if m:
-            name = m.group(1)
-            t = tests.setdefault(name, {"rps": None, "stalls": 0, "longest": 0, "run": 0})
-            if name not in order:
-                order.append(name)
+            t = entry(tests, order, m.group(1))
             t["rps"] = float(m.group(2))
             continue
         m = PROGRESS.match(ln)
         if m:
-            name = m.group(1)
-            t = tests.setdefault(name, {"rps": None, "stalls": 0, "longest": 0, "run": 0})
-            if name not in order:
-                order.append(name)
+            t = entry(tests, order, m.group(1))
             inst, overall = m.group(2), m.group(3)
             started = "nan" not in overall and float(overall) > 0
             if started and "nan" not in inst and float(inst) == 0.0:

@@ -19,6 +19,7 @@
  * conf/tessera.conf are checked by the same code.
  */
 #include "tessera/config.h"
+#include "tessera/strconv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -333,33 +334,8 @@ static void val_free(opt_val *v)
     memset(v, 0, sizeof(*v));
 }
 
-/* A decimal integer with Redis's strictness: optional '-', no '+', no
- * blanks, no leading zeros, no "-0", within long long. */
-static bool parse_ll(const char *s, long long *out)
-{
-    size_t n = strlen(s);
-    if (n == 1 && s[0] == '0') { *out = 0; return true; }
-    size_t i = 0;
-    bool neg = n > 0 && s[0] == '-';
-    if (neg) i++;
-    if (i >= n || s[i] < '1' || s[i] > '9') return false;
-    unsigned long long v = 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (ULLONG_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    const unsigned long long limit = (unsigned long long)LLONG_MAX;
-    if (neg) {
-        if (v > limit + 1) return false;
-        *out = v == limit + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > limit) return false;
-        *out = (long long)v;
-    }
-    return true;
-}
+/* A decimal integer with Redis's strictness (strconv.h). */
+static bool parse_ll(const char *s, long long *out) { return ts_str_to_ll(s, strlen(s), out); }
 
 /* Digits and an optional unit: b, k (1000), kb (1024), m, mb, g, gb, any
  * case. No digits reads as 0 (so "" and "k" are 0, as in Redis). Returns 0,
