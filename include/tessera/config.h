@@ -58,6 +58,13 @@ typedef struct ts_config {
     char *pidfile;                  /* "" = none; never NULL */
     char *dir;                      /* absolute working directory; never NULL */
     bool daemonize;
+    /* Data types: compact-encoding thresholds (Redis's names and defaults). */
+    long long hash_max_listpack_entries;
+    long long hash_max_listpack_value;
+    int list_max_listpack_size;     /* > 0: entries per node; -1..-5: 4/8/16/32/64 KB per node */
+    long long set_max_intset_entries;
+    long long zset_max_listpack_entries;
+    long long zset_max_listpack_value;
 } ts_config;
 
 /* Sets every option to its default; dir becomes the current directory. */

@@ -50,9 +50,30 @@ void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n);
 ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl);
 ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long v, bool keep_ttl);
 
-/* Frees a PTR value of any type (the tables' free callback). */
+/* Frees a PTR value of any type (the tables' free callback; object.c). */
 void ts_value_free(const ts_value *v);
-/* Deep-copies a value (for COPY / moving between shards); INLINE bytes become owned by *out. */
+
+/* Lookups for commands of one type (TS_TYPE_*): like lookup_read/write, but
+ * when the key holds another type they reply WRONGTYPE, set *wrongtype and
+ * return NULL. A missing key returns NULL with *wrongtype false. */
+ts_entry *ts_db_lookup_read_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype);
+ts_entry *ts_db_lookup_write_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype);
+/* The collection object of a PTR entry. */
+static inline void *ts_entry_obj(const ts_entry *e)
+{
+    ts_value v;
+    ts_entry_value(e, &v);
+    return v.ptr;
+}
+/* Adds a key holding a new collection object (the key must be absent). */
+ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *obj);
+/* Replaces the object / encoding of a collection entry (after a conversion
+ * or a reallocation); keeps key, expire and LRU. Returns the entry's
+ * (possibly new) address. The old object is freed when obj is a
+ * different pointer (a conversion); a same-pointer update frees nothing. */
+ts_entry *ts_db_replace_object(ts_cmd_ctx *c, ts_entry *e, int type, int enc, void *obj);
+/* The worker's configuration copy (thresholds of the compact encodings). */
+const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
 
 /* Active expiry: one adaptive cycle bounded by `budget_us` of CPU. */
 void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us);

@@ -34,6 +34,7 @@
 
 #include "cmds.h"
 #include "tessera/db.h"
+#include "tessera/object.h"
 #include "tessera/glob.h"
 #include "tessera/server.h"
 
@@ -337,15 +338,14 @@ static carried *take_detach(ts_table *t, ts_entry *e)
 }
 
 /* COPY: a copy with the same encoding and expire and a fresh LRU clock.
- * NULL for PTR values: there is no deep-copy for them yet (db.h). */
+ * NULL for a PTR value of a type without an implementation (object.h). */
 static carried *take_copy(const ts_entry *e, int64_t now_ms)
 {
     ts_value v;
     ts_entry_value(e, &v);
-    if (v.form == TS_FORM_PTR) return NULL;
+    if (v.form == TS_FORM_PTR && !ts_type_ops_of(v.type)) return NULL;
     carried *m = ts_malloc(sizeof(*m));
-    m->v = v;
-    if (v.form == TS_FORM_INLINE) m->v.s.ptr = ts_strndup(v.s.ptr, v.s.len);
+    ts_value_dup(&v, &m->v);
     m->expire = ts_entry_expire(e);
     m->lru = (uint32_t)(now_ms / 1000);   /* the LRU clock: seconds (db.c) */
     return m;

@@ -41,6 +41,7 @@
 typedef enum opt_type {
     T_BOOL,     /* bool field; yes / no */
     T_INT,      /* int field; decimal integer within [min, max] */
+    T_LONG,     /* long long field; decimal integer within [min, max] (Redis's size_t/long configs) */
     T_MEMORY,   /* long long field; bytes with an optional unit (1k 1kb 1m 1mb 1g 1gb) */
     T_OCTAL,    /* int field; octal number within [min, max] */
     T_ENUM,     /* int field; index into names */
@@ -97,6 +98,19 @@ static const opt_def opts[] = {
      .off = FIELD(client_query_buffer_limit), .min = 1024 * 1024, .max = LLONG_MAX, .def = "1gb"},
     {.name = "proto-max-bulk-len", .type = T_MEMORY, .runtime = true, .off = FIELD(proto_max_bulk_len),
      .min = 1024 * 1024, .max = LLONG_MAX, .def = "512mb"},
+    /* Data types: when a collection leaves its compact encoding. */
+    {.name = "hash-max-listpack-entries", .alias = "hash-max-ziplist-entries", .type = T_LONG, .runtime = true,
+     .off = FIELD(hash_max_listpack_entries), .min = 0, .max = LONG_MAX, .def = "128"},
+    {.name = "hash-max-listpack-value", .alias = "hash-max-ziplist-value", .type = T_LONG, .runtime = true,
+     .off = FIELD(hash_max_listpack_value), .min = 0, .max = LONG_MAX, .def = "64"},
+    {.name = "list-max-listpack-size", .alias = "list-max-ziplist-size", .type = T_INT, .runtime = true,
+     .off = FIELD(list_max_listpack_size), .min = INT_MIN, .max = INT_MAX, .def = "-2"},
+    {.name = "set-max-intset-entries", .type = T_LONG, .runtime = true, .off = FIELD(set_max_intset_entries),
+     .min = 0, .max = LONG_MAX, .def = "512"},
+    {.name = "zset-max-listpack-entries", .alias = "zset-max-ziplist-entries", .type = T_LONG, .runtime = true,
+     .off = FIELD(zset_max_listpack_entries), .min = 0, .max = LONG_MAX, .def = "128"},
+    {.name = "zset-max-listpack-value", .alias = "zset-max-ziplist-value", .type = T_LONG, .runtime = true,
+     .off = FIELD(zset_max_listpack_value), .min = 0, .max = LONG_MAX, .def = "64"},
 };
 
 #define NOPTS ((int)TS_ARRAY_LEN(opts))
@@ -429,6 +443,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         }
         return 0;
     case T_INT:
+    case T_LONG:
         if (!parse_ll(s, &v->num)) {
             snprintf(why, whylen, "argument couldn't be parsed into an integer");
             return -1;
@@ -517,6 +532,7 @@ static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
     case T_INT:
     case T_OCTAL:
     case T_ENUM: *field_int(c, o) = (int)num; break;
+    case T_LONG:
     case T_MEMORY: *field_ll(c, o) = num; break;
     case T_STRING:
     case T_DIR:
@@ -545,6 +561,7 @@ static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quo
     case T_BOOL: put_str(b, *cfield_bool(c, o) ? "yes" : "no"); return;
     case T_INT: snprintf(tmp, sizeof(tmp), "%d", *cfield_int(c, o)); break;
     case T_OCTAL: snprintf(tmp, sizeof(tmp), "%o", (unsigned)*cfield_int(c, o)); break;
+    case T_LONG:
     case T_MEMORY: snprintf(tmp, sizeof(tmp), "%lld", *cfield_ll(c, o)); break;
     case T_ENUM: {
         int i = *cfield_int(c, o), n = 0;

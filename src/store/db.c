@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tessera/server.h"
+#include "tessera/worker.h"
 
 
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
@@ -105,15 +106,44 @@ ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long val, bool keep_ttl)
     return e;
 }
 
-void ts_value_free(const ts_value *v)
+static ts_entry *check_type(ts_cmd_ctx *c, ts_entry *e, int type, bool *wrongtype)
 {
-    if (v->form != TS_FORM_PTR) return;
-    switch (v->type) {
-    default:
-        free(v->ptr);
-        break;
+    *wrongtype = false;
+    if (e && ts_entry_type(e) != type) {
+        ts_reply_error(c->r, TS_ERR_WRONGTYPE);
+        *wrongtype = true;
+        return NULL;
     }
+    return e;
 }
+
+ts_entry *ts_db_lookup_read_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype)
+{
+    return check_type(c, ts_db_lookup_read(c, key), type, wrongtype);
+}
+
+ts_entry *ts_db_lookup_write_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype)
+{
+    return check_type(c, ts_db_lookup_write(c, key), type, wrongtype);
+}
+
+ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *obj)
+{
+    ts_value v = { .type = (uint8_t)type, .enc = (uint8_t)enc, .form = TS_FORM_PTR };
+    v.ptr = obj;
+    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, -1, false);
+    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
+    return e;
+}
+
+ts_entry *ts_db_replace_object(ts_cmd_ctx *c, ts_entry *e, int type, int enc, void *obj)
+{
+    ts_value v = { .type = (uint8_t)type, .enc = (uint8_t)enc, .form = TS_FORM_PTR };
+    v.ptr = obj;
+    return ts_table_set_value(ts_db_table(c), e, &v);
+}
+
+const ts_config *ts_db_config(const ts_cmd_ctx *c) { return &c->worker->config; }
 
 const char *ts_type_name(int type)
 {

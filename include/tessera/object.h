@@ -1,0 +1,45 @@
+/*
+ * object.h - what the keyspace needs from a collection value: free it,
+ * copy it, measure it.
+ *
+ * Owns: the per-type operation table. A collection (list, hash, set, zset,
+ * stream) lives in a table entry as a TS_FORM_PTR value; the entry's type
+ * and encoding say how to read the pointer. Each type module (src/types/)
+ * defines one ts_type_ops; the keyspace (db.c, COPY, RENAME, lazy free)
+ * reaches a collection only through these functions, so adding a type or
+ * an encoding never touches the keyspace code.
+ *
+ * Thread: a collection is owned by the thread owning the shard of its key.
+ * It may be handed whole to another thread (RENAME/MOVE across shards, the
+ * lazy-free thread), so an object must not point into per-thread state
+ * (no per-shard pools or caches): plain malloc'd memory only.
+ */
+#ifndef TESSERA_OBJECT_H
+#define TESSERA_OBJECT_H
+
+#include <stddef.h>
+
+#include "tessera/table.h"
+
+typedef struct ts_type_ops {
+    /* Frees the object and everything it owns. */
+    void (*free)(void *obj, int enc);
+    /* A deep copy with the same encoding (COPY). */
+    void *(*dup)(const void *obj, int enc);
+    /* Roughly how many allocations freeing it walks (Redis's "free effort"):
+     * above TS_LAZYFREE_THRESHOLD the object is freed on the background
+     * thread instead of by the worker. */
+    size_t (*free_effort)(const void *obj, int enc);
+} ts_type_ops;
+
+/* The ops of a collection type, or NULL for strings (never PTR) and for a
+ * type without an implementation. */
+const ts_type_ops *ts_type_ops_of(int type);
+
+/* A value's deep copy: INLINE bytes are copied into a new buffer the caller
+ * owns, PTR objects through their type's dup. */
+void ts_value_dup(const ts_value *src, ts_value *out);
+
+#define TS_LAZYFREE_THRESHOLD 64
+
+#endif

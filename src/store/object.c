@@ -1,0 +1,43 @@
+/*
+ * object.c - the per-type operation table of object.h, and the value-level
+ * helpers built on it (free, deep copy).
+ *
+ * Each type module defines its ts_type_ops; this file only lists them, so
+ * that the keyspace depends on the table and not on any type's internals.
+ */
+#include "tessera/object.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tessera/common.h"
+#include "tessera/db.h"
+
+static const ts_type_ops *const ops_by_type[] = {
+    [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
+};
+
+const ts_type_ops *ts_type_ops_of(int type)
+{
+    if (type < 0 || type >= (int)TS_ARRAY_LEN(ops_by_type)) return NULL;
+    return ops_by_type[type];
+}
+
+void ts_value_free(const ts_value *v)
+{
+    if (v->form != TS_FORM_PTR) return;
+    const ts_type_ops *ops = ts_type_ops_of(v->type);
+    if (ops) ops->free(v->ptr, v->enc);
+    else free(v->ptr);
+}
+
+void ts_value_dup(const ts_value *src, ts_value *out)
+{
+    *out = *src;
+    if (src->form == TS_FORM_INLINE) {
+        out->s.ptr = ts_strndup(src->s.ptr, src->s.len);
+    } else if (src->form == TS_FORM_PTR) {
+        const ts_type_ops *ops = ts_type_ops_of(src->type);
+        out->ptr = ops ? ops->dup(src->ptr, src->enc) : NULL;
+    }
+}
