@@ -67,11 +67,14 @@ static inline void *ts_entry_obj(const ts_entry *e)
 }
 /* Adds a key holding a new collection object (the key must be absent). */
 ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *obj);
-/* Replaces the object / encoding of a collection entry (after a conversion
- * or a reallocation); keeps key, expire and LRU. Returns the entry's
- * (possibly new) address. The old object is freed when obj is a
- * different pointer (a conversion); a same-pointer update frees nothing. */
-ts_entry *ts_db_replace_object(ts_cmd_ctx *c, ts_entry *e, int type, int enc, void *obj);
+/* After a collection object was reallocated or converted, store its new
+ * pointer / encoding in the entry: ts_entry_set_object (table.h), which
+ * frees nothing and never moves the entry. */
+/* Tells blocked clients (BLPOP, BZPOPMIN, XREAD BLOCK, ...) that key of
+ * the current database may now serve them: call it after every write that
+ * adds elements to a list, sorted set or stream (push, insert, store,
+ * rename/move into place). Cheap when nobody is blocked on the shard. */
+void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key);
 /* The worker's configuration copy (thresholds of the compact encodings). */
 const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
 

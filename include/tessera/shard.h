@@ -65,6 +65,7 @@ typedef struct ts_shard {
     ts_msg *deferred_head;        /* messages parked while held, FIFO */
     ts_msg *deferred_tail;
     bool active_expire;           /* DEBUG SET-ACTIVE-EXPIRE */
+    size_t blocked_keys;          /* keys with blocked clients waiting (blocking.c) */
     uint64_t expire_cursor[64];   /* active expiry scan position per db (first 64 dbs) */
     int expire_db;                /* next db the active cycle starts from */
 #ifndef NDEBUG

@@ -126,6 +126,10 @@ int64_t ts_entry_expire(const ts_entry *e);            /* -1 if none */
 uint32_t ts_entry_lru(const ts_entry *e);              /* 24 bits */
 void ts_entry_set_lru(ts_entry *e, uint32_t v);        /* stores v & TS_ENTRY_LRU_MAX */
 size_t ts_entry_alloc_size(const ts_entry *e);         /* malloc_usable_size */
+/* Rewrites a PTR entry's pointer and encoding in place, freeing nothing:
+ * for an object that was reallocated (the old pointer is already gone) or
+ * converted by its owner (which freed the old one itself). */
+void ts_entry_set_object(ts_entry *e, int enc, void *ptr);
 
 /* Incremental rehash. The table grows (x2) when size reaches the bucket
  * count and shrinks (to the next power of two above size, min 4) when size

@@ -136,13 +136,6 @@ ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *o
     return e;
 }
 
-ts_entry *ts_db_replace_object(ts_cmd_ctx *c, ts_entry *e, int type, int enc, void *obj)
-{
-    ts_value v = { .type = (uint8_t)type, .enc = (uint8_t)enc, .form = TS_FORM_PTR };
-    v.ptr = obj;
-    return ts_table_set_value(ts_db_table(c), e, &v);
-}
-
 const ts_config *ts_db_config(const ts_cmd_ctx *c) { return &c->worker->config; }
 
 const char *ts_type_name(int type)

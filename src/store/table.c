@@ -230,6 +230,15 @@ void ts_entry_value(const ts_entry *e, ts_value *out)
     }
 }
 
+void ts_entry_set_object(ts_entry *e, int enc, void *ptr)
+{
+    unsigned f = e_flags(e);
+    TS_ASSERT(((f >> TF_FORM_SHIFT) & TF_FORM_MASK) == TS_FORM_PTR && (unsigned)enc <= TF_ENC_MASK);
+    unsigned char *vp = (unsigned char *)e + e_head(e) + ((f & TF_EXPIRE) ? sizeof(int64_t) : 0);
+    memcpy(vp, &ptr, sizeof ptr);
+    e_set_flags(e, (f & ~(TF_ENC_MASK << TF_ENC_SHIFT)) | ((unsigned)enc << TF_ENC_SHIFT));
+}
+
 int ts_entry_type(const ts_entry *e) { return (int)(e_flags(e) & TF_TYPE_MASK); }
 int ts_entry_enc(const ts_entry *e) { return (int)((e_flags(e) >> TF_ENC_SHIFT) & TF_ENC_MASK); }
 int ts_entry_form(const ts_entry *e) { return (int)((e_flags(e) >> TF_FORM_SHIFT) & TF_FORM_MASK); }
