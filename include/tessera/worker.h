@@ -82,6 +82,11 @@ typedef struct ts_worker {
     int nerrstats;
     int64_t now_ms;
     bool stopping;
+    /* Blocked clients of this worker's connections (conn.c). */
+    struct ts_blocker *blocked_head;
+    long nblocked;
+    uv_timer_t block_timer;
+    int64_t block_timer_due;        /* 0 = not armed */
 } ts_worker;
 
 int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id);
@@ -103,5 +108,7 @@ void ts_worker_count_error(ts_worker *w, const char *code);
 /* Owner thread: a connection's memory was released (shutdown bookkeeping). */
 void ts_worker_conn_freed(ts_worker *w);
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard);
+/* Owner thread: (re)arms the blocked-client timer for a deadline. */
+void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms);
 
 #endif

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/blocking.h"
 #include "tessera/db.h"
 #include "tessera/object.h"
 #include "tessera/shard.h"
@@ -123,6 +124,9 @@ static void borrow_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     }
     loans *l = p->ptr;
     p->ptr = NULL;
+    /* A blocking command that found nothing waits on this part's keys
+     * from now on; they are still locked, so no push can slip in between. */
+    if (t->blocker && t->blocker->blocked) ts_blocking_register(c->shard, t->blocker);
     for (int i = 0; l && i < l->n; i++) {
         loan *x = &l->items[i];
         if (!x->present) continue;
@@ -153,7 +157,7 @@ static void run_on_scratch(ts_txn *t)
     }
     ts_cmd_ctx ctx = {
         .shard = &scratch, .worker = t->coord, .conn = NULL, .cmd = t->cmd, .db = t->db,
-        .argc = t->argc, .argv = t->argv, .r = &t->reply, .now_ms = t->now_ms,
+        .argc = t->argc, .argv = t->argv, .r = &t->reply, .now_ms = t->now_ms, .blocker = t->blocker,
     };
     t->cmd->run(&ctx);
     for (int j = 0; j < t->nparts; j++) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tessera/blocking.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/log.h"
@@ -127,6 +128,7 @@ void ts_worker_shard_released(ts_worker *w)
         }
     }
     if (ts_shard_busy(s)) return;
+    ts_blocking_serve(w);   /* keys that were locked when signalled */
     /* Local connections parked on the shard retry, in arrival order. */
     ts_conn *c = w->shard_waiters;
     w->shard_waiters = NULL;
@@ -173,6 +175,16 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_BATCH:
         shard_submit(w, m);
         break;
+    case TS_MSG_BLOCK_DONE:
+        ts_conn_on_block_done((ts_blocker *)m);
+        break;
+    case TS_MSG_BLOCK_UNREG: {
+        ts_msg_unblock *u = (ts_msg_unblock *)m;
+        ts_blocking_unregister(&w->shard, u->b);
+        ts_blocker_unref(u->b);
+        free(u);
+        break;
+    }
     case TS_MSG_BATCH_DONE:
         ts_conn_on_batch_done((ts_batch *)m);
         break;
@@ -181,6 +193,7 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         break;
     case TS_MSG_TXN_STEP:
         ts_txn_on_step(w, (ts_txn_part *)m);
+        if (ts_blocking_pending(&w->shard)) ts_blocking_serve(w);
         break;
     case TS_MSG_TXN_RELEASE:
         ts_txn_on_release(w, (ts_txn_part *)m);
@@ -203,6 +216,8 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         flush_wakeups(w);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
+        uv_timer_stop(&w->block_timer);
+        uv_close((uv_handle_t *)&w->block_timer, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
         uv_check_stop(&w->wake_check);
         uv_close((uv_handle_t *)&w->wake_check, NULL);
@@ -224,6 +239,24 @@ static void on_wakeup(uv_async_t *a)
         ts_worker_run_ready(w);
     }
     ts_worker_run_ready(w);
+}
+
+static void on_block_timer(uv_timer_t *t)
+{
+    ts_worker *w = t->data;
+    w->now_ms = ts_mstime();
+    w->block_timer_due = 0;
+    int64_t next = ts_conn_expire_blocked(w, w->now_ms);
+    if (next) ts_worker_arm_block_timer(w, next);
+    ts_worker_run_ready(w);
+}
+
+void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms)
+{
+    if (w->block_timer_due && w->block_timer_due <= deadline_ms) return;
+    w->block_timer_due = deadline_ms;
+    int64_t now = ts_mstime();
+    uv_timer_start(&w->block_timer, on_block_timer, deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
 }
 
 /* The periodic job (hz times a second): active expiry and idle clients. */
@@ -267,6 +300,8 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->cron);
     w->cron.data = w;
+    uv_timer_init(&w->loop, &w->block_timer);
+    w->block_timer.data = w;
     uv_check_init(&w->loop, &w->wake_check);
     w->wake_check.data = w;
     uv_prepare_init(&w->loop, &w->wake_prepare);
@@ -304,6 +339,17 @@ void ts_worker_join(ts_worker *w) { uv_thread_join(&w->thread); }
 
 void ts_worker_destroy(ts_worker *w)
 {
+    /* Registrations dropped after the loops ended (clients closed while
+     * blocked at shutdown). */
+    ts_mpsc_node *n;
+    while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
+        ts_msg *m = TS_CONTAINER_OF(n, ts_msg, node);
+        if (m->kind != TS_MSG_BLOCK_UNREG) continue;
+        ts_msg_unblock *u = (ts_msg_unblock *)m;
+        ts_blocking_unregister(&w->shard, u->b);
+        ts_blocker_unref(u->b);
+        free(u);
+    }
     while (w->batch_cache) {
         ts_batch *b = w->batch_cache;
         w->batch_cache = (ts_batch *)b->msg.next;
