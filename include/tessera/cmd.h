@@ -77,6 +77,10 @@ typedef struct ts_cmd_ctx {
     ts_arg *argv;
     ts_reply *r;
     int64_t now_ms;             /* wall clock, ms, taken once per batch */
+    /* Blocking commands (blocking.h): the client's blocker during its
+     * attempt, and in serve mode the one key being served. */
+    struct ts_blocker *blocker;
+    const ts_arg *serve_key;
 } ts_cmd_ctx;
 
 typedef void ts_cmd_fn(ts_cmd_ctx *ctx);

@@ -57,6 +57,7 @@ enum ts_conn_wait {
     TS_WAIT_INFLIGHT,   /* a barrier command waits for everything in flight */
     TS_WAIT_SHARD,      /* the local shard is held by a multi-shard txn */
     TS_WAIT_TXN,        /* our own multi-shard txn is running */
+    TS_WAIT_BLOCKED,    /* a blocking command waits for its keys (blocking.h) */
 };
 
 typedef struct ts_conn {
@@ -86,6 +87,7 @@ typedef struct ts_conn {
     struct ts_txn *pending[TS_GROUP_MAX];  /* consecutive multi-shard commands of this pass, */
     int npending;                          /* started together as one txn group */
     uint8_t wait;                        /* enum ts_conn_wait */
+    struct ts_blocker *blocker;          /* the blocking command in progress, or NULL */
     bool in_ready;
     bool in_waiters;
     bool closing;                        /* handle close started */
@@ -119,6 +121,11 @@ bool ts_batch_execute(struct ts_worker *w, ts_batch *b);
 bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv);
 /* Worker thread: a multi-shard txn this connection started has its reply. */
 void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
+/* Worker thread: a blocked client was served (BLOCK_DONE). */
+void ts_conn_on_block_done(struct ts_blocker *b);
+/* Worker thread: ends the blocked commands whose timeout passed; returns
+ * the earliest deadline still pending (0 = none). */
+int64_t ts_conn_expire_blocked(struct ts_worker *w, int64_t now_ms);
 /* Worker thread: server shutdown: send what is ready, then close. */
 void ts_conn_shutdown(ts_conn *c);
 /* Worker thread: begin closing (replies already queued are dropped). */

@@ -65,7 +65,13 @@ typedef struct ts_shard {
     ts_msg *deferred_head;        /* messages parked while held, FIFO */
     ts_msg *deferred_tail;
     bool active_expire;           /* DEBUG SET-ACTIVE-EXPIRE */
-    size_t blocked_keys;          /* keys with blocked clients waiting (blocking.c) */
+    /* Blocked clients (blocking.c): registry of waiters per key (key = 4-byte
+     * db + key bytes), and the keys signalled ready since the last serve. */
+    size_t blocked_keys;          /* keys with a waiter list */
+    struct ts_table *block_reg;   /* NULL until the first registration */
+    struct ts_ready_key *ready;
+    size_t nready, ready_cap;
+    bool serving;
     uint64_t expire_cursor[64];   /* active expiry scan position per db (first 64 dbs) */
     int expire_db;                /* next db the active cycle starts from */
 #ifndef NDEBUG

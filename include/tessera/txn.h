@@ -86,6 +86,7 @@ typedef struct ts_txn {
     struct ts_txn **members;    /* a txn group: these txns run as one (see ts_txn_group) */
     int nmembers;
     uint64_t flags;             /* command-specific */
+    struct ts_blocker *blocker; /* a blocking command's attempt (multi_borrow.c) */
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions

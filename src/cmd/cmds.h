@@ -34,6 +34,6 @@ TS_CMD_FN(cmd_debug);
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
-    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug;
+    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow;
 
 #endif

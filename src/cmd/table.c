@@ -20,7 +20,7 @@ static ts_command commands[] = {
 #include "command_table.inc"
 };
 
-#define LOOKUP_SIZE 512   /* power of two, > 2x the number of commands */
+#define LOOKUP_SIZE 1024  /* power of two, > 2x the number of commands */
 static const ts_command *lookup[LOOKUP_SIZE];
 
 static uint32_t name_hash(const char *s, size_t n)
@@ -36,6 +36,56 @@ static bool name_eq(const char *lower, const char *s, size_t n)
     return lower[n] == '\0';
 }
 
+/* Key extraction for commands whose keys are counted by a numkeys
+ * argument (Redis's "keynum" key specs). A bad numkeys yields no keys: the
+ * command then runs where it was received and replies Redis's error. */
+static int keys_counted(int argc, const ts_arg *argv, int numkeys_at, int extra_key, int *pos, int max)
+{
+    long long nk;
+    if (numkeys_at >= argc || !ts_arg_to_ll(argv[numkeys_at], &nk) || nk <= 0 || nk > argc - numkeys_at - 1)
+        return 0;
+    int n = 0;
+    if (extra_key > 0 && n < max) pos[n++] = extra_key;
+    for (int i = 0; i < nk && n < max; i++) pos[n++] = numkeys_at + 1 + i;
+    return n;
+}
+/* ZUNION numkeys k..., SINTERCARD, LMPOP, ZMPOP */
+static int keys_numkeys_at1(int argc, const ts_arg *argv, int *pos, int max)
+{
+    return keys_counted(argc, argv, 1, 0, pos, max);
+}
+/* ZUNIONSTORE dst numkeys k... */
+static int keys_dest_numkeys(int argc, const ts_arg *argv, int *pos, int max)
+{
+    return keys_counted(argc, argv, 2, 1, pos, max);
+}
+/* BLMPOP timeout numkeys k..., BZMPOP */
+static int keys_timeout_numkeys(int argc, const ts_arg *argv, int *pos, int max)
+{
+    return keys_counted(argc, argv, 2, 0, pos, max);
+}
+/* XREAD/XREADGROUP ... STREAMS k1 .. kn id1 .. idn */
+static int keys_streams(int argc, const ts_arg *argv, int *pos, int max)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!ts_arg_eq(argv[i], "streams")) continue;
+        int rest = argc - i - 1;
+        if (rest <= 0 || rest % 2) return 0;
+        int n = 0;
+        for (int k = 0; k < rest / 2 && n < max; k++) pos[n++] = i + 1 + k;
+        return n;
+    }
+    return 0;
+}
+
+static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] = {
+    {"zunion", keys_numkeys_at1}, {"zinter", keys_numkeys_at1}, {"zdiff", keys_numkeys_at1},
+    {"zintercard", keys_numkeys_at1}, {"sintercard", keys_numkeys_at1}, {"lmpop", keys_numkeys_at1},
+    {"zmpop", keys_numkeys_at1}, {"zunionstore", keys_dest_numkeys}, {"zinterstore", keys_dest_numkeys},
+    {"zdiffstore", keys_dest_numkeys}, {"blmpop", keys_timeout_numkeys}, {"bzmpop", keys_timeout_numkeys},
+    {"xread", keys_streams}, {"xreadgroup", keys_streams},
+};
+
 void ts_command_table_init(void)
 {
     _Static_assert(TS_ARRAY_LEN(commands) * 2 < LOOKUP_SIZE, "grow LOOKUP_SIZE");
@@ -47,6 +97,8 @@ void ts_command_table_init(void)
         static const char *squash[] = {"mget", "mset", "del", "unlink", "exists", "touch"};
         for (size_t j = 0; j < TS_ARRAY_LEN(squash); j++)
             if (!strcmp(c->name, squash[j])) c->squashable = true;
+        for (size_t j = 0; j < TS_ARRAY_LEN(getkeys_by_name); j++)
+            if (!strcmp(c->name, getkeys_by_name[j].name)) c->getkeys = getkeys_by_name[j].fn;
         c->txn_mode = c->route == TS_ROUTE_ALL ? TS_TXN_EXCLUSIVE : TS_TXN_KEYS;
         for (size_t j = 0; j < TS_ARRAY_LEN(shared); j++)
             if (!strcmp(c->name, shared[j])) c->txn_mode = TS_TXN_SHARED;

@@ -31,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tessera/blocking.h"
 #include "tessera/db.h"
 #include "tessera/log.h"
 #include "tessera/slot.h"
@@ -258,16 +259,19 @@ static void count_command(ts_worker *w, const ts_command *cmd, ts_reply *r, uint
 
 /* Runs a command on this worker, writing its reply to r. */
 static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, int argc, ts_arg *argv,
-                      ts_reply *r, int64_t now_ms)
+                      ts_reply *r, int64_t now_ms, ts_blocker *blocker)
 {
     ts_cmd_ctx ctx = {
         .shard = &w->shard, .worker = w, .conn = c, .cmd = cmd, .db = db,
-        .argc = argc, .argv = argv, .r = r, .now_ms = now_ms,
+        .argc = argc, .argv = argv, .r = r, .now_ms = now_ms, .blocker = blocker,
     };
     uint32_t errors_before = r->errors;
     uint64_t t0 = ts_monotonic_us();
     cmd->run(&ctx);
     count_command(w, cmd, r, errors_before, ts_monotonic_us() - t0);
+    /* Like Redis: clients blocked on keys this command filled are served
+     * before the next command runs. */
+    if (TS_UNLIKELY(ts_blocking_pending(&w->shard))) ts_blocking_serve(w);
 }
 
 bool ts_shard_blocks_command(const ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv)
@@ -341,7 +345,7 @@ bool ts_batch_execute(ts_worker *w, ts_batch *b)
             return false;
         }
         r.resp = (uint8_t)(db >> 16);
-        exec_here(w, NULL, cmd, dbnum, argc, argv, &r, b->now_ms);
+        exec_here(w, NULL, cmd, dbnum, argc, argv, &r, b->now_ms, NULL);
         batch_mark_reply(b);
         if (argv != argv_stack) free(argv);
         b->exec_idx++;
@@ -373,14 +377,8 @@ void ts_conn_on_batch_done(ts_batch *b)
     conn_flush(c);
 }
 
-void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
+static void w_count_txn(ts_worker *w, ts_txn *t)
 {
-    c->inflight--;
-    if (c->closing) { conn_maybe_free(c); return; }
-    ts_buf *out = conn_local_reply_begin(c);
-    ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
-    conn_local_reply_end(c, out);
-    ts_worker *w = c->w;
     for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
         ts_txn *m = t->nmembers ? t->members[i] : t;
         if (m->reply.errors) {
@@ -390,6 +388,166 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
         w->cmd_stats[m->cmd->id].calls++;
         w->stats.commands_processed++;
     }
+}
+
+/* ---------- blocked clients (blocking.h) ---------- */
+
+static void waiting_add(ts_worker *w, ts_blocker *b)
+{
+    b->prev_waiting = NULL;
+    b->next_waiting = w->blocked_head;
+    if (w->blocked_head) w->blocked_head->prev_waiting = b;
+    w->blocked_head = b;
+    w->nblocked++;
+}
+
+static void waiting_remove(ts_worker *w, ts_blocker *b)
+{
+    if (b->prev_waiting) b->prev_waiting->next_waiting = b->next_waiting;
+    else w->blocked_head = b->next_waiting;
+    if (b->next_waiting) b->next_waiting->prev_waiting = b->prev_waiting;
+    b->next_waiting = b->prev_waiting = NULL;
+    w->nblocked--;
+}
+
+/* The attempt found nothing: the connection waits (no later command of its
+ * pipeline runs) until served, timed out or closed. */
+static void park_blocked(ts_conn *c)
+{
+    ts_blocker *b = c->blocker;
+    c->wait = TS_WAIT_BLOCKED;
+    waiting_add(c->w, b);
+    if (b->deadline_ms) ts_worker_arm_block_timer(c->w, b->deadline_ms);
+}
+
+/* Ends the blocked state with the reply in r_data (or a retry). */
+static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys);
+
+static void unpark(ts_conn *c)
+{
+    ts_blocker *b = c->blocker;
+    if (c->wait == TS_WAIT_BLOCKED) waiting_remove(c->w, b);
+    c->wait = TS_WAIT_NONE;
+    c->blocker = NULL;
+}
+
+/* A served blocker's outcome goes to the client (or runs again). */
+static void deliver_served(ts_conn *c)
+{
+    ts_blocker *b = c->blocker;
+    unpark(c);
+    if (b->retry) {
+        /* BLMOVE across shards: a fresh attempt, as a txn over both keys. */
+        int pos[2] = {1, 2};
+        start_blocking_txn(c, b->cmd, b->argc, b->argv, pos, 2);
+        ts_blocker_finish(b);
+        return;
+    }
+    ts_buf *out = conn_local_reply_begin(c);
+    ts_buf_append(out, b->reply.data, b->reply.len);
+    conn_local_reply_end(c, out);
+    if (b->errors) ts_worker_count_error(c->w, b->last_error_code);
+    ts_blocker_finish(b);
+    ts_worker_make_ready(c->w, c);
+    conn_flush(c);
+}
+
+void ts_conn_on_block_done(ts_blocker *b)
+{
+    ts_conn *c = b->conn;
+    b->served = true;
+    if (c->wait == TS_WAIT_TXN) return;   /* served before the attempt's txn returned */
+    if (c->closing) {
+        c->blocker = NULL;
+        ts_blocker_finish(b);
+        conn_maybe_free(c);
+        return;
+    }
+    deliver_served(c);
+}
+
+/* Claims the blocker for the origin (timeout, disconnect). False when a
+ * shard served it first: its BLOCK_DONE is on the way or has arrived. */
+static bool claim_end(ts_blocker *b)
+{
+    int expect = TS_BLOCK_WAITING;
+    return atomic_compare_exchange_strong(&b->state, &expect, TS_BLOCK_ENDED);
+}
+
+int64_t ts_conn_expire_blocked(ts_worker *w, int64_t now_ms)
+{
+    int64_t next = 0;
+    ts_blocker *b = w->blocked_head;
+    while (b) {
+        ts_blocker *nb = b->next_waiting;
+        if (b->deadline_ms && b->deadline_ms <= now_ms && claim_end(b)) {
+            ts_conn *c = b->conn;
+            unpark(c);
+            ts_buf *out = conn_local_reply_begin(c);
+            ts_reply r;
+            ts_reply_init(&r, out, c->resp);
+            ts_blocker_reply_timeout(b, &r);
+            conn_local_reply_end(c, out);
+            ts_blocker_finish(b);
+            ts_worker_make_ready(w, c);
+            conn_flush(c);
+        } else if (b->deadline_ms && b->deadline_ms > now_ms && (next == 0 || b->deadline_ms < next)) {
+            next = b->deadline_ms;
+        }
+        b = nb;
+    }
+    return next;
+}
+
+/* The client goes away while blocked (or while its attempt runs). */
+static void cancel_blocked(ts_conn *c)
+{
+    ts_blocker *b = c->blocker;
+    if (!b || c->wait == TS_WAIT_TXN) return;   /* settled when the txn returns */
+    if (claim_end(b) || b->served) {
+        unpark(c);
+        ts_blocker_finish(b);
+        return;
+    }
+    /* Served, BLOCK_DONE on the way: it finishes the blocker. */
+    if (c->wait == TS_WAIT_BLOCKED) waiting_remove(c->w, b);
+    c->wait = TS_WAIT_NONE;
+}
+
+/* The attempt's txn came back: reply, or park. */
+static bool blocking_txn_done(ts_conn *c, ts_txn *t)
+{
+    ts_blocker *b = t->blocker;
+    if (!b) return false;
+    if (!b->blocked) {
+        c->blocker = NULL;
+        ts_blocker_finish(b);
+        return false;   /* the txn's reply is the reply */
+    }
+    c->wait = TS_WAIT_NONE;
+    if (c->closing) {
+        cancel_blocked(c);
+        return true;
+    }
+    if (b->served) deliver_served(c);
+    else park_blocked(c);
+    return true;
+}
+
+void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
+{
+    c->inflight--;
+    if (t->blocker && blocking_txn_done(c, t)) {
+        w_count_txn(c->w, t);
+        conn_maybe_free(c);
+        return;
+    }
+    if (c->closing) { conn_maybe_free(c); return; }
+    ts_buf *out = conn_local_reply_begin(c);
+    ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
+    conn_local_reply_end(c, out);
+    ts_worker *w = c->w;
+    w_count_txn(w, t);
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     ts_worker_make_ready(w, c);
     conn_flush(c);
@@ -441,7 +599,7 @@ static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
     ts_buf *out = conn_local_reply_begin(c);
     ts_reply r;
     ts_reply_init(&r, out, c->resp);
-    exec_here(c->w, c, cmd, c->db, argc, argv, &r, c->w->now_ms);
+    exec_here(c->w, c, cmd, c->db, argc, argv, &r, c->w->now_ms, NULL);
     conn_local_reply_end(c, out);
 }
 
@@ -513,6 +671,64 @@ static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
     return (unsigned)(cursor % TS_MAX_SHARDS) % c->w->srv->nworkers;
 }
 
+/* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
+ * it on the origin and registers the blocker in the txn's last phase). */
+static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys)
+{
+    ts_blocker *b = ts_blocker_new(c->w, c, cmd, c->db, c->resp, argc, argv);
+    c->blocker = b;
+    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, pos, nkeys);
+    t->blocker = b;
+    start_txn(c, t);
+}
+
+/* BLPOP and friends: a barrier (nothing of the connection in flight), then
+ * the attempt: inline when every key is on this shard, else a txn. */
+static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+    if (barrier(c)) return DISPATCH_WAIT;
+    int posbuf[TS_MAX_KEYS_STACK];
+    int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
+    int nkeys = ts_command_keys(cmd, argc, argv, pos, argc);
+    bool local = true;
+    for (int i = 0; i < nkeys; i++) local &= ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len) == w->id;
+    int rc = DISPATCH_DONE;
+    if (!local) {
+        start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
+    } else if (ts_shard_busy(&w->shard) || ts_shard_blocks_command(&w->shard, cmd, c->db, argc, argv)) {
+        c->wait = TS_WAIT_SHARD;
+        if (!c->in_waiters) {
+            c->in_waiters = true;
+            c->waiter_next = NULL;
+            ts_conn **pp = &w->shard_waiters;
+            while (*pp) pp = &(*pp)->waiter_next;
+            *pp = c;
+        }
+        rc = DISPATCH_WAIT;
+    } else {
+        conn_collect_slots(c);   /* nothing in flight: every slot is filled */
+        ts_blocker *b = ts_blocker_new(w, c, cmd, c->db, c->resp, argc, argv);
+        c->blocker = b;
+        ts_buf *out = conn_local_reply_begin(c);
+        ts_reply r;
+        ts_reply_init(&r, out, c->resp);
+        exec_here(w, c, cmd, c->db, argc, argv, &r, w->now_ms, b);
+        if (b->blocked) {
+            /* Nothing was written; the slot taken (if any) stays empty. */
+            ts_blocking_register(&w->shard, b);
+            park_blocked(c);
+        } else {
+            conn_local_reply_end(c, out);
+            c->blocker = NULL;
+            ts_blocker_finish(b);
+        }
+    }
+    if (pos != posbuf) free(pos);
+    return rc;
+}
+
 static int dispatch(ts_conn *c, int argc, ts_arg *argv)
 {
     ts_worker *w = c->w;
@@ -544,6 +760,8 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
         }
         ts_buf_free(&tmp);
     }
+    if (TS_UNLIKELY(cmd->flags & TS_CMD_BLOCKING) && cmd->route == TS_ROUTE_KEYS)
+        return dispatch_blocking(c, cmd, argc, argv);
     if (c->npending && cmd->route != TS_ROUTE_KEYS) { start_pending(c); return DISPATCH_WAIT; }
     switch (cmd->route) {
     case TS_ROUTE_NONE:
@@ -824,7 +1042,8 @@ static bool handle_closed(const ts_conn *c) { return c->h.handle.data == NULL; }
 
 static void conn_maybe_free(ts_conn *c)
 {
-    if (c->closing && handle_closed(c) && c->inflight == 0 && !c->in_ready && !c->write_in_flight) conn_free(c);
+    if (c->closing && handle_closed(c) && c->inflight == 0 && !c->blocker && !c->in_ready && !c->write_in_flight)
+        conn_free(c);
 }
 
 static void on_close(uv_handle_t *h)
@@ -876,6 +1095,7 @@ void ts_conn_close(ts_conn *c)
         }
         c->in_ready = false;
     }
+    cancel_blocked(c);
     /* Batches not yet posted belong to this pass; none can be open here
      * because passes end with flush_open_batches. */
     uv_close(&c->h.handle, on_close);

@@ -11,10 +11,14 @@
  */
 #include "tessera/worker.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
+#include "tessera/blocking.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/log.h"
@@ -24,13 +28,25 @@ static void handle_msg(ts_worker *w, ts_msg *m);
 
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard) { return srv->workers[shard]; }
 
+/* Any thread, after its push is complete. The receiver clears
+ * wake_pending before it drains the inbox, so a sender that finds it set
+ * knows its message will be seen by a drain still to come; a sender whose
+ * push was not yet linked when that drain ran finds it cleared and writes. */
+static void wake(ts_worker *w)
+{
+    if (atomic_exchange(&w->wake_pending, 1) != 0) return;
+    uint64_t one = 1;
+    ssize_t n;
+    do n = write(w->wake_fd, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is saturated, a wake-up is pending anyway. */
+    if (n < 0 && errno != EAGAIN) ts_panic("wake-up write failed: %s", strerror(errno));
+}
+
 void ts_worker_post(ts_worker *w, ts_msg *m)
 {
     ts_mpsc_push(&w->inbox, &m->node);
-    /* uv_async_send is thread-safe; failure means the loop is gone, which
-     * cannot happen before all workers have stopped. */
-    int rc = uv_async_send(&w->wakeup);
-    if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+    wake(w);
 }
 
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
@@ -55,8 +71,7 @@ static void flush_wakeups(ts_worker *w)
     for (unsigned i = 0; i < w->nwake; i++) {
         unsigned id = w->wake_list[i];
         w->wake_owed[id] = false;
-        int rc = uv_async_send(&w->srv->workers[id]->wakeup);
-        if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+        wake(w->srv->workers[id]);
     }
     w->nwake = 0;
 }
@@ -127,6 +142,7 @@ void ts_worker_shard_released(ts_worker *w)
         }
     }
     if (ts_shard_busy(s)) return;
+    ts_blocking_serve(w);   /* keys that were locked when signalled */
     /* Local connections parked on the shard retry, in arrival order. */
     ts_conn *c = w->shard_waiters;
     w->shard_waiters = NULL;
@@ -173,6 +189,16 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_BATCH:
         shard_submit(w, m);
         break;
+    case TS_MSG_BLOCK_DONE:
+        ts_conn_on_block_done((ts_blocker *)m);
+        break;
+    case TS_MSG_BLOCK_UNREG: {
+        ts_msg_unblock *u = (ts_msg_unblock *)m;
+        ts_blocking_unregister(&w->shard, u->b);
+        ts_blocker_unref(u->b);
+        free(u);
+        break;
+    }
     case TS_MSG_BATCH_DONE:
         ts_conn_on_batch_done((ts_batch *)m);
         break;
@@ -181,6 +207,7 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         break;
     case TS_MSG_TXN_STEP:
         ts_txn_on_step(w, (ts_txn_part *)m);
+        if (ts_blocking_pending(&w->shard)) ts_blocking_serve(w);
         break;
     case TS_MSG_TXN_RELEASE:
         ts_txn_on_release(w, (ts_txn_part *)m);
@@ -203,7 +230,10 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         flush_wakeups(w);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
-        uv_close((uv_handle_t *)&w->wakeup, NULL);
+        uv_timer_stop(&w->block_timer);
+        uv_close((uv_handle_t *)&w->block_timer, NULL);
+        uv_poll_stop(&w->wake_poll);
+        uv_close((uv_handle_t *)&w->wake_poll, NULL);
         uv_check_stop(&w->wake_check);
         uv_close((uv_handle_t *)&w->wake_check, NULL);
         uv_prepare_stop(&w->wake_prepare);
@@ -214,9 +244,14 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     }
 }
 
-static void on_wakeup(uv_async_t *a)
+static void on_wakeup(uv_poll_t *p, int status, int events)
 {
-    ts_worker *w = a->data;
+    (void)status;
+    (void)events;
+    ts_worker *w = p->data;
+    uint64_t v;
+    while (read(w->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
+    atomic_store(&w->wake_pending, 0);
     ts_mpsc_node *n;
     w->now_ms = ts_mstime();
     while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
@@ -224,6 +259,24 @@ static void on_wakeup(uv_async_t *a)
         ts_worker_run_ready(w);
     }
     ts_worker_run_ready(w);
+}
+
+static void on_block_timer(uv_timer_t *t)
+{
+    ts_worker *w = t->data;
+    w->now_ms = ts_mstime();
+    w->block_timer_due = 0;
+    int64_t next = ts_conn_expire_blocked(w, w->now_ms);
+    if (next) ts_worker_arm_block_timer(w, next);
+    ts_worker_run_ready(w);
+}
+
+void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms)
+{
+    if (w->block_timer_due && w->block_timer_due <= deadline_ms) return;
+    w->block_timer_due = deadline_ms;
+    int64_t now = ts_mstime();
+    uv_timer_start(&w->block_timer, on_block_timer, deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
 }
 
 /* The periodic job (hz times a second): active expiry and idle clients. */
@@ -262,11 +315,17 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     int rc = uv_loop_init(&w->loop);
     if (rc) return rc;
     ts_mpsc_init(&w->inbox);
-    rc = uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0) return -errno;
+    atomic_init(&w->wake_pending, 0);
+    rc = uv_poll_init(&w->loop, &w->wake_poll, w->wake_fd);
     if (rc) return rc;
-    w->wakeup.data = w;
+    w->wake_poll.data = w;
+    uv_poll_start(&w->wake_poll, UV_READABLE, on_wakeup);
     uv_timer_init(&w->loop, &w->cron);
     w->cron.data = w;
+    uv_timer_init(&w->loop, &w->block_timer);
+    w->block_timer.data = w;
     uv_check_init(&w->loop, &w->wake_check);
     w->wake_check.data = w;
     uv_prepare_init(&w->loop, &w->wake_prepare);
@@ -304,12 +363,24 @@ void ts_worker_join(ts_worker *w) { uv_thread_join(&w->thread); }
 
 void ts_worker_destroy(ts_worker *w)
 {
+    /* Registrations dropped after the loops ended (clients closed while
+     * blocked at shutdown). */
+    ts_mpsc_node *n;
+    while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
+        ts_msg *m = TS_CONTAINER_OF(n, ts_msg, node);
+        if (m->kind != TS_MSG_BLOCK_UNREG) continue;
+        ts_msg_unblock *u = (ts_msg_unblock *)m;
+        ts_blocking_unregister(&w->shard, u->b);
+        ts_blocker_unref(u->b);
+        free(u);
+    }
     while (w->batch_cache) {
         ts_batch *b = w->batch_cache;
         w->batch_cache = (ts_batch *)b->msg.next;
         ts_batch_release(b);
     }
     uv_loop_close(&w->loop);
+    close(w->wake_fd);
     ts_shard_free(&w->shard);
     ts_config_free(&w->config);
     free(w->open_batches);

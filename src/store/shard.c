@@ -4,6 +4,8 @@
  */
 #include "tessera/shard.h"
 
+#include "tessera/blocking.h"
+
 #include <string.h>
 
 #include "tessera/db.h"
@@ -22,6 +24,7 @@ void ts_shard_init(ts_shard *s, unsigned id, int ndb)
 void ts_shard_free(ts_shard *s)
 {
     free(s->locks.buckets);
+    ts_blocking_free(s);
     for (int i = 0; i < s->ndb; i++) ts_table_clear(&s->dbs[i]);
     free(s->dbs);
     s->dbs = NULL;
