@@ -63,6 +63,15 @@ COMMANDS = {
     "config|help": ("NONE", "cmd_config_help", None),
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
+    # hashes
+    "hset": ("KEYS", "cmd_hset", None), "hsetnx": ("KEYS", "cmd_hsetnx", None),
+    "hmset": ("KEYS", "cmd_hmset", None), "hget": ("KEYS", "cmd_hget", None),
+    "hmget": ("KEYS", "cmd_hmget", None), "hdel": ("KEYS", "cmd_hdel", None),
+    "hlen": ("KEYS", "cmd_hlen", None), "hstrlen": ("KEYS", "cmd_hstrlen", None),
+    "hexists": ("KEYS", "cmd_hexists", None), "hkeys": ("KEYS", "cmd_hkeys", None),
+    "hvals": ("KEYS", "cmd_hvals", None), "hgetall": ("KEYS", "cmd_hgetall", None),
+    "hincrby": ("KEYS", "cmd_hincrby", None), "hincrbyfloat": ("KEYS", "cmd_hincrbyfloat", None),
+    "hrandfield": ("KEYS", "cmd_hrandfield", None), "hscan": ("KEYS", "cmd_hscan", None),
 }
 
 class Tree:

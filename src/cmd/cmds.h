@@ -29,6 +29,11 @@ TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD
 TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
 TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
 TS_CMD_FN(cmd_debug);
+/* hashes.c */
+TS_CMD_FN(cmd_hset); TS_CMD_FN(cmd_hsetnx); TS_CMD_FN(cmd_hmset); TS_CMD_FN(cmd_hget); TS_CMD_FN(cmd_hmget);
+TS_CMD_FN(cmd_hdel); TS_CMD_FN(cmd_hlen); TS_CMD_FN(cmd_hstrlen); TS_CMD_FN(cmd_hexists); TS_CMD_FN(cmd_hkeys);
+TS_CMD_FN(cmd_hvals); TS_CMD_FN(cmd_hgetall); TS_CMD_FN(cmd_hincrby); TS_CMD_FN(cmd_hincrbyfloat);
+TS_CMD_FN(cmd_hrandfield); TS_CMD_FN(cmd_hscan);
 
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
