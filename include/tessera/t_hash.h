@@ -50,7 +50,8 @@ size_t ts_hobj_len(const void *obj, int enc);
 
 /* Redis's hashTypeTryConversion: converts a listpack to a hashtable when
  * any of the n strings (the fields and values about to be written) is
- * longer than max_value. Call it before a batch of ts_hobj_set. */
+ * longer than max_value, or when they could take it past 1 GB. Call it
+ * before a batch of ts_hobj_set. */
 void ts_hobj_try_convert(void **obj, int *enc, const ts_arg *args, int n, long long max_value);
 /* Converts a listpack hash to a hashtable (no-op for a hashtable). */
 void ts_hobj_convert(void **obj, int *enc);

@@ -21,6 +21,9 @@
 #include "tessera/listpack.h"
 #include "tessera/table.h"
 
+/* Redis's LISTPACK_MAX_SAFETY_SIZE. */
+#define LP_SAFE_BYTES ((size_t)1 << 30)
+
 /* ---- random numbers ---- */
 
 static _Thread_local uint64_t rng_state;
@@ -137,8 +140,12 @@ void ts_hobj_convert(void **obj, int *enc)
 void ts_hobj_try_convert(void **obj, int *enc, const ts_arg *args, int n, long long max_value)
 {
     if (*enc != TS_ENC_LISTPACK) return;
+    size_t sum = 0;
     for (int i = 0; i < n; i++) {
-        if ((long long)args[i].len > max_value) {
+        sum += args[i].len;
+        /* Redis also leaves the listpack before it would pass 1 GB
+         * (lpSafeToAdd), which only a huge max_value allows. */
+        if ((long long)args[i].len > max_value || ts_lp_bytes(*obj) + sum > LP_SAFE_BYTES) {
             ts_hobj_convert(obj, enc);
             return;
         }
