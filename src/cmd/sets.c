@@ -70,11 +70,11 @@ static setv setv_of(ts_entry *e)
  * deletes the key when the set became empty. */
 static void setv_commit(ts_cmd_ctx *c, setv *s)
 {
+    /* First the new pointer: deleting frees what the entry points at. */
+    ts_entry_set_object(s->e, s->enc, s->obj);
     if (ts_set_size(s->obj, s->enc) == 0) {
         ts_table_delete_entry(ts_db_table(c), s->e);
         s->e = NULL;
-    } else {
-        ts_entry_set_object(s->e, s->enc, s->obj);
     }
 }
 
