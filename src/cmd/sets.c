@@ -100,7 +100,7 @@ typedef struct mlist {
 static void mlist_push(void *ctx, const char *p, size_t n)
 {
     mlist *m = ctx;
-    if (m->len + n > m->cap) {
+    if (!m->buf || m->len + n > m->cap) {   /* never NULL: replies memcpy from it */
         m->cap = (m->len + n) * 2 + 64;
         m->buf = ts_realloc(m->buf, m->cap);
     }
@@ -255,12 +255,14 @@ static void spop_count(ts_cmd_ctx *c)
         ts_entry_set_object(s.e, s.enc, s.obj);
         return;
     }
-    /* Most of the set goes: move the few survivors into a new set of the
-     * same encoding, reply with what is left of the old one, swap. */
-    int kenc = s.enc;
-    void *keep = ts_set_new(kenc);
+    /* Most of the set goes: move the few survivors into a new set, reply
+     * with what is left of the old one, swap. Like Redis, the new set is
+     * created for its first survivor: a hashtable whose survivors are all
+     * integers becomes an intset. */
+    int kenc;
     mlist m = {0};
     for (size_t i = 0; i < remaining; i++) pop_one(c, &s, &m);
+    void *keep = ts_set_create(m.buf, m.mlen[0], &kenc);
     for (size_t i = 0; i < m.n; i++) ts_set_add(&keep, &kenc, m.buf + m.off[i], m.mlen[i], max_intset(c));
     mlist_free(&m);
     ts_set_foreach(s.obj, s.enc, reply_member, c->r);
