@@ -581,3 +581,12 @@ def test_random_stream(d, small_intset):
     for k in keys:
         members(d, k)
         d("OBJECT", "ENCODING", k)
+
+
+def test_command_getkeys(d):
+    for args in [("SADD", "k", "m"), ("SMOVE", "a", "b", "m"), ("SINTER", "a", "b", "c"),
+                 ("SINTERSTORE", "d", "a", "b"), ("SUNIONSTORE", "d", "a"), ("SDIFF", "a", "b"),
+                 ("SINTERCARD", "2", "a", "b", "LIMIT", "1"), ("SINTERCARD", "1", "a"), ("SSCAN", "k", "0"),
+                 ("SPOP", "k", "2"), ("SRANDMEMBER", "k")]:
+        d("COMMAND", "GETKEYS", *args)
+    d("COMMAND", "INFO", "sintercard", "smove", "sadd", "sscan")
