@@ -29,7 +29,6 @@
 #include "tessera/db.h"
 #include "tessera/glob.h"
 #include "tessera/t_set.h"
-#include "tessera/worker.h"
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 #define ERR_RANDMEMBER_RANGE \

@@ -590,3 +590,58 @@ def test_command_getkeys(d):
                  ("SPOP", "k", "2"), ("SRANDMEMBER", "k")]:
         d("COMMAND", "GETKEYS", *args)
     d("COMMAND", "INFO", "sintercard", "smove", "sadd", "sscan")
+
+
+def test_big_sets(p):
+    """Hashtable sets large enough to grow and shrink their tables."""
+    rng = random.Random(7)
+    a = ["m%d" % i for i in range(3000)]
+    b = ["m%d" % i for i in range(0, 6000, 2)]
+    p("SADD", "{b}a", *a)
+    p("SADD", "{b}b", *b)
+    p("SADD", "{b}i", *[str(i) for i in range(0, 3000, 3)])
+    for op in ("SINTER", "SUNION", "SDIFF"):
+        same_set(p, op, "{b}a", "{b}b")
+        same_set(p, op, "{b}b", "{b}a", "{b}i")
+        p(op + "STORE", "{b}d", "{b}a", "{b}b")
+        members(p, "{b}d")
+        p("OBJECT", "ENCODING", "{b}d")
+    p("SINTERCARD", "2", "{b}a", "{b}b")
+    p("SINTERCARD", "2", "{b}a", "{b}b", "LIMIT", "100")
+    # Shrink by removal, then check everything is still there.
+    p("SREM", "{b}a", *rng.sample(a, 2900))
+    members(p, "{b}a")
+    p("SCARD", "{b}a")
+    # Random members of a big set: distinct, members, right count.
+    for count in (5, 900, 2000, 3000, -50):
+        x, y = p.both("SRANDMEMBER", "{b}b", str(count))
+        assert header(x) == header(y)
+        got = parse(x)
+        assert set(got) <= set(m.encode() for m in b)
+        if count > 0:
+            assert len(set(got)) == len(got)
+    x, y = p.both("SPOP", "{b}b", "2500")
+    assert header(x) == header(y)
+    got = parse(x)
+    assert len(set(got)) == 2500
+    left = parse(p.a.cmd("SMEMBERS", "{b}b"))
+    assert len(left) == 500 and not set(left) & set(got)
+    assert set(left) | set(got) == set(m.encode() for m in b)
+
+
+def test_sscan_guarantee_under_changes(d):
+    """Members present for the whole SSCAN are returned at least once, while
+    other members come and go (the table grows and shrinks)."""
+    d.a.cmd("SADD", "s", *["keep%d" % i for i in range(500)])
+    cursor, seen, i = b"0", set(), 0
+    while True:
+        cursor, items = parse(d.a.cmd("SSCAN", "s", cursor, "COUNT", "20"))
+        seen.update(items)
+        i += 1
+        if i % 2:
+            d.a.cmd("SADD", "s", *["tmp%d_%d" % (i, j) for j in range(200)])
+        else:
+            d.a.cmd("SREM", "s", *["tmp%d_%d" % (i - 1, j) for j in range(200)])
+        if cursor == b"0":
+            break
+    assert {("keep%d" % k).encode() for k in range(500)} <= seen
