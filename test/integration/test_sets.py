@@ -645,3 +645,19 @@ def test_sscan_guarantee_under_changes(d):
         if cursor == b"0":
             break
     assert {("keep%d" % k).encode() for k in range(500)} <= seen
+
+
+@pytest.mark.skipif(NSHARDS < 2, reason="needs two shards")
+def test_store_across_shards_uses_config(p, small_intset):
+    a, b = keys_on(0, "ua")[0], keys_on(NSHARDS - 1, "ub")[0]
+    p("SADD", a, "1", "2", "3")
+    p("SADD", b, "3", "4", "5")
+    p("SUNIONSTORE", b, a, b)
+    p("OBJECT", "ENCODING", b)
+    p("SINTERSTORE", a, a, b)
+    p("OBJECT", "ENCODING", a)
+    p("SMOVE", b, a, "5")
+    p("SMEMBERS", a)
+    p("OBJECT", "ENCODING", a)
+    p("SMOVE", b, a, "4")
+    p("OBJECT", "ENCODING", a)
