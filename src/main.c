@@ -19,6 +19,7 @@
 #include "tessera/cmd.h"
 #include "tessera/config.h"
 #include "tessera/hash.h"
+#include "tessera/lazyfree.h"
 #include "tessera/log.h"
 #include "tessera/server.h"
 #include "tessera/slot.h"
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
     g_main.acc = ts_acceptor_start(&srv);
     if (!g_main.acc) return 1;
 
+    ts_lazyfree_start();
     for (unsigned i = 0; i < nworkers; i++)
         if (ts_worker_start(srv.workers[i]) != 0) ts_panic("cannot start worker thread %u", i);
 
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
     uv_run(srv.main_loop, UV_RUN_DEFAULT);
 
     for (unsigned i = 0; i < nworkers; i++) ts_worker_join(srv.workers[i]);
+    ts_lazyfree_stop();
     for (unsigned i = 0; i < nworkers; i++) {
         ts_worker_destroy(srv.workers[i]);
         free(srv.workers[i]);

@@ -26,6 +26,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "cmds.h"
+#include "tessera/lazyfree.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/server.h"
@@ -38,6 +39,7 @@ typedef struct info_snapshot {
     ts_worker_stats stats;
     ts_shard_stats shard;
     long nconns;
+    long nblocked;
     db_stat *dbs;
     int ndb;
     ts_cmd_stats *cmds;
@@ -52,6 +54,7 @@ static info_snapshot *snapshot_take(ts_worker *w)
     s->stats = w->stats;
     s->shard = w->shard.stats;
     s->nconns = w->nconns;
+    s->nblocked = w->nblocked;
     s->ndb = w->shard.ndb;
     s->dbs = ts_calloc((size_t)s->ndb, sizeof(db_stat));
     for (int i = 0; i < s->ndb; i++) {
@@ -86,6 +89,7 @@ static void snapshot_add(info_snapshot *acc, const info_snapshot *s)
     acc->shard.expired_keys += s->shard.expired_keys;
     acc->shard.expire_cycle_cpu_usec += s->shard.expire_cycle_cpu_usec;
     acc->nconns += s->nconns;
+    acc->nblocked += s->nblocked;
     acc->table_memory += s->table_memory;
     for (int i = 0; i < acc->ndb && i < s->ndb; i++) {
         acc->dbs[i].keys += s->dbs[i].keys;
@@ -222,7 +226,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "cluster_connections:0\r\n");
         add(&b, "maxclients:%d\r\n", cfg->maxclients);
         add(&b, "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n");
-        add(&b, "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n");
+        add(&b, "blocked_clients:%ld\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", s->nblocked);
     }
     if (want(c, "memory", true)) {
         size_t used = used_memory(), rss = rss_bytes();
@@ -244,7 +248,8 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
             "libc"
 #endif
         );
-        add(&b, "lazyfree_pending_objects:0\r\n");
+        add(&b, "lazyfree_pending_objects:%zu\r\n", ts_lazyfree_pending());
+        add(&b, "lazyfreed_objects:%zu\r\n", ts_lazyfree_done());
     }
     if (want(c, "persistence", true)) {
         SECTION("Persistence");

@@ -34,6 +34,7 @@
 
 #include "cmds.h"
 #include "tessera/db.h"
+#include "tessera/lazyfree.h"
 #include "tessera/object.h"
 #include "tessera/glob.h"
 #include "tessera/server.h"
@@ -249,16 +250,22 @@ const ts_txn_ops ts_multi_randomkey = {.step = randomkey_step, .after = randomke
 
 /* ---------- FLUSHDB / FLUSHALL [ASYNC|SYNC] ---------- */
 
-/* ASYNC is accepted and done synchronously: the reply is the same. */
+/* ASYNC hands the old tables to the lazy-free thread (the keyspace is
+ * empty at once, the memory comes back in the background); SYNC and the
+ * default free them here. */
 static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
-    bool ok = t->argc == 1 || (t->argc == 2 && (ts_arg_eq(t->argv[1], "async") || ts_arg_eq(t->argv[1], "sync")));
+    bool async = t->argc == 2 && ts_arg_eq(t->argv[1], "async");
+    bool ok = t->argc == 1 || async || (t->argc == 2 && ts_arg_eq(t->argv[1], "sync"));
     p->i64 = ok ? ARG_OK : ARG_SYNTAX;
     if (!ok) return;
-    if (strcmp(t->cmd->name, "flushall") == 0) {
-        for (int db = 0; db < c->shard->ndb; db++) ts_table_clear(&c->shard->dbs[db]);
+    bool all = strcmp(t->cmd->name, "flushall") == 0;
+    ts_table *first = all ? c->shard->dbs : ts_db_table(c);
+    int n = all ? c->shard->ndb : 1;
+    if (async) {
+        ts_lazyfree_tables(first, n);
     } else {
-        ts_table_clear(ts_db_table(c));
+        for (int db = 0; db < n; db++) ts_table_clear(&first[db]);
     }
 }
 
@@ -433,7 +440,9 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             if (e) p->ptr = take_detach(ts_db_table(c), e);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
+        int type = ((carried *)p->ptr)->v.type;
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
+        ts_db_signal_ready_in(c->shard, o.dst_db, t->argv[2], type);
         p->ptr = NULL;
     }
 }

@@ -265,8 +265,12 @@ static void spop_count(ts_cmd_ctx *c)
     for (size_t i = 0; i < m.n; i++) ts_set_add(&keep, &kenc, m.buf + m.off[i], m.mlen[i], max_intset(c));
     mlist_free(&m);
     ts_set_foreach(s.obj, s.enc, reply_member, c->r);
-    ts_set_free(s.obj, s.enc);
     ts_entry_set_object(s.e, kenc, keep);
+    /* The popped remainder may be big: free it the way the keyspace frees
+     * values (in the background past the lazy-free threshold). */
+    ts_value old = {.type = TS_TYPE_SET, .enc = (uint8_t)s.enc, .form = TS_FORM_PTR};
+    old.ptr = s.obj;
+    ts_value_free(&old);
 }
 
 void cmd_spop(ts_cmd_ctx *c)

@@ -12,6 +12,7 @@
 
 #include "tessera/common.h"
 #include "tessera/db.h"
+#include "tessera/lazyfree.h"
 #include "tessera/t_set.h"
 
 static const ts_type_ops *const ops_by_type[] = {
@@ -29,8 +30,11 @@ void ts_value_free(const ts_value *v)
 {
     if (v->form != TS_FORM_PTR) return;
     const ts_type_ops *ops = ts_type_ops_of(v->type);
-    if (ops) ops->free(v->ptr, v->enc);
-    else free(v->ptr);
+    if (!ops) { free(v->ptr); return; }
+    /* Big collections go to the lazy-free thread: a DEL, an overwrite or an
+     * expiry of millions of elements must not stall the worker. */
+    if (ts_lazyfree_value(v, ops->free_effort(v->ptr, v->enc))) return;
+    ops->free(v->ptr, v->enc);
 }
 
 void ts_value_dup(const ts_value *src, ts_value *out)
