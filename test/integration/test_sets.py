@@ -154,6 +154,15 @@ def test_conversion_by_size(p, small_intset):
         ("SADD", "t", "1", "2", "3", "4", "5"), ("OBJECT", "ENCODING", "t"),
         ("SADD", "n", "1", "a"), ("OBJECT", "ENCODING", "n"), ("SREM", "n", "a"), ("OBJECT", "ENCODING", "n"),
     ])
+    # Lowering the limit converts nothing until a member is really added.
+    p("SADD", "w", "1", "2", "3")
+    both_config(p, "set-max-intset-entries", 2)
+    p("SADD", "w", "1")
+    p("OBJECT", "ENCODING", "w")
+    p("SREM", "w", "1")
+    p("OBJECT", "ENCODING", "w")
+    p("SADD", "w", "9")
+    p("OBJECT", "ENCODING", "w")
     both_config(p, "set-max-intset-entries", 0)
     p("SADD", "z", "1")
     p("OBJECT", "ENCODING", "z")
