@@ -23,6 +23,12 @@ TS_CMD_FN(cmd_randomkey); TS_CMD_FN(cmd_rename); TS_CMD_FN(cmd_copy); TS_CMD_FN(
 TS_CMD_FN(cmd_object); TS_CMD_FN(cmd_object_help); TS_CMD_FN(cmd_dbsize); TS_CMD_FN(cmd_flushdb);
 TS_CMD_FN(cmd_flushall); TS_CMD_FN(cmd_swapdb);
 TS_CMD_FN(cmd_expire); TS_CMD_FN(cmd_ttl); TS_CMD_FN(cmd_persist);
+/* sets.c */
+TS_CMD_FN(cmd_sadd); TS_CMD_FN(cmd_srem); TS_CMD_FN(cmd_sismember); TS_CMD_FN(cmd_smismember);
+TS_CMD_FN(cmd_scard); TS_CMD_FN(cmd_smembers); TS_CMD_FN(cmd_spop); TS_CMD_FN(cmd_srandmember);
+TS_CMD_FN(cmd_smove); TS_CMD_FN(cmd_sinter); TS_CMD_FN(cmd_sintercard); TS_CMD_FN(cmd_sinterstore);
+TS_CMD_FN(cmd_sunion); TS_CMD_FN(cmd_sunionstore); TS_CMD_FN(cmd_sdiff); TS_CMD_FN(cmd_sdiffstore);
+TS_CMD_FN(cmd_sscan);
 /* server.c */
 TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit); TS_CMD_FN(cmd_hello);
 TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD_FN(cmd_command);
