@@ -24,6 +24,16 @@ COMMANDS = {
     "decrby": ("KEYS", "cmd_decrby", None), "incrbyfloat": ("KEYS", "cmd_incrbyfloat", None),
     "getrange": ("KEYS", "cmd_getrange", None), "setrange": ("KEYS", "cmd_setrange", None),
     "substr": ("KEYS", "cmd_getrange", None), "lcs": ("KEYS", "cmd_lcs", "&ts_multi_lcs"),
+    # lists
+    "lpush": ("KEYS", "cmd_lpush", None), "rpush": ("KEYS", "cmd_rpush", None),
+    "lpushx": ("KEYS", "cmd_lpushx", None), "rpushx": ("KEYS", "cmd_rpushx", None),
+    "lpop": ("KEYS", "cmd_lpop", None), "rpop": ("KEYS", "cmd_rpop", None),
+    "llen": ("KEYS", "cmd_llen", None), "lindex": ("KEYS", "cmd_lindex", None),
+    "lrange": ("KEYS", "cmd_lrange", None), "lset": ("KEYS", "cmd_lset", None),
+    "linsert": ("KEYS", "cmd_linsert", None), "lrem": ("KEYS", "cmd_lrem", None),
+    "ltrim": ("KEYS", "cmd_ltrim", None), "lpos": ("KEYS", "cmd_lpos", None),
+    "lmove": ("KEYS", "cmd_lmove", "&ts_multi_borrow"), "rpoplpush": ("KEYS", "cmd_rpoplpush", "&ts_multi_borrow"),
+    "lmpop": ("KEYS", "cmd_lmpop", "&ts_multi_borrow"),
     # keys
     "del": ("KEYS", "cmd_del", "&ts_multi_del"), "unlink": ("KEYS", "cmd_del", "&ts_multi_del"),
     "exists": ("KEYS", "cmd_exists", "&ts_multi_exists"), "touch": ("KEYS", "cmd_exists", "&ts_multi_exists"),
@@ -64,6 +74,9 @@ COMMANDS = {
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
 }
+
+# Flags whose C name is not the upper-cased Redis name.
+FLAG_NAMES = {"movablekeys": "MOVABLE_KEYS"}
 
 class Tree:
     """A RESP3 value with its type kept, so it can be re-encoded exactly."""
@@ -155,7 +168,7 @@ def main():
         pairs = [(docs3[i], docs3[i + 1]) for i in range(0, len(docs3), 2)]
         pairs = [p for p in pairs if p[0].val != b"subcommands"]
         docs_enc = "".join(enc(k) + enc(v) for k, v in pairs)
-        flags = " | ".join("TS_CMD_" + x.upper().replace("-", "_") for x in info[2]) or "0"
+        flags = " | ".join("TS_CMD_" + FLAG_NAMES.get(x, x.upper().replace("-", "_")) for x in info[2]) or "0"
         acl = " ".join(info[6])
         rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"
