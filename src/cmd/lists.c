@@ -96,6 +96,10 @@ static void pop_generic(ts_cmd_ctx *c, int where)
 {
     long long count = 1;
     bool has_count = c->argc == 3;
+    if (c->argc > 3) {
+        ts_reply_errorf(c->r, "ERR wrong number of arguments for '%s' command", c->cmd->name);
+        return;
+    }
     if (has_count && (!ts_arg_to_ll(c->argv[2], &count) || count < 0)) {
         ts_reply_error(c->r, ERR_MUST_POSITIVE);
         return;
