@@ -322,8 +322,11 @@ int main(void)
     test_count_limits();
     test_size_limits();
     test_iteration();
+    /* QL_STEPS=N (environment) runs longer random streams. */
+    const char *env = getenv("QL_STEPS");
+    int steps = env ? atoi(env) : 6000;
     static const int fills[] = {1, 2, 3, 4, 7, 16, 128, -1, -2, -5};
-    for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) random_run(fills[i], 6000);
+    for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) random_run(fills[i], steps);
     test_million();
     TS_TEST_MAIN_END();
 }
