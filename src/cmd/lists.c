@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/db.h"
 #include "tessera/config.h"
+#include "tessera/db.h"
 #include "tessera/t_list.h"
 
 #define ERR_INDEX_RANGE "ERR index out of range"

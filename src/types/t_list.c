@@ -9,11 +9,11 @@
  * encoding), so the PTR of a list entry is the ts_quicklist itself and never
  * changes for the life of the key: no ts_entry_set_object is ever needed.
  */
-#include "tessera/config.h"
 #include "tessera/t_list.h"
 
 #include <string.h>
 
+#include "tessera/config.h"
 #include "tessera/db.h"
 
 /* ---------- type ops ---------- */
@@ -49,6 +49,7 @@ static void reply_val(ts_reply *r, const ts_lp_val *v)
 
 long ts_list_pop_reply(ts_cmd_ctx *c, ts_arg key, ts_entry *e, int where, long count, bool single)
 {
+    (void)key; /* the entry is deleted directly; key is for the caller's symmetry with ts_list_move */
     ts_quicklist *ql = ts_entry_obj(e);
     long n = (size_t)count < ql->count ? count : (long)ql->count;
     if (!single) ts_reply_array(c->r, n);
@@ -58,10 +59,7 @@ long ts_list_pop_reply(ts_cmd_ctx *c, ts_arg key, ts_entry *e, int where, long c
         reply_val(c->r, &v);
         ts_ql_pop(ql, where);
     }
-    if (ql->count == 0) {
-        (void)key;
-        ts_table_delete_entry(ts_db_table(c), e);
-    }
+    if (ql->count == 0) ts_table_delete_entry(ts_db_table(c), e);
     return n;
 }
 

@@ -409,3 +409,19 @@ def test_random_stream_cross_shard(dl):
         dl(*random_command(rng, keys))
     for k in keys:
         dl("LRANGE", k, "0", "-1")
+
+
+LIST_COMMANDS = ["lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "llen", "lindex", "lrange", "lset",
+                 "linsert", "lrem", "ltrim", "lpos", "lmove", "rpoplpush", "lmpop"]
+
+
+def test_command_metadata(dl):
+    for proto in ("2", "3"):
+        dl.both("HELLO", proto)
+        for name in LIST_COMMANDS:
+            dl("COMMAND", "INFO", name)
+            dl("COMMAND", "DOCS", name)
+        dl("COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT", "COUNT", "3")
+        dl("COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT")
+        dl("COMMAND", "GETKEYS", "RPOPLPUSH", "a", "b")
+    dl.both("HELLO", "2")
