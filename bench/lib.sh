@@ -117,6 +117,23 @@ stop_server() {
 # rss_kb PID: VmRSS in kB
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
+# settle_rss PID: poll VmRSS every 0.5 s until two readings agree within
+# 0.5% (at most 10 s); prints kB.
+settle_rss() {
+  local pid=$1 prev cur i
+  prev=$(rss_kb "$pid" 2>/dev/null) || return 1
+  [ -n "$prev" ] || return 1
+  cur=$prev
+  for i in $(seq 1 20); do
+    sleep 0.5
+    cur=$(rss_kb "$pid" 2>/dev/null) || return 1
+    [ -n "$cur" ] || return 1
+    if [ $(( (cur > prev ? cur - prev : prev - cur) * 200 )) -le "$cur" ]; then break; fi
+    prev=$cur
+  done
+  echo "$cur"
+}
+
 # cpu_ns PID: nanoseconds all current threads of PID have spent on a CPU
 # (/proc/PID/task/*/schedstat, first field). Both servers keep their
 # threads for their whole life, so differences are meaningful.

@@ -57,23 +57,6 @@ with open(path, "wb", buffering=1 << 20) as f:
 EOF
 [ -s "$RESP" ] || die "could not generate $RESP"
 
-# settle_rss PID: poll VmRSS every 0.5 s until two readings agree within
-# 0.5% (at most 10 s); prints kB.
-settle_rss() {
-  local pid=$1 prev cur i
-  prev=$(rss_kb "$pid" 2>/dev/null) || return 1
-  [ -n "$prev" ] || return 1
-  cur=$prev
-  for i in $(seq 1 20); do
-    sleep 0.5
-    cur=$(rss_kb "$pid" 2>/dev/null) || return 1
-    [ -n "$cur" ] || return 1
-    if [ $(( (cur > prev ? cur - prev : prev - cur) * 200 )) -le "$cur" ]; then break; fi
-    prev=$cur
-  done
-  echo "$cur"
-}
-
 info_field() { redis-cli -h 127.0.0.1 -p "$1" info memory 2>/dev/null | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'; }
 
 failed=0

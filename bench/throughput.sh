@@ -15,6 +15,11 @@
 #                   other values use a custom MSET command line)
 #   --all           also incr, ping (inline and multibulk) at -P 1, and
 #                   incr, ping, mset at -P N
+#   --types         the data-type tests of redis-benchmark's default run
+#                   (lpush rpush lpop rpop sadd hset spop zadd zpopmin
+#                   lrange_100..600 xadd) at -P 1 and -P N, instead of the
+#                   string workloads; the sanity run is then redis-benchmark's
+#                   full default test set
 #   --quick         smoke run: fewer requests, 1 round
 #   --timeout S     bound for one redis-benchmark run (default 300)
 #   --keep          keep the temp dir (raw outputs, server logs)
@@ -27,7 +32,7 @@ source "$(dirname "$0")/lib.sh"
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 rounds=""; requests=""; threads=2; clients=50; pipeline=16; mset_keys=10
-all=0; quick=0; run_timeout=300; keyspace=1000000
+all=0; types=0; quick=0; run_timeout=300; keyspace=1000000
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --pipeline) pipeline=$2; shift 2 ;;
     --mset-keys) mset_keys=$2; shift 2 ;;
     --all) all=1; shift ;;
+    --types) types=1; shift ;;
     --quick) quick=1; shift ;;
     --timeout) run_timeout=$2; shift 2 ;;
     --keep) BENCH_KEEP_TMP=1; shift ;;
@@ -76,6 +82,14 @@ if [ $all -eq 1 ]; then
     "PING|$P|$((requests * 5))|-t ping"
     "MSET|$P|$requests|$mset_args"
   )
+fi
+
+if [ $types -eq 1 ]; then
+  workloads=()
+  for t in lpush rpush lpop rpop sadd hset spop zadd zpopmin lrange_100 lrange_300 lrange_500 lrange_600 xadd; do
+    case $t in lrange_*) n1=$((requests / 4)) ;; *) n1=$requests ;; esac
+    workloads+=("${t^^}|1|$n1|-t $t" "${t^^}|$P|$((n1 * 5))|-t $t")
+  done
 fi
 
 echo "# tessera throughput vs redis: $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -123,11 +137,17 @@ run_bench() {
 }
 
 # ---- sanity: the full default test list against tessera, with and without pipelining
-log "sanity runs against tessera (-t set,get,incr,mset,ping, -P 1 and -P $P)"
 sn=$(( requests < 100000 ? requests : 100000 ))
+if [ $types -eq 1 ]; then
+  sanity_tests=()   # redis-benchmark's whole default set
+  log "sanity runs against tessera (redis-benchmark's default test set, -P 1 and -P $P)"
+else
+  sanity_tests=(-t set,get,incr,mset,ping)
+  log "sanity runs against tessera (-t set,get,incr,mset,ping, -P 1 and -P $P)"
+fi
 for sp in 1 "$P"; do
   run_bench "sanity -P $sp" "$BENCH_TMP/sanity-P$sp.out" "$T_PORT" "$T_PID" \
-    -t set,get,incr,mset,ping -n "$sn" -r "$keyspace" -c "$clients" -P "$sp" || true
+    "${sanity_tests[@]}" -n "$sn" -r "$keyspace" -c "$clients" -P "$sp" || true
 done
 if [ $failures -ne 0 ]; then
   echo "sanity runs failed; not benchmarking" >&2

@@ -54,6 +54,17 @@ COMMANDS = {
     "ttl": ("KEYS", "cmd_ttl", None), "pttl": ("KEYS", "cmd_ttl", None),
     "expiretime": ("KEYS", "cmd_ttl", None), "pexpiretime": ("KEYS", "cmd_ttl", None),
     "persist": ("KEYS", "cmd_persist", None),
+    # sets
+    "sadd": ("KEYS", "cmd_sadd", None), "srem": ("KEYS", "cmd_srem", None),
+    "sismember": ("KEYS", "cmd_sismember", None), "smismember": ("KEYS", "cmd_smismember", None),
+    "scard": ("KEYS", "cmd_scard", None), "smembers": ("KEYS", "cmd_smembers", None),
+    "spop": ("KEYS", "cmd_spop", None), "srandmember": ("KEYS", "cmd_srandmember", None),
+    "smove": ("KEYS", "cmd_smove", "&ts_multi_borrow"), "sinter": ("KEYS", "cmd_sinter", "&ts_multi_borrow"),
+    "sintercard": ("KEYS", "cmd_sintercard", "&ts_multi_borrow"),
+    "sinterstore": ("KEYS", "cmd_sinterstore", "&ts_multi_borrow"),
+    "sunion": ("KEYS", "cmd_sunion", "&ts_multi_borrow"), "sunionstore": ("KEYS", "cmd_sunionstore", "&ts_multi_borrow"),
+    "sdiff": ("KEYS", "cmd_sdiff", "&ts_multi_borrow"), "sdiffstore": ("KEYS", "cmd_sdiffstore", "&ts_multi_borrow"),
+    "sscan": ("KEYS", "cmd_sscan", None),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
     "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),
@@ -74,9 +85,6 @@ COMMANDS = {
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
 }
-
-# Flags whose C name is not the upper-cased Redis name.
-FLAG_NAMES = {"movablekeys": "MOVABLE_KEYS"}
 
 class Tree:
     """A RESP3 value with its type kept, so it can be re-encoded exactly."""
@@ -168,7 +176,8 @@ def main():
         pairs = [(docs3[i], docs3[i + 1]) for i in range(0, len(docs3), 2)]
         pairs = [p for p in pairs if p[0].val != b"subcommands"]
         docs_enc = "".join(enc(k) + enc(v) for k, v in pairs)
-        flags = " | ".join("TS_CMD_" + FLAG_NAMES.get(x, x.upper().replace("-", "_")) for x in info[2]) or "0"
+        flags = " | ".join("TS_CMD_" + {"movablekeys": "MOVABLE_KEYS"}.get(x, x.upper().replace("-", "_"))
+                           for x in info[2]) or "0"
         acl = " ".join(info[6])
         rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"

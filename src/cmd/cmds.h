@@ -28,6 +28,12 @@ TS_CMD_FN(cmd_lpush); TS_CMD_FN(cmd_rpush); TS_CMD_FN(cmd_lpushx); TS_CMD_FN(cmd
 TS_CMD_FN(cmd_rpop); TS_CMD_FN(cmd_llen); TS_CMD_FN(cmd_lindex); TS_CMD_FN(cmd_lrange); TS_CMD_FN(cmd_lset);
 TS_CMD_FN(cmd_linsert); TS_CMD_FN(cmd_lrem); TS_CMD_FN(cmd_ltrim); TS_CMD_FN(cmd_lpos); TS_CMD_FN(cmd_lmove);
 TS_CMD_FN(cmd_rpoplpush); TS_CMD_FN(cmd_lmpop);
+/* sets.c */
+TS_CMD_FN(cmd_sadd); TS_CMD_FN(cmd_srem); TS_CMD_FN(cmd_sismember); TS_CMD_FN(cmd_smismember);
+TS_CMD_FN(cmd_scard); TS_CMD_FN(cmd_smembers); TS_CMD_FN(cmd_spop); TS_CMD_FN(cmd_srandmember);
+TS_CMD_FN(cmd_smove); TS_CMD_FN(cmd_sinter); TS_CMD_FN(cmd_sintercard); TS_CMD_FN(cmd_sinterstore);
+TS_CMD_FN(cmd_sunion); TS_CMD_FN(cmd_sunionstore); TS_CMD_FN(cmd_sdiff); TS_CMD_FN(cmd_sdiffstore);
+TS_CMD_FN(cmd_sscan);
 /* server.c */
 TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit); TS_CMD_FN(cmd_hello);
 TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD_FN(cmd_command);
