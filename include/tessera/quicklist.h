@@ -59,14 +59,15 @@ bool ts_ql_peek(const ts_quicklist *ql, int where, ts_lp_val *out);
 void ts_ql_pop(ts_quicklist *ql, int where);
 
 /* Position of one element: node plus listpack pointer plus offset in the
- * node. Valid until the list changes (except through ts_ql_iter_del /
- * ts_ql_insert_at, which keep the iterator usable). */
+ * node. Valid until the list changes, except through ts_ql_iter_del, which
+ * keeps the iterator usable. */
 typedef struct ts_ql_iter {
     ts_quicklist *ql;
     ts_ql_node *node;
     unsigned char *p;   /* NULL: iteration over */
     long off;           /* index of p inside node */
     int dir;            /* TS_QL_TAIL: towards the tail, TS_QL_HEAD: towards the head */
+    bool returned;      /* p was handed out by ts_ql_iter_next: the next call steps first */
 } ts_ql_iter;
 
 /* Places it on element `index` (>= 0 from the head, < 0 from the tail),

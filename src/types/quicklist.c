@@ -292,22 +292,17 @@ bool ts_ql_iter_at(ts_quicklist *ql, long index, int dir, ts_ql_iter *it)
 {
     it->ql = ql;
     it->dir = dir;
+    it->returned = false;
     it->node = locate(ql, index, &it->off);
     it->p = it->node ? node_seek(it->node, it->off) : NULL;
-    /* The low bit of dir says whether the current element was returned
-     * already (so that next must step first). */
-    it->dir = dir << 1;
     return it->p != NULL;
 }
-
-#define ITER_DIR(it) ((it)->dir >> 1)
-#define ITER_PENDING(it) ((it)->dir & 1)
 
 /* Moves to the next element in the iteration direction. */
 static void iter_step(ts_ql_iter *it)
 {
     ts_ql_node *n = it->node;
-    if (ITER_DIR(it) == TS_QL_TAIL) {
+    if (it->dir == TS_QL_TAIL) {
         it->p = ts_lp_next(n->lp, it->p);
         it->off++;
         if (!it->p) {
@@ -328,13 +323,13 @@ static void iter_step(ts_ql_iter *it)
 
 bool ts_ql_iter_next(ts_ql_iter *it, ts_lp_val *out)
 {
-    if (ITER_PENDING(it)) {
-        it->dir &= ~1;
+    if (it->returned) {
+        it->returned = false;
         if (it->p) iter_step(it);
     }
     if (!it->p) return false;
     ts_lp_get(it->p, out);
-    it->dir |= 1;
+    it->returned = true;
     return true;
 }
 
@@ -342,17 +337,17 @@ void ts_ql_iter_del(ts_ql_iter *it)
 {
     ts_quicklist *ql = it->ql;
     ts_ql_node *n = it->node;
-    TS_ASSERT(ITER_PENDING(it) && it->p);
-    it->dir &= ~1;   /* the position computed below is the next element to return */
+    TS_ASSERT(it->returned && it->p);
+    it->returned = false;   /* the position computed below is the next element to return */
     ql->count--;
     if (n->count == 1) {
-        ts_ql_node *next = ITER_DIR(it) == TS_QL_TAIL ? n->next : n->prev;
+        ts_ql_node *next = it->dir == TS_QL_TAIL ? n->next : n->prev;
         n->count = 0;
         unlink_free(ql, n);
         it->node = next;
         if (!next) { it->p = NULL; return; }
-        it->off = ITER_DIR(it) == TS_QL_TAIL ? 0 : (long)next->count - 1;
-        it->p = ITER_DIR(it) == TS_QL_TAIL ? ts_lp_first(next->lp) : ts_lp_last(next->lp);
+        it->off = it->dir == TS_QL_TAIL ? 0 : (long)next->count - 1;
+        it->p = it->dir == TS_QL_TAIL ? ts_lp_first(next->lp) : ts_lp_last(next->lp);
         return;
     }
     unsigned char *p = it->p;
@@ -366,7 +361,7 @@ void ts_ql_iter_del(ts_ql_iter *it)
         off += shift;
         p = off < (long)n->count ? node_seek(n, off) : NULL;
     }
-    if (ITER_DIR(it) == TS_QL_TAIL) {
+    if (it->dir == TS_QL_TAIL) {
         if (p) { it->node = n; it->off = off; it->p = p; return; }
         it->node = n->next;
         it->off = 0;
@@ -433,7 +428,7 @@ static void insert_in_node(ts_quicklist *ql, ts_ql_node *n, unsigned char *p, lo
 
 void ts_ql_iter_insert(ts_ql_iter *it, int where, const char *s, size_t len)
 {
-    TS_ASSERT(ITER_PENDING(it) && it->p);
+    TS_ASSERT(it->returned && it->p);
     insert_in_node(it->ql, it->node, it->p, it->off, where, s, len);
     it->p = NULL;
     it->node = NULL;
