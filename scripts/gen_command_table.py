@@ -24,6 +24,16 @@ COMMANDS = {
     "decrby": ("KEYS", "cmd_decrby", None), "incrbyfloat": ("KEYS", "cmd_incrbyfloat", None),
     "getrange": ("KEYS", "cmd_getrange", None), "setrange": ("KEYS", "cmd_setrange", None),
     "substr": ("KEYS", "cmd_getrange", None), "lcs": ("KEYS", "cmd_lcs", "&ts_multi_lcs"),
+    # lists
+    "lpush": ("KEYS", "cmd_lpush", None), "rpush": ("KEYS", "cmd_rpush", None),
+    "lpushx": ("KEYS", "cmd_lpushx", None), "rpushx": ("KEYS", "cmd_rpushx", None),
+    "lpop": ("KEYS", "cmd_lpop", None), "rpop": ("KEYS", "cmd_rpop", None),
+    "llen": ("KEYS", "cmd_llen", None), "lindex": ("KEYS", "cmd_lindex", None),
+    "lrange": ("KEYS", "cmd_lrange", None), "lset": ("KEYS", "cmd_lset", None),
+    "linsert": ("KEYS", "cmd_linsert", None), "lrem": ("KEYS", "cmd_lrem", None),
+    "ltrim": ("KEYS", "cmd_ltrim", None), "lpos": ("KEYS", "cmd_lpos", None),
+    "lmove": ("KEYS", "cmd_lmove", "&ts_multi_borrow"), "rpoplpush": ("KEYS", "cmd_rpoplpush", "&ts_multi_borrow"),
+    "lmpop": ("KEYS", "cmd_lmpop", "&ts_multi_borrow"),
     # keys
     "del": ("KEYS", "cmd_del", "&ts_multi_del"), "unlink": ("KEYS", "cmd_del", "&ts_multi_del"),
     "exists": ("KEYS", "cmd_exists", "&ts_multi_exists"), "touch": ("KEYS", "cmd_exists", "&ts_multi_exists"),

@@ -21,7 +21,9 @@
  * Every function that changes a listpack may reallocate it: it returns the
  * new address and invalidates all element pointers into the old one,
  * except the ones it hands back through its out-parameters. The blob is
- * always allocated at its exact size (jemalloc size classes do the rest).
+ * allocated with at least its size: an insertion reallocates only when it
+ * outgrows malloc_usable_size (as Redis does), a deletion shrinks to the
+ * exact size.
  *
  * Element pointers ("p") point at an entry's first byte; NULL means "no
  * element" (past either end).
