@@ -12,10 +12,12 @@
 
 #include "tessera/common.h"
 #include "tessera/db.h"
+#include "tessera/t_zset.h"
 #include "tessera/lazyfree.h"
 
 static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
+    [TS_TYPE_ZSET] = &ts_zset_ops,
 };
 
 const ts_type_ops *ts_type_ops_of(int type)
