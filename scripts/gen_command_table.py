@@ -44,6 +44,23 @@ COMMANDS = {
     "ttl": ("KEYS", "cmd_ttl", None), "pttl": ("KEYS", "cmd_ttl", None),
     "expiretime": ("KEYS", "cmd_ttl", None), "pexpiretime": ("KEYS", "cmd_ttl", None),
     "persist": ("KEYS", "cmd_persist", None),
+    # sorted sets (zsets.c)
+    "zadd": ("KEYS", "cmd_zadd", None), "zincrby": ("KEYS", "cmd_zincrby", None),
+    "zrem": ("KEYS", "cmd_zrem", None), "zcard": ("KEYS", "cmd_zcard", None),
+    "zscore": ("KEYS", "cmd_zscore", None), "zmscore": ("KEYS", "cmd_zmscore", None),
+    "zrank": ("KEYS", "cmd_zrank", None), "zrevrank": ("KEYS", "cmd_zrevrank", None),
+    "zcount": ("KEYS", "cmd_zcount", None), "zlexcount": ("KEYS", "cmd_zlexcount", None),
+    "zrange": ("KEYS", "cmd_zrange", None), "zrangestore": ("KEYS", "cmd_zrangestore", "&ts_multi_borrow"),
+    "zrevrange": ("KEYS", "cmd_zrevrange", None), "zrangebyscore": ("KEYS", "cmd_zrangebyscore", None),
+    "zrevrangebyscore": ("KEYS", "cmd_zrevrangebyscore", None), "zrangebylex": ("KEYS", "cmd_zrangebylex", None),
+    "zrevrangebylex": ("KEYS", "cmd_zrevrangebylex", None), "zremrangebyrank": ("KEYS", "cmd_zremrangebyrank", None),
+    "zremrangebyscore": ("KEYS", "cmd_zremrangebyscore", None), "zremrangebylex": ("KEYS", "cmd_zremrangebylex", None),
+    "zpopmin": ("KEYS", "cmd_zpopmin", None), "zpopmax": ("KEYS", "cmd_zpopmax", None),
+    "zmpop": ("KEYS", "cmd_zmpop", "&ts_multi_borrow"), "zrandmember": ("KEYS", "cmd_zrandmember", None),
+    "zunion": ("KEYS", "cmd_zunion", "&ts_multi_borrow"), "zinter": ("KEYS", "cmd_zinter", "&ts_multi_borrow"),
+    "zdiff": ("KEYS", "cmd_zdiff", "&ts_multi_borrow"), "zunionstore": ("KEYS", "cmd_zunionstore", "&ts_multi_borrow"),
+    "zinterstore": ("KEYS", "cmd_zinterstore", "&ts_multi_borrow"), "zdiffstore": ("KEYS", "cmd_zdiffstore", "&ts_multi_borrow"),
+    "zintercard": ("KEYS", "cmd_zintercard", "&ts_multi_borrow"), "zscan": ("KEYS", "cmd_zscan", None),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
     "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),
@@ -155,7 +172,8 @@ def main():
         pairs = [(docs3[i], docs3[i + 1]) for i in range(0, len(docs3), 2)]
         pairs = [p for p in pairs if p[0].val != b"subcommands"]
         docs_enc = "".join(enc(k) + enc(v) for k, v in pairs)
-        flags = " | ".join("TS_CMD_" + x.upper().replace("-", "_") for x in info[2]) or "0"
+        flag_names = {"movablekeys": "MOVABLE_KEYS"}
+        flags = " | ".join("TS_CMD_" + flag_names.get(x, x.upper().replace("-", "_")) for x in info[2]) or "0"
         acl = " ".join(info[6])
         rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"
