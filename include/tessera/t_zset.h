@@ -82,7 +82,8 @@ size_t ts_zset_delete_ranks(ts_zset *z, size_t start, size_t end);
 /* The 0-based ascending ranks of the first and last member in the range;
  * false when the range holds none. */
 bool ts_zset_score_ranks(ts_zset *z, const ts_zscore_range *r, size_t *start, size_t *end);
-bool ts_zset_lex_ranks(ts_zset *z, const ts_zlex_range *r, size_t *start, size_t *end);
+/* Lex: the block Redis's walk finds in direction rev (see t_zset.c). */
+bool ts_zset_lex_ranks(ts_zset *z, const ts_zlex_range *r, bool rev, size_t *start, size_t *end);
 /* Appends (m, score) at the end of a zset listpack (a sorted build); returns
  * the new listpack. */
 unsigned char *ts_zset_lp_append(unsigned char *lp, const char *m, size_t n, double score);

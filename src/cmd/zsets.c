@@ -58,7 +58,10 @@ static bool get_long(ts_cmd_ctx *c, ts_arg a, long long *out)
 static bool get_range_long(ts_cmd_ctx *c, ts_arg a, long long min, long long max, const char *msg,
                            long long *out)
 {
-    if (!get_long(c, a, out)) return false;
+    if (!ts_arg_to_ll(a, out)) {
+        ts_reply_error(c->r, msg ? msg : TS_ERR_NOT_INT);
+        return false;
+    }
     if (*out < min || *out > max) {
         if (msg) ts_reply_error(c->r, msg);
         else ts_reply_errorf(c->r, "ERR value is out of range, value must between %lld and %lld", min, max);
@@ -70,8 +73,8 @@ static bool get_range_long(ts_cmd_ctx *c, ts_arg a, long long min, long long max
 /* Deletes the key of e when its sorted set became empty, else stores z. */
 static void store_or_delete(ts_cmd_ctx *c, ts_entry *e, ts_zset *z)
 {
+    ts_zset_store(e, z);   /* first: the entry must free the current pointer */
     if (ts_zset_length(z) == 0) ts_table_delete_entry(ts_db_table(c), e);
-    else ts_zset_store(e, z);
 }
 
 static void reply_member(ts_cmd_ctx *c, const char *m, size_t n) { ts_reply_bulk(c->r, m, n); }
@@ -272,7 +275,7 @@ void cmd_zlexcount(ts_cmd_ctx *c)
     size_t a, b;
     ts_zset z;
     if (e) z = ts_zset_of(e);
-    ts_reply_int(c->r, e && ts_zset_lex_ranks(&z, &r, &a, &b) ? (long long)(b - a + 1) : 0);
+    ts_reply_int(c->r, e && ts_zset_lex_ranks(&z, &r, false, &a, &b) ? (long long)(b - a + 1) : 0);
 }
 
 /* ---------- result sets (store destinations) ---------- */
@@ -491,7 +494,7 @@ static void zrange_generic(ts_cmd_ctx *c, int argc_start, bool store, int type, 
     } else {
         size_t a, b;
         bool any = !(offset > 0 && offset >= llen) &&
-                   (type == RANGE_SCORE ? ts_zset_score_ranks(&z, &sr, &a, &b) : ts_zset_lex_ranks(&z, &lr, &a, &b));
+                   (type == RANGE_SCORE ? ts_zset_score_ranks(&z, &sr, &a, &b) : ts_zset_lex_ranks(&z, &lr, rev, &a, &b));
         if (any) emit_ranks(&k, &z, a, b, rev, offset, limit);
     }
     sink_end(&k, c->argv[1], rev);
@@ -545,7 +548,7 @@ static void zremrange_generic(ts_cmd_ctx *c, int type)
     } else if (type == RANGE_SCORE) {
         any = ts_zset_score_ranks(&z, &sr, &a, &b);
     } else {
-        any = ts_zset_lex_ranks(&z, &lr, &a, &b);
+        any = ts_zset_lex_ranks(&z, &lr, false, &a, &b);
     }
     size_t removed = any ? ts_zset_delete_ranks(&z, a, b) : 0;
     store_or_delete(c, e, &z);

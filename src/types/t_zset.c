@@ -361,31 +361,71 @@ bool ts_zset_score_ranks(ts_zset *z, const ts_zscore_range *r, size_t *start, si
     return any;
 }
 
-bool ts_zset_lex_ranks(ts_zset *z, const ts_zlex_range *r, size_t *start, size_t *end)
+static bool lp_lex_gte(unsigned char *p, const ts_zlex_range *r)
+{
+    char buf[32];
+    size_t n;
+    const char *m = (const char *)ts_lp_get_str(p, buf, &n);
+    return ts_zlex_gte_min(m, n, r);
+}
+
+static bool lp_lex_lte(unsigned char *p, const ts_zlex_range *r)
+{
+    char buf[32];
+    size_t n;
+    const char *m = (const char *)ts_lp_get_str(p, buf, &n);
+    return ts_zlex_lte_max(m, n, r);
+}
+
+/* The listpack walk of Redis's zzlFirstInLexRange / zzlLastInLexRange and
+ * the emission loops after them: they assume members sorted by bytes (equal
+ * scores); with mixed scores the result is whatever those walks give, and
+ * this reproduces them step for step. */
+bool ts_zset_lex_ranks(ts_zset *z, const ts_zlex_range *r, bool rev, size_t *start, size_t *end)
 {
     if (z->enc == TS_ENC_SKIPLIST) {
         ts_zsl_node *a = ts_zsl_first_in_lex(z->ptr, r);
         if (!a) return false;
         ts_zsl_node *b = ts_zsl_last_in_lex(z->ptr, r);
+        if (!b) return false;
         *start = ts_zsl_rank(z->ptr, a);
         *end = ts_zsl_rank(z->ptr, b);
-        return true;
+        return *start <= *end;
     }
     if (ts_zlex_range_empty(r)) return false;
     unsigned char *lp = z->ptr;
-    size_t i = 0;
-    bool any = false;
-    char buf[32];
-    for (unsigned char *p = ts_lp_first(lp); p; p = ts_lp_next(lp, ts_lp_next(lp, p)), i++) {
-        size_t n;
-        const char *m = (const char *)ts_lp_get_str(p, buf, &n);
-        if (!ts_zlex_gte_min(m, n, r)) continue;
-        if (!ts_zlex_lte_max(m, n, r)) break;
-        if (!any) *start = i;
-        *end = i;
-        any = true;
+    unsigned char *first = ts_lp_first(lp), *last = ts_lp_seek(lp, -2);
+    if (!first || !lp_lex_gte(last, r) || !lp_lex_lte(first, r)) return false;
+    size_t len = lp_pairs(lp);
+    if (!rev) {
+        size_t i = 0;
+        unsigned char *p = first;
+        while (p && !lp_lex_gte(p, r)) {
+            p = ts_lp_next(lp, ts_lp_next(lp, p));
+            i++;
+        }
+        if (!p || !lp_lex_lte(p, r)) return false;
+        *start = *end = i;
+        for (p = ts_lp_next(lp, ts_lp_next(lp, p)); p && lp_lex_lte(p, r); p = ts_lp_next(lp, ts_lp_next(lp, p)))
+            (*end)++;
+        return true;
     }
-    return any;
+    size_t i = len - 1;
+    unsigned char *p = last;
+    while (p && !lp_lex_lte(p, r)) {
+        unsigned char *q = ts_lp_prev(lp, p);
+        p = q ? ts_lp_prev(lp, q) : NULL;
+        i--;
+    }
+    if (!p || !lp_lex_gte(p, r)) return false;
+    *start = *end = i;
+    for (;;) {
+        unsigned char *q = ts_lp_prev(lp, p);
+        p = q ? ts_lp_prev(lp, q) : NULL;
+        if (!p || !lp_lex_gte(p, r)) break;
+        (*start)--;
+    }
+    return true;
 }
 
 /* ---------- iteration ---------- */
@@ -468,11 +508,8 @@ long ts_zset_pop(ts_cmd_ctx *c, ts_arg key, ts_entry *e, bool max, long count, i
         size_t start = max ? len - (size_t)n : 0;
         ts_zset_delete_ranks(&z, start, start + (size_t)n - 1);
     }
-    if (ts_zset_length(&z) == 0) {
-        ts_table_delete_entry(ts_db_table(c), e);
-    } else {
-        ts_zset_store(e, &z);
-    }
+    ts_zset_store(e, &z);   /* first: the entry must free the current pointer */
+    if (ts_zset_length(&z) == 0) ts_table_delete_entry(ts_db_table(c), e);
     return n;
 }
 
