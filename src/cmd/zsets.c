@@ -364,7 +364,8 @@ static void sink_emit(sink *k, const char *m, size_t n, double s)
 {
     k->count++;
     if (k->store) {
-        items_push(&k->items, m, n, s);
+        /* a copy: listpack integers are formatted in the iterator's buffer */
+        items_push(&k->items, ts_strndup(m, n), n, s);
         return;
     }
     ts_reply *r = k->c->r;
@@ -384,6 +385,7 @@ static void sink_end(sink *k, ts_arg dst, bool rev)
             }
         }
         store_result(k->c, dst, &k->items);
+        for (size_t i = 0; i < k->items.n; i++) free((void *)k->items.v[i].m);
         free(k->items.v);
         return;
     }

@@ -260,6 +260,15 @@ def test_setops(dp):
 
 def test_rangestore(dp):
     d = dp
+    fill(d, "{t}ints", [("10", 1), ("-3", 2), ("7", 3), ("x", 4), ("123456789012", 5)])
+    d("ZRANGESTORE", D, "{t}ints", "0", "-1")
+    d("ZRANGE", D, "0", "-1", "WITHSCORES")
+    d("ZRANGESTORE", D, "{t}ints", "0", "-1", "REV")
+    d("ZRANGE", D, "0", "-1", "WITHSCORES")
+    d("ZUNIONSTORE", D, "2", "{t}ints", "{t}ints")
+    d("ZRANGE", D, "0", "-1", "WITHSCORES")
+    d("ZRANGEBYLEX", "{t}ints", "-", "+")
+    d("ZSCAN", "{t}ints", "0")
     fill(d, K, [(chr(97 + i), i) for i in range(10)])
     for args in [("ZRANGESTORE", D, K, "0", "-1"), ("ZRANGESTORE", D, K, "2", "4", "REV"),
                  ("ZRANGESTORE", D, K, "(2", "6", "BYSCORE", "LIMIT", "1", "2"),
@@ -458,8 +467,9 @@ def test_lex_mixed_scores_listpack(dp):
         d("ZRANGE", K, "0", "-1")
 
 
-def test_random_stream(d):
-    rnd = random.Random(1234)
+@pytest.mark.parametrize("seed", [1234, 99, 7, 2024])
+def test_random_stream(d, seed):
+    rnd = random.Random(seed)
     keys = ["{r}a", "{r}b", "{r}c"]
     members = ["", "a", "b", "c", "d", "e", "10", "-3", "x" * 10]
     scores = ["0", "1", "-1", "2.5", "inf", "-inf", "1e10", "3", "(1", "0.1"]
