@@ -61,6 +61,17 @@ COMMANDS = {
     "zdiff": ("KEYS", "cmd_zdiff", "&ts_multi_borrow"), "zunionstore": ("KEYS", "cmd_zunionstore", "&ts_multi_borrow"),
     "zinterstore": ("KEYS", "cmd_zinterstore", "&ts_multi_borrow"), "zdiffstore": ("KEYS", "cmd_zdiffstore", "&ts_multi_borrow"),
     "zintercard": ("KEYS", "cmd_zintercard", "&ts_multi_borrow"), "zscan": ("KEYS", "cmd_zscan", None),
+    # sets
+    "sadd": ("KEYS", "cmd_sadd", None), "srem": ("KEYS", "cmd_srem", None),
+    "sismember": ("KEYS", "cmd_sismember", None), "smismember": ("KEYS", "cmd_smismember", None),
+    "scard": ("KEYS", "cmd_scard", None), "smembers": ("KEYS", "cmd_smembers", None),
+    "spop": ("KEYS", "cmd_spop", None), "srandmember": ("KEYS", "cmd_srandmember", None),
+    "smove": ("KEYS", "cmd_smove", "&ts_multi_borrow"), "sinter": ("KEYS", "cmd_sinter", "&ts_multi_borrow"),
+    "sintercard": ("KEYS", "cmd_sintercard", "&ts_multi_borrow"),
+    "sinterstore": ("KEYS", "cmd_sinterstore", "&ts_multi_borrow"),
+    "sunion": ("KEYS", "cmd_sunion", "&ts_multi_borrow"), "sunionstore": ("KEYS", "cmd_sunionstore", "&ts_multi_borrow"),
+    "sdiff": ("KEYS", "cmd_sdiff", "&ts_multi_borrow"), "sdiffstore": ("KEYS", "cmd_sdiffstore", "&ts_multi_borrow"),
+    "sscan": ("KEYS", "cmd_sscan", None),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
     "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),
@@ -80,6 +91,15 @@ COMMANDS = {
     "config|help": ("NONE", "cmd_config_help", None),
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
+    # hashes
+    "hset": ("KEYS", "cmd_hset", None), "hsetnx": ("KEYS", "cmd_hsetnx", None),
+    "hmset": ("KEYS", "cmd_hmset", None), "hget": ("KEYS", "cmd_hget", None),
+    "hmget": ("KEYS", "cmd_hmget", None), "hdel": ("KEYS", "cmd_hdel", None),
+    "hlen": ("KEYS", "cmd_hlen", None), "hstrlen": ("KEYS", "cmd_hstrlen", None),
+    "hexists": ("KEYS", "cmd_hexists", None), "hkeys": ("KEYS", "cmd_hkeys", None),
+    "hvals": ("KEYS", "cmd_hvals", None), "hgetall": ("KEYS", "cmd_hgetall", None),
+    "hincrby": ("KEYS", "cmd_hincrby", None), "hincrbyfloat": ("KEYS", "cmd_hincrbyfloat", None),
+    "hrandfield": ("KEYS", "cmd_hrandfield", None), "hscan": ("KEYS", "cmd_hscan", None),
 }
 
 class Tree:
@@ -172,8 +192,8 @@ def main():
         pairs = [(docs3[i], docs3[i + 1]) for i in range(0, len(docs3), 2)]
         pairs = [p for p in pairs if p[0].val != b"subcommands"]
         docs_enc = "".join(enc(k) + enc(v) for k, v in pairs)
-        flag_names = {"movablekeys": "MOVABLE_KEYS"}
-        flags = " | ".join("TS_CMD_" + flag_names.get(x, x.upper().replace("-", "_")) for x in info[2]) or "0"
+        flags = " | ".join("TS_CMD_" + {"movablekeys": "MOVABLE_KEYS"}.get(x, x.upper().replace("-", "_"))
+                           for x in info[2]) or "0"
         acl = " ".join(info[6])
         rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"

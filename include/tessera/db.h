@@ -75,6 +75,9 @@ ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *o
  * adds elements to a list, sorted set or stream (push, insert, store,
  * rename/move into place). Cheap when nobody is blocked on the shard. */
 void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key);
+/* The same for a key of database db that just received value type `type`
+ * (does nothing unless it is a list, sorted set or stream). */
+void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type);
 /* The worker's configuration copy (thresholds of the compact encodings). */
 const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
 

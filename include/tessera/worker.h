@@ -1,7 +1,7 @@
 /*
  * worker.h - a worker thread: one libuv loop, its connections and its shard.
  *
- * Owns: the loop, the inbox (MPSC queue + coalescing uv_async_t wake-up),
+ * Owns: the loop, the inbox (MPSC queue + coalescing eventfd wake-up),
  * the shard, the worker's copy of the configuration, its connections, its
  * statistics, and the list of connections ready to continue.
  * Thread: everything in a worker belongs to its thread, except
@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "tessera/config.h"
@@ -52,7 +53,14 @@ typedef struct ts_worker {
     ts_server *srv;
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_async_t wakeup;
+    /* Wake-up: an eventfd polled by the loop, written only when the
+     * worker may be asleep (wake_pending 0 -> 1). Unlike uv_async_t, whose
+     * receiver spins (and sched_yield()s) while a sender is between its two
+     * flag updates, nobody ever waits for anybody here: on a machine with
+     * fewer cores than busy threads that spin was a measurable cost. */
+    int wake_fd;
+    uv_poll_t wake_poll;
+    atomic_int wake_pending;
     uv_timer_t cron;
     uv_check_t wake_check;          /* after I/O callbacks: send the wake-ups owed to peers */
     uv_prepare_t wake_prepare;      /* before polling: the same (for messages sent from timers) */

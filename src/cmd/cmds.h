@@ -23,12 +23,23 @@ TS_CMD_FN(cmd_randomkey); TS_CMD_FN(cmd_rename); TS_CMD_FN(cmd_copy); TS_CMD_FN(
 TS_CMD_FN(cmd_object); TS_CMD_FN(cmd_object_help); TS_CMD_FN(cmd_dbsize); TS_CMD_FN(cmd_flushdb);
 TS_CMD_FN(cmd_flushall); TS_CMD_FN(cmd_swapdb);
 TS_CMD_FN(cmd_expire); TS_CMD_FN(cmd_ttl); TS_CMD_FN(cmd_persist);
+/* sets.c */
+TS_CMD_FN(cmd_sadd); TS_CMD_FN(cmd_srem); TS_CMD_FN(cmd_sismember); TS_CMD_FN(cmd_smismember);
+TS_CMD_FN(cmd_scard); TS_CMD_FN(cmd_smembers); TS_CMD_FN(cmd_spop); TS_CMD_FN(cmd_srandmember);
+TS_CMD_FN(cmd_smove); TS_CMD_FN(cmd_sinter); TS_CMD_FN(cmd_sintercard); TS_CMD_FN(cmd_sinterstore);
+TS_CMD_FN(cmd_sunion); TS_CMD_FN(cmd_sunionstore); TS_CMD_FN(cmd_sdiff); TS_CMD_FN(cmd_sdiffstore);
+TS_CMD_FN(cmd_sscan);
 /* server.c */
 TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit); TS_CMD_FN(cmd_hello);
 TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD_FN(cmd_command);
 TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
 TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
 TS_CMD_FN(cmd_debug);
+/* hashes.c */
+TS_CMD_FN(cmd_hset); TS_CMD_FN(cmd_hsetnx); TS_CMD_FN(cmd_hmset); TS_CMD_FN(cmd_hget); TS_CMD_FN(cmd_hmget);
+TS_CMD_FN(cmd_hdel); TS_CMD_FN(cmd_hlen); TS_CMD_FN(cmd_hstrlen); TS_CMD_FN(cmd_hexists); TS_CMD_FN(cmd_hkeys);
+TS_CMD_FN(cmd_hvals); TS_CMD_FN(cmd_hgetall); TS_CMD_FN(cmd_hincrby); TS_CMD_FN(cmd_hincrbyfloat);
+TS_CMD_FN(cmd_hrandfield); TS_CMD_FN(cmd_hscan);
 
 /* zsets.c */
 TS_CMD_FN(cmd_zadd); TS_CMD_FN(cmd_zincrby); TS_CMD_FN(cmd_zrem); TS_CMD_FN(cmd_zcard); TS_CMD_FN(cmd_zscore);

@@ -253,6 +253,7 @@ void cmd_move(ts_cmd_ctx *c)
     int64_t expire;
     ts_table_detach(ts_db_table(c), e, &v, &expire);
     e = ts_table_set(&c->shard->dbs[dst], key.ptr, key.len, &v, expire, false);
+    ts_db_signal_ready_in(c->shard, dst, key, v.type);
     ts_entry_set_lru(e, lru);
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
     ts_reply_int(c->r, 1);

@@ -132,8 +132,7 @@ static void borrow_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
         if (!x->present) continue;
         int type = x->v.type;
         loan_put(x, ts_db_table(c), t->argv[x->pos]);
-        if (type == TS_TYPE_LIST || type == TS_TYPE_ZSET || type == TS_TYPE_STREAM)
-            ts_db_signal_ready(c, t->argv[x->pos]);
+        ts_db_signal_ready_in(c->shard, c->db, t->argv[x->pos], type);
     }
     loans_free(l);
 }

@@ -440,7 +440,9 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             if (e) p->ptr = take_detach(ts_db_table(c), e);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
+        int type = ((carried *)p->ptr)->v.type;
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
+        ts_db_signal_ready_in(c->shard, o.dst_db, t->argv[2], type);
         p->ptr = NULL;
     }
 }

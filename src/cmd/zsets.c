@@ -28,6 +28,7 @@
 #include "tessera/db.h"
 #include "tessera/glob.h"
 #include "tessera/listpack.h"
+#include "tessera/t_set.h"
 #include "tessera/t_zset.h"
 
 #define ERR_NAN "ERR resulting score is not a number (NaN)"
@@ -752,12 +753,72 @@ void cmd_zrandmember(ts_cmd_ctx *c)
 enum { OP_UNION, OP_INTER, OP_DIFF };
 enum { AGG_SUM, AGG_MIN, AGG_MAX };
 
+/* An input of the set-algebra commands: a sorted set, or a plain set
+ * whose members all score 1 (Redis accepts both). */
 typedef struct zsrc {
     ts_zset z;
-    bool present;
+    bool present, is_set;
+    void *set;
+    int set_enc;
     double weight;
     size_t len;
 } zsrc;
+
+typedef void zsrc_fn(void *ctx, const char *m, size_t n, double score);
+
+typedef struct set_walk {
+    zsrc_fn *fn;
+    void *ctx;
+} set_walk;
+
+static void set_walk_cb(void *ctx, const char *p, size_t n)
+{
+    set_walk *w = ctx;
+    w->fn(w->ctx, p, n, 1.0);
+}
+
+/* Calls fn for every member of src with its score. */
+static void src_each(zsrc *src, zsrc_fn *fn, void *ctx)
+{
+    if (!src->present || !src->len) return;
+    if (src->is_set) {
+        set_walk w = {fn, ctx};
+        ts_set_foreach(src->set, src->set_enc, set_walk_cb, &w);
+        return;
+    }
+    ts_zset_it it;
+    for (ts_zset_it_at(&src->z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) {
+        size_t ml;
+        const char *m = ts_zset_it_member(&it, &ml);
+        fn(ctx, m, ml, ts_zset_it_score(&it));
+    }
+}
+
+static bool src_score(zsrc *src, const char *m, size_t n, double *s)
+{
+    if (!src->present) return false;
+    if (src->is_set) {
+        *s = 1.0;
+        return ts_set_has(src->set, src->set_enc, m, n);
+    }
+    return ts_zset_score(&src->z, m, n, s);
+}
+
+typedef struct op_state {
+    ts_table *acc;
+    zsrc *src;
+    long long setnum, limit, cardinality;
+    double weight;
+    int agg;
+    bool card_only, stop;
+} op_state;
+
+static void acc_put(ts_table *acc, const char *m, size_t n, double score)
+{
+    ts_value v = {.form = TS_FORM_INT};
+    memcpy(&v.i, &score, sizeof score);
+    ts_table_set(acc, m, n, &v, -1, false);
+}
 
 static void aggregate(double *target, double v, int agg)
 {
@@ -803,6 +864,51 @@ static void collect_cb(void *ctx, ts_entry *e)
     items_push(items, m, n, s);
 }
 
+static void inter_cb(void *ctx, const char *m, size_t n, double s0)
+{
+    op_state *st = ctx;
+    if (st->stop) return;
+    double score = weighted(st->src[0].weight, s0);
+    for (long long k = 1; k < st->setnum; k++) {
+        double s;
+        if (!src_score(&st->src[k], m, n, &s)) return;
+        aggregate(&score, st->src[k].weight * s, st->agg);
+    }
+    if (st->card_only) {
+        st->cardinality++;
+        if (st->limit && st->cardinality >= st->limit) st->stop = true;
+        return;
+    }
+    acc_put(st->acc, m, n, score);
+}
+
+static void union_cb(void *ctx, const char *m, size_t n, double s0)
+{
+    op_state *st = ctx;
+    double score = weighted(st->weight, s0);
+    ts_entry *e = ts_table_find(st->acc, m, n);
+    if (!e) {
+        acc_put(st->acc, m, n, score);
+        return;
+    }
+    ts_value v;
+    double cur;
+    ts_entry_value(e, &v);
+    memcpy(&cur, &v.i, sizeof cur);
+    aggregate(&cur, score, st->agg);
+    memcpy(&v.i, &cur, sizeof cur);
+    ts_table_set_value(st->acc, e, &v);
+}
+
+static void diff_cb(void *ctx, const char *m, size_t n, double s0)
+{
+    op_state *st = ctx;
+    double s;
+    for (long long k = 1; k < st->setnum; k++)
+        if (src_score(&st->src[k], m, n, &s)) return;
+    acc_put(st->acc, m, n, s0);
+}
+
 static void zsetop(ts_cmd_ctx *c, int numkeys_idx, int op, bool store, bool card_only)
 {
     ts_arg dst = store ? c->argv[1] : (ts_arg){NULL, 0};
@@ -822,15 +928,21 @@ static void zsetop(ts_cmd_ctx *c, int numkeys_idx, int op, bool store, bool card
         ts_entry *e = store ? ts_db_lookup_write(c, c->argv[j]) : ts_db_lookup_read(c, c->argv[j]);
         src[i].weight = 1.0;
         if (!e) continue;
-        /* Plain sets are accepted by Redis; reading them needs the set type
-         * (src/types/t_set.c), which is not on main yet: WRONGTYPE for now. */
-        if (ts_entry_type(e) != TS_TYPE_ZSET) {
+        if (ts_entry_type(e) == TS_TYPE_SET) {
+            ts_value v;
+            ts_entry_value(e, &v);
+            src[i].is_set = true;
+            src[i].set = v.ptr;
+            src[i].set_enc = v.enc;
+            src[i].len = ts_set_size(v.ptr, v.enc);
+        } else if (ts_entry_type(e) == TS_TYPE_ZSET) {
+            src[i].z = ts_zset_of(e);
+            src[i].len = ts_zset_length(&src[i].z);
+        } else {
             ts_reply_error(c->r, TS_ERR_WRONGTYPE);
             goto out;
         }
-        src[i].z = ts_zset_of(e);
         src[i].present = true;
-        src[i].len = ts_zset_length(&src[i].z);
     }
     int agg = AGG_SUM;
     bool withscores = false;
@@ -874,68 +986,18 @@ static void zsetop(ts_cmd_ctx *c, int numkeys_idx, int op, bool store, bool card
     ts_table acc;
     ts_table_init(&acc, NULL);
     zitems items = {0};
-    long long cardinality = 0;
-    ts_zset_it it;
+    op_state st = {.acc = &acc, .src = src, .setnum = setnum, .limit = limit, .agg = agg, .card_only = card_only};
     if (op == OP_INTER) {
-        if (src[0].present && src[0].len) {
-            for (ts_zset_it_at(&src[0].z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) {
-                size_t ml;
-                const char *m = ts_zset_it_member(&it, &ml);
-                double score = weighted(src[0].weight, ts_zset_it_score(&it));
-                long long k;
-                for (k = 1; k < setnum; k++) {
-                    double s;
-                    if (!src[k].present || !ts_zset_score(&src[k].z, m, ml, &s)) break;
-                    aggregate(&score, src[k].weight * s, agg);
-                }
-                if (k != setnum) continue;
-                if (card_only) {
-                    cardinality++;
-                    if (limit && cardinality >= limit) break;
-                    continue;
-                }
-                ts_value v = {.form = TS_FORM_INT};
-                memcpy(&v.i, &score, sizeof score);
-                ts_table_set(&acc, m, ml, &v, -1, false);
-            }
-        }
+        src_each(&src[0], inter_cb, &st);
     } else if (op == OP_UNION) {
         for (long long i = 0; i < setnum; i++) {
-            if (!src[i].present || !src[i].len) continue;
-            for (ts_zset_it_at(&src[i].z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) {
-                size_t ml;
-                const char *m = ts_zset_it_member(&it, &ml);
-                double score = weighted(src[i].weight, ts_zset_it_score(&it));
-                ts_entry *e = ts_table_find(&acc, m, ml);
-                ts_value v = {.form = TS_FORM_INT};
-                if (e) {
-                    double cur;
-                    ts_entry_value(e, &v);
-                    memcpy(&cur, &v.i, sizeof cur);
-                    aggregate(&cur, score, agg);
-                    memcpy(&v.i, &cur, sizeof cur);
-                    ts_table_set_value(&acc, e, &v);
-                } else {
-                    memcpy(&v.i, &score, sizeof score);
-                    ts_table_set(&acc, m, ml, &v, -1, false);
-                }
-            }
+            st.weight = src[i].weight;
+            src_each(&src[i], union_cb, &st);
         }
-    } else if (src[0].present && src[0].len) {
-        for (ts_zset_it_at(&src[0].z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) {
-            size_t ml;
-            const char *m = ts_zset_it_member(&it, &ml);
-            double s;
-            long long k;
-            for (k = 1; k < setnum; k++)
-                if (src[k].present && ts_zset_score(&src[k].z, m, ml, &s)) break;
-            if (k != setnum) continue;
-            double score = ts_zset_it_score(&it);
-            ts_value v = {.form = TS_FORM_INT};
-            memcpy(&v.i, &score, sizeof score);
-            ts_table_set(&acc, m, ml, &v, -1, false);
-        }
+    } else {
+        src_each(&src[0], diff_cb, &st);
     }
+    long long cardinality = st.cardinality;
     if (card_only) {
         ts_reply_int(c->r, cardinality);
         ts_table_clear(&acc);

@@ -100,7 +100,7 @@ static const opt_def opts[] = {
      .min = 1024 * 1024, .max = LLONG_MAX, .def = "512mb"},
     /* Data types: when a collection leaves its compact encoding. */
     {.name = "hash-max-listpack-entries", .alias = "hash-max-ziplist-entries", .type = T_LONG, .runtime = true,
-     .off = FIELD(hash_max_listpack_entries), .min = 0, .max = LONG_MAX, .def = "128"},
+     .off = FIELD(hash_max_listpack_entries), .min = 0, .max = LONG_MAX, .def = "512"},
     {.name = "hash-max-listpack-value", .alias = "hash-max-ziplist-value", .type = T_LONG, .runtime = true,
      .off = FIELD(hash_max_listpack_value), .min = 0, .max = LONG_MAX, .def = "64"},
     {.name = "list-max-listpack-size", .alias = "list-max-ziplist-size", .type = T_INT, .runtime = true,

@@ -11,7 +11,10 @@
  */
 #include "tessera/worker.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,13 +28,25 @@ static void handle_msg(ts_worker *w, ts_msg *m);
 
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard) { return srv->workers[shard]; }
 
+/* Any thread, after its push is complete. The receiver clears
+ * wake_pending before it drains the inbox, so a sender that finds it set
+ * knows its message will be seen by a drain still to come; a sender whose
+ * push was not yet linked when that drain ran finds it cleared and writes. */
+static void wake(ts_worker *w)
+{
+    if (atomic_exchange(&w->wake_pending, 1) != 0) return;
+    uint64_t one = 1;
+    ssize_t n;
+    do n = write(w->wake_fd, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN: the counter is saturated, a wake-up is pending anyway. */
+    if (n < 0 && errno != EAGAIN) ts_panic("wake-up write failed: %s", strerror(errno));
+}
+
 void ts_worker_post(ts_worker *w, ts_msg *m)
 {
     ts_mpsc_push(&w->inbox, &m->node);
-    /* uv_async_send is thread-safe; failure means the loop is gone, which
-     * cannot happen before all workers have stopped. */
-    int rc = uv_async_send(&w->wakeup);
-    if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+    wake(w);
 }
 
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
@@ -56,8 +71,7 @@ static void flush_wakeups(ts_worker *w)
     for (unsigned i = 0; i < w->nwake; i++) {
         unsigned id = w->wake_list[i];
         w->wake_owed[id] = false;
-        int rc = uv_async_send(&w->srv->workers[id]->wakeup);
-        if (rc != 0) ts_panic("uv_async_send failed: %s", uv_strerror(rc));
+        wake(w->srv->workers[id]);
     }
     w->nwake = 0;
 }
@@ -218,7 +232,8 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         uv_close((uv_handle_t *)&w->cron, NULL);
         uv_timer_stop(&w->block_timer);
         uv_close((uv_handle_t *)&w->block_timer, NULL);
-        uv_close((uv_handle_t *)&w->wakeup, NULL);
+        uv_poll_stop(&w->wake_poll);
+        uv_close((uv_handle_t *)&w->wake_poll, NULL);
         uv_check_stop(&w->wake_check);
         uv_close((uv_handle_t *)&w->wake_check, NULL);
         uv_prepare_stop(&w->wake_prepare);
@@ -229,9 +244,14 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     }
 }
 
-static void on_wakeup(uv_async_t *a)
+static void on_wakeup(uv_poll_t *p, int status, int events)
 {
-    ts_worker *w = a->data;
+    (void)status;
+    (void)events;
+    ts_worker *w = p->data;
+    uint64_t v;
+    while (read(w->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
+    atomic_store(&w->wake_pending, 0);
     ts_mpsc_node *n;
     w->now_ms = ts_mstime();
     while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
@@ -295,9 +315,13 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     int rc = uv_loop_init(&w->loop);
     if (rc) return rc;
     ts_mpsc_init(&w->inbox);
-    rc = uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0) return -errno;
+    atomic_init(&w->wake_pending, 0);
+    rc = uv_poll_init(&w->loop, &w->wake_poll, w->wake_fd);
     if (rc) return rc;
-    w->wakeup.data = w;
+    w->wake_poll.data = w;
+    uv_poll_start(&w->wake_poll, UV_READABLE, on_wakeup);
     uv_timer_init(&w->loop, &w->cron);
     w->cron.data = w;
     uv_timer_init(&w->loop, &w->block_timer);
@@ -356,6 +380,7 @@ void ts_worker_destroy(ts_worker *w)
         ts_batch_release(b);
     }
     uv_loop_close(&w->loop);
+    close(w->wake_fd);
     ts_shard_free(&w->shard);
     ts_config_free(&w->config);
     free(w->open_batches);

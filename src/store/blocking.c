@@ -262,13 +262,15 @@ void ts_blocking_unregister(ts_shard *s, ts_blocker *b)
     }
 }
 
-void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key)
+void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key) { ts_db_signal_ready_in(c->shard, c->db, key, TS_TYPE_LIST); }
+
+void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type)
 {
-    ts_shard *s = c->shard;
     if (TS_LIKELY(s->blocked_keys == 0)) return;
+    if (type != TS_TYPE_LIST && type != TS_TYPE_ZSET && type != TS_TYPE_STREAM) return;
     char buf[128];
     size_t len;
-    char *k = reg_key(c->db, key, buf, sizeof buf, &len);
+    char *k = reg_key(db, key, buf, sizeof buf, &len);
     waitlist *l = reg_find(s, k, len, NULL);
     if (l && !l->queued) {
         l->queued = true;

@@ -14,9 +14,13 @@
 #include "tessera/db.h"
 #include "tessera/t_zset.h"
 #include "tessera/lazyfree.h"
+#include "tessera/t_hash.h"
+#include "tessera/t_set.h"
 
 static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
+    [TS_TYPE_SET] = &ts_set_ops,
+    [TS_TYPE_HASH] = &ts_hash_ops,
     [TS_TYPE_ZSET] = &ts_zset_ops,
 };
 

@@ -258,6 +258,24 @@ def test_setops(dp):
     d("EXISTS", D)
 
 
+def test_setops_with_sets(dp):
+    """Plain sets are inputs too (every member scores 1)."""
+    d = dp
+    fill(d, K, [("1", 5), ("2", 0.5), ("a", 3), ("b", "inf")])
+    d("SADD", "{t}iset", "1", "2", "3")
+    d("SADD", "{t}hset", "a", "b", "c", "2")
+    for op in ["ZUNION", "ZINTER", "ZDIFF"]:
+        for ks in [(K, "{t}iset"), ("{t}iset", K), (K, "{t}hset", "{t}iset"), ("{t}hset",), ("{t}hset", "{t}iset")]:
+            d(op, str(len(ks)), *ks, "WITHSCORES")
+            d(op + "STORE", D, str(len(ks)), *ks)
+            d("ZRANGE", D, "0", "-1", "WITHSCORES")
+            d("OBJECT", "ENCODING", D)
+            if op != "ZDIFF":
+                d(op, str(len(ks)), *ks, "WEIGHTS", *["2"] * len(ks), "AGGREGATE", "MAX", "WITHSCORES")
+    d("ZINTERCARD", "2", K, "{t}hset")
+    d("ZINTERCARD", "2", "{t}iset", "{t}hset", "LIMIT", "1")
+
+
 def test_rangestore(dp):
     d = dp
     fill(d, "{t}ints", [("10", 1), ("-3", 2), ("7", 3), ("x", 4), ("123456789012", 5)])
