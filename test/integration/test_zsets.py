@@ -319,7 +319,10 @@ def test_wrongtype_and_arity(dp):
                  ("ZSCAN", K), ("ZRANDMEMBER", K, "1", "WITHSCORES", "x"), ("ZRANDMEMBER", K, "1", "x"),
                  ("ZRANDMEMBER", K, "x"), ("ZRANDMEMBER", K, "-9223372036854775808"),
                  ("ZRANDMEMBER", K, "9223372036854775807", "WITHSCORES"), ("ZRANDMEMBER", "{t}none", "5"),
-                 ("ZRANDMEMBER", "{t}none"), ("ZRANDMEMBER", K, "0"), ("ZRANDMEMBER", K, "1")]:
+                 ("ZRANDMEMBER", "{t}none"), ("ZRANDMEMBER", K, "0"), ("ZRANDMEMBER", K, "1"),
+                 ("ZRANDMEMBER", K), ("ZRANDMEMBER", K, "1", "WITHSCORES"), ("ZRANDMEMBER", K, "-2", "WITHSCORES"),
+                 ("ZRANDMEMBER", K, "5", "WITHSCORES"), ("ZRANDMEMBER", K, "-3"), ("ZRANDMEMBER", K, "0", "WITHSCORES"),
+                 ("ZRANDMEMBER", "{t}none", "0", "WITHSCORES")]:
         d(*args)
 
 
