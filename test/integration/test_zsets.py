@@ -585,3 +585,44 @@ def test_random_stream(d, seed):
                 d("OBJECT", "ENCODING", kk)
     d("CONFIG", "SET", "zset-max-listpack-entries", "128")
     d("CONFIG", "SET", "zset-max-listpack-value", "64")
+
+
+def test_random_stream_big(d):
+    """Bigger member space: skiplist spans, ranks and offsets."""
+    rnd = random.Random(42)
+    keys = ["{b}a", "{b}b"]
+    for step in range(2500):
+        k = rnd.choice(keys)
+        m = "m%d" % rnd.randrange(400)
+        op = rnd.randrange(12)
+        if op < 4:
+            args = []
+            for _ in range(rnd.randrange(1, 20)):
+                args += [str(rnd.randrange(100) / 4), "m%d" % rnd.randrange(400)]
+            cmd = ("ZADD", k, *args)
+        elif op == 4:
+            cmd = ("ZREM", k, m, "m%d" % rnd.randrange(400))
+        elif op == 5:
+            cmd = (rnd.choice(["ZRANK", "ZREVRANK"]), k, m)
+        elif op == 6:
+            a = rnd.randint(-300, 300)
+            cmd = ("ZRANGE", k, str(a), str(a + rnd.randint(-5, 10)), *(["REV"] if rnd.random() < .5 else []),
+                   "WITHSCORES")
+        elif op == 7:
+            lo = rnd.randrange(100) / 4
+            cmd = ("ZRANGE", k, "(%s" % lo, str(lo + rnd.randrange(8)), "BYSCORE", "LIMIT",
+                   str(rnd.randint(0, 30)), str(rnd.randint(-1, 10)))
+        elif op == 8:
+            cmd = ("ZREMRANGEBYRANK", k, str(rnd.randint(-300, 300)), str(rnd.randint(-300, 300)))
+        elif op == 9:
+            cmd = ("ZCOUNT", k, str(rnd.randrange(100) / 4), "(" + str(rnd.randrange(100) / 4))
+        elif op == 10:
+            cmd = ("ZINCRBY", k, str(rnd.randint(-3, 3)), m)
+        else:
+            cmd = ("ZUNIONSTORE", rnd.choice(keys), "2", keys[0], keys[1], "AGGREGATE", rnd.choice(["MIN", "MAX"]))
+        d(*cmd)
+        if step % 250 == 0:
+            for kk in keys:
+                d("ZRANGE", kk, "0", "-1", "WITHSCORES")
+                d("OBJECT", "ENCODING", kk)
+                d("ZCARD", kk)
