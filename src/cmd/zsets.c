@@ -684,10 +684,19 @@ static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
     ts_zset_it it;
     if (!uniq || count == 1) {
         ts_reply_array(c->r, (long)(withscores && c->r->resp == 2 ? count * 2 : count));
+        unsigned char **ps = NULL;
+        if (z.enc == TS_ENC_LISTPACK && count > 1) {
+            /* index the pairs once: every pick is then O(1) */
+            ps = ts_malloc(size * sizeof(*ps));
+            size_t i = 0;
+            for (ts_zset_it_at(&z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) ps[i++] = it.p;
+        }
         for (unsigned long long i = 0; i < count; i++) {
-            random_element(&z, &it);
+            if (ps) it.p = ps[rnd() % size];
+            else random_element(&z, &it);
             emit_it(c, &it, withscores);
         }
+        free(ps);
         return;
     }
     if (count >= size) {
