@@ -592,11 +592,11 @@ void cmd_zmpop(ts_cmd_ctx *c)
 {
     long long numkeys, count = -1;
     if (!get_range_long(c, c->argv[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0", &numkeys)) return;
-    long long where_idx = 1 + numkeys + 1;
-    if (where_idx >= c->argc) {
+    if (numkeys > c->argc - 3) {   /* no room for the keys and MIN|MAX (and no overflow) */
         ts_reply_error(c->r, TS_ERR_SYNTAX);
         return;
     }
+    long long where_idx = 1 + numkeys + 1;
     bool max;
     if (ts_arg_eq(c->argv[where_idx], "min")) max = false;
     else if (ts_arg_eq(c->argv[where_idx], "max")) max = true;

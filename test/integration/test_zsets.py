@@ -322,7 +322,11 @@ def test_wrongtype_and_arity(dp):
                  ("ZRANDMEMBER", "{t}none"), ("ZRANDMEMBER", K, "0"), ("ZRANDMEMBER", K, "1"),
                  ("ZRANDMEMBER", K), ("ZRANDMEMBER", K, "1", "WITHSCORES"), ("ZRANDMEMBER", K, "-2", "WITHSCORES"),
                  ("ZRANDMEMBER", K, "5", "WITHSCORES"), ("ZRANDMEMBER", K, "-3"), ("ZRANDMEMBER", K, "0", "WITHSCORES"),
-                 ("ZRANDMEMBER", "{t}none", "0", "WITHSCORES")]:
+                 ("ZRANDMEMBER", "{t}none", "0", "WITHSCORES"),
+                 ("ZMPOP", "9223372036854775807", K, "MIN"), ("ZMPOP", "9223372036854775806", K, "MIN"),
+                 ("ZUNION", "9223372036854775807", K), ("ZUNIONSTORE", D, "9223372036854775807", K),
+                 ("ZINTERCARD", "9223372036854775807", K), ("ZRANGE", K, "-9223372036854775808", "9223372036854775807"),
+                 ("ZREMRANGEBYRANK", "{t}none2", "-9223372036854775808", "-1")]:
         d(*args)
 
 
