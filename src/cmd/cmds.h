@@ -46,6 +46,17 @@ TS_CMD_FN(cmd_hdel); TS_CMD_FN(cmd_hlen); TS_CMD_FN(cmd_hstrlen); TS_CMD_FN(cmd_
 TS_CMD_FN(cmd_hvals); TS_CMD_FN(cmd_hgetall); TS_CMD_FN(cmd_hincrby); TS_CMD_FN(cmd_hincrbyfloat);
 TS_CMD_FN(cmd_hrandfield); TS_CMD_FN(cmd_hscan);
 
+/* zsets.c */
+TS_CMD_FN(cmd_zadd); TS_CMD_FN(cmd_zincrby); TS_CMD_FN(cmd_zrem); TS_CMD_FN(cmd_zcard); TS_CMD_FN(cmd_zscore);
+TS_CMD_FN(cmd_zmscore); TS_CMD_FN(cmd_zrank); TS_CMD_FN(cmd_zrevrank); TS_CMD_FN(cmd_zcount);
+TS_CMD_FN(cmd_zlexcount); TS_CMD_FN(cmd_zrange); TS_CMD_FN(cmd_zrangestore); TS_CMD_FN(cmd_zrevrange);
+TS_CMD_FN(cmd_zrangebyscore); TS_CMD_FN(cmd_zrevrangebyscore); TS_CMD_FN(cmd_zrangebylex);
+TS_CMD_FN(cmd_zrevrangebylex); TS_CMD_FN(cmd_zremrangebyrank); TS_CMD_FN(cmd_zremrangebyscore);
+TS_CMD_FN(cmd_zremrangebylex); TS_CMD_FN(cmd_zpopmin); TS_CMD_FN(cmd_zpopmax); TS_CMD_FN(cmd_zmpop);
+TS_CMD_FN(cmd_zrandmember); TS_CMD_FN(cmd_zunion); TS_CMD_FN(cmd_zinter); TS_CMD_FN(cmd_zdiff);
+TS_CMD_FN(cmd_zunionstore); TS_CMD_FN(cmd_zinterstore); TS_CMD_FN(cmd_zdiffstore); TS_CMD_FN(cmd_zintercard);
+TS_CMD_FN(cmd_zscan);
+
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,

@@ -12,6 +12,7 @@
 
 #include "tessera/common.h"
 #include "tessera/db.h"
+#include "tessera/t_zset.h"
 #include "tessera/lazyfree.h"
 #include "tessera/t_hash.h"
 #include "tessera/t_list.h"
@@ -22,6 +23,7 @@ static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_LIST] = &ts_list_ops,
     [TS_TYPE_SET] = &ts_set_ops,
     [TS_TYPE_HASH] = &ts_hash_ops,
+    [TS_TYPE_ZSET] = &ts_zset_ops,
 };
 
 const ts_type_ops *ts_type_ops_of(int type)
