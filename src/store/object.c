@@ -12,11 +12,11 @@
 
 #include "tessera/common.h"
 #include "tessera/db.h"
-#include "tessera/t_zset.h"
 #include "tessera/lazyfree.h"
 #include "tessera/t_hash.h"
 #include "tessera/t_list.h"
 #include "tessera/t_set.h"
+#include "tessera/t_zset.h"
 
 static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
