@@ -82,6 +82,14 @@ COMMANDS = {
     "sunion": ("KEYS", "cmd_sunion", "&ts_multi_borrow"), "sunionstore": ("KEYS", "cmd_sunionstore", "&ts_multi_borrow"),
     "sdiff": ("KEYS", "cmd_sdiff", "&ts_multi_borrow"), "sdiffstore": ("KEYS", "cmd_sdiffstore", "&ts_multi_borrow"),
     "sscan": ("KEYS", "cmd_sscan", None),
+    # blocking (src/cmd/blocking_cmds.c, blocking.h)
+    "blpop": ("KEYS", "cmd_blpop", "&ts_multi_borrow"), "brpop": ("KEYS", "cmd_brpop", "&ts_multi_borrow"),
+    "blmove": ("KEYS", "cmd_blmove", "&ts_multi_borrow"),
+    "brpoplpush": ("KEYS", "cmd_brpoplpush", "&ts_multi_borrow"),
+    "blmpop": ("KEYS", "cmd_blmpop", "&ts_multi_borrow"),
+    "bzpopmin": ("KEYS", "cmd_bzpopmin", "&ts_multi_borrow"),
+    "bzpopmax": ("KEYS", "cmd_bzpopmax", "&ts_multi_borrow"),
+    "bzmpop": ("KEYS", "cmd_bzmpop", "&ts_multi_borrow"),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
     "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),

@@ -63,4 +63,7 @@ extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_
     ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
     ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow;
 
+/* blocking_cmds.c */
+ts_cmd_fn cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
+
 #endif

@@ -480,7 +480,8 @@ int64_t ts_conn_expire_blocked(ts_worker *w, int64_t now_ms)
     ts_blocker *b = w->blocked_head;
     while (b) {
         ts_blocker *nb = b->next_waiting;
-        if (b->deadline_ms && b->deadline_ms <= now_ms && claim_end(b)) {
+        /* Redis's rule: timed out once the deadline is in the past. */
+        if (b->deadline_ms && b->deadline_ms < now_ms && claim_end(b)) {
             ts_conn *c = b->conn;
             unpark(c);
             ts_buf *out = conn_local_reply_begin(c);
@@ -491,7 +492,7 @@ int64_t ts_conn_expire_blocked(ts_worker *w, int64_t now_ms)
             ts_blocker_finish(b);
             ts_worker_make_ready(w, c);
             conn_flush(c);
-        } else if (b->deadline_ms && b->deadline_ms > now_ms && (next == 0 || b->deadline_ms < next)) {
+        } else if (b->deadline_ms && b->deadline_ms >= now_ms && (next == 0 || b->deadline_ms < next)) {
             next = b->deadline_ms;
         }
         b = nb;

@@ -276,7 +276,8 @@ void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms)
     if (w->block_timer_due && w->block_timer_due <= deadline_ms) return;
     w->block_timer_due = deadline_ms;
     int64_t now = ts_mstime();
-    uv_timer_start(&w->block_timer, on_block_timer, deadline_ms > now ? (uint64_t)(deadline_ms - now) : 0, 0);
+    /* Fire just after the deadline: a client is timed out once it is past. */
+    uv_timer_start(&w->block_timer, on_block_timer, deadline_ms >= now ? (uint64_t)(deadline_ms - now) + 1 : 0, 0);
 }
 
 /* The periodic job (hz times a second): active expiry and idle clients. */

@@ -71,11 +71,24 @@ void ts_blocker_unref(ts_blocker *b)
     free(b);
 }
 
+static bool is_move(const ts_command *cmd);
+
+/* The keys b waits on (BLMOVE waits on its source only; its destination
+ * is locked by the attempt but never watched). */
+static int wait_keys(const ts_blocker *b, int *pos, int max)
+{
+    if (is_move(b->cmd)) {
+        pos[0] = 1;
+        return 1;
+    }
+    return ts_command_keys(b->cmd, b->argc, b->argv, pos, max);
+}
+
 /* The shards holding b's keys, each once. Returns the count. */
 static int blocker_shards(const ts_blocker *b, unsigned *out, int max)
 {
     int pos[64];
-    int nk = ts_command_keys(b->cmd, b->argc, b->argv, pos, (int)TS_ARRAY_LEN(pos));
+    int nk = wait_keys(b, pos, (int)TS_ARRAY_LEN(pos));
     int n = 0;
     for (int i = 0; i < nk; i++) {
         unsigned s = ts_key_shard(b->argv[pos[i]].ptr, b->argv[pos[i]].len);
@@ -107,18 +120,19 @@ static bool is_move(const ts_command *cmd)
     return strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0;
 }
 
+/* Redis 7.0 answers every timed-out list/zset/stream wait with a null
+ * array, BLMOVE included. */
 void ts_blocker_reply_timeout(const ts_blocker *b, ts_reply *r)
 {
-    if (is_move(b->cmd)) ts_reply_null(r);
-    else ts_reply_null_array(r);
+    (void)b;
+    ts_reply_null_array(r);
 }
 
 void ts_cmd_block(ts_cmd_ctx *c, int64_t timeout_ms)
 {
     ts_blocker *b = c->blocker;
     if (!b) {
-        if (is_move(c->cmd)) ts_reply_null(c->r);
-        else ts_reply_null_array(c->r);
+        ts_reply_null_array(c->r);
         return;
     }
     b->blocked = true;
@@ -185,7 +199,7 @@ static waitlist *reg_find(ts_shard *s, const char *k, size_t len, ts_entry **ep)
 static int keys_here(const ts_shard *s, const ts_blocker *b, int *pos, int max)
 {
     int all[64];
-    int nk = ts_command_keys(b->cmd, b->argc, b->argv, all, (int)TS_ARRAY_LEN(all));
+    int nk = wait_keys(b, all, (int)TS_ARRAY_LEN(all));
     int n = 0;
     for (int i = 0; i < nk && n < max; i++)
         if (ts_key_shard(b->argv[all[i]].ptr, b->argv[all[i]].len) == s->id) pos[n++] = all[i];

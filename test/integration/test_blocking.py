@@ -65,7 +65,7 @@ def test_immediate_and_errors(d):
 
 
 def test_immediate_resp3(d):
-    d("HELLO", "3")
+    d.both("HELLO", "3")   # the client ids differ
     d.run([("RPUSH", "{t}l", "a"), ("BLPOP", "{t}l", "0"), ("BLPOP", "{t}l", "0.01"),
            ("ZADD", "{t}z", "1.5", "m"), ("BZPOPMIN", "{t}z", "0"), ("BZPOPMIN", "{t}z", "0.01"),
            ("BLMOVE", "{t}l", "{t}x", "LEFT", "LEFT", "0.01")])
@@ -225,7 +225,7 @@ def test_type_change_and_delete_keep_waiting(server, r):
 
 @pytest.mark.parametrize("args,null", [
     (("BLPOP", A, B, "0.3"), b"*-1\r\n"),
-    (("BLMOVE", A, B, "LEFT", "LEFT", "0.3"), b"$-1\r\n"),
+    (("BLMOVE", A, B, "LEFT", "LEFT", "0.3"), b"*-1\r\n"),
     (("BZPOPMIN", B, "0.3"), b"*-1\r\n"),
     (("BLMPOP", "0.3", "1", A, "LEFT"), b"*-1\r\n"),
 ])

@@ -1,0 +1,187 @@
+/*
+ * blocking_cmds.c - BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+ * BZPOPMAX, BZMPOP.
+ *
+ * Owns: nothing beyond one call. Each function is the command's single
+ * implementation for all three ways it runs (blocking.h): the client's
+ * attempt (c->blocker set: nothing to pop -> ts_cmd_block registers it),
+ * serve mode on the shard that got the data (c->serve_key: only that key
+ * is considered, and it is known to hold the right type), and everywhere
+ * else (no blocker: nothing to pop -> the timeout reply at once).
+ * The pops themselves are the list and sorted-set primitives (t_list.h,
+ * t_zset.h), so BLPOP's element leaves the list exactly like LPOP's.
+ *
+ * Arguments are checked in Redis 7.0's order, so the same error comes
+ * first: BLPOP/BZPOP* check the timeout before any key; BLMOVE checks the
+ * directions, then the timeout; B*MPOP check numkeys, the direction, COUNT,
+ * and only then the timeout.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "tessera/blocking.h"
+#include "tessera/db.h"
+#include "tessera/t_list.h"
+#include "tessera/t_zset.h"
+
+/* ---------- BLPOP / BRPOP key [key ...] timeout ---------- */
+
+static void bpop_list(ts_cmd_ctx *c, int where)
+{
+    int64_t ms;
+    const char *err = ts_parse_block_timeout(c->argv[c->argc - 1], true, &ms);
+    if (err) { ts_reply_error(c->r, err); return; }
+    for (int j = 1; j < c->argc - 1; j++) {
+        if (!ts_cmd_key_wanted(c, j)) continue;
+        bool wrong;
+        ts_entry *e = ts_db_lookup_write_type(c, c->argv[j], TS_TYPE_LIST, &wrong);
+        if (wrong) return;
+        if (!e) continue;
+        ts_reply_array(c->r, 2);
+        ts_reply_bulk(c->r, c->argv[j].ptr, c->argv[j].len);
+        ts_list_pop_reply(c, c->argv[j], e, where, 1, true);
+        return;
+    }
+    ts_cmd_block(c, ms);
+}
+
+void cmd_blpop(ts_cmd_ctx *c) { bpop_list(c, TS_LIST_HEAD); }
+void cmd_brpop(ts_cmd_ctx *c) { bpop_list(c, TS_LIST_TAIL); }
+
+/* ---------- BLMOVE src dst LEFT|RIGHT LEFT|RIGHT timeout, BRPOPLPUSH ---------- */
+
+static bool parse_end(ts_arg a, int *where)
+{
+    if (ts_arg_eq(a, "left")) *where = TS_LIST_HEAD;
+    else if (ts_arg_eq(a, "right")) *where = TS_LIST_TAIL;
+    else return false;
+    return true;
+}
+
+static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
+{
+    int64_t ms;
+    const char *err = ts_parse_block_timeout(timeout, true, &ms);
+    if (err) { ts_reply_error(c->r, err); return; }
+    bool wrong;
+    ts_entry *se = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    if (wrong) return;
+    if (!se) { ts_cmd_block(c, ms); return; }
+    ts_list_move(c, c->argv[1], se, c->argv[2], from, to);
+}
+
+void cmd_blmove(ts_cmd_ctx *c)
+{
+    int from, to;
+    if (!parse_end(c->argv[3], &from) || !parse_end(c->argv[4], &to)) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return;
+    }
+    bmove(c, from, to, c->argv[5]);
+}
+
+void cmd_brpoplpush(ts_cmd_ctx *c) { bmove(c, TS_LIST_TAIL, TS_LIST_HEAD, c->argv[3]); }
+
+/* ---------- BLMPOP / BZMPOP timeout numkeys key [key ...] <where> [COUNT n] ---------- */
+
+typedef struct mpop_args {
+    int first_key, nkeys;
+    bool second_word;   /* RIGHT for lists, MAX for sorted sets */
+    long count;
+} mpop_args;
+
+/* Like Redis's getRangeLongFromObjectOrReply with a custom message. */
+static bool range_long(ts_cmd_ctx *c, ts_arg a, const char *msg, long long *out)
+{
+    if (!ts_arg_to_ll(a, out) || *out < 1) {
+        ts_reply_error(c->r, msg);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_mpop(ts_cmd_ctx *c, const char *w0, const char *w1, mpop_args *o)
+{
+    long long numkeys, count = -1;
+    if (!range_long(c, c->argv[2], "ERR numkeys should be greater than 0", &numkeys)) return false;
+    if (numkeys > c->argc - 4) { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
+    int where_at = 3 + (int)numkeys;
+    if (ts_arg_eq(c->argv[where_at], w0)) o->second_word = false;
+    else if (ts_arg_eq(c->argv[where_at], w1)) o->second_word = true;
+    else { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
+    for (int j = where_at + 1; j < c->argc; j++) {
+        if (count == -1 && ts_arg_eq(c->argv[j], "count") && j + 1 < c->argc) {
+            if (!range_long(c, c->argv[++j], "ERR count should be greater than 0", &count)) return false;
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+    }
+    o->first_key = 3;
+    o->nkeys = (int)numkeys;
+    o->count = count == -1 ? 1 : (count > LONG_MAX ? LONG_MAX : (long)count);
+    return true;
+}
+
+void cmd_blmpop(ts_cmd_ctx *c)
+{
+    mpop_args o;
+    if (!parse_mpop(c, "left", "right", &o)) return;
+    int64_t ms;
+    const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
+    if (err) { ts_reply_error(c->r, err); return; }
+    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
+        if (!ts_cmd_key_wanted(c, k)) continue;
+        bool wrong;
+        ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_LIST, &wrong);
+        if (wrong) return;
+        if (!e) continue;
+        ts_reply_array(c->r, 2);
+        ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
+        ts_list_pop_reply(c, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
+        return;
+    }
+    ts_cmd_block(c, ms);
+}
+
+/* ---------- BZPOPMIN / BZPOPMAX key [key ...] timeout, BZMPOP ---------- */
+
+static void bzpop(ts_cmd_ctx *c, bool max)
+{
+    int64_t ms;
+    const char *err = ts_parse_block_timeout(c->argv[c->argc - 1], true, &ms);
+    if (err) { ts_reply_error(c->r, err); return; }
+    for (int j = 1; j < c->argc - 1; j++) {
+        if (!ts_cmd_key_wanted(c, j)) continue;
+        bool wrong;
+        ts_entry *e = ts_db_lookup_write_type(c, c->argv[j], TS_TYPE_ZSET, &wrong);
+        if (wrong) return;
+        if (!e) continue;
+        ts_zset_pop(c, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
+        return;
+    }
+    ts_cmd_block(c, ms);
+}
+
+void cmd_bzpopmin(ts_cmd_ctx *c) { bzpop(c, false); }
+void cmd_bzpopmax(ts_cmd_ctx *c) { bzpop(c, true); }
+
+void cmd_bzmpop(ts_cmd_ctx *c)
+{
+    mpop_args o;
+    if (!parse_mpop(c, "min", "max", &o)) return;
+    int64_t ms;
+    const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
+    if (err) { ts_reply_error(c->r, err); return; }
+    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
+        if (!ts_cmd_key_wanted(c, k)) continue;
+        bool wrong;
+        ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_ZSET, &wrong);
+        if (wrong) return;
+        if (!e) continue;
+        ts_zset_pop(c, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
+        return;
+    }
+    ts_cmd_block(c, ms);
+}
