@@ -118,6 +118,7 @@ void ts_lazyfree_tables(ts_table *tables, int n)
 {
     job *j = ts_calloc(1, sizeof(*j));
     j->tables = ts_malloc(sizeof(ts_table) * (size_t)n);
+    j->ntables = n;
     memcpy(j->tables, tables, sizeof(ts_table) * (size_t)n);
     for (int i = 0; i < n; i++) ts_table_init(&tables[i], tables[i].free_ptr);
     if (!atomic_load(&lf.running)) {
