@@ -63,6 +63,22 @@ COMMANDS = {
     "config|help": ("NONE", "cmd_config_help", None),
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
+    # streams
+    "xadd": ("KEYS", "cmd_xadd", None), "xlen": ("KEYS", "cmd_xlen", None),
+    "xrange": ("KEYS", "cmd_xrange", None), "xrevrange": ("KEYS", "cmd_xrevrange", None),
+    "xdel": ("KEYS", "cmd_xdel", None), "xtrim": ("KEYS", "cmd_xtrim", None),
+    "xread": ("KEYS", "cmd_xread", "&ts_multi_borrow"), "xreadgroup": ("KEYS", "cmd_xread", "&ts_multi_borrow"),
+    "xgroup": ("NONE", "cmd_container", None),
+    "xgroup|create": ("KEYS", "cmd_xgroup_create", None), "xgroup|setid": ("KEYS", "cmd_xgroup_setid", None),
+    "xgroup|destroy": ("KEYS", "cmd_xgroup_destroy", None),
+    "xgroup|createconsumer": ("KEYS", "cmd_xgroup_createconsumer", None),
+    "xgroup|delconsumer": ("KEYS", "cmd_xgroup_delconsumer", None),
+    "xgroup|help": ("NONE", "cmd_xgroup_help", None),
+    "xack": ("KEYS", "cmd_xack", None), "xpending": ("KEYS", "cmd_xpending", None),
+    "xclaim": ("KEYS", "cmd_xclaim", None), "xautoclaim": ("KEYS", "cmd_xautoclaim", None),
+    "xinfo": ("NONE", "cmd_container", None),
+    "xinfo|stream": ("KEYS", "cmd_xinfo_stream", None), "xinfo|groups": ("KEYS", "cmd_xinfo_groups", None),
+    "xinfo|consumers": ("KEYS", "cmd_xinfo_consumers", None), "xinfo|help": ("NONE", "cmd_xinfo_help", None),
 }
 
 class Tree:
@@ -155,7 +171,7 @@ def main():
         pairs = [(docs3[i], docs3[i + 1]) for i in range(0, len(docs3), 2)]
         pairs = [p for p in pairs if p[0].val != b"subcommands"]
         docs_enc = "".join(enc(k) + enc(v) for k, v in pairs)
-        flags = " | ".join("TS_CMD_" + x.upper().replace("-", "_") for x in info[2]) or "0"
+        flags = " | ".join("TS_CMD_" + {"movablekeys": "MOVABLE_KEYS"}.get(x, x.upper().replace("-", "_")) for x in info[2]) or "0"
         acl = " ".join(info[6])
         rows.append("    {.name = %s, .arity = %d, .flags = %s, .acl = %s, .first_key = %d, .last_key = %d,"
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"

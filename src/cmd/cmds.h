@@ -29,6 +29,13 @@ TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD
 TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
 TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
 TS_CMD_FN(cmd_debug);
+/* streams.c */
+TS_CMD_FN(cmd_xadd); TS_CMD_FN(cmd_xlen); TS_CMD_FN(cmd_xrange); TS_CMD_FN(cmd_xrevrange); TS_CMD_FN(cmd_xdel);
+TS_CMD_FN(cmd_xtrim); TS_CMD_FN(cmd_xread); TS_CMD_FN(cmd_xgroup_create); TS_CMD_FN(cmd_xgroup_setid);
+TS_CMD_FN(cmd_xgroup_destroy); TS_CMD_FN(cmd_xgroup_createconsumer); TS_CMD_FN(cmd_xgroup_delconsumer);
+TS_CMD_FN(cmd_xgroup_help); TS_CMD_FN(cmd_xack); TS_CMD_FN(cmd_xpending); TS_CMD_FN(cmd_xclaim);
+TS_CMD_FN(cmd_xautoclaim); TS_CMD_FN(cmd_xinfo_stream); TS_CMD_FN(cmd_xinfo_groups); TS_CMD_FN(cmd_xinfo_consumers);
+TS_CMD_FN(cmd_xinfo_help);
 
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,

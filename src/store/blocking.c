@@ -22,6 +22,7 @@
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/slot.h"
+#include "tessera/t_stream.h"
 #include "tessera/worker.h"
 
 typedef struct ts_ready_key {
@@ -67,8 +68,19 @@ void ts_blocker_unref(ts_blocker *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
     ts_buf_free(&b->reply);
+    for (int i = 0; i < b->n_own_args; i++) free(b->own_args[i]);
+    free(b->own_args);
     free(b->argv);
     free(b);
+}
+
+void ts_blocker_set_arg(ts_blocker *b, int pos, const char *p, size_t len)
+{
+    char *copy = ts_strndup(p, len);
+    b->own_args = ts_realloc(b->own_args, sizeof(char *) * (size_t)(b->n_own_args + 1));
+    b->own_args[b->n_own_args++] = copy;
+    b->argv[pos].ptr = copy;
+    b->argv[pos].len = len;
 }
 
 /* The shards holding b's keys, each once. Returns the count. */
@@ -286,14 +298,23 @@ void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key)
 
 /* ---------- serving ---------- */
 
-/* The type a blocking command pops from. */
-static int wanted_type(const ts_command *cmd) { return cmd->name[1] == 'z' ? TS_TYPE_ZSET : TS_TYPE_LIST; }
+/* The type a blocking command pops from (XREAD/XREADGROUP read). */
+static int wanted_type(const ts_command *cmd)
+{
+    if (cmd->name[0] == 'x') return TS_TYPE_STREAM;
+    return cmd->name[1] == 'z' ? TS_TYPE_ZSET : TS_TYPE_LIST;
+}
 
 /* True when key can serve b now. */
 static bool key_can_serve(ts_worker *w, const ts_blocker *b, ts_arg key)
 {
     ts_entry *e = ts_db_lookup_in(&w->shard, b->db, key, w->now_ms);
-    return e && ts_entry_type(e) == wanted_type(b->cmd);
+    int want = wanted_type(b->cmd);
+    if (want == TS_TYPE_STREAM) {
+        bool is_stream = e && ts_entry_type(e) == TS_TYPE_STREAM;
+        return ts_stream_blocked_ready(is_stream ? ts_entry_obj(e) : NULL, is_stream, b->argc, b->argv, key);
+    }
+    return e && ts_entry_type(e) == want;
 }
 
 /* True when b's keys on this shard are free of txn locks. */
@@ -318,17 +339,25 @@ static bool needs_origin(const ts_shard *s, const ts_blocker *b)
 static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
 {
     ts_shard *s = &w->shard;
-    while (l->n) {
-        ts_blocker *b = l->v[0];
+    /* Pops serve the head while the key can; a stream serves every waiter
+     * whose own id it has passed, so a waiter that cannot be served yet
+     * is skipped, not a stop. */
+    uint32_t i = 0;
+    while (i < l->n) {
+        ts_blocker *b = l->v[i];
         if (atomic_load_explicit(&b->state, memory_order_acquire) != TS_BLOCK_WAITING) {
-            waitlist_remove(l, 0);
+            waitlist_remove(l, i);
             continue;
         }
         if (!keys_free(s, b)) return false;
-        if (!key_can_serve(w, b, key)) return true;
+        if (!key_can_serve(w, b, key)) {
+            if (wanted_type(b->cmd) != TS_TYPE_STREAM) return true;
+            i++;
+            continue;
+        }
         int expect = TS_BLOCK_WAITING;
         if (!atomic_compare_exchange_strong(&b->state, &expect, TS_BLOCK_SERVED)) {
-            waitlist_remove(l, 0);
+            waitlist_remove(l, i);
             continue;
         }
         if (needs_origin(s, b)) {
@@ -348,7 +377,7 @@ static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
         }
         b->msg.kind = TS_MSG_BLOCK_DONE;
         ts_worker_send(w, b->origin, &b->msg);
-        waitlist_remove(l, 0);
+        waitlist_remove(l, i);
     }
     return true;
 }

@@ -13,9 +13,16 @@
 #include "tessera/common.h"
 #include "tessera/db.h"
 #include "tessera/lazyfree.h"
+#include "tessera/t_stream.h"
+
+static void stream_free(void *obj, int enc) { (void)enc; ts_stream_free(obj); }
+static void *stream_dup(const void *obj, int enc) { (void)enc; return ts_stream_dup(obj); }
+static size_t stream_free_effort(const void *obj, int enc) { (void)enc; return ts_stream_free_effort(obj); }
+static const ts_type_ops stream_ops = {.free = stream_free, .dup = stream_dup, .free_effort = stream_free_effort};
 
 static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
+    [TS_TYPE_STREAM] = &stream_ops,
 };
 
 const ts_type_ops *ts_type_ops_of(int type)
