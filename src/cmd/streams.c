@@ -363,6 +363,7 @@ void cmd_xdel(ts_cmd_ctx *c)
     bool wt;
     ts_stream *s = stream_write(c, c->argv[1], &wt);
     if (wt) return;
+    if (!s) { ts_reply_int(c->r, 0); return; }
     int n = c->argc - 2;
     ts_stream_id idbuf[16];
     ts_stream_id *ids = n > 16 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
@@ -372,7 +373,6 @@ void cmd_xdel(ts_cmd_ctx *c)
             goto out;
         }
     }
-    if (!s) { ts_reply_int(c->r, 0); goto out; }
     long long deleted = 0;
     bool first = false;
     for (int j = 0; j < n; j++) {

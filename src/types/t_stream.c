@@ -422,7 +422,8 @@ long long ts_stream_trim(ts_stream *s, long long maxlen, const ts_stream_id *min
         break;
     }
     if (deleted) {
-        if (!ts_stream_edge_id(s, false, &s->first_id)) s->first_id.ms = s->first_id.seq = UINT64_MAX;
+        /* Redis 7.0: 0-0 once empty. */
+        if (!ts_stream_edge_id(s, false, &s->first_id)) s->first_id.ms = s->first_id.seq = 0;
     }
     return deleted;
 }
