@@ -713,3 +713,24 @@ def test_block_xreadgroup_group_destroyed(server, r):
     wait_blocked(server, 1)
     assert c.val("XGROUP", "DESTROY", T0, "g") == 1
     assert w.reply() == b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
+
+
+@pytest.mark.parametrize("how", ["del", "set"])
+def test_block_xreadgroup_key_gone(server, r, how):
+    c = Wire(server)
+    c.val("XGROUP", "CREATE", S0, "g", "$", "MKSTREAM")
+    w = Wire(server)
+    w.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", S0, ">"))
+    x = Wire(server)
+    x.send(encode("XREAD", "BLOCK", "0", "STREAMS", S0, "$"))
+    wait_blocked(server, 2)
+    if how == "del":
+        assert c.val("DEL", S0) == 1
+    else:
+        assert c.val("SET", S0, "x") == "OK"
+    assert w.reply() == b"-UNBLOCKED the stream key no longer exists\r\n"
+    # XREAD keeps waiting, and a new stream under the key serves it.
+    wait_blocked(server, 1)
+    c.val("DEL", S0)
+    c.val("XADD", S0, "3-0", "a", "b")
+    assert parse(x.reply()) == [[S0.encode(), [[b"3-0", [b"a", b"b"]]]]]
