@@ -694,6 +694,7 @@ def test_block_xreadgroup(server, r, key):
     c.val("XGROUP", "CREATE", key, "g", "$", "MKSTREAM")
     w1, w2 = Wire(server), Wire(server)
     w1.send(encode("XREADGROUP", "GROUP", "g", "c1", "BLOCK", "0", "STREAMS", key, ">"))
+    wait_blocked(server, 1)   # first come, first served
     w2.send(encode("XREADGROUP", "GROUP", "g", "c2", "BLOCK", "0", "STREAMS", key, ">"))
     wait_blocked(server, 2)
     c.val("XADD", key, "1-0", "a", "b")
