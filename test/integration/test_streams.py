@@ -272,6 +272,14 @@ def test_xread_cross_shard(d):
     d("XREAD", "STREAMS", S0, T0, "0", "0")
     d("XREAD", "COUNT", "1", "STREAMS", T0, S0, "5", "0")
     d("XREAD", "STREAMS", S0, T0, "$", "$")
+    d("XGROUP", "CREATE", S0, "g", "0")
+    d("XGROUP", "CREATE", T0, "g", "0")
+    d("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", S0, T0, ">", ">")
+    d("XREADGROUP", "GROUP", "g", "c", "STREAMS", T0, S0, ">", "0")
+    d("XREADGROUP", "GROUP", "g", "c", "STREAMS", S0, T0, ">", ">")
+    d("XPENDING", S0, "g")
+    d("XPENDING", T0, "g")
+    d("XREADGROUP", "GROUP", "nog", "c", "STREAMS", S0, T0, ">", ">")
 
 
 # ---------- consumer groups ----------
@@ -735,3 +743,16 @@ def test_block_xreadgroup_key_gone(server, r, how):
     c.val("DEL", S0)
     c.val("XADD", S0, "3-0", "a", "b")
     assert parse(x.reply()) == [[S0.encode(), [[b"3-0", [b"a", b"b"]]]]]
+
+
+def test_block_xreadgroup_multi_key_cross_shard(server, r):
+    c = Wire(server)
+    c.val("XGROUP", "CREATE", S0, "g", "$", "MKSTREAM")
+    c.val("XGROUP", "CREATE", T0, "g", "$", "MKSTREAM")
+    w = Wire(server)
+    w.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", S0, T0, ">", ">"))
+    wait_blocked(server, 1)
+    c.val("XADD", T0, "4-0", "a", "b")
+    assert parse(w.reply()) == [[T0.encode(), [[b"4-0", [b"a", b"b"]]]]]
+    assert c.val("XPENDING", T0, "g")[0] == 1
+    assert c.val("XPENDING", S0, "g")[0] == 0
