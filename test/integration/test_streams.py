@@ -756,3 +756,70 @@ def test_block_xreadgroup_multi_key_cross_shard(server, r):
     assert parse(w.reply()) == [[T0.encode(), [[b"4-0", [b"a", b"b"]]]]]
     assert c.val("XPENDING", T0, "g")[0] == 1
     assert c.val("XPENDING", S0, "g")[0] == 0
+
+
+def pending_no_idle(srv):
+    return [[x[0], x[1], x[3]] for x in parse(srv.cmd("XPENDING", "s", "g", "-", "+", "1000"))]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_groups_against_redis(d, seed):
+    import random
+    rnd = random.Random(seed)
+    if seed == 2:
+        d.both("HELLO", "3")
+    for srv in (d.a, d.b):
+        srv.cmd("CONFIG", "SET", "stream-node-max-entries", "4")
+    try:
+        d("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        d("XGROUP", "CREATE", "s", "h", "0")
+        nxt = 1
+        idr = lambda: "%d-0" % rnd.randint(1, nxt)
+        for _ in range(500):
+            op = rnd.random()
+            if op < 0.3:
+                d("XADD", "s", "%d-0" % nxt, "f", str(nxt), *(["g", "x"] if rnd.random() < 0.3 else []))
+                nxt += 1
+            elif op < 0.38:
+                d("XDEL", "s", idr(), idr())
+            elif op < 0.5:
+                grp = rnd.choice("gh")
+                d("XREADGROUP", "GROUP", grp, rnd.choice(["a", "b", "c"]), "COUNT", str(rnd.randint(1, 4)),
+                  *(["NOACK"] if rnd.random() < 0.1 else []), "STREAMS", "s", ">")
+            elif op < 0.55:
+                d("XREADGROUP", "GROUP", "g", rnd.choice(["a", "b"]), "COUNT", "3", "STREAMS", "s",
+                  rnd.choice(["0", idr()]))
+            elif op < 0.62:
+                d("XACK", "s", rnd.choice("gh"), idr(), idr())
+            elif op < 0.67:
+                d("XCLAIM", "s", "g", rnd.choice(["a", "b", "z"]), "0", idr(), idr(), "JUSTID")
+            elif op < 0.72:
+                d("XAUTOCLAIM", "s", "g", rnd.choice(["a", "b", "z"]), "0", idr(), "COUNT",
+                  str(rnd.randint(1, 5)), "JUSTID")
+            elif op < 0.75:
+                d("XGROUP", "SETID", "s", rnd.choice("gh"), rnd.choice(["0", "$", idr()]),
+                  *(["ENTRIESREAD", str(rnd.randint(-1, nxt))] if rnd.random() < 0.5 else []))
+            elif op < 0.78:
+                d("XTRIM", "s", rnd.choice(["MAXLEN", "MINID"]), rnd.choice(["~", "="]),
+                  str(rnd.randint(1, nxt)))
+            elif op < 0.8:
+                d("XGROUP", "DELCONSUMER", "s", "g", rnd.choice(["a", "b", "z"]))
+            else:
+                d("XINFO", "GROUPS", "s")
+                d("XPENDING", "s", "g")
+                d("XPENDING", "s", "h")
+                assert pending_no_idle(d.a) == pending_no_idle(d.b)
+        a, b = parse(d.a.cmd("XINFO", "STREAM", "s", "FULL")), parse(d.b.cmd("XINFO", "STREAM", "s", "FULL"))
+        strip = lambda v: strip_times(strip_rax_nodes(v)) if seed == 1 else v
+        if seed == 1:
+            ga, gb = a[a.index(b"groups") + 1], b[b.index(b"groups") + 1]
+            for g in ga + gb:
+                i = g.index(b"pending") + 1
+                g[i] = [[p[0], p[1], p[3]] for p in g[i]]
+                for cn in g[g.index(b"consumers") + 1]:
+                    j = cn.index(b"pending") + 1
+                    cn[j] = [[p[0], p[2]] for p in cn[j]]
+            assert strip(a) == strip(b)
+    finally:
+        for srv in (d.a, d.b):
+            srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
