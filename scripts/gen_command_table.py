@@ -67,6 +67,7 @@ COMMANDS = {
     "xadd": ("KEYS", "cmd_xadd", None), "xlen": ("KEYS", "cmd_xlen", None),
     "xrange": ("KEYS", "cmd_xrange", None), "xrevrange": ("KEYS", "cmd_xrevrange", None),
     "xdel": ("KEYS", "cmd_xdel", None), "xtrim": ("KEYS", "cmd_xtrim", None),
+    "xsetid": ("KEYS", "cmd_xsetid", None),
     "xread": ("KEYS", "cmd_xread", "&ts_multi_borrow"), "xreadgroup": ("KEYS", "cmd_xread", "&ts_multi_borrow"),
     "xgroup": ("NONE", "cmd_container", None),
     "xgroup|create": ("KEYS", "cmd_xgroup_create", None), "xgroup|setid": ("KEYS", "cmd_xgroup_setid", None),

@@ -1,6 +1,6 @@
 /*
  * streams.c - the STREAM commands: XADD XLEN XRANGE XREVRANGE XDEL XTRIM
- * XREAD XREADGROUP XGROUP (CREATE DESTROY CREATECONSUMER DELCONSUMER SETID
+ * XSETID XREAD XREADGROUP XGROUP (CREATE DESTROY CREATECONSUMER DELCONSUMER SETID
  * HELP) XACK XPENDING XCLAIM XAUTOCLAIM XINFO (STREAM GROUPS CONSUMERS
  * HELP), with Redis 7.0's grammar, replies and error texts.
  *
@@ -388,6 +388,50 @@ void cmd_xdel(ts_cmd_ctx *c)
     ts_reply_int(c->r, deleted);
 out:
     if (ids != idbuf) free(ids);
+}
+
+static bool last_valid_id(const ts_stream *s, ts_stream_id *out);
+
+void cmd_xsetid(ts_cmd_ctx *c)
+{
+    ts_stream_id id, maxdel = {0, 0};
+    long long added = -1;
+    if (!parse_id(c->argv[2], &id, 0, true, NULL)) { ts_reply_error(c->r, ERR_BAD_ID); return; }
+    for (int i = 3; i < c->argc; i += 2) {
+        int more = c->argc - 1 - i;
+        if (ts_arg_eq(c->argv[i], "entriesadded") && more) {
+            if (!ts_arg_to_ll(c->argv[i + 1], &added)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
+            if (added < 0) { ts_reply_error(c->r, "ERR entries_added must be positive"); return; }
+        } else if (ts_arg_eq(c->argv[i], "maxdeletedid") && more) {
+            if (!parse_id(c->argv[i + 1], &maxdel, 0, true, NULL)) { ts_reply_error(c->r, ERR_BAD_ID); return; }
+            if (ts_stream_id_cmp(&id, &maxdel) < 0) {
+                ts_reply_error(c->r, "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+                return;
+            }
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return;
+        }
+    }
+    bool wt;
+    ts_stream *s = stream_write(c, c->argv[1], &wt);
+    if (wt) return;
+    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    ts_stream_id maxid;
+    if (last_valid_id(s, &maxid)) {
+        if (ts_stream_id_cmp(&id, &maxid) < 0) {
+            ts_reply_error(c->r, "ERR The ID specified in XSETID is smaller than the target stream top item");
+            return;
+        }
+        if (added != -1 && s->length > (uint64_t)added) {
+            ts_reply_error(c->r, "ERR The entries_added specified in XSETID is smaller than the target stream length");
+            return;
+        }
+    }
+    s->last_id = id;
+    if (added != -1) s->entries_added = (uint64_t)added;
+    if (maxdel.ms || maxdel.seq) s->max_deleted_id = maxdel;
+    ts_reply_ok(c->r);
 }
 
 /* ---------- XRANGE / XREVRANGE ---------- */

@@ -233,6 +233,33 @@ def test_node_limits_config(d):
     d("CONFIG", "GET", "stream-node-max-bytes")
 
 
+def test_xsetid(d):
+    fill(d, "s", 5)
+    d("XDEL", "s", "5-0")
+    d.run([
+        ("XSETID", "nokey", "1-0"),
+        ("XSETID", "s", "abc"),
+        ("XSETID", "s", "3-0"),
+        ("XSETID", "s", "4-0"),
+        ("XSETID", "s", "4-0", "ENTRIESADDED", "-1"),
+        ("XSETID", "s", "4-0", "ENTRIESADDED", "x"),
+        ("XSETID", "s", "4-0", "ENTRIESADDED", "3"),
+        ("XSETID", "s", "4-0", "MAXDELETEDID", "5-0"),
+        ("XSETID", "s", "9-0", "MAXDELETEDID", "x"),
+        ("XSETID", "s", "9-0", "FOO", "1"),
+        ("XSETID", "s", "9-0", "ENTRIESADDED"),
+        ("XSETID", "s", "9-0", "ENTRIESADDED", "20", "MAXDELETEDID", "8-0"),
+        ("XSETID", "s", "7-0"),
+        ("XINFO", "STREAM", "s"),
+        ("XADD", "s", "8-0", "a", "b"),
+        ("XADD", "s", "*", "a", "b")[:0] or ("XLEN", "s"),
+        ("SET", "str", "x"), ("XSETID", "str", "1-0"),
+        ("XADD", "e", "5-0", "a", "b"), ("XDEL", "e", "5-0"), ("XSETID", "e", "3-0"),
+        ("XSETID", "e", "1-0", "MAXDELETEDID", "2-0"), ("XSETID", "e", "4-0", "MAXDELETEDID", "2-0"),
+        ("XINFO", "STREAM", "e"), ("XADD", "e", "3-5", "a", "b"),
+    ])
+
+
 # ---------- XREAD ----------
 
 def test_xread(d):
@@ -350,10 +377,7 @@ def test_xreadgroup_and_pending(d):
         ("XREADGROUP", "COUNT", "1", "STREAMS", "s", ">"),
         ("XREADGROUP", "GROUP", "g", "STREAMS", "s", ">"),
         ("XPENDING", "s", "g"),
-        ("XPENDING", "s", "g", "-", "+", "10"),
-        ("XPENDING", "s", "g", "-", "+", "10", "alice"),
         ("XPENDING", "s", "g", "-", "+", "10", "nobody"),
-        ("XPENDING", "s", "g", "(1", "+", "1"),
         ("XPENDING", "s", "g", "-", "(3", "-5"),
         ("XPENDING", "s", "g", "-", "+"),
         ("XPENDING", "s", "g", "-", "+", "x"),
@@ -376,6 +400,10 @@ def test_xreadgroup_and_pending(d):
         ("XACK", "str", "g", "1"),
         ("XPENDING", "str", "g"),
     ])
+    for args in (("-", "+", "10"), ("-", "+", "10", "alice"), ("(1", "+", "1"), ("IDLE", "0", "-", "+", "5")):
+        a, b = (parse(srv.cmd("XPENDING", "s", "g", *args)) for srv in (d.a, d.b))
+        assert [[x[0], x[1], x[3]] for x in a] == [[x[0], x[1], x[3]] for x in b]
+        assert all(0 <= x[2] < 2000 for x in a)
     # Pending entries whose stream entry was deleted show as nil.
     d("XREADGROUP", "GROUP", "g", "erin", "STREAMS", "s", ">")
     d("XDEL", "s", "6-0")
