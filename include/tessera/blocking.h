@@ -109,6 +109,11 @@ void ts_blocking_unregister(struct ts_shard *s, ts_blocker *b);
  * be served now (keys locked by a txn wait for its release). */
 void ts_blocking_serve(struct ts_worker *w);
 static inline bool ts_blocking_pending(const struct ts_shard *s);
+/* Marks every key of database db with blocked clients as ready, after the
+ * database's contents were replaced wholesale (FLUSHDB, FLUSHALL, SWAPDB):
+ * each waiter is reconsidered (an XREADGROUP whose stream vanished gets its
+ * error, a BLPOP whose key appeared is served). Owner thread. */
+void ts_blocking_signal_db(struct ts_shard *s, int db);
 /* Frees the registry (shutdown). */
 void ts_blocking_free(struct ts_shard *s);
 

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/blocking.h"
 #include "tessera/db.h"
 #include "tessera/lazyfree.h"
 #include "tessera/object.h"
@@ -267,6 +268,7 @@ static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     } else {
         for (int db = 0; db < n; db++) ts_table_clear(&first[db]);
     }
+    for (int db = all ? 0 : c->db; db < (all ? n : c->db + 1); db++) ts_blocking_signal_db(c->shard, db);
 }
 
 static int flush_after(ts_txn *t)
@@ -301,6 +303,8 @@ static void swapdb_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     uint64_t ca = a < ncur ? s->expire_cursor[a] : 0, cb = b < ncur ? s->expire_cursor[b] : 0;
     if (a < ncur) s->expire_cursor[a] = cb;
     if (b < ncur) s->expire_cursor[b] = ca;
+    ts_blocking_signal_db(s, a);
+    ts_blocking_signal_db(s, b);
 }
 
 const ts_txn_ops ts_multi_swapdb = {.step = swapdb_step, .after = flush_after};

@@ -274,6 +274,19 @@ void ts_blocking_unregister(ts_shard *s, ts_blocker *b)
     }
 }
 
+/* Queues l (registry key k) as ready; takes k when owned, else copies. */
+static void ready_push(ts_shard *s, waitlist *l, char *k, size_t len, bool owned)
+{
+    l->queued = true;
+    if (s->nready == s->ready_cap) {
+        s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 8;
+        s->ready = ts_realloc(s->ready, sizeof(*s->ready) * s->ready_cap);
+    }
+    s->ready[s->nready].k = owned ? k : ts_strndup(k, len);
+    s->ready[s->nready].len = len;
+    s->nready++;
+}
+
 void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key)
 {
     ts_shard *s = c->shard;
@@ -283,17 +296,36 @@ void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key)
     char *k = reg_key(c->db, key, buf, sizeof buf, &len);
     waitlist *l = reg_find(s, k, len, NULL);
     if (l && !l->queued) {
-        l->queued = true;
-        if (s->nready == s->ready_cap) {
-            s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 8;
-            s->ready = ts_realloc(s->ready, sizeof(*s->ready) * s->ready_cap);
-        }
-        s->ready[s->nready].k = k == buf ? ts_strndup(k, len) : k;
-        s->ready[s->nready].len = len;
-        s->nready++;
+        ready_push(s, l, k, len, k != buf);
         return;
     }
     if (k != buf) free(k);
+}
+
+typedef struct signal_db_ctx {
+    ts_shard *s;
+    uint32_t db;
+} signal_db_ctx;
+
+static void signal_db_cb(void *ctx, ts_entry *e)
+{
+    signal_db_ctx *x = ctx;
+    size_t len;
+    const char *k = ts_entry_key(e, &len);
+    uint32_t db;
+    memcpy(&db, k, 4);
+    waitlist *l = ts_entry_obj(e);
+    if (db == x->db && !l->queued) ready_push(x->s, l, (char *)k, len, false);
+}
+
+void ts_blocking_signal_db(ts_shard *s, int db)
+{
+    if (TS_LIKELY(s->blocked_keys == 0) || !s->block_reg) return;
+    signal_db_ctx x = {s, (uint32_t)db};
+    uint64_t cur = 0;
+    do {
+        cur = ts_table_scan(s->block_reg, cur, 64, signal_db_cb, &x);
+    } while (cur);
 }
 
 /* ---------- serving ---------- */

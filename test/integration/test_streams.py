@@ -851,3 +851,33 @@ def test_random_groups_against_redis(d, seed):
     finally:
         for srv in (d.a, d.b):
             srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
+
+
+@pytest.mark.parametrize("how", ["flushall", "flushdb", "swapdb", "expire"])
+def test_block_xreadgroup_keyspace_changes(server, r, how):
+    c = Wire(server)
+    c.val("XGROUP", "CREATE", T0, "g", "$", "MKSTREAM")
+    w = Wire(server)
+    w.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", T0, ">"))
+    wait_blocked(server, 1)
+    if how == "expire":
+        c.val("PEXPIRE", T0, "50")
+    elif how == "swapdb":
+        c.val("SWAPDB", "0", "1")
+    else:
+        c.val(how.upper())
+    assert w.reply() == b"-UNBLOCKED the stream key no longer exists\r\n"
+    if how == "swapdb":
+        c.val("SWAPDB", "0", "1")
+
+
+def test_block_xread_served_by_swapdb(server, r):
+    c = Wire(server)
+    c.val("SELECT", "1")
+    c.val("XADD", S0, "5-0", "a", "b")
+    w = Wire(server)
+    w.send(encode("XREAD", "BLOCK", "0", "STREAMS", S0, "0"))
+    wait_blocked(server, 1)
+    c.val("SWAPDB", "0", "1")
+    assert parse(w.reply()) == [[S0.encode(), [[b"5-0", [b"a", b"b"]]]]]
+    c.val("FLUSHALL")
