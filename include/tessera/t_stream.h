@@ -28,7 +28,7 @@
  * sorted arrays by name (Redis's rax order: XINFO lists them that way);
  * a group's PEL and each consumer's PEL are arrays of pending entries
  * sorted by ID (a pending entry is shared: the group's PEL owns it, the
- * consumer's PEL points at it).
+ * consumer's PEL points at it). Design note: docs/streams.md.
  */
 #ifndef TESSERA_T_STREAM_H
 #define TESSERA_T_STREAM_H
