@@ -147,7 +147,6 @@ typedef struct ts_stream_iter {
     long long master_nfields;
     unsigned char *mend;      /* the master entry's terminator (reverse walk's stop mark) */
     /* Current entry. */
-    unsigned char *flags_p;   /* its flags element */
     bool same;
     long long nfields;
     unsigned char *fp, *vp;   /* next field / value (fp unused when same) */

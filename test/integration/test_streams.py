@@ -145,6 +145,15 @@ def test_resp3(d):
     d("XGROUP", "CREATE", "s", "g2", "$")
     d("XPENDING", "s", "g2")
     d("XINFO", "GROUPS", "s")
+    d("XAUTOCLAIM", "s", "g", "c2", "0", "0", "JUSTID")
+    d("XCLAIM", "s", "g", "c3", "0", "1-0", "JUSTID")
+    d("XINFO", "HELP")
+    for args in (("XINFO", "STREAM", "s"), ("XINFO", "STREAM", "s", "FULL")):
+        a, b = (d.a.cmd(*args), d.b.cmd(*args))
+        assert a[:3] == b[:3] == (b"%10" if len(args) == 3 else b"%9\r")
+        pa, pb = strip_times(strip_rax_nodes(parse(a))), strip_times(strip_rax_nodes(parse(b)))
+        if len(args) == 3:
+            assert pa == pb
 
 
 # ---------- XDEL / XTRIM ----------
@@ -231,6 +240,22 @@ def test_node_limits_config(d):
         for srv in (d.a, d.b):
             srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
     d("CONFIG", "GET", "stream-node-max-bytes")
+    for srv in (d.a, d.b):
+        assert parse(srv.cmd("CONFIG", "SET", "stream-node-max-bytes", "80")) == "OK"
+    try:
+        for i in range(1, 40):
+            d("XADD", "b", "%d-0" % i, "field", "v" * (i % 7), *(["x", "y"] if i % 3 == 0 else []))
+        d("XTRIM", "b", "MAXLEN", "~", "20")
+        d("XLEN", "b")
+        d("XTRIM", "b", "MINID", "~", "30")
+        d("XRANGE", "b", "-", "+")
+        d("CONFIG", "SET", "stream-node-max-bytes", "1kb")
+        d("CONFIG", "GET", "stream-node-max-bytes")
+        d("CONFIG", "SET", "stream-node-max-bytes", "-1")
+        d("CONFIG", "SET", "stream-node-max-entries", "x")
+    finally:
+        for srv in (d.a, d.b):
+            srv.cmd("CONFIG", "SET", "stream-node-max-bytes", "4096")
 
 
 def test_xsetid(d):
