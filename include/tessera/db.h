@@ -75,6 +75,11 @@ ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *o
  * adds elements to a list, sorted set or stream (push, insert, store,
  * rename/move into place). Cheap when nobody is blocked on the shard. */
 void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key);
+/* Call before key's value is removed or replaced other than through
+ * ts_db_delete / ts_db_set_string (RENAME, MOVE, ...): a stream there ends
+ * the wait of XREADGROUP clients blocked on it (Redis 7.0). Cheap when
+ * nobody is blocked on the shard. */
+void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key);
 /* The worker's configuration copy (thresholds of the compact encodings). */
 const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
 

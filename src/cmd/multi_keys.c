@@ -419,6 +419,7 @@ static void look_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c, const xfer_args 
                 p->ptr = take_copy(e, c->now_ms);
                 if (!p->ptr) flags |= F_UNCOPYABLE;
             } else if (!is_renamenx(t) && !same_key(t)) {
+                ts_db_signal_deleted(c, src);
                 p->ptr = take_detach(ts_db_table(c), e);
             }
         }
@@ -441,10 +442,17 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             /* Found in PHASE_LOOK; the shard stayed held (no active expiry
              * runs on a held shard) and the txn's clock is fixed. */
             TS_ASSERT(e);
+            if (e) ts_db_signal_deleted(c, t->argv[1]);
             if (e) p->ptr = take_detach(ts_db_table(c), e);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
+        /* Blocked clients of the destination: the old value goes, the new
+         * one may serve them (Redis signals both). */
+        ts_cmd_ctx dc = *c;
+        dc.db = o.dst_db;
+        ts_db_signal_deleted(&dc, t->argv[2]);
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
+        ts_db_signal_ready(&dc, t->argv[2]);
         p->ptr = NULL;
     }
 }

@@ -63,7 +63,7 @@ bool ts_db_exists(ts_cmd_ctx *c, ts_arg key) { return ts_db_lookup_write(c, key)
 /* A stream key that disappears or changes type ends the wait of XREADGROUP
  * clients blocked on it with an error (Redis 7.0's signalDeletedKeyAsReady):
  * the blocking registry gets a signal; cheap when nobody is blocked. */
-static void signal_if_stream(ts_cmd_ctx *c, ts_arg key)
+void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key)
 {
     if (TS_LIKELY(c->shard->blocked_keys == 0)) return;
     ts_entry *e = ts_table_find(ts_db_table(c), key.ptr, key.len);
@@ -73,7 +73,7 @@ static void signal_if_stream(ts_cmd_ctx *c, ts_arg key)
 bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
 {
     if (!ts_db_lookup_write(c, key)) return false;
-    signal_if_stream(c, key);
+    ts_db_signal_deleted(c, key);
     return ts_table_delete(ts_db_table(c), key.ptr, key.len) == 1;
 }
 
@@ -112,7 +112,7 @@ ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, i
 {
     ts_value v;
     ts_value_string(&v, p, n);
-    signal_if_stream(c, key);
+    ts_db_signal_deleted(c, key);
     ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, expire_ms, keep_ttl);
     ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
     return e;

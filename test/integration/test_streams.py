@@ -906,3 +906,27 @@ def test_block_xread_served_by_swapdb(server, r):
     c.val("SWAPDB", "0", "1")
     assert parse(w.reply()) == [[S0.encode(), [[b"5-0", [b"a", b"b"]]]]]
     c.val("FLUSHALL")
+
+
+@pytest.mark.parametrize("how", ["rename", "move"])
+def test_block_xreadgroup_key_moved_away(server, r, how):
+    c = Wire(server)
+    c.val("XGROUP", "CREATE", S0, "g", "$", "MKSTREAM")
+    w = Wire(server)
+    w.send(encode("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", S0, ">"))
+    wait_blocked(server, 1)
+    if how == "rename":
+        c.val("RENAME", S0, T0)
+    else:
+        c.val("MOVE", S0, "1")
+    assert w.reply() == b"-UNBLOCKED the stream key no longer exists\r\n"
+
+
+def test_block_xread_served_by_rename_into_key(server, r):
+    c = Wire(server)
+    c.val("XADD", S1, "5-0", "a", "b")
+    w = Wire(server)
+    w.send(encode("XREAD", "BLOCK", "0", "STREAMS", T0, "0"))
+    wait_blocked(server, 1)
+    c.val("RENAME", S1, T0)
+    assert parse(w.reply()) == [[T0.encode(), [[b"5-0", [b"a", b"b"]]]]]
