@@ -341,11 +341,11 @@ void cmd_xadd(ts_cmd_ctx *c)
 
 void cmd_xtrim(ts_cmd_ctx *c)
 {
+    trim_args a;
+    if (parse_add_trim(c, &a, false) < 0) return;
     bool wt;
     ts_stream *s = stream_write(c, c->argv[1], &wt);
     if (wt) return;
-    trim_args a;
-    if (parse_add_trim(c, &a, false) < 0) return;
     if (!s) { ts_reply_int(c->r, 0); return; }
     ts_reply_int(c->r, do_trim(s, &a));
 }
@@ -1221,6 +1221,10 @@ static long long rax_nodes_estimate(const ts_stream *s) { return s->nnodes ? (lo
 
 void cmd_xinfo_stream(ts_cmd_ctx *c)
 {
+    bool wt;
+    ts_stream *s = stream_read(c, c->argv[2], &wt);
+    if (wt) return;
+    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
     bool full = false;
     long long count = 10;
     int optc = c->argc - 3;
@@ -1233,10 +1237,6 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
         }
         full = true;
     }
-    bool wt;
-    ts_stream *s = stream_read(c, c->argv[2], &wt);
-    if (wt) return;
-    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
     ts_reply_map(c->r, full ? 9 : 10);
     ts_reply_cstr(c->r, "length");
     ts_reply_int(c->r, (long long)s->length);

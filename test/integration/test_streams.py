@@ -591,7 +591,16 @@ def test_wrongtype_everywhere(d):
                  ("XGROUP", "CREATE", "str", "g", "$"), ("XACK", "str", "g", "1"),
                  ("XPENDING", "str", "g"), ("XCLAIM", "str", "g", "c", "0", "1"),
                  ("XAUTOCLAIM", "str", "g", "c", "0", "0"), ("XINFO", "STREAM", "str"),
-                 ("XINFO", "GROUPS", "str"), ("XINFO", "CONSUMERS", "str", "g")):
+                 ("XINFO", "GROUPS", "str"), ("XINFO", "CONSUMERS", "str", "g"),
+                 ("XTRIM", "str", "foo", "1"), ("XTRIM", "nokey", "foo", "1"), ("XDEL", "str", "abc"),
+                 ("XACK", "str", "g", "abc"), ("XCLAIM", "str", "g", "c", "x", "1"),
+                 ("XAUTOCLAIM", "str", "g", "c", "x", "0"), ("XPENDING", "str", "g", "x", "-", "+", "1"),
+                 ("XINFO", "STREAM", "str", "foo"), ("XINFO", "STREAM", "nokey", "foo"),
+                 ("XGROUP", "CREATE", "str", "g", "x", "foo"), ("XSETID", "str", "1", "foo", "1"),
+                 ("XGROUP", "SETID", "str", "g", "x"), ("XGROUP", "CREATECONSUMER", "str", "g", "c"),
+                 ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "str", "x"), ("XREAD", "STREAMS", "str", "x"),
+                 ("XADD", "str", "0-0", "a", "b"), ("XADD", "str", "x", "a", "b"),
+                 ("XRANGE", "str", "x", "+"), ("XRANGE", "str", "-", "+", "COUNT", "0")):
         d(*args)
 
 
