@@ -382,6 +382,20 @@ def test_xgroup(d):
     ])
 
 
+def test_option_values_named_like_keywords(d):
+    fill(d, "s", 2)
+    d("XGROUP", "CREATE", "s", "streams", "0")
+    d("XGROUP", "CREATE", "s", "count", "0")
+    d.run([
+        ("XREADGROUP", "GROUP", "streams", "streams", "COUNT", "1", "STREAMS", "s", ">"),
+        ("XREADGROUP", "GROUP", "count", "block", "STREAMS", "s", ">"),
+        ("XREAD", "COUNT", "1", "STREAMS", "s", "0"),
+        ("XPENDING", "s", "streams"),
+        ("COMMAND", "GETKEYS", "XREADGROUP", "GROUP", "streams", "c", "STREAMS", "k1", "k2", ">", ">"),
+        ("COMMAND", "GETKEYS", "XREAD", "BLOCK", "1", "COUNT", "2", "STREAMS", "k1", "0"),
+    ])
+
+
 def test_xreadgroup_and_pending(d):
     fill(d, "s", 6)
     d("XGROUP", "CREATE", "s", "g", "0")
