@@ -192,6 +192,29 @@ static void pel_copy(ts_stream_pel *dst, const ts_stream_pel *src)
     dst->v = src->n ? ts_malloc(sizeof(*dst->v) * src->n) : NULL;
 }
 
+typedef struct cons_pair {
+    const ts_stream_consumer *from;
+    ts_stream_consumer *to;
+} cons_pair;
+
+static int cons_pair_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const cons_pair *)a)->from, y = (uintptr_t)((const cons_pair *)b)->from;
+    return x < y ? -1 : x > y;
+}
+
+static ts_stream_consumer *cons_map(const cons_pair *map, size_t n, const ts_stream_consumer *from)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)map[mid].from < (uintptr_t)from) lo = mid + 1;
+        else hi = mid;
+    }
+    TS_ASSERT(lo < n && map[lo].from == from);
+    return map[lo].to;
+}
+
 ts_stream *ts_stream_dup(const ts_stream *s)
 {
     ts_stream *d = ts_malloc(sizeof(*d));
@@ -222,21 +245,21 @@ ts_stream *ts_stream_dup(const ts_stream *s)
             k->pel.n = 0;   /* refilled below, in id order */
             h->consumers[j] = k;
         }
+        /* Old consumer -> its copy: pairs sorted by old address, so that
+         * each nack finds its consumer in O(log consumers). */
+        cons_pair *map = g->nconsumers ? ts_malloc(sizeof(*map) * g->nconsumers) : NULL;
+        for (size_t j = 0; j < g->nconsumers; j++) map[j] = (cons_pair){g->consumers[j], h->consumers[j]};
+        if (g->nconsumers > 1) qsort(map, g->nconsumers, sizeof(*map), cons_pair_cmp);
         pel_copy(&h->pel, &g->pel);
         for (size_t j = 0; j < g->pel.n; j++) {
             ts_stream_nack *n = ts_malloc(sizeof(*n));
             *n = *g->pel.v[j];
-            /* The consumer at the same index in the copy. */
-            for (size_t x = 0; x < g->nconsumers; x++) {
-                if (g->consumers[x] == g->pel.v[j]->consumer) {
-                    n->consumer = h->consumers[x];
-                    break;
-                }
-            }
+            n->consumer = cons_map(map, g->nconsumers, g->pel.v[j]->consumer);
             h->pel.v[j] = n;
             ts_stream_pel *cp = &n->consumer->pel;
             cp->v[cp->n++] = n;
         }
+        free(map);
         d->groups[i] = h;
     }
     return d;
