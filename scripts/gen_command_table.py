@@ -118,6 +118,23 @@ COMMANDS = {
     "hvals": ("KEYS", "cmd_hvals", None), "hgetall": ("KEYS", "cmd_hgetall", None),
     "hincrby": ("KEYS", "cmd_hincrby", None), "hincrbyfloat": ("KEYS", "cmd_hincrbyfloat", None),
     "hrandfield": ("KEYS", "cmd_hrandfield", None), "hscan": ("KEYS", "cmd_hscan", None),
+    # streams
+    "xadd": ("KEYS", "cmd_xadd", None), "xlen": ("KEYS", "cmd_xlen", None),
+    "xrange": ("KEYS", "cmd_xrange", None), "xrevrange": ("KEYS", "cmd_xrevrange", None),
+    "xdel": ("KEYS", "cmd_xdel", None), "xtrim": ("KEYS", "cmd_xtrim", None),
+    "xsetid": ("KEYS", "cmd_xsetid", None),
+    "xread": ("KEYS", "cmd_xread", "&ts_multi_borrow"), "xreadgroup": ("KEYS", "cmd_xread", "&ts_multi_borrow"),
+    "xgroup": ("NONE", "cmd_container", None),
+    "xgroup|create": ("KEYS", "cmd_xgroup_create", None), "xgroup|setid": ("KEYS", "cmd_xgroup_setid", None),
+    "xgroup|destroy": ("KEYS", "cmd_xgroup_destroy", None),
+    "xgroup|createconsumer": ("KEYS", "cmd_xgroup_createconsumer", None),
+    "xgroup|delconsumer": ("KEYS", "cmd_xgroup_delconsumer", None),
+    "xgroup|help": ("NONE", "cmd_xgroup_help", None),
+    "xack": ("KEYS", "cmd_xack", None), "xpending": ("KEYS", "cmd_xpending", None),
+    "xclaim": ("KEYS", "cmd_xclaim", None), "xautoclaim": ("KEYS", "cmd_xautoclaim", None),
+    "xinfo": ("NONE", "cmd_container", None),
+    "xinfo|stream": ("KEYS", "cmd_xinfo_stream", None), "xinfo|groups": ("KEYS", "cmd_xinfo_groups", None),
+    "xinfo|consumers": ("KEYS", "cmd_xinfo_consumers", None), "xinfo|help": ("NONE", "cmd_xinfo_help", None),
 }
 
 class Tree:

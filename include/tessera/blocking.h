@@ -58,6 +58,8 @@ typedef struct ts_blocker {
     int resp;
     int argc;
     ts_arg *argv;               /* copies owned by the blocker */
+    char **own_args;            /* replacements set by ts_blocker_set_arg */
+    int n_own_args;
     /* Set by the attempt (on the origin). */
     bool blocked;               /* found nothing: registered, no reply yet */
     int64_t deadline_ms;        /* 0 = wait forever */
@@ -81,6 +83,11 @@ void ts_blocker_finish(ts_blocker *b);
 /* Origin: the reply a timed-out command gets. */
 void ts_blocker_reply_timeout(const ts_blocker *b, ts_reply *r);
 
+/* In a blocking command's attempt: replaces the blocker's saved argument
+ * pos with a copy of p (XREAD's '$' becomes the concrete last id, so a
+ * later serve compares with the id seen at the attempt). Origin only,
+ * before the blocker is registered. */
+void ts_blocker_set_arg(ts_blocker *b, int pos, const char *p, size_t len);
 /* Called by a blocking command's run when no key can serve it now. In a
  * client's attempt (c->blocker set): records the deadline and marks the
  * call blocked; nothing is replied. Elsewhere (MULTI later, serve mode):
@@ -102,6 +109,11 @@ void ts_blocking_unregister(struct ts_shard *s, ts_blocker *b);
  * be served now (keys locked by a txn wait for its release). */
 void ts_blocking_serve(struct ts_worker *w);
 static inline bool ts_blocking_pending(const struct ts_shard *s);
+/* Marks every key of database db with blocked clients as ready, after the
+ * database's contents were replaced wholesale (FLUSHDB, FLUSHALL, SWAPDB):
+ * each waiter is reconsidered (an XREADGROUP whose stream vanished gets its
+ * error, a BLPOP whose key appeared is served). Owner thread. */
+void ts_blocking_signal_db(struct ts_shard *s, int db);
 /* Frees the registry (shutdown). */
 void ts_blocking_free(struct ts_shard *s);
 

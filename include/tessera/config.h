@@ -65,6 +65,8 @@ typedef struct ts_config {
     long long set_max_intset_entries;
     long long zset_max_listpack_entries;
     long long zset_max_listpack_value;
+    long long stream_node_max_bytes;     /* a stream node's listpack size limit; 0 = none */
+    long long stream_node_max_entries;   /* entries (live + deleted) per stream node; 0 = none */
 } ts_config;
 
 /* Sets every option to its default; dir becomes the current directory. */

@@ -78,6 +78,11 @@ void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key);
 /* The same for a key of database db that just received value type `type`
  * (does nothing unless it is a list, sorted set or stream). */
 void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type);
+/* Call before key's value is removed or replaced other than through
+ * ts_db_delete / ts_db_set_string (RENAME, MOVE, ...): a stream there ends
+ * the wait of XREADGROUP clients blocked on it (Redis 7.0). Cheap when
+ * nobody is blocked on the shard. */
+void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key);
 /* The worker's configuration copy (thresholds of the compact encodings). */
 const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
 

@@ -57,6 +57,14 @@ TS_CMD_FN(cmd_zrandmember); TS_CMD_FN(cmd_zunion); TS_CMD_FN(cmd_zinter); TS_CMD
 TS_CMD_FN(cmd_zunionstore); TS_CMD_FN(cmd_zinterstore); TS_CMD_FN(cmd_zdiffstore); TS_CMD_FN(cmd_zintercard);
 TS_CMD_FN(cmd_zscan);
 
+/* streams.c */
+TS_CMD_FN(cmd_xadd); TS_CMD_FN(cmd_xlen); TS_CMD_FN(cmd_xrange); TS_CMD_FN(cmd_xrevrange); TS_CMD_FN(cmd_xdel);
+TS_CMD_FN(cmd_xtrim); TS_CMD_FN(cmd_xread); TS_CMD_FN(cmd_xgroup_create); TS_CMD_FN(cmd_xgroup_setid);
+TS_CMD_FN(cmd_xgroup_destroy); TS_CMD_FN(cmd_xgroup_createconsumer); TS_CMD_FN(cmd_xgroup_delconsumer);
+TS_CMD_FN(cmd_xgroup_help); TS_CMD_FN(cmd_xack); TS_CMD_FN(cmd_xpending); TS_CMD_FN(cmd_xclaim);
+TS_CMD_FN(cmd_xautoclaim); TS_CMD_FN(cmd_xinfo_stream); TS_CMD_FN(cmd_xinfo_groups); TS_CMD_FN(cmd_xinfo_consumers);
+TS_CMD_FN(cmd_xinfo_help); TS_CMD_FN(cmd_xsetid);
+
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,

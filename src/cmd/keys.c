@@ -251,10 +251,14 @@ void cmd_move(ts_cmd_ctx *c)
     uint32_t lru = ts_entry_lru(e);
     ts_value v;
     int64_t expire;
+    ts_db_signal_deleted(c, key);
     ts_table_detach(ts_db_table(c), e, &v, &expire);
     e = ts_table_set(&c->shard->dbs[dst], key.ptr, key.len, &v, expire, false);
     ts_db_signal_ready_in(c->shard, dst, key, v.type);
     ts_entry_set_lru(e, lru);
+    ts_cmd_ctx dc = *c;
+    dc.db = dst;
+    ts_db_signal_ready(&dc, key);   /* blocked clients of the key in db dst */
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
     ts_reply_int(c->r, 1);
 }

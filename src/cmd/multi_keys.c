@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/blocking.h"
 #include "tessera/db.h"
 #include "tessera/lazyfree.h"
 #include "tessera/object.h"
@@ -267,6 +268,7 @@ static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     } else {
         for (int db = 0; db < n; db++) ts_table_clear(&first[db]);
     }
+    for (int db = all ? 0 : c->db; db < (all ? n : c->db + 1); db++) ts_blocking_signal_db(c->shard, db);
 }
 
 static int flush_after(ts_txn *t)
@@ -301,6 +303,8 @@ static void swapdb_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     uint64_t ca = a < ncur ? s->expire_cursor[a] : 0, cb = b < ncur ? s->expire_cursor[b] : 0;
     if (a < ncur) s->expire_cursor[a] = cb;
     if (b < ncur) s->expire_cursor[b] = ca;
+    ts_blocking_signal_db(s, a);
+    ts_blocking_signal_db(s, b);
 }
 
 const ts_txn_ops ts_multi_swapdb = {.step = swapdb_step, .after = flush_after};
@@ -415,6 +419,7 @@ static void look_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c, const xfer_args 
                 p->ptr = take_copy(e, c->now_ms);
                 if (!p->ptr) flags |= F_UNCOPYABLE;
             } else if (!is_renamenx(t) && !same_key(t)) {
+                ts_db_signal_deleted(c, src);
                 p->ptr = take_detach(ts_db_table(c), e);
             }
         }
@@ -437,9 +442,15 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             /* Found in PHASE_LOOK; the shard stayed held (no active expiry
              * runs on a held shard) and the txn's clock is fixed. */
             TS_ASSERT(e);
+            if (e) ts_db_signal_deleted(c, t->argv[1]);
             if (e) p->ptr = take_detach(ts_db_table(c), e);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
+        /* Blocked clients of the destination: the old value goes, the new
+         * one may serve them (Redis signals both). */
+        ts_cmd_ctx dc = *c;
+        dc.db = o.dst_db;
+        ts_db_signal_deleted(&dc, t->argv[2]);
         int type = ((carried *)p->ptr)->v.type;
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
         ts_db_signal_ready_in(c->shard, o.dst_db, t->argv[2], type);

@@ -68,7 +68,12 @@ static int keys_timeout_numkeys(int argc, const ts_arg *argv, int *pos, int max)
 static int keys_streams(int argc, const ts_arg *argv, int *pos, int max)
 {
     for (int i = 1; i < argc; i++) {
-        if (!ts_arg_eq(argv[i], "streams")) continue;
+        /* Option arguments are skipped: GROUP streams c STREAMS k > names
+         * a group "streams" (Redis's xreadGetKeys). */
+        if (ts_arg_eq(argv[i], "block") || ts_arg_eq(argv[i], "count")) { i++; continue; }
+        if (ts_arg_eq(argv[i], "group")) { i += 2; continue; }
+        if (ts_arg_eq(argv[i], "noack")) continue;
+        if (!ts_arg_eq(argv[i], "streams")) return 0;
         int rest = argc - i - 1;
         if (rest <= 0 || rest % 2) return 0;
         int n = 0;

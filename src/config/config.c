@@ -111,6 +111,10 @@ static const opt_def opts[] = {
      .off = FIELD(zset_max_listpack_entries), .min = 0, .max = LONG_MAX, .def = "128"},
     {.name = "zset-max-listpack-value", .alias = "zset-max-ziplist-value", .type = T_LONG, .runtime = true,
      .off = FIELD(zset_max_listpack_value), .min = 0, .max = LONG_MAX, .def = "64"},
+    {.name = "stream-node-max-bytes", .type = T_MEMORY, .runtime = true, .off = FIELD(stream_node_max_bytes),
+     .min = 0, .max = LONG_MAX, .def = "4096"},
+    {.name = "stream-node-max-entries", .type = T_LONG, .runtime = true, .off = FIELD(stream_node_max_entries),
+     .min = 0, .max = LONG_MAX, .def = "100"},
 };
 
 #define NOPTS ((int)TS_ARRAY_LEN(opts))

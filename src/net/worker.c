@@ -291,6 +291,7 @@ static void on_cron(uv_timer_t *t)
         /* Redis spends at most 25% of a cron period on active expiry. */
         uint64_t budget_us = 1000000ULL / (uint64_t)(w->config.hz > 0 ? w->config.hz : 10) / 4;
         ts_db_active_expire_cycle(&w->shard, w->now_ms, budget_us);
+        if (ts_blocking_pending(&w->shard)) ts_blocking_serve(w);   /* expired streams */
     }
     for (int db = 0; db < w->shard.ndb; db++)
         if (ts_table_is_rehashing(&w->shard.dbs[db])) ts_table_rehash_step(&w->shard.dbs[db], 1000);

@@ -22,6 +22,7 @@
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/slot.h"
+#include "tessera/t_stream.h"
 #include "tessera/worker.h"
 
 typedef struct ts_ready_key {
@@ -67,6 +68,8 @@ void ts_blocker_unref(ts_blocker *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
     ts_buf_free(&b->reply);
+    for (int i = 0; i < b->n_own_args; i++) free(b->own_args[i]);
+    free(b->own_args);
     free(b->argv);
     free(b);
 }
@@ -82,6 +85,15 @@ static int wait_keys(const ts_blocker *b, int *pos, int max)
         return 1;
     }
     return ts_command_keys(b->cmd, b->argc, b->argv, pos, max);
+}
+
+void ts_blocker_set_arg(ts_blocker *b, int pos, const char *p, size_t len)
+{
+    char *copy = ts_strndup(p, len);
+    b->own_args = ts_realloc(b->own_args, sizeof(char *) * (size_t)(b->n_own_args + 1));
+    b->own_args[b->n_own_args++] = copy;
+    b->argv[pos].ptr = copy;
+    b->argv[pos].len = len;
 }
 
 /* The shards holding b's keys, each once. Returns the count. */
@@ -276,6 +288,19 @@ void ts_blocking_unregister(ts_shard *s, ts_blocker *b)
     }
 }
 
+/* Queues l (registry key k) as ready; takes k when owned, else copies. */
+static void ready_push(ts_shard *s, waitlist *l, char *k, size_t len, bool owned)
+{
+    l->queued = true;
+    if (s->nready == s->ready_cap) {
+        s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 8;
+        s->ready = ts_realloc(s->ready, sizeof(*s->ready) * s->ready_cap);
+    }
+    s->ready[s->nready].k = owned ? k : ts_strndup(k, len);
+    s->ready[s->nready].len = len;
+    s->nready++;
+}
+
 void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key) { ts_db_signal_ready_in(c->shard, c->db, key, TS_TYPE_LIST); }
 
 void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type)
@@ -287,29 +312,57 @@ void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type)
     char *k = reg_key(db, key, buf, sizeof buf, &len);
     waitlist *l = reg_find(s, k, len, NULL);
     if (l && !l->queued) {
-        l->queued = true;
-        if (s->nready == s->ready_cap) {
-            s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 8;
-            s->ready = ts_realloc(s->ready, sizeof(*s->ready) * s->ready_cap);
-        }
-        s->ready[s->nready].k = k == buf ? ts_strndup(k, len) : k;
-        s->ready[s->nready].len = len;
-        s->nready++;
+        ready_push(s, l, k, len, k != buf);
         return;
     }
     if (k != buf) free(k);
 }
 
+typedef struct signal_db_ctx {
+    ts_shard *s;
+    uint32_t db;
+} signal_db_ctx;
+
+static void signal_db_cb(void *ctx, ts_entry *e)
+{
+    signal_db_ctx *x = ctx;
+    size_t len;
+    const char *k = ts_entry_key(e, &len);
+    uint32_t db;
+    memcpy(&db, k, 4);
+    waitlist *l = ts_entry_obj(e);
+    if (db == x->db && !l->queued) ready_push(x->s, l, (char *)k, len, false);
+}
+
+void ts_blocking_signal_db(ts_shard *s, int db)
+{
+    if (TS_LIKELY(s->blocked_keys == 0) || !s->block_reg) return;
+    signal_db_ctx x = {s, (uint32_t)db};
+    uint64_t cur = 0;
+    do {
+        cur = ts_table_scan(s->block_reg, cur, 64, signal_db_cb, &x);
+    } while (cur);
+}
+
 /* ---------- serving ---------- */
 
-/* The type a blocking command pops from. */
-static int wanted_type(const ts_command *cmd) { return cmd->name[1] == 'z' ? TS_TYPE_ZSET : TS_TYPE_LIST; }
+/* The type a blocking command pops from (XREAD/XREADGROUP read). */
+static int wanted_type(const ts_command *cmd)
+{
+    if (cmd->name[0] == 'x') return TS_TYPE_STREAM;
+    return cmd->name[1] == 'z' ? TS_TYPE_ZSET : TS_TYPE_LIST;
+}
 
 /* True when key can serve b now. */
 static bool key_can_serve(ts_worker *w, const ts_blocker *b, ts_arg key)
 {
     ts_entry *e = ts_db_lookup_in(&w->shard, b->db, key, w->now_ms);
-    return e && ts_entry_type(e) == wanted_type(b->cmd);
+    int want = wanted_type(b->cmd);
+    if (want == TS_TYPE_STREAM) {
+        bool is_stream = e && ts_entry_type(e) == TS_TYPE_STREAM;
+        return ts_stream_blocked_ready(is_stream ? ts_entry_obj(e) : NULL, is_stream, b->argc, b->argv, key);
+    }
+    return e && ts_entry_type(e) == want;
 }
 
 /* True when b's keys on this shard are free of txn locks. */
@@ -334,17 +387,25 @@ static bool needs_origin(const ts_shard *s, const ts_blocker *b)
 static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
 {
     ts_shard *s = &w->shard;
-    while (l->n) {
-        ts_blocker *b = l->v[0];
+    /* Pops serve the head while the key can; a stream serves every waiter
+     * whose own id it has passed, so a waiter that cannot be served yet
+     * is skipped, not a stop. */
+    uint32_t i = 0;
+    while (i < l->n) {
+        ts_blocker *b = l->v[i];
         if (atomic_load_explicit(&b->state, memory_order_acquire) != TS_BLOCK_WAITING) {
-            waitlist_remove(l, 0);
+            waitlist_remove(l, i);
             continue;
         }
         if (!keys_free(s, b)) return false;
-        if (!key_can_serve(w, b, key)) return true;
+        if (!key_can_serve(w, b, key)) {
+            if (wanted_type(b->cmd) != TS_TYPE_STREAM) return true;
+            i++;
+            continue;
+        }
         int expect = TS_BLOCK_WAITING;
         if (!atomic_compare_exchange_strong(&b->state, &expect, TS_BLOCK_SERVED)) {
-            waitlist_remove(l, 0);
+            waitlist_remove(l, i);
             continue;
         }
         if (needs_origin(s, b)) {
@@ -364,7 +425,7 @@ static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
         }
         b->msg.kind = TS_MSG_BLOCK_DONE;
         ts_worker_send(w, b->origin, &b->msg);
-        waitlist_remove(l, 0);
+        waitlist_remove(l, i);
     }
     return true;
 }

@@ -12,11 +12,20 @@
 #include "tessera/worker.h"
 
 
+/* An expiring stream ends the wait of XREADGROUP clients blocked on it. */
+static void signal_expired(ts_shard *s, int db, ts_entry *e, ts_arg key)
+{
+    if (TS_LIKELY(s->blocked_keys == 0) || ts_entry_type(e) != TS_TYPE_STREAM) return;
+    ts_cmd_ctx c = {.shard = s, .db = db};
+    ts_db_signal_ready(&c, key);
+}
+
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
 {
     ts_table *t = &s->dbs[db];
     ts_entry *e = ts_table_find(t, key.ptr, key.len);
     if (e && ts_entry_expired(e, now_ms)) {
+        signal_expired(s, db, e, key);
         ts_table_delete_entry(t, e);
         s->stats.expired_keys++;
         return NULL;
@@ -51,9 +60,20 @@ ts_entry *ts_db_lookup_notouch(ts_cmd_ctx *c, ts_arg key)
 
 bool ts_db_exists(ts_cmd_ctx *c, ts_arg key) { return ts_db_lookup_write(c, key) != NULL; }
 
+/* A stream key that disappears or changes type ends the wait of XREADGROUP
+ * clients blocked on it with an error (Redis 7.0's signalDeletedKeyAsReady):
+ * the blocking registry gets a signal; cheap when nobody is blocked. */
+void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key)
+{
+    if (TS_LIKELY(c->shard->blocked_keys == 0)) return;
+    ts_entry *e = ts_table_find(ts_db_table(c), key.ptr, key.len);
+    if (e && ts_entry_type(e) == TS_TYPE_STREAM) ts_db_signal_ready(c, key);
+}
+
 bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
 {
     if (!ts_db_lookup_write(c, key)) return false;
+    ts_db_signal_deleted(c, key);
     return ts_table_delete(ts_db_table(c), key.ptr, key.len) == 1;
 }
 
@@ -92,6 +112,7 @@ ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, i
 {
     ts_value v;
     ts_value_string(&v, p, n);
+    ts_db_signal_deleted(c, key);
     ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, expire_ms, keep_ttl);
     ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
     return e;
@@ -207,6 +228,10 @@ void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us)
                 if (s->expire_cursor[db] == 0) break;
             }
             for (size_t k = 0; k < x.nexpired; k++) {
+                if (TS_UNLIKELY(s->blocked_keys != 0)) {
+                    ts_entry *e = ts_table_find(t, x.keys[k], x.lens[k]);
+                    if (e) signal_expired(s, db, e, (ts_arg){x.keys[k], x.lens[k]});
+                }
                 if (ts_table_delete(t, x.keys[k], x.lens[k]) == 1) s->stats.expired_keys++;
                 free(x.keys[k]);
             }

@@ -16,7 +16,13 @@
 #include "tessera/t_hash.h"
 #include "tessera/t_list.h"
 #include "tessera/t_set.h"
+#include "tessera/t_stream.h"
 #include "tessera/t_zset.h"
+
+static void stream_free(void *obj, int enc) { (void)enc; ts_stream_free(obj); }
+static void *stream_dup(const void *obj, int enc) { (void)enc; return ts_stream_dup(obj); }
+static size_t stream_free_effort(const void *obj, int enc) { (void)enc; return ts_stream_free_effort(obj); }
+static const ts_type_ops stream_ops = {.free = stream_free, .dup = stream_dup, .free_effort = stream_free_effort};
 
 static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_STRING] = NULL,   /* strings are INT or INLINE, never PTR */
@@ -24,6 +30,7 @@ static const ts_type_ops *const ops_by_type[] = {
     [TS_TYPE_SET] = &ts_set_ops,
     [TS_TYPE_HASH] = &ts_hash_ops,
     [TS_TYPE_ZSET] = &ts_zset_ops,
+    [TS_TYPE_STREAM] = &stream_ops,
 };
 
 const ts_type_ops *ts_type_ops_of(int type)
