@@ -93,6 +93,7 @@ typedef struct ts_conn {
     bool closing;                        /* handle close started */
     bool close_after_reply;              /* QUIT / protocol error / CLIENT KILL */
     bool reading;
+    bool paused;                         /* reading stopped: too much in flight (backpressure) */
     bool is_unix;
     int db;
     int resp;

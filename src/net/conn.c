@@ -39,10 +39,16 @@
 #include "tessera/worker.h"
 
 #define TS_READ_CHUNK (16 * 1024)
+/* Backpressure: a connection with this many batches/txns in flight stops
+ * reading until half of them are back. Without it a client that pipelines
+ * without reading replies (redis-cli --pipe) could queue unbounded work on
+ * a slower shard. */
+#define TS_CONN_MAX_INFLIGHT 16
 #define TS_MAX_KEYS_STACK 64
 
 static void conn_flush(ts_conn *c);
 static void conn_maybe_free(ts_conn *c);
+static void conn_maybe_resume(ts_conn *c);
 
 /* ---------- reply slots ---------- */
 
@@ -64,8 +70,8 @@ static void slot_push(ts_conn *c, ts_batch *b)
 /* Batches are allocated and freed by their origin worker, which keeps a few
  * freed ones with their buffers: a pipeline then reuses warm memory instead
  * of growing fresh buffers with realloc on every pass. */
-#define TS_BATCH_CACHE_MAX 64
-#define TS_BATCH_CACHE_BUF_MAX (64 * 1024)
+#define TS_BATCH_CACHE_MAX 32
+#define TS_BATCH_CACHE_BUF_MAX (16 * 1024)
 
 static ts_batch *batch_new(ts_conn *c, unsigned target, bool is_local)
 {
@@ -374,6 +380,7 @@ void ts_conn_on_batch_done(ts_batch *b)
         c->wait = TS_WAIT_NONE;
         ts_worker_make_ready(c->w, c);
     }
+    conn_maybe_resume(c);
     conn_flush(c);
 }
 
@@ -550,6 +557,7 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
     ts_worker *w = c->w;
     w_count_txn(w, t);
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
+    conn_maybe_resume(c);
     ts_worker_make_ready(w, c);
     conn_flush(c);
 }
@@ -873,7 +881,8 @@ void ts_conn_process(ts_conn *c)
     c->parser.max_bulk_len = (size_t)w->config.proto_max_bulk_len;   /* CONFIG SET applies at once */
     w->lookahead.max_bulk_len = c->parser.max_bulk_len;
     conn_prefetch_pipeline(c);
-    while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE) {
+    while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE &&
+           c->inflight < TS_CONN_MAX_INFLIGHT) {
         int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
         if (rc == TS_PARSE_INCOMPLETE) break;
         if (rc == TS_PARSE_ERROR) {
@@ -899,6 +908,11 @@ void ts_conn_process(ts_conn *c)
     if (c->close_after_reply && c->reading) {
         uv_read_stop(&c->h.stream);
         c->reading = false;
+    }
+    if (c->inflight >= TS_CONN_MAX_INFLIGHT && c->reading) {
+        uv_read_stop(&c->h.stream);
+        c->reading = false;
+        c->paused = true;
     }
     conn_flush(c);
 }
@@ -946,6 +960,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     ts_conn_process(c);
     ts_worker_run_ready(c->w);
+}
+
+/* Reading resumes when half of the in-flight work is back. */
+static void conn_maybe_resume(ts_conn *c)
+{
+    if (!c->paused || c->inflight > TS_CONN_MAX_INFLIGHT / 2 || c->closing || c->close_after_reply) return;
+    c->paused = false;
+    c->reading = true;
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+    ts_worker_make_ready(c->w, c);   /* commands already buffered */
 }
 
 /* ---------- lifecycle ---------- */
