@@ -213,6 +213,12 @@ int main(int argc, char **argv)
     uv_async_init(srv.main_loop, &srv.shutdown_async, on_shutdown_async);
 
     g_main.srv = &srv;
+    /* Signals first: a client that can connect can also see us stopped
+     * cleanly by SIGTERM. */
+    uv_signal_init(srv.main_loop, &g_main.sigterm);
+    uv_signal_init(srv.main_loop, &g_main.sigint);
+    uv_signal_start(&g_main.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g_main.sigint, on_signal, SIGINT);
     g_main.acc = ts_acceptor_start(&srv);
     if (!g_main.acc) return 1;
 
@@ -226,10 +232,6 @@ int main(int argc, char **argv)
         else ts_log(TS_LOG_WARNING, "Failed to write PID file: %s", strerror(errno));
     }
 
-    uv_signal_init(srv.main_loop, &g_main.sigterm);
-    uv_signal_init(srv.main_loop, &g_main.sigint);
-    uv_signal_start(&g_main.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&g_main.sigint, on_signal, SIGINT);
 
     ts_log(TS_LOG_NOTICE, "Server initialized with %u worker threads (shards)", nworkers);
     ts_log(TS_LOG_NOTICE, "Ready to accept connections tcp");

@@ -94,6 +94,11 @@ typedef struct ts_conn {
     bool close_after_reply;              /* QUIT / protocol error / CLIENT KILL */
     bool reading;
     bool paused;                         /* reading stopped: too much in flight (backpressure) */
+    bool migrating;                      /* handed to another worker; this copy just closes */
+    /* Connection migration: consecutive single-shard commands that went to
+     * the same other shard. */
+    unsigned streak_target;
+    uint32_t streak;
     bool is_unix;
     int db;
     int resp;
@@ -105,6 +110,25 @@ typedef struct ts_conn {
     const char *last_cmd;
     uint64_t net_in, net_out;
 } ts_conn;
+
+/* A client moving to the worker that owns the keys it uses (conn.c). */
+typedef struct ts_msg_migrate {
+    ts_msg msg;
+    int fd;
+    bool is_unix;
+    uint64_t id;
+    int db, resp;
+    char *name;
+    char addr[64], laddr[64];
+    int64_t ctime_ms, last_interaction_ms;
+    const char *last_cmd;
+    uint64_t net_in, net_out;
+} ts_msg_migrate;
+
+/* Worker thread: adopt a client another worker handed over. */
+void ts_conn_adopt_migrated(struct ts_worker *w, ts_msg_migrate *m);
+/* Frees an undelivered migration (shutdown). */
+void ts_msg_migrate_drop(ts_msg_migrate *m);
 
 /* Frees a batch and its buffers (the worker's batch cache at shutdown). */
 void ts_batch_release(ts_batch *b);

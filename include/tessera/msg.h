@@ -26,6 +26,7 @@ typedef enum ts_msg_kind {
     TS_MSG_TXN_STEP,       /* -> shard (held by the txn): run the current phase */
     TS_MSG_TXN_DONE,       /* -> coordinator: every shard finished the current phase */
     TS_MSG_TXN_RELEASE,    /* -> shard: the txn is over, serve others again */
+    TS_MSG_MIGRATE_CONN,   /* worker -> worker: adopt this client (conn.c, connection migration) */
     TS_MSG_BLOCK_DONE,     /* shard -> origin: a blocked client was served (blocking.h) */
     TS_MSG_BLOCK_UNREG,    /* origin -> shard: drop a blocker's registrations */
     TS_MSG_STOP,           /* main -> worker: close every connection (shutdown, stage 1) */

@@ -44,6 +44,7 @@ typedef struct ts_worker_stats {
     uint64_t txns;
     uint64_t net_input;
     uint64_t net_output;
+    uint64_t migrations_out;        /* connections handed to the worker owning their keys */
 } ts_worker_stats;
 
 typedef struct ts_error_stat { char code[32]; uint64_t count; } ts_error_stat;

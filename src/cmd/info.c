@@ -84,6 +84,7 @@ static void snapshot_add(info_snapshot *acc, const info_snapshot *s)
     acc->stats.net_output += s->stats.net_output;
     acc->stats.batches_sent += s->stats.batches_sent;
     acc->stats.txns += s->stats.txns;
+    acc->stats.migrations_out += s->stats.migrations_out;
     acc->shard.keyspace_hits += s->shard.keyspace_hits;
     acc->shard.keyspace_misses += s->shard.keyspace_misses;
     acc->shard.expired_keys += s->shard.expired_keys;
@@ -274,6 +275,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "total_error_replies:%llu\r\n", (unsigned long long)s->stats.errors);
         add(&b, "cross_shard_batches:%llu\r\n", (unsigned long long)s->stats.batches_sent);
         add(&b, "multi_shard_transactions:%llu\r\n", (unsigned long long)s->stats.txns);
+        add(&b, "connection_migrations:%llu\r\n", (unsigned long long)s->stats.migrations_out);
     }
     if (want(c, "replication", true)) {
         SECTION("Replication");

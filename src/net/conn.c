@@ -49,6 +49,7 @@
 static void conn_flush(ts_conn *c);
 static void conn_maybe_free(ts_conn *c);
 static void conn_maybe_resume(ts_conn *c);
+static void conn_maybe_migrate(ts_conn *c);
 
 /* ---------- reply slots ---------- */
 
@@ -382,6 +383,7 @@ void ts_conn_on_batch_done(ts_batch *b)
     }
     conn_maybe_resume(c);
     conn_flush(c);
+    conn_maybe_migrate(c);
 }
 
 static void w_count_txn(ts_worker *w, ts_txn *t)
@@ -813,7 +815,12 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
             else new_txn(c, cmd, argc, argv, pos, nkeys);
         } else if (target != w->id) {
             send_to_shard(c, target, cmd, argc, argv);
+            if (nkeys > 0) {
+                if (c->streak_target != target) { c->streak_target = target; c->streak = 0; }
+                c->streak++;
+            }
         } else {
+            c->streak = 0;
             rc = -1;   /* run locally below */
         }
         if (pos != posbuf) free(pos);
@@ -991,7 +998,9 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
     }
 }
 
-void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
+/* A connection object for an accepted (or handed-over) socket; NULL (fd
+ * closed) when libuv cannot take it. */
+static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
 {
     ts_conn *c = ts_calloc(1, sizeof(*c));
     c->w = w;
@@ -1016,10 +1025,8 @@ void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
         uv_close(&c->h.handle, NULL);
         /* The handle is not yet in use; free after the loop closes it. */
         free(c);
-        atomic_fetch_sub(&w->srv->connected_clients, 1);
-        return;
+        return NULL;
     }
-    c->id = atomic_fetch_add(&w->srv->next_client_id, 1);
     c->resp = 2;
     ts_parser_init(&c->parser, (size_t)w->config.proto_max_bulk_len);
     c->ctime_ms = c->last_interaction_ms = w->now_ms = ts_mstime();
@@ -1036,8 +1043,110 @@ void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
     w->conns = c;
     w->nconns++;
     w->live_conns++;
+    return c;
+}
+
+void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
+{
+    ts_conn *c = conn_open(w, fd, is_unix);
+    if (!c) {
+        atomic_fetch_sub(&w->srv->connected_clients, 1);
+        return;
+    }
+    c->id = atomic_fetch_add(&w->srv->next_client_id, 1);
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+/* ---------- connection migration ----------
+ *
+ * A client whose commands keep going to one other shard (a hot key, or
+ * keys sharing a hash tag) pays a hop per command. After TS_MIGRATE_STREAK
+ * such commands in a row, the connection moves to the worker that owns
+ * that shard, at a moment when nothing of it is in flight: its socket is
+ * dup()ed to the new worker, which continues with the same client id,
+ * database, protocol and name; bytes not yet read wait in the kernel. A
+ * client spreading its keys over shards never builds a streak and stays.
+ * (Dragonfly has the same idea, "connection migration".) */
+#define TS_MIGRATE_STREAK 32
+
+static bool conn_idle(const ts_conn *c)
+{
+    return !c->closing && !c->close_after_reply && c->wait == TS_WAIT_NONE && c->inflight == 0 &&
+           c->slot_count == 0 && c->npending == 0 && !c->write_in_flight && c->out.len == 0 &&
+           c->qpos == c->query.len && !c->blocker && !c->paused && c->reading && !c->in_ready;
+}
+
+static void conn_maybe_migrate(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    if (c->streak < TS_MIGRATE_STREAK || w->stopping || !conn_idle(c)) return;
+    unsigned target = c->streak_target;
+    c->streak = 0;
+    if (target == w->id || target >= w->srv->nworkers) return;
+    uv_os_fd_t fd;
+    if (uv_fileno(&c->h.handle, &fd) != 0) return;
+    int nfd = dup(fd);
+    if (nfd < 0) return;
+    ts_msg_migrate *m = ts_calloc(1, sizeof(*m));
+    m->msg.kind = TS_MSG_MIGRATE_CONN;
+    m->fd = nfd;
+    m->is_unix = c->is_unix;
+    m->id = c->id;
+    m->db = c->db;
+    m->resp = c->resp;
+    m->name = c->name;
+    c->name = NULL;
+    memcpy(m->addr, c->addr, sizeof m->addr);
+    memcpy(m->laddr, c->laddr, sizeof m->laddr);
+    m->ctime_ms = c->ctime_ms;
+    m->last_interaction_ms = c->last_interaction_ms;
+    m->last_cmd = c->last_cmd;
+    m->net_in = c->net_in;
+    m->net_out = c->net_out;
+    uv_read_stop(&c->h.stream);
+    c->reading = false;
+    c->migrating = true;
+    w->stats.migrations_out++;
+    ts_conn_close(c);   /* closes this worker's fd; the socket lives on in nfd */
+    ts_worker_send(w, ts_worker_of(w->srv, target), &m->msg);
+}
+
+void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
+{
+    if (w->stopping) {
+        atomic_fetch_sub(&w->srv->connected_clients, 1);
+        ts_msg_migrate_drop(m);
+        return;
+    }
+    ts_conn *c = conn_open(w, m->fd, m->is_unix);
+    if (!c) {
+        atomic_fetch_sub(&w->srv->connected_clients, 1);
+        free(m->name);
+        free(m);
+        return;
+    }
+    c->id = m->id;
+    c->db = m->db;
+    c->resp = m->resp;
+    c->name = m->name;
+    memcpy(c->addr, m->addr, sizeof c->addr);
+    memcpy(c->laddr, m->laddr, sizeof c->laddr);
+    c->ctime_ms = m->ctime_ms;
+    c->last_interaction_ms = m->last_interaction_ms;
+    c->last_cmd = m->last_cmd;
+    c->net_in = m->net_in;
+    c->net_out = m->net_out;
+    free(m);
+    c->reading = true;
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
+void ts_msg_migrate_drop(ts_msg_migrate *m)
+{
+    close(m->fd);
+    free(m->name);
+    free(m);
 }
 
 static void conn_free(ts_conn *c)
@@ -1103,7 +1212,7 @@ void ts_conn_close(ts_conn *c)
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     w->nconns--;
-    atomic_fetch_sub(&w->srv->connected_clients, 1);
+    if (!c->migrating) atomic_fetch_sub(&w->srv->connected_clients, 1);
     if (c->in_waiters) {
         ts_conn **pp = &w->shard_waiters;
         while (*pp && *pp != c) pp = &(*pp)->waiter_next;

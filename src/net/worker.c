@@ -189,6 +189,9 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_BATCH:
         shard_submit(w, m);
         break;
+    case TS_MSG_MIGRATE_CONN:
+        ts_conn_adopt_migrated(w, (ts_msg_migrate *)m);
+        break;
     case TS_MSG_BLOCK_DONE:
         ts_conn_on_block_done((ts_blocker *)m);
         break;
@@ -370,6 +373,10 @@ void ts_worker_destroy(ts_worker *w)
     ts_mpsc_node *n;
     while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
         ts_msg *m = TS_CONTAINER_OF(n, ts_msg, node);
+        if (m->kind == TS_MSG_MIGRATE_CONN) {
+            ts_msg_migrate_drop((ts_msg_migrate *)m);
+            continue;
+        }
         if (m->kind != TS_MSG_BLOCK_UNREG) continue;
         ts_msg_unblock *u = (ts_msg_unblock *)m;
         ts_blocking_unregister(&w->shard, u->b);

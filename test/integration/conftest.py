@@ -29,13 +29,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, proc, timeout=10.0):
+def wait_port(port, proc, timeout=10.0, host="127.0.0.1"):
+    """Waits until the server accepts connections on host:port (each
+    listening address of a server opens separately: wait for the one a
+    test uses)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("server exited with %s" % proc.returncode)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.02)

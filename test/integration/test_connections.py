@@ -18,7 +18,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_tessera, tessera_bin
+from conftest import wait_port, start_tessera, tessera_bin
 from tessera_testlib import NSHARDS, Wire, encode, spread_keys
 
 
@@ -73,6 +73,7 @@ def ipv6_available():
 @pytest.mark.skipif(not ipv6_available(), reason="::1 is not available")
 def test_bind_ipv4_and_ipv6(tmp_path):
     srv = start_tessera(tmp_path, "--bind", "127.0.0.1", "::1")
+    wait_port(srv.port, srv.proc, host="::1")
     try:
         v4 = Wire.tcp(srv.port)
         v6 = Wire(socket.create_connection(("::1", srv.port), timeout=10))
@@ -96,6 +97,7 @@ def test_bind_ipv4_and_ipv6(tmp_path):
 @pytest.mark.skipif(not ipv6_available(), reason="::1 is not available")
 def test_ipv6_client_addr_format(tmp_path):
     srv = start_tessera(tmp_path, "--bind", "127.0.0.1", "::1")
+    wait_port(srv.port, srv.proc, host="::1")
     try:
         v6 = Wire(socket.create_connection(("::1", srv.port), timeout=10))
         port = v6.s.getsockname()[1]
@@ -411,3 +413,48 @@ def test_threads_smoke(tmp_path, threads):
         c.close()
     finally:
         assert srv.stop() == 0
+
+
+# ---------- connection migration ----------
+
+def migrations(r):
+    return r.info("stats")["connection_migrations"]
+
+
+@pytest.mark.skipif(NSHARDS < 2, reason="needs two workers")
+def test_connection_migrates_to_the_shard_it_uses(server, r):
+    """A client whose commands all go to one other shard moves to that
+    shard's worker between two commands; nothing about it changes."""
+    from tessera_testlib import keys_on
+    before = migrations(r)
+    w = Wire(server)
+    w.cmd("HELLO", "3", "SETNAME", "mover")
+    w.cmd("SELECT", "5")
+    cid = w.val("CLIENT", "ID")
+    for shard in range(NSHARDS):
+        key = keys_on(shard, "mig")[0]
+        for i in range(100):
+            assert w.cmd("INCR", key) == b":%d\r\n" % (i + 1)
+    assert migrations(r) > before
+    assert w.val("CLIENT", "ID") == cid
+    info = w.val("CLIENT", "INFO").decode()
+    assert " name=mover " in info and " db=5 " in info and " resp=3" in info
+    assert w.cmd("GET", keys_on(0, "mig")[0]) == b"$3\r\n100\r\n"
+    # a pipeline across a migration keeps its order
+    key = keys_on(NSHARDS - 1, "mig2")[0]
+    w.send(b"".join(encode("RPUSH", key, str(i)) for i in range(300)))
+    assert w.replies(300) == b"".join(b":%d\r\n" % (i + 1) for i in range(300))
+    assert w.val("LRANGE", key, "0", "-1") == [str(i).encode() for i in range(300)]
+    assert r.info("clients")["connected_clients"] >= 2
+    w.close()
+
+
+@pytest.mark.skipif(NSHARDS < 2, reason="needs two workers")
+def test_spread_keys_do_not_migrate(server, r):
+    before = migrations(r)
+    w = Wire(server)
+    keys = spread_keys("spread", per_shard=3)
+    for i in range(300):
+        w.cmd("SET", keys[i % len(keys)], "v")
+    assert migrations(r) == before
+    w.close()
