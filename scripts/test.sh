@@ -29,7 +29,7 @@ MARK="" run_suite release build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ $quick -eq 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   MARK="not slow" run_suite asan build-asan -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=address
-  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/test/tsan.supp"
   MARK="not slow" run_suite tsan build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=thread
 fi
 echo "all test suites passed"
