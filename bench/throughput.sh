@@ -169,8 +169,11 @@ for r in $(seq 1 "$rounds"); do
       c0=$(cpu_ns "$pid")
       # shellcheck disable=SC2086  # targs is a word list on purpose (no globbing: XADD's *)
       set -f
-      if run_bench "round $r $srv $label -P $p" "$out" "$port" "$pid" \
-           -n "$n" -r "$keyspace" -c "$clients" -P "$p" $targs; then
+      run_bench "round $r $srv $label -P $p" "$out" "$port" "$pid" \
+        -n "$n" -r "$keyspace" -c "$clients" -P "$p" $targs
+      ok=$?
+      set +f
+      if [ $ok -eq 0 ]; then
         cpu=$(( $(cpu_ns "$pid") - c0 ))
         ntests=$("$PY" "$BENCH_ROOT/bench/rbparse.py" "$out" | wc -l)
         "$PY" "$BENCH_ROOT/bench/rbparse.py" "$out" | while IFS=$'\t' read -r test rps st lg; do
@@ -182,7 +185,6 @@ for r in $(seq 1 "$rounds"); do
         done
         log "round $r $srv $label -P $p: $("$PY" "$BENCH_ROOT/bench/rbparse.py" "$out" | awk -F'\t' '{printf "%s %s rps; ", $1, $2}')"
       fi
-      set +f
       if ! kill -0 "$T_PID" 2>/dev/null || ! kill -0 "$R_PID" 2>/dev/null; then
         echo "a server died; stopping" >&2; break 3
       fi

@@ -34,7 +34,14 @@ ts_worker *ts_worker_of(ts_server *srv, unsigned shard) { return srv->workers[sh
  * push was not yet linked when that drain ran finds it cleared and writes. */
 static void wake(ts_worker *w)
 {
-    if (atomic_exchange(&w->wake_pending, 1) != 0) return;
+    /* A load first: while the flag is set (the receiver has not run yet)
+     * senders only read it, so its cache line is not bounced between
+     * cores. The fence keeps the push's link store ahead of that load
+     * (Dekker against the receiver's clear-then-drain). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->wake_pending, memory_order_relaxed) != 0 ||
+        atomic_exchange(&w->wake_pending, 1) != 0)
+        return;
     uint64_t one = 1;
     ssize_t n;
     do n = write(w->wake_fd, &one, sizeof one);
