@@ -133,7 +133,11 @@ bool ts_arg_eq(ts_arg a, const char *lit);     /* case-insensitive compare to a 
 bool ts_arg_to_ll(ts_arg a, long long *out);   /* strict, like Redis's string2ll */
 /* Like Redis's getIntFromObjectOrReply: NULL, or the error text to reply. */
 const char *ts_arg_to_int(ts_arg a, int *out);
-bool ts_arg_to_double(ts_arg a, double *out);  /* like Redis's string2d (no spaces, no NaN) */
+bool ts_arg_to_double(ts_arg a, double *out);
+/* A SCAN-family cursor the way Redis reads it (strtoul): an optional sign
+ * (a minus wraps around), decimal digits only, "" is 0, leading white
+ * space and overflow are errors; like a C string it ends at a NUL. */
+bool ts_arg_to_cursor(ts_arg a, uint64_t *out);  /* like Redis's string2d (no spaces, no NaN) */
 bool ts_arg_to_long_double(ts_arg a, long double *out);
 
 

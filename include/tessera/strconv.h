@@ -16,4 +16,14 @@ size_t ts_ll_to_str(char *dst, long long v);
  * no leading zeros, within 64 bits. */
 bool ts_str_to_ll(const char *p, size_t n, long long *out);
 
+/* Redis's long double strings (INCRBYFLOAT, HINCRBYFLOAT). */
+#define TS_LD_CHARS (5 * 1024)   /* Redis's MAX_LONG_DOUBLE_CHARS */
+/* string2ld: the whole string is a long double (strtold syntax, so hex and
+ * "inf" are accepted), no leading space, no NaN, no overflow or underflow
+ * to zero, shorter than TS_LD_CHARS. */
+bool ts_str_to_ld(const char *p, size_t n, long double *out);
+/* ld2string in human mode: "%.17Lf" without trailing zeros (nor a bare
+ * point), "-0" as "0". v must be finite; cap >= TS_LD_CHARS. */
+size_t ts_ld_to_str(char *buf, size_t cap, long double v);
+
 #endif

@@ -32,7 +32,6 @@
 #include "tessera/t_hash.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS. */
-#define LD_CHARS (5 * 1024)
 
 /* ---------- opening and closing a hash ---------- */
 
@@ -276,53 +275,17 @@ TS_CMD_FN(cmd_hincrby)
     ts_reply_int(c->r, value);
 }
 
-/* Redis's string2ld: the whole argument, no leading space, no NaN, no
- * overflow to infinity or underflow to zero. */
-static bool parse_ld(const char *p, size_t n, long double *out)
-{
-    char buf[LD_CHARS];
-    if (n == 0 || n >= sizeof(buf)) return false;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    if (isspace((unsigned char)buf[0])) return false;
-    char *end;
-    errno = 0;
-    long double v = strtold(buf, &end);
-    if (end != buf + n || isnan(v)) return false;
-    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0.0L)) return false;
-    *out = v;
-    return true;
-}
-
-/* Redis's ld2string in human mode: "%.17Lf" without trailing zeros (nor a
- * bare point), "-0" as "0". v must be finite. */
-static size_t format_ld(char *buf, size_t cap, long double v)
-{
-    int w = snprintf(buf, cap, "%.17Lf", v);
-    TS_ASSERT(w > 0 && (size_t)w < cap);
-    size_t n = (size_t)w;
-    if (memchr(buf, '.', n)) {
-        while (buf[n - 1] == '0') n--;
-        if (buf[n - 1] == '.') n--;
-    }
-    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        n = 1;
-    }
-    return n;
-}
-
 TS_CMD_FN(cmd_hincrbyfloat)
 {
     long double incr, value = 0;
-    if (!parse_ld(c->argv[3].ptr, c->argv[3].len, &incr)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
+    if (!ts_str_to_ld(c->argv[3].ptr, c->argv[3].len, &incr)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
     if (isnan(incr) || isinf(incr)) { ts_reply_error(c->r, "ERR value is NaN or Infinity"); return; }
     ts_arg key = c->argv[1], field = c->argv[2];
     hash_ref h;
     if (!hash_open(c, key, true, &h)) return;
     char buf[TS_HOBJ_NUMBUF];
     ts_hobj_str cur;
-    if (ts_hobj_get(h.obj, h.enc, field.ptr, field.len, buf, &cur) && !parse_ld(cur.p, cur.n, &value)) {
+    if (ts_hobj_get(h.obj, h.enc, field.ptr, field.len, buf, &cur) && !ts_str_to_ld(cur.p, cur.n, &value)) {
         ts_reply_error(c->r, "ERR hash value is not a float");
         return;
     }
@@ -332,8 +295,8 @@ TS_CMD_FN(cmd_hincrbyfloat)
         ts_reply_error(c->r, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char out[LD_CHARS];
-    size_t n = format_ld(out, sizeof out, value);
+    char out[TS_LD_CHARS];
+    size_t n = ts_ld_to_str(out, sizeof out, value);
     hash_set(c, &h, field, out, n);
     hash_close(c, key, &h);
     ts_reply_bulk(c->r, out, n);
@@ -425,29 +388,6 @@ TS_CMD_FN(cmd_hrandfield)
 
 /* ---------- HSCAN key cursor [MATCH pattern] [COUNT count] ---------- */
 
-/* Redis reads the cursor with strtoul (keys.c's SCAN does the same): an
- * optional sign, a minus wrapping around, digits only, "" is 0, leading
- * white space and overflow are errors; the argument ends at a NUL. */
-static bool parse_cursor(ts_arg a, uint64_t *out)
-{
-    const char *nul = memchr(a.ptr, '\0', a.len);
-    size_t n = nul ? (size_t)(nul - a.ptr) : a.len, i = 0;
-    if (n == 0) { *out = 0; return true; }
-    if (isspace((unsigned char)a.ptr[0])) return false;
-    bool neg = a.ptr[0] == '-';
-    if (neg || a.ptr[0] == '+') i = 1;
-    if (i == n) return false;
-    uint64_t v = 0;
-    for (; i < n; i++) {
-        if (a.ptr[i] < '0' || a.ptr[i] > '9') return false;
-        unsigned d = (unsigned)(a.ptr[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
 typedef struct hscan_ctx {
     ts_reply *r;
     ts_arg pattern; /* len 0: everything */
@@ -484,7 +424,7 @@ static void hscan_collect_cb(void *ctx, ts_hobj_str f, ts_hobj_str v)
 TS_CMD_FN(cmd_hscan)
 {
     uint64_t cursor;
-    if (!parse_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
+    if (!ts_arg_to_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;

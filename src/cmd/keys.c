@@ -104,29 +104,6 @@ void cmd_type(ts_cmd_ctx *c)
 
 /* ---------- SCAN cursor [MATCH pattern] [COUNT n] [TYPE type] ---------- */
 
-/* Redis reads the cursor with strtoul: an optional sign (a minus wraps
- * around), decimal digits and nothing else; "" is 0; leading white space
- * and overflow are errors. Like a C string, the argument ends at a NUL. */
-static bool parse_cursor(ts_arg a, uint64_t *out)
-{
-    const char *nul = memchr(a.ptr, '\0', a.len);
-    size_t n = nul ? (size_t)(nul - a.ptr) : a.len, i = 0;
-    if (n == 0) { *out = 0; return true; }
-    if (isspace((unsigned char)a.ptr[0])) return false;
-    bool neg = a.ptr[0] == '-';
-    if (neg || a.ptr[0] == '+') i = 1;
-    if (i == n) return false;
-    uint64_t v = 0;
-    for (; i < n; i++) {
-        if (a.ptr[i] < '0' || a.ptr[i] > '9') return false;
-        unsigned d = (unsigned)(a.ptr[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
 typedef struct scan_opts {
     uint64_t cursor;
     long long count;
@@ -138,7 +115,7 @@ static bool scan_parse(ts_cmd_ctx *c, scan_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->count = 10;
-    if (!parse_cursor(c->argv[1], &o->cursor)) {
+    if (!ts_arg_to_cursor(c->argv[1], &o->cursor)) {
         ts_reply_error(c->r, "ERR invalid cursor");
         return false;
     }

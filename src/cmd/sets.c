@@ -19,7 +19,6 @@
  * stored result has Redis's encoding and an all-integer reply comes out in
  * Redis's (ascending) order.
  */
-#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -582,28 +581,6 @@ void cmd_sdiffstore(ts_cmd_ctx *c) { sunion_diff_generic(c, c->argv + 2, c->argc
 
 /* ---------- SSCAN key cursor [MATCH pattern] [COUNT count] ---------- */
 
-/* Redis reads the cursor with strtoul (see keys.c's SCAN): optional sign
- * (a minus wraps around), digits only, "" is 0, ends at a NUL. */
-static bool parse_cursor(ts_arg a, uint64_t *out)
-{
-    const char *nul = memchr(a.ptr, '\0', a.len);
-    size_t n = nul ? (size_t)(nul - a.ptr) : a.len, i = 0;
-    if (n == 0) { *out = 0; return true; }
-    if (isspace((unsigned char)a.ptr[0])) return false;
-    bool neg = a.ptr[0] == '-';
-    if (neg || a.ptr[0] == '+') i = 1;
-    if (i == n) return false;
-    uint64_t v = 0;
-    for (; i < n; i++) {
-        if (a.ptr[i] < '0' || a.ptr[i] > '9') return false;
-        unsigned d = (unsigned)(a.ptr[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
 typedef struct scan_walk {
     mlist m;
     ts_arg pattern;     /* ptr NULL: everything */
@@ -619,7 +596,7 @@ static void scan_member(void *ctx, const char *p, size_t n)
 void cmd_sscan(ts_cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
+    if (!ts_arg_to_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
     bool wrong;
     ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;

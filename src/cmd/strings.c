@@ -31,7 +31,6 @@
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float strings are not parsed, and a
  * finite long double printed with "%.17Lf" always fits. */
-#define LD_CHARS (5 * 1024)
 
 /* The embstr limit, the same as ts_value_string's. */
 
@@ -520,43 +519,6 @@ TS_CMD_FN(cmd_decrby)
     incr_by(c, -d);
 }
 
-/* Redis's string2ld: the whole string is a long double (strtold syntax, so
- * hex and "inf" are accepted), no leading space, no NaN, no overflow or
- * underflow to zero, shorter than LD_CHARS. */
-static bool parse_ld(const char *p, size_t n, long double *out)
-{
-    char buf[LD_CHARS];
-    if (n == 0 || n >= sizeof(buf)) return false;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    if (isspace((unsigned char)buf[0])) return false;
-    char *end;
-    errno = 0;
-    long double v = strtold(buf, &end);
-    if (end != buf + n || isnan(v)) return false;
-    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0.0L)) return false;
-    *out = v;
-    return true;
-}
-
-/* Redis's human long double format: 17 decimals, trailing zeros (and a
- * bare point) dropped, "-0" written as "0". v must be finite. */
-static size_t format_ld(char *buf, size_t cap, long double v)
-{
-    int w = snprintf(buf, cap, "%.17Lf", v);
-    TS_ASSERT(w > 0 && (size_t)w < cap);
-    size_t n = (size_t)w;
-    if (memchr(buf, '.', n)) {
-        while (buf[n - 1] == '0') n--;
-        if (buf[n - 1] == '.') n--;
-    }
-    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        n = 1;
-    }
-    return n;
-}
-
 TS_CMD_FN(cmd_incrbyfloat)
 {
     ts_arg key = c->argv[1];
@@ -569,12 +531,12 @@ TS_CMD_FN(cmd_incrbyfloat)
         ts_entry_value(e, &v);
         if (v.form == TS_FORM_INT) {
             cur = (long double)v.i;
-        } else if (!parse_ld(v.s.ptr, v.s.len, &cur)) {
+        } else if (!ts_str_to_ld(v.s.ptr, v.s.len, &cur)) {
             ts_reply_error(c->r, TS_ERR_NOT_FLOAT);
             return;
         }
     }
-    if (!parse_ld(c->argv[2].ptr, c->argv[2].len, &incr)) {
+    if (!ts_str_to_ld(c->argv[2].ptr, c->argv[2].len, &incr)) {
         ts_reply_error(c->r, TS_ERR_NOT_FLOAT);
         return;
     }
@@ -583,8 +545,8 @@ TS_CMD_FN(cmd_incrbyfloat)
         ts_reply_error(c->r, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char buf[LD_CHARS];
-    size_t n = format_ld(buf, sizeof(buf), cur);
+    char buf[TS_LD_CHARS];
+    size_t n = ts_ld_to_str(buf, sizeof(buf), cur);
     store_bytes(c, key, e, buf, n, false);
     ts_reply_bulk(c->r, buf, n);
 }

@@ -219,3 +219,23 @@ bool ts_arg_to_long_double(ts_arg a, long double *out)
     *out = v;
     return true;
 }
+
+bool ts_arg_to_cursor(ts_arg a, uint64_t *out)
+{
+    const char *nul = memchr(a.ptr, '\0', a.len);
+    size_t n = nul ? (size_t)(nul - a.ptr) : a.len, i = 0;
+    if (n == 0) { *out = 0; return true; }
+    if (isspace((unsigned char)a.ptr[0])) return false;
+    bool neg = a.ptr[0] == '-';
+    if (neg || a.ptr[0] == '+') i = 1;
+    if (i == n) return false;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (a.ptr[i] < '0' || a.ptr[i] > '9') return false;
+        unsigned d = (unsigned)(a.ptr[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    *out = neg ? 0 - v : v;
+    return true;
+}

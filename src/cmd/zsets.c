@@ -1045,30 +1045,6 @@ void cmd_zintercard(ts_cmd_ctx *c) { zsetop(c, 1, OP_INTER, false, true); }
 
 /* ---------- ZSCAN key cursor [MATCH pattern] [COUNT count] ---------- */
 
-/* Redis's parseScanCursorOrReply (strtoul over the C string). */
-static bool parse_cursor(ts_arg a, uint64_t *out)
-{
-    const char *nul = memchr(a.ptr, '\0', a.len);
-    size_t n = nul ? (size_t)(nul - a.ptr) : a.len, i = 0;
-    if (n == 0) {
-        *out = 0;
-        return true;
-    }
-    if (a.ptr[0] == ' ' || (a.ptr[0] >= '\t' && a.ptr[0] <= '\r')) return false;
-    bool neg = a.ptr[0] == '-';
-    if (neg || a.ptr[0] == '+') i = 1;
-    if (i == n) return false;
-    uint64_t v = 0;
-    for (; i < n; i++) {
-        if (a.ptr[i] < '0' || a.ptr[i] > '9') return false;
-        unsigned d = (unsigned)(a.ptr[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? 0 - v : v;
-    return true;
-}
-
 typedef struct zscan_found {
     ts_entry **e;
     size_t n, cap;
@@ -1087,7 +1063,7 @@ static void zscan_cb(void *ctx, ts_entry *e)
 void cmd_zscan(ts_cmd_ctx *c)
 {
     uint64_t cursor;
-    if (!parse_cursor(c->argv[2], &cursor)) {
+    if (!ts_arg_to_cursor(c->argv[2], &cursor)) {
         ts_reply_error(c->r, "ERR invalid cursor");
         return;
     }

@@ -3,7 +3,14 @@
  */
 #include "tessera/strconv.h"
 
+#include "tessera/common.h"
+
 #include <limits.h>
+#include <string.h>
+#include <stdio.h>
+#include <math.h>
+#include <errno.h>
+#include <ctype.h>
 
 size_t ts_ll_to_str(char *dst, long long v)
 {
@@ -41,4 +48,36 @@ bool ts_str_to_ll(const char *p, size_t n, long long *out)
         *out = (long long)v;
     }
     return true;
+}
+
+bool ts_str_to_ld(const char *p, size_t n, long double *out)
+{
+    char buf[TS_LD_CHARS];
+    if (n == 0 || n >= sizeof(buf)) return false;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    if (isspace((unsigned char)buf[0])) return false;
+    char *end;
+    errno = 0;
+    long double v = strtold(buf, &end);
+    if (end != buf + n || isnan(v)) return false;
+    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0.0L)) return false;
+    *out = v;
+    return true;
+}
+
+size_t ts_ld_to_str(char *buf, size_t cap, long double v)
+{
+    int w = snprintf(buf, cap, "%.17Lf", v);
+    TS_ASSERT(w > 0 && (size_t)w < cap);
+    size_t n = (size_t)w;
+    if (memchr(buf, '.', n)) {
+        while (buf[n - 1] == '0') n--;
+        if (buf[n - 1] == '.') n--;
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        n = 1;
+    }
+    return n;
 }
