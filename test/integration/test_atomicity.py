@@ -287,6 +287,47 @@ def test_rename_ping_pong(srv):
         assert setup("GET", a) == b"token%d" % i
 
 
+def test_borrowed_collections_smove_lmove(srv):
+    """Data-type commands across shards run through borrowing (the keys are
+    detached under their locks while the command runs). SMOVE ping-pongs a
+    member between sets on two shards while readers look at both in one
+    command: SUNION always holds it once, SINTERCARD never counts it. LMOVE
+    ping-pongs a list element meanwhile, and it is never lost."""
+    w = Workers(SECONDS)
+    a, b = rename_pairs(srv.threads)[0]
+    sa, sb, la, lb = "s" + a, "s" + b, "l" + a, "l" + b
+    if key_shard(sa, srv.threads) == key_shard(sb, srv.threads) or \
+            key_shard(la, srv.threads) == key_shard(lb, srv.threads):
+        pytest.skip("keys on one shard")
+    setup = Conn(srv.port)
+    setup("DEL", sa, sb, la, lb)
+    assert setup("SADD", sa, "m", "fixed") == 2
+    assert setup("SADD", sb, "fixed") == 1
+    assert setup("RPUSH", la, "e") == 1
+
+    def set_mover(c):
+        assert c("SMOVE", sa, sb, "m") == 1
+        assert c("SMOVE", sb, sa, "m") == 1
+
+    def list_mover(c):
+        assert c.pipeline([("LMOVE", la, lb, "LEFT", "RIGHT"), ("LMOVE", lb, la, "LEFT", "RIGHT")]) == [b"e", b"e"]
+
+    def set_reader(c):
+        u = c("SUNION", sa, sb)
+        assert sorted(u) == [b"fixed", b"m"], "SUNION = %r during SMOVE" % (u,)
+        n = c("SINTERCARD", "2", sa, sb)
+        assert n == 1, "SINTERCARD = %d during SMOVE" % n
+
+    w.spawn("smover", set_mover, Conn(srv.port))
+    w.spawn("lmover", list_mover, Conn(srv.port))
+    for j in range(2):
+        w.spawn("sreader%d" % j, set_reader, Conn(srv.port))
+    w.join()
+    check_counts(w)
+    assert sorted(setup("SUNION", sa, sb)) == [b"fixed", b"m"]
+    assert setup("LLEN", la) + setup("LLEN", lb) == 1
+
+
 def test_rename_keeps_ttl_and_value_under_load(srv):
     """RENAME moves value and TTL between shards while another client reads
     TTL and value of whichever key holds them."""
