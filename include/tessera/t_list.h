@@ -23,6 +23,8 @@
 enum { TS_LIST_HEAD = TS_QL_HEAD, TS_LIST_TAIL = TS_QL_TAIL };
 
 extern const ts_type_ops ts_list_ops;
+/* LEFT -> TS_LIST_HEAD, RIGHT -> TS_LIST_TAIL (any case); false otherwise. */
+bool ts_list_parse_end(ts_arg a, int *where);
 
 /* Pops up to count (>= 1) elements from the `where` end of the list held
  * by entry e (key `key`, already looked up as a list, non-empty), deleting

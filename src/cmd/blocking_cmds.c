@@ -51,14 +51,6 @@ void cmd_brpop(ts_cmd_ctx *c) { bpop_list(c, TS_LIST_TAIL); }
 
 /* ---------- BLMOVE src dst LEFT|RIGHT LEFT|RIGHT timeout, BRPOPLPUSH ---------- */
 
-static bool parse_end(ts_arg a, int *where)
-{
-    if (ts_arg_eq(a, "left")) *where = TS_LIST_HEAD;
-    else if (ts_arg_eq(a, "right")) *where = TS_LIST_TAIL;
-    else return false;
-    return true;
-}
-
 static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
 {
     int64_t ms;
@@ -74,7 +66,7 @@ static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
 void cmd_blmove(ts_cmd_ctx *c)
 {
     int from, to;
-    if (!parse_end(c->argv[3], &from) || !parse_end(c->argv[4], &to)) {
+    if (!ts_list_parse_end(c->argv[3], &from) || !ts_list_parse_end(c->argv[4], &to)) {
         ts_reply_error(c->r, TS_ERR_SYNTAX);
         return;
     }
@@ -85,49 +77,10 @@ void cmd_brpoplpush(ts_cmd_ctx *c) { bmove(c, TS_LIST_TAIL, TS_LIST_HEAD, c->arg
 
 /* ---------- BLMPOP / BZMPOP timeout numkeys key [key ...] <where> [COUNT n] ---------- */
 
-typedef struct mpop_args {
-    int first_key, nkeys;
-    bool second_word;   /* RIGHT for lists, MAX for sorted sets */
-    long count;
-} mpop_args;
-
-/* Like Redis's getRangeLongFromObjectOrReply with a custom message. */
-static bool range_long(ts_cmd_ctx *c, ts_arg a, const char *msg, long long *out)
-{
-    if (!ts_arg_to_ll(a, out) || *out < 1) {
-        ts_reply_error(c->r, msg);
-        return false;
-    }
-    return true;
-}
-
-static bool parse_mpop(ts_cmd_ctx *c, const char *w0, const char *w1, mpop_args *o)
-{
-    long long numkeys, count = -1;
-    if (!range_long(c, c->argv[2], "ERR numkeys should be greater than 0", &numkeys)) return false;
-    if (numkeys > c->argc - 4) { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
-    int where_at = 3 + (int)numkeys;
-    if (ts_arg_eq(c->argv[where_at], w0)) o->second_word = false;
-    else if (ts_arg_eq(c->argv[where_at], w1)) o->second_word = true;
-    else { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
-    for (int j = where_at + 1; j < c->argc; j++) {
-        if (count == -1 && ts_arg_eq(c->argv[j], "count") && j + 1 < c->argc) {
-            if (!range_long(c, c->argv[++j], "ERR count should be greater than 0", &count)) return false;
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return false;
-        }
-    }
-    o->first_key = 3;
-    o->nkeys = (int)numkeys;
-    o->count = count == -1 ? 1 : (count > LONG_MAX ? LONG_MAX : (long)count);
-    return true;
-}
-
 void cmd_blmpop(ts_cmd_ctx *c)
 {
-    mpop_args o;
-    if (!parse_mpop(c, "left", "right", &o)) return;
+    ts_mpop_args o;
+    if (!ts_parse_mpop(c, 2, "left", "right", &o)) return;
     int64_t ms;
     const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
     if (err) { ts_reply_error(c->r, err); return; }
@@ -169,8 +122,8 @@ void cmd_bzpopmax(ts_cmd_ctx *c) { bzpop(c, true); }
 
 void cmd_bzmpop(ts_cmd_ctx *c)
 {
-    mpop_args o;
-    if (!parse_mpop(c, "min", "max", &o)) return;
+    ts_mpop_args o;
+    if (!ts_parse_mpop(c, 2, "min", "max", &o)) return;
     int64_t ms;
     const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
     if (err) { ts_reply_error(c->r, err); return; }

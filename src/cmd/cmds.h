@@ -71,6 +71,16 @@ extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_
     ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
     ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow;
 
+/* LMPOP/ZMPOP/BLMPOP/BZMPOP: numkeys at numkeys_at, the keys, then w0|w1
+ * (LEFT|RIGHT or MIN|MAX), then [COUNT n], checked in Redis 7.0's order
+ * with its errors (replied here; false then). table.c. */
+typedef struct ts_mpop_args {
+    int first_key, nkeys;
+    bool second_word;   /* RIGHT / MAX */
+    long count;         /* 1 without COUNT */
+} ts_mpop_args;
+bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1, ts_mpop_args *o);
+
 /* blocking_cmds.c */
 ts_cmd_fn cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
 

@@ -48,14 +48,6 @@ static bool parse_long(ts_cmd_ctx *c, ts_arg a, long long *out)
 }
 
 /* LEFT|RIGHT; false when neither. */
-static bool parse_end(ts_arg a, int *where)
-{
-    if (ts_arg_eq(a, "left")) *where = TS_LIST_HEAD;
-    else if (ts_arg_eq(a, "right")) *where = TS_LIST_TAIL;
-    else return false;
-    return true;
-}
-
 static ts_quicklist *list_of(ts_entry *e) { return ts_entry_obj(e); }
 
 /* Deletes the key of e when its list is empty. */
@@ -367,7 +359,7 @@ static void move_generic(ts_cmd_ctx *c, int from, int to)
 void cmd_lmove(ts_cmd_ctx *c)
 {
     int from, to;
-    if (!parse_end(c->argv[3], &from) || !parse_end(c->argv[4], &to)) {
+    if (!ts_list_parse_end(c->argv[3], &from) || !ts_list_parse_end(c->argv[4], &to)) {
         ts_reply_error(c->r, TS_ERR_SYNTAX);
         return;
     }
@@ -380,34 +372,17 @@ void cmd_rpoplpush(ts_cmd_ctx *c) { move_generic(c, TS_LIST_TAIL, TS_LIST_HEAD);
 
 void cmd_lmpop(ts_cmd_ctx *c)
 {
-    long long numkeys, count = -1;
-    if (!ts_arg_to_ll(c->argv[1], &numkeys) || numkeys <= 0) {
-        ts_reply_error(c->r, "ERR numkeys should be greater than 0");
-        return;
-    }
-    if (numkeys > c->argc - 3) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-    int where_at = 2 + (int)numkeys, where;
-    if (!parse_end(c->argv[where_at], &where)) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-    for (int j = where_at + 1; j < c->argc; j++) {
-        if (ts_arg_eq(c->argv[j], "count") && j + 1 < c->argc && count == -1) {
-            if (!ts_arg_to_ll(c->argv[++j], &count) || count <= 0) {
-                ts_reply_error(c->r, "ERR count should be greater than 0");
-                return;
-            }
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
-    for (int k = 2; k < where_at; k++) {
+    ts_mpop_args o;
+    if (!ts_parse_mpop(c, 1, "left", "right", &o)) return;
+    int where = o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD;
+    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
         bool wrong;
         ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_LIST, &wrong);
         if (wrong) return;
         if (!e) continue;
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(c, c->argv[k], e, where, (long)(count > LONG_MAX ? LONG_MAX : count), false);
+        ts_list_pop_reply(c, c->argv[k], e, where, o.count, false);
         return;
     }
     ts_reply_null_array(c->r);

@@ -239,3 +239,38 @@ bool ts_arg_to_cursor(ts_arg a, uint64_t *out)
     *out = neg ? 0 - v : v;
     return true;
 }
+
+/* Like Redis's getRangeLongFromObjectOrReply(1, LONG_MAX, msg): any bad
+ * value gets msg. */
+static bool positive_or_reply(ts_cmd_ctx *c, ts_arg a, const char *msg, long long *out)
+{
+    if (!ts_arg_to_ll(a, out) || *out < 1) {
+        ts_reply_error(c->r, msg);
+        return false;
+    }
+    return true;
+}
+
+bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1, ts_mpop_args *o)
+{
+    long long numkeys, count = -1;
+    if (!positive_or_reply(c, c->argv[numkeys_at], "ERR numkeys should be greater than 0", &numkeys)) return false;
+    /* No room for the keys and the direction (and no overflow below). */
+    if (numkeys > c->argc - numkeys_at - 2) { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
+    int where_at = numkeys_at + 1 + (int)numkeys;
+    if (ts_arg_eq(c->argv[where_at], w0)) o->second_word = false;
+    else if (ts_arg_eq(c->argv[where_at], w1)) o->second_word = true;
+    else { ts_reply_error(c->r, TS_ERR_SYNTAX); return false; }
+    for (int j = where_at + 1; j < c->argc; j++) {
+        if (count == -1 && ts_arg_eq(c->argv[j], "count") && j + 1 < c->argc) {
+            if (!positive_or_reply(c, c->argv[++j], "ERR count should be greater than 0", &count)) return false;
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+    }
+    o->first_key = numkeys_at + 1;
+    o->nkeys = (int)numkeys;
+    o->count = count == -1 ? 1 : (count > LONG_MAX ? LONG_MAX : (long)count);
+    return true;
+}

@@ -590,38 +590,15 @@ void cmd_zpopmax(ts_cmd_ctx *c) { zpop_command(c, true); }
 
 void cmd_zmpop(ts_cmd_ctx *c)
 {
-    long long numkeys, count = -1;
-    if (!get_range_long(c, c->argv[1], 1, LLONG_MAX, "ERR numkeys should be greater than 0", &numkeys)) return;
-    if (numkeys > c->argc - 3) {   /* no room for the keys and MIN|MAX (and no overflow) */
-        ts_reply_error(c->r, TS_ERR_SYNTAX);
-        return;
-    }
-    long long where_idx = 1 + numkeys + 1;
-    bool max;
-    if (ts_arg_eq(c->argv[where_idx], "min")) max = false;
-    else if (ts_arg_eq(c->argv[where_idx], "max")) max = true;
-    else {
-        ts_reply_error(c->r, TS_ERR_SYNTAX);
-        return;
-    }
-    for (long long j = where_idx + 1; j < c->argc; j++) {
-        long long more = c->argc - 1 - j;
-        if (count == -1 && ts_arg_eq(c->argv[j], "count") && more) {
-            j++;
-            if (!get_range_long(c, c->argv[j], 1, LLONG_MAX, "ERR count should be greater than 0", &count)) return;
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
-    if (count == -1) count = 1;
-    for (long long i = 0; i < numkeys; i++) {
+    ts_mpop_args o;
+    if (!ts_parse_mpop(c, 1, "min", "max", &o)) return;
+    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
         bool wrong;
-        ts_arg key = c->argv[2 + i];
+        ts_arg key = c->argv[k];
         ts_entry *e = zwrite(c, key, &wrong);
         if (wrong) return;
         if (!e) continue;
-        ts_zset_pop(c, key, e, max, (long)count, TS_ZPOP_KEY_NESTED);
+        ts_zset_pop(c, key, e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
         return;
     }
     ts_reply_null_array(c->r);

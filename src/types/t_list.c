@@ -108,3 +108,11 @@ bool ts_list_move(ts_cmd_ctx *c, ts_arg src, ts_entry *se, ts_arg dst, int from,
     ts_db_signal_ready(c, dst);
     return true;
 }
+
+bool ts_list_parse_end(ts_arg a, int *where)
+{
+    if (ts_arg_eq(a, "left")) *where = TS_LIST_HEAD;
+    else if (ts_arg_eq(a, "right")) *where = TS_LIST_TAIL;
+    else return false;
+    return true;
+}

@@ -59,6 +59,12 @@ def test_immediate_and_errors(d):
         ("BLMPOP", "0", "0", "{t}l1", "LEFT"), ("BLMPOP", "0", "1", "{t}l1", "UP"),
         ("BLMPOP", "0", "1", "{t}l1", "LEFT", "COUNT", "0"), ("BZMPOP", "1", "x", "{t}z", "MIN"),
         ("BLMOVE", "{t}l1", "{t}l2", "UP", "LEFT", "0"),
+        # the MPOP argument parser shared with LMPOP/ZMPOP
+        ("LMPOP", "0", "{t}l1", "LEFT"), ("LMPOP", "abc", "{t}l1", "LEFT"), ("LMPOP", "2", "{t}l1", "LEFT"),
+        ("LMPOP", "1", "{t}l1", "LEFT", "COUNT"), ("LMPOP", "1", "{t}l1", "LEFT", "COUNT", "-1"),
+        ("LMPOP", "1", "{t}l1", "LEFT", "COUNT", "1", "COUNT", "2"), ("ZMPOP", "1", "{t}z", "LEFT"),
+        ("ZMPOP", "99999999999999999999", "{t}z", "MIN"), ("BZMPOP", "0", "3", "{t}z", "MIN"),
+        ("BLMPOP", "x", "1", "{t}l1", "LEFT"), ("BLMPOP", "0", "1", "{t}l1", "LEFT", "COUNT", "x"),
         ("BLPOP", "{t}empty", "0.01"), ("BLMOVE", "{t}empty", "{t}l2", "LEFT", "LEFT", "0.01"),
         ("BZPOPMIN", "{t}empty", "0.01"), ("BLMPOP", "0.01", "1", "{t}empty", "LEFT"),
     ])
