@@ -358,6 +358,19 @@ void cmd_xlen(ts_cmd_ctx *c)
     ts_reply_int(c->r, s ? (long long)s->length : 0);
 }
 
+/* The ids argv[from..] (XDEL, XACK): all must parse (explicit ids, no
+ * "*" or "-"/"+"), else Redis's error is replied and false returned. */
+static bool parse_id_list(ts_cmd_ctx *c, int from, ts_stream_id *ids)
+{
+    for (int j = from; j < c->argc; j++) {
+        if (!parse_id(c->argv[j], &ids[j - from], 0, true, NULL)) {
+            ts_reply_error(c->r, ERR_BAD_ID);
+            return false;
+        }
+    }
+    return true;
+}
+
 void cmd_xdel(ts_cmd_ctx *c)
 {
     bool wt;
@@ -367,12 +380,7 @@ void cmd_xdel(ts_cmd_ctx *c)
     int n = c->argc - 2;
     ts_stream_id idbuf[16];
     ts_stream_id *ids = n > 16 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
-    for (int j = 0; j < n; j++) {
-        if (!parse_id(c->argv[2 + j], &ids[j], 0, true, NULL)) {
-            ts_reply_error(c->r, ERR_BAD_ID);
-            goto out;
-        }
-    }
+    if (!parse_id_list(c, 2, ids)) goto out;
     long long deleted = 0;
     bool first = false;
     for (int j = 0; j < n; j++) {
@@ -939,12 +947,7 @@ void cmd_xack(ts_cmd_ctx *c)
     int n = c->argc - 3;
     ts_stream_id idbuf[16];
     ts_stream_id *ids = n > 16 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
-    for (int j = 0; j < n; j++) {
-        if (!parse_id(c->argv[3 + j], &ids[j], 0, true, NULL)) {
-            ts_reply_error(c->r, ERR_BAD_ID);
-            goto out;
-        }
-    }
+    if (!parse_id_list(c, 3, ids)) goto out;
     long long acked = 0;
     for (int j = 0; j < n; j++) acked += ts_stream_cg_ack(g, &ids[j]);
     ts_reply_int(c->r, acked);
