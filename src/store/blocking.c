@@ -156,9 +156,12 @@ const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms)
     long double v;
     if (seconds) {
         if (!ts_arg_to_long_double(a, &v) || isnan(v)) return "ERR timeout is not a float or out of range";
+        /* Redis 7.0 truncates seconds * 1000 to an integer (0.0001 is 0:
+         * forever), and a value too big for it comes out negative (x86's
+         * out-of-range conversion), hence "negative" for 1e300. */
         v *= 1000.0L;
-        if (v > (long double)INT64_MAX) return "ERR timeout is out of range";
-        v = ceill(v);
+        if (!(v < 9223372036854775808.0L) || v <= -9223372036854775808.0L) return "ERR timeout is negative";
+        v = truncl(v);
     } else {
         long long ll;
         if (!ts_arg_to_ll(a, &ll)) return "ERR timeout is not an integer or out of range";
