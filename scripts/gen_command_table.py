@@ -109,6 +109,9 @@ COMMANDS = {
     "config|help": ("NONE", "cmd_config_help", None),
     "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
+    # persistence (persist_cmds.c)
+    "save": ("ALL", "cmd_save", "&ts_multi_snapshot"), "bgsave": ("ALL", "cmd_bgsave", "&ts_multi_snapshot"),
+    "lastsave": ("NONE", "cmd_lastsave", None),
     # hashes
     "hset": ("KEYS", "cmd_hset", None), "hsetnx": ("KEYS", "cmd_hsetnx", None),
     "hmset": ("KEYS", "cmd_hmset", None), "hget": ("KEYS", "cmd_hget", None),

@@ -21,6 +21,8 @@
 #include "tessera/hash.h"
 #include "tessera/lazyfree.h"
 #include "tessera/log.h"
+#include "tessera/persist.h"
+#include "tessera/rdb_file.h"
 #include "tessera/server.h"
 #include "tessera/slot.h"
 #include "tessera/worker.h"
@@ -31,14 +33,18 @@ typedef struct main_ctx {
     uv_signal_t sigterm, sigint;
     bool shutting_down;
     bool finishing;
+    int shutdown_mode;        /* TS_SHUTDOWN_*; signals use DEFAULT */
+    int exit_code;
+    uv_timer_t save_wait;     /* shutdown: waiting for a running BGSAVE to end */
 } main_ctx;
 
 static main_ctx g_main;   /* main thread only: signal and async callbacks find it here */
 
-static void begin_shutdown(main_ctx *m, const char *why)
+static void begin_shutdown(main_ctx *m, const char *why, int mode)
 {
     if (m->shutting_down) return;
     m->shutting_down = true;
+    m->shutdown_mode = mode;
     ts_server *srv = m->srv;
     ts_log(TS_LOG_WARNING, "%s", why);
     ts_log(TS_LOG_NOTICE, "User requested shutdown...");
@@ -57,12 +63,49 @@ static void begin_shutdown(main_ctx *m, const char *why)
 /* Stage 2 of shutdown: once every worker has closed all its connections
  * (their in-flight batches and txns have come home), the workers may leave
  * their loops. Until then each loop keeps serving the others' messages. */
+static void on_save_wait(uv_timer_t *t);
+
+/* Shutdown saves (SHUTDOWN SAVE, or `save` rules without NOSAVE) run once
+ * no client is left, so every acknowledged write is in the file. Returns
+ * true while the save is still to come or running. */
+static bool shutdown_save_pending(main_ctx *m)
+{
+    ts_server *srv = m->srv;
+    bool want = m->shutdown_mode == TS_SHUTDOWN_SAVE ||
+                (m->shutdown_mode == TS_SHUTDOWN_DEFAULT && atomic_load(&srv->save_rules_present));
+    if (!want) return false;
+    int state = atomic_load(&srv->final_save);
+    if (state == 0) {
+        if (atomic_load(&ts_persist.in_progress)) {
+            /* A BGSAVE is still walking the shards: let it end first. */
+            uv_timer_start(&m->save_wait, on_save_wait, 10, 0);
+            return true;
+        }
+        ts_log(TS_LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
+        atomic_store(&srv->final_save, 1);
+        ts_msg *msg = ts_calloc(1, sizeof(*msg));
+        msg->kind = TS_MSG_FINAL_SAVE;
+        ts_worker_post(srv->workers[0], msg);
+        return true;
+    }
+    if (state == 1) return true;
+    if (state == 3) {
+        ts_log(TS_LOG_WARNING, "Error trying to save the DB, can't exit.");
+        m->exit_code = 1;
+    } else {
+        ts_log(TS_LOG_NOTICE, "DB saved on disk");
+    }
+    return false;
+}
+
 static void maybe_finish_shutdown(main_ctx *m)
 {
     ts_server *srv = m->srv;
     if (!m->shutting_down || m->finishing) return;
     if ((unsigned)atomic_load(&srv->idle_workers) < srv->nworkers) return;
+    if (shutdown_save_pending(m)) return;
     m->finishing = true;
+    uv_close((uv_handle_t *)&m->save_wait, NULL);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         ts_msg *fin = ts_calloc(1, sizeof(*fin));
         fin->kind = TS_MSG_FINAL;
@@ -77,18 +120,24 @@ void ts_server_worker_idle(ts_server *srv)
     uv_async_send(&srv->shutdown_async);
 }
 
+static void on_save_wait(uv_timer_t *t)
+{
+    (void)t;
+    maybe_finish_shutdown(&g_main);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     begin_shutdown(&g_main, signum == SIGINT ? "Received SIGINT scheduling shutdown..."
-                                              : "Received SIGTERM scheduling shutdown...");
+                                              : "Received SIGTERM scheduling shutdown...", TS_SHUTDOWN_DEFAULT);
 }
 
 static void on_shutdown_async(uv_async_t *a)
 {
     (void)a;
-    if (atomic_load(&g_main.srv->shutdown_requested))
-        begin_shutdown(&g_main, "SHUTDOWN requested by a client");
+    int mode = atomic_load(&g_main.srv->shutdown_requested);
+    if (mode) begin_shutdown(&g_main, "SHUTDOWN requested by a client", mode);
     maybe_finish_shutdown(&g_main);
 }
 
@@ -130,6 +179,28 @@ static void make_run_id(char *out)
     if (f) fclose(f);
     for (int i = 0; i < 20; i++) { out[2 * i] = hex[rnd[i] >> 4]; out[2 * i + 1] = hex[rnd[i] & 15]; }
     out[40] = '\0';
+}
+
+/* Startup: the RDB file in `dir`, if there is one. */
+static int load_data(ts_server *srv)
+{
+    ts_rdb_load_stats st;
+    char err[512];
+    uint64_t t0 = ts_monotonic_us();
+    int rc = ts_rdb_load_file(srv, srv->config.dbfilename, &st, err, sizeof err);
+    if (rc == 1) return 0;
+    if (rc == 0) {
+        atomic_store(&ts_persist.last_load_keys_loaded, st.keys);
+        atomic_store(&ts_persist.last_load_keys_expired, st.expired);
+    }
+    if (rc < 0) {
+        ts_log(TS_LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", srv->config.dbfilename, err);
+        return -1;
+    }
+    ts_log(TS_LOG_NOTICE, "Done loading RDB, keys loaded: %llu, keys expired: %llu.",
+           (unsigned long long)st.keys, (unsigned long long)st.expired);
+    ts_log(TS_LOG_NOTICE, "DB loaded from disk: %.3f seconds", (double)(ts_monotonic_us() - t0) / 1e6);
+    return 0;
 }
 
 static void usage(void)
@@ -211,6 +282,11 @@ int main(int argc, char **argv)
         if (ts_worker_init(srv.workers[i], &srv, i) != 0) ts_panic("cannot initialise worker %u", i);
     }
     uv_async_init(srv.main_loop, &srv.shutdown_async, on_shutdown_async);
+    uv_timer_init(srv.main_loop, &g_main.save_wait);
+    atomic_init(&srv.save_rules_present, srv.config.save[0] != '\0');
+
+    ts_persist_start(&srv);
+    if (load_data(&srv) != 0) return 1;
 
     g_main.srv = &srv;
     /* Signals first: a client that can connect can also see us stopped
@@ -240,6 +316,7 @@ int main(int argc, char **argv)
 
     for (unsigned i = 0; i < nworkers; i++) ts_worker_join(srv.workers[i]);
     ts_lazyfree_stop();
+    ts_persist_stop();
     for (unsigned i = 0; i < nworkers; i++) {
         ts_worker_destroy(srv.workers[i]);
         free(srv.workers[i]);
@@ -251,5 +328,5 @@ int main(int argc, char **argv)
     ts_log(TS_LOG_WARNING, "Tessera is now ready to exit, bye bye...");
     ts_config_free(&srv.config);
     free((void *)srv.config_file);
-    return 0;
+    return g_main.exit_code;
 }

@@ -58,6 +58,11 @@ typedef struct ts_config {
     char *pidfile;                  /* "" = none; never NULL */
     char *dir;                      /* absolute working directory; never NULL */
     bool daemonize;
+    /* Persistence. */
+    char *save;                     /* "" or "<seconds> <changes> ..." (normalised); never NULL */
+    char *dbfilename;               /* never NULL */
+    bool rdbcompression;            /* LZF for strings in snapshots and DUMP payloads */
+    bool rdbchecksum;               /* CRC-64 trailer (0 when off) */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;

@@ -29,6 +29,8 @@ typedef enum ts_msg_kind {
     TS_MSG_MIGRATE_CONN,   /* worker -> worker: adopt this client (conn.c, connection migration) */
     TS_MSG_BLOCK_DONE,     /* shard -> origin: a blocked client was served (blocking.h) */
     TS_MSG_BLOCK_UNREG,    /* origin -> shard: drop a blocker's registrations */
+    TS_MSG_SNAPSHOT_SHARD, /* main -> worker: write your whole shard into this snapshot now (ts_msg_snapshot) */
+    TS_MSG_FINAL_SAVE,     /* main -> worker 0: shutdown: save every shard now (no client is left) */
     TS_MSG_STOP,           /* main -> worker: close every connection (shutdown, stage 1) */
     TS_MSG_FINAL,          /* main -> worker: every worker is idle; leave the loop (stage 2) */
 } ts_msg_kind;
@@ -45,5 +47,11 @@ typedef struct ts_msg_new_conn {
     int fd;
     int is_unix;
 } ts_msg_new_conn;
+
+/* Main -> worker: a snapshot to write the worker's shard into (shutdown). */
+typedef struct ts_msg_snapshot {
+    ts_msg msg;
+    struct ts_snapshot *snap;
+} ts_msg_snapshot;
 
 #endif

@@ -41,8 +41,12 @@ typedef struct ts_server {
     uv_async_t shutdown_async;       /* any thread -> main loop: begin or advance shutdown */
     atomic_int idle_workers;         /* workers that closed all their connections (shutdown) */
     atomic_ullong total_net_input, total_net_output;
+    atomic_int save_rules_present;   /* worker 0 keeps it current (its copy of `save`): shutdown saves then */
+    atomic_int final_save;           /* shutdown save: 0 none, 1 running, 2 done, 3 failed */
 } ts_server;
 
+/* Shutdown modes. */
+enum { TS_SHUTDOWN_DEFAULT = 1, TS_SHUTDOWN_SAVE = 2, TS_SHUTDOWN_NOSAVE = 3 };
 /* Any thread: ask the main loop to shut down (SHUTDOWN command, signals). */
 void ts_server_request_shutdown(ts_server *srv, int mode);
 /* Worker thread, during shutdown: this worker has no connection left. */

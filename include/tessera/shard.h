@@ -30,6 +30,7 @@
 #include "tessera/table.h"
 
 struct ts_txn;
+struct ts_shard_snap;
 
 /* A key locked by a multi-shard transaction. */
 typedef struct ts_key_lock {
@@ -74,6 +75,7 @@ typedef struct ts_shard {
     bool serving;
     uint64_t expire_cursor[64];   /* active expiry scan position per db (first 64 dbs) */
     int expire_db;                /* next db the active cycle starts from */
+    struct ts_shard_snap *snap;   /* snapshot being written (snapshot.h), or NULL */
 #ifndef NDEBUG
     pthread_t owner;
 #endif

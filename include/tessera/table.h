@@ -55,10 +55,21 @@ typedef struct ts_value {
 } ts_value;
 
 typedef struct ts_entry ts_entry; /* opaque: use the accessors */
+struct ts_table;
 
 /* Frees a PTR value (v->form == TS_FORM_PTR). Called by the table whenever
  * it drops a PTR value it owns. Must not touch the table. */
 typedef void ts_value_free_fn(const ts_value *v);
+
+/* A point-in-time snapshot in progress over a table (src/persist/snapshot.c):
+ * `before_change` is called with every entry not yet written to the
+ * snapshot just before the table hands it out or changes it (find, set,
+ * delete, detach, random, clear), so the snapshot can write the entry's
+ * current value first and mark it with ts_entry_snap_mark. See
+ * docs/persistence.md, "Snapshots without fork". */
+typedef struct ts_table_snap {
+    void (*before_change)(struct ts_table_snap *snap, struct ts_table *t, ts_entry *e);
+} ts_table_snap;
 
 /* Defined here so a table can be embedded in its owner; the fields are
  * private to table.c. ht[1] != NULL means a rehash from ht[0] to ht[1] is in
@@ -72,6 +83,8 @@ typedef struct ts_table {
     size_t entry_bytes;    /* sum of malloc_usable_size over entries */
     uint64_t rng;          /* ts_table_random state */
     ts_value_free_fn *free_ptr;
+    ts_table_snap *snap;   /* snapshot in progress over this table, or NULL */
+    uint8_t snap_parity;   /* entries written to the current snapshot (or to none) carry this bit */
 } ts_table;
 
 /* Allocates nothing; the first insert allocates 4 buckets. free_ptr may be
@@ -153,6 +166,21 @@ uint64_t ts_table_scan(ts_table *t, uint64_t cursor, size_t count, ts_table_scan
 /* A random entry (random non-empty bucket, then random chain element), or
  * NULL if the table is empty. Does one rehash step if rehashing. */
 ts_entry *ts_table_random(ts_table *t);
+
+/* Snapshots. Every entry carries a one-bit mark; outside a snapshot every
+ * mark equals the table's parity. snapshot_begin flips the parity, so every
+ * entry becomes pending, and installs the hook; new entries are born with
+ * the new parity (they are not part of the snapshot). An entry is written
+ * once, then marked. snapshot_end removes the hook (every entry must be
+ * marked by then). */
+void ts_table_snapshot_begin(ts_table *t, ts_table_snap *snap);
+void ts_table_snapshot_end(ts_table *t);
+/* Calls the hook for every entry still pending (before a FLUSH hands the
+ * table away or a SWAPDB moves it), then removes the hook. */
+void ts_table_snapshot_drain(ts_table *t);
+static inline bool ts_table_snap_active(const ts_table *t) { return t->snap != NULL; }
+bool ts_entry_snap_pending(const ts_table *t, const ts_entry *e);
+void ts_entry_snap_mark(const ts_table *t, ts_entry *e);
 
 /* Bytes used: malloc_usable_size of every entry plus the bucket arrays. Does
  * not include memory behind PTR values. */

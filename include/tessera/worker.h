@@ -96,6 +96,15 @@ typedef struct ts_worker {
     long nblocked;
     uv_timer_t block_timer;
     int64_t block_timer_due;        /* 0 = not armed */
+    /* Snapshots (snapshot.h): the shard's walk runs from an idle handle
+     * between loop iterations, or from a timer while the disk lags. */
+    uv_idle_t snap_idle;
+    uv_timer_t snap_timer;
+    /* Write commands run for this worker's clients (INFO
+     * rdb_changes_since_last_save, `save` rules): written by the owner,
+     * read by any thread. */
+    atomic_ullong dirty;
+    int64_t last_save_check_s;      /* worker 0: second of the last `save` rule check */
 } ts_worker;
 
 int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id);
@@ -117,6 +126,14 @@ void ts_worker_count_error(ts_worker *w, const char *code);
 /* Owner thread: a connection's memory was released (shutdown bookkeeping). */
 void ts_worker_conn_freed(ts_worker *w);
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard);
+/* Owner thread: the shard began a snapshot; walk it between iterations. */
+void ts_worker_snapshot_kick(ts_worker *w);
+/* Owner thread: one more write command ran. */
+static inline void ts_worker_count_dirty(ts_worker *w)
+{
+    atomic_store_explicit(&w->dirty, atomic_load_explicit(&w->dirty, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 /* Owner thread: (re)arms the blocked-client timer for a deadline. */
 void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms);
 

@@ -69,7 +69,10 @@ TS_CMD_FN(cmd_xinfo_help); TS_CMD_FN(cmd_xsetid);
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
-    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow;
+    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
+
+/* persist_cmds.c */
+TS_CMD_FN(cmd_save); TS_CMD_FN(cmd_bgsave); TS_CMD_FN(cmd_lastsave);
 
 /* LMPOP/ZMPOP/BLMPOP/BZMPOP: numkeys at numkeys_at, the keys, then w0|w1
  * (LEFT|RIGHT or MIN|MAX), then [COUNT n], checked in Redis 7.0's order

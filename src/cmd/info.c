@@ -29,6 +29,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "tessera/lazyfree.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
+#include "tessera/persist.h"
 #include "tessera/server.h"
 #include "tessera/worker.h"
 
@@ -255,8 +256,27 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
     if (want(c, "persistence", true)) {
         SECTION("Persistence");
         add(&b, "loading:0\r\nasync_loading:0\r\n");
-        add(&b, "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n");
-        add(&b, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n");
+        add(&b, "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n");
+        add(&b, "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n");
+        int in_progress = atomic_load(&ts_persist.in_progress);
+        uint64_t dirty = ts_persist_dirty(srv), saved = atomic_load(&ts_persist.dirty_saved);
+        add(&b, "rdb_changes_since_last_save:%llu\r\n", (unsigned long long)(dirty > saved ? dirty - saved : 0));
+        add(&b, "rdb_bgsave_in_progress:%d\r\n", in_progress);
+        add(&b, "rdb_last_save_time:%lld\r\n", (long long)atomic_load(&ts_persist.lastsave));
+        add(&b, "rdb_last_bgsave_status:%s\r\n", atomic_load(&ts_persist.last_bgsave_ok) ? "ok" : "err");
+        long long dur = atomic_load(&ts_persist.last_save_duration_ms);
+        add(&b, "rdb_last_bgsave_time_sec:%lld\r\n", dur < 0 ? -1 : dur / 1000);
+        add(&b, "rdb_current_bgsave_time_sec:%lld\r\n",
+            in_progress ? (long long)(ts_mstime() - atomic_load(&ts_persist.save_started_ms)) / 1000 : -1LL);
+        add(&b, "rdb_saves:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.saves));
+        add(&b, "rdb_last_cow_size:%lld\r\n", (long long)atomic_load(&ts_persist.last_cow_size));
+        add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_expired));
+        add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_loaded));
+        add(&b, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n");
+        add(&b, "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n");
+        add(&b, "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n");
+        add(&b, "aof_last_write_status:ok\r\naof_last_cow_size:0\r\n");
+        add(&b, "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
     }
     if (want(c, "stats", true)) {
         SECTION("Stats");

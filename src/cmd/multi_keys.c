@@ -295,6 +295,10 @@ static void swapdb_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     ts_shard *s = c->shard;
     p->i64 = swapdb_args(t, s->ndb, &a, &b);
     if (p->i64 != ARG_OK || a == b) return;
+    /* A snapshot in progress writes both databases' pending keys under
+     * their current numbers before they trade places. */
+    ts_table_snapshot_drain(&s->dbs[a]);
+    ts_table_snapshot_drain(&s->dbs[b]);
     ts_table tmp = s->dbs[a];
     s->dbs[a] = s->dbs[b];
     s->dbs[b] = tmp;

@@ -190,13 +190,7 @@ void cmd_shutdown(ts_cmd_ctx *c)
         ts_reply_error(c->r, "ERR No shutdown in progress.");
         return;
     }
-    int mode = save ? 2 : 1;
-    if (mode == 2) {
-        /* Tessera has no persistence yet (docs/status.md): refusing is
-         * honest, pretending to have saved would not be. */
-        ts_reply_error(c->r, "ERR Errors trying to SHUTDOWN. Check logs.");
-        return;
-    }
+    int mode = save ? TS_SHUTDOWN_SAVE : nosave ? TS_SHUTDOWN_NOSAVE : TS_SHUTDOWN_DEFAULT;
     /* Like Redis: no reply, the connection closes as the server exits. */
     c->conn->close_after_reply = true;
     ts_server_request_shutdown(c->worker->srv, mode);

@@ -48,6 +48,7 @@ typedef enum opt_type {
     T_STRING,   /* char * field; any text */
     T_BIND,     /* bind / nbind; zero to TS_CONFIG_MAX_BIND addresses */
     T_DIR,      /* char * field; chdir()s */
+    T_SAVE,     /* char * field; `save` rules: "" or "<seconds> <changes> ...", normalised */
 } opt_type;
 
 typedef struct opt_def {
@@ -92,6 +93,11 @@ static const opt_def opts[] = {
     {.name = "hz", .type = T_INT, .runtime = true, .off = FIELD(hz), .min = 0, .max = INT_MAX, .lo = 1,
      .hi = 500, .def = "10"},
     {.name = "dir", .type = T_DIR, .runtime = true, .off = FIELD(dir), .def = NULL},
+    /* Persistence (RDB snapshots). */
+    {.name = "save", .type = T_SAVE, .runtime = true, .off = FIELD(save), .def = "\"3600 1 300 100 60 10000\""},
+    {.name = "dbfilename", .type = T_STRING, .runtime = true, .off = FIELD(dbfilename), .def = "dump.rdb"},
+    {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
+    {.name = "rdbchecksum", .type = T_BOOL, .runtime = true, .off = FIELD(rdbchecksum), .def = "yes"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
@@ -415,6 +421,46 @@ static char *resolve_dir(const ts_config *c, const char *path)
     return buf_to_cstr(&b);
 }
 
+/* `save` rules, given as directive words ("save 900 1 300 10") or as one
+ * word holding them all (CONFIG SET save "900 1 300 10"): pairs of
+ * non-negative integers, or "" for none. Stored normalised. */
+static int parse_save(char **args, int n, opt_val *v, char *why, size_t whylen)
+{
+    ts_buf b;
+    ts_buf_init(&b);
+    int words = 0;
+    for (int i = 0; i < n; i++) {
+        const char *p = args[i];
+        while (*p) {
+            while (*p == ' ') p++;
+            if (!*p) break;
+            const char *q = p;
+            while (*q && *q != ' ') q++;
+            long long x;
+            char tmp[32];
+            size_t len = (size_t)(q - p);
+            if (len >= sizeof tmp) len = sizeof tmp - 1;
+            memcpy(tmp, p, len);
+            tmp[len] = '\0';
+            if (!parse_ll(tmp, &x) || x < 0) {
+                ts_buf_free(&b);
+                snprintf(why, whylen, "Invalid save parameters");
+                return -1;
+            }
+            if (words++) ts_buf_putc(&b, ' ');
+            put_str(&b, tmp);
+            p = q;
+        }
+    }
+    if (words % 2) {
+        ts_buf_free(&b);
+        snprintf(why, whylen, "Invalid save parameters");
+        return -1;
+    }
+    v->str = buf_to_cstr(&b);
+    return 0;
+}
+
 /* Validates args (n of them, the words after the option name) into v.
  * Returns 0, or -1 with the reason in why. For T_DIR this performs the
  * chdir(). */
@@ -432,6 +478,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         for (int i = 0; i < n; i++) v->list[i] = ts_strndup(args[i], strlen(args[i]));
         return 0;
     }
+    if (o->type == T_SAVE) return parse_save(args, n, v, why, whylen);
     if (n != 1) {
         snprintf(why, whylen, "wrong number of arguments");
         return -1;
@@ -513,6 +560,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         free(abs);
         return 0;
     }
+    case T_SAVE:
     case T_BIND:
         break;
     }
@@ -539,6 +587,7 @@ static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
     case T_LONG:
     case T_MEMORY: *field_ll(c, o) = num; break;
     case T_STRING:
+    case T_SAVE:
     case T_DIR:
         free(*field_str(c, o));
         *field_str(c, o) = v->str;
@@ -574,6 +623,7 @@ static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quo
         return;
     }
     case T_STRING:
+    case T_SAVE:
     case T_DIR: {
         const char *s = *cfield_str(c, o);
         char cwd[PATH_MAX];
@@ -634,7 +684,8 @@ void ts_config_free(ts_config *c)
     for (int i = 0; i < c->nbind; i++) free(c->bind[i]);
     free(c->bind);
     for (int i = 0; i < NOPTS; i++)
-        if (opts[i].type == T_STRING || opts[i].type == T_DIR) free(*field_str(c, &opts[i]));
+        if (opts[i].type == T_STRING || opts[i].type == T_DIR || opts[i].type == T_SAVE)
+            free(*field_str(c, &opts[i]));
     memset(c, 0, sizeof(*c));
 }
 
@@ -645,7 +696,7 @@ void ts_config_copy(ts_config *dst, const ts_config *src)
     for (int i = 0; i < src->nbind; i++) dst->bind[i] = ts_strndup(src->bind[i], strlen(src->bind[i]));
     for (int i = 0; i < NOPTS; i++) {
         const opt_def *o = &opts[i];
-        if (o->type != T_STRING && o->type != T_DIR) continue;
+        if (o->type != T_STRING && o->type != T_DIR && o->type != T_SAVE) continue;
         const char *s = *cfield_str(src, o);
         *field_str(dst, o) = s ? ts_strndup(s, strlen(s)) : NULL;
     }

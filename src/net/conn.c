@@ -261,6 +261,8 @@ static void count_command(ts_worker *w, const ts_command *cmd, ts_reply *r, uint
     if (r->errors != errors_before) {
         st->failed++;
         ts_worker_count_error(w, r->last_error_code);
+    } else if (cmd->flags & TS_CMD_WRITE) {
+        ts_worker_count_dirty(w);
     }
 }
 
@@ -393,6 +395,8 @@ static void w_count_txn(ts_worker *w, ts_txn *t)
         if (m->reply.errors) {
             w->cmd_stats[m->cmd->id].failed++;
             ts_worker_count_error(w, m->reply.last_error_code);
+        } else if (m->cmd->flags & TS_CMD_WRITE) {
+            ts_worker_count_dirty(w);
         }
         w->cmd_stats[m->cmd->id].calls++;
         w->stats.commands_processed++;

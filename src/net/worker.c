@@ -22,6 +22,8 @@
 #include "tessera/conn.h"
 #include "tessera/db.h"
 #include "tessera/log.h"
+#include "tessera/persist.h"
+#include "tessera/snapshot.h"
 #include "tessera/txn.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
@@ -225,6 +227,17 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_TXN_DONE:
         ts_txn_on_done(w, TS_CONTAINER_OF(m, ts_txn, done_msg));
         break;
+    case TS_MSG_SNAPSHOT_SHARD: {
+        ts_msg_snapshot *sm = (ts_msg_snapshot *)m;
+        ts_shard_snapshot_begin(&w->shard, sm->snap);
+        ts_shard_snapshot_finish(&w->shard);
+        free(sm);
+        break;
+    }
+    case TS_MSG_FINAL_SAVE:
+        free(m);
+        ts_final_save_start(w);
+        break;
     case TS_MSG_STOP:
         /* Stage 1: close every connection. The loop keeps running: batches
          * and txns of closing connections (ours and other workers') still
@@ -235,8 +248,14 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         ts_worker_conn_freed(w);
         break;
     case TS_MSG_FINAL:
-        /* Stage 2: nothing is in flight anywhere; close the loop's handles. */
+        /* Stage 2: nothing is in flight anywhere; close the loop's handles.
+         * A background save still walking finishes first. */
         free(m);
+        if (ts_shard_snapshot_active(&w->shard)) ts_shard_snapshot_finish(&w->shard);
+        uv_idle_stop(&w->snap_idle);
+        uv_close((uv_handle_t *)&w->snap_idle, NULL);
+        uv_timer_stop(&w->snap_timer);
+        uv_close((uv_handle_t *)&w->snap_timer, NULL);
         flush_wakeups(w);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
@@ -290,6 +309,40 @@ void ts_worker_arm_block_timer(ts_worker *w, int64_t deadline_ms)
     uv_timer_start(&w->block_timer, on_block_timer, deadline_ms >= now ? (uint64_t)(deadline_ms - now) + 1 : 0, 0);
 }
 
+/* ---- snapshots: the shard's walk between loop iterations ---- */
+
+#define SNAP_STEP_ENTRIES 2000            /* entries per loop iteration */
+#define SNAP_MAX_BACKLOG (64u << 20)      /* bytes queued for the disk before the walk pauses */
+
+static void on_snap_idle(uv_idle_t *h);
+
+static void on_snap_timer(uv_timer_t *t)
+{
+    ts_worker *w = t->data;
+    uv_idle_start(&w->snap_idle, on_snap_idle);
+}
+
+static void on_snap_idle(uv_idle_t *h)
+{
+    ts_worker *w = h->data;
+    if (!ts_shard_snapshot_active(&w->shard)) {
+        uv_idle_stop(h);
+        return;
+    }
+    if (ts_persist_backlog() > SNAP_MAX_BACKLOG) {
+        /* The disk is behind: wait for it instead of spinning. */
+        uv_idle_stop(h);
+        uv_timer_start(&w->snap_timer, on_snap_timer, 5, 0);
+        return;
+    }
+    if (ts_shard_snapshot_step(&w->shard, SNAP_STEP_ENTRIES)) uv_idle_stop(h);
+}
+
+void ts_worker_snapshot_kick(ts_worker *w)
+{
+    if (ts_shard_snapshot_active(&w->shard)) uv_idle_start(&w->snap_idle, on_snap_idle);
+}
+
 /* The periodic job (hz times a second): active expiry and idle clients. */
 static void on_cron(uv_timer_t *t)
 {
@@ -314,6 +367,11 @@ static void on_cron(uv_timer_t *t)
                 ts_conn_close(c);
             c = next;
         }
+    }
+    /* `save` rules, once a second (Redis checks them in its cron too). */
+    if (w->id == 0 && !w->stopping && w->now_ms / 1000 != w->last_save_check_s) {
+        w->last_save_check_s = w->now_ms / 1000;
+        ts_save_rules_check(w);
     }
     ts_worker_run_ready(w);
 }
@@ -340,6 +398,11 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     w->block_timer.data = w;
     uv_check_init(&w->loop, &w->wake_check);
     w->wake_check.data = w;
+    uv_idle_init(&w->loop, &w->snap_idle);
+    w->snap_idle.data = w;
+    uv_timer_init(&w->loop, &w->snap_timer);
+    w->snap_timer.data = w;
+    atomic_init(&w->dirty, 0);
     uv_prepare_init(&w->loop, &w->wake_prepare);
     w->wake_prepare.data = w;
     w->wake_list = ts_calloc(srv->nworkers, sizeof(unsigned));

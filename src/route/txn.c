@@ -300,6 +300,6 @@ void ts_txn_on_done(ts_worker *w, ts_txn *t)
         return;
     }
     for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_RELEASE);
-    ts_conn_on_txn_done(t->conn, t);
+    if (t->conn) ts_conn_on_txn_done(t->conn, t);   /* NULL: the server's own (a `save` rule's BGSAVE) */
     ts_txn_unref(t);
 }

@@ -425,6 +425,7 @@ static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
             memcpy(b->last_error_code, r.last_error_code, sizeof b->last_error_code);
             w->cmd_stats[b->cmd->id].calls++;
             w->stats.commands_processed++;
+            if (r.errors == 0) ts_worker_count_dirty(w);
         }
         b->msg.kind = TS_MSG_BLOCK_DONE;
         ts_worker_send(w, b->origin, &b->msg);

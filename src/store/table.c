@@ -8,7 +8,7 @@
  * Why it is shaped so:
  *   - Memory first. An entry is one allocation with no padding:
  *       [0]  next        8 bytes, bucket chain (aligned: malloc'd start)
- *       [8]  flags       2 bytes: type(3) enc(4) form(2) has_expire(1)
+ *       [8]  flags       2 bytes: type(3) enc(4) form(2) has_expire(1) snap(1)
  *       [10] lru         3 bytes, little-endian 24 bits
  *       [13] klen        LEB128 varint (1 byte below 128), then the key
  *            expire_ms   8 bytes, only when has_expire
@@ -51,6 +51,7 @@ struct ts_entry {
 #define TF_FORM_SHIFT 7
 #define TF_FORM_MASK 0x3u
 #define TF_EXPIRE (1u << 9)
+#define TF_SNAP (1u << 10)   /* snapshot mark: equals t->snap_parity once written (table.h) */
 
 #define TS_TABLE_MIN_BUCKETS 4
 #define TS_TABLE_EMPTY_VISITS 10 /* empty buckets skipped per rehash step */
@@ -109,11 +110,11 @@ static inline void e_set_flags(ts_entry *e, unsigned f)
     memcpy(e->b + TE_FLAGS, &x, sizeof x);
 }
 
-static inline unsigned flags_of(const ts_value *v, bool has_expire)
+static inline unsigned flags_of(const ts_value *v, bool has_expire, unsigned snap)
 {
     TS_ASSERT(v->type <= TF_TYPE_MASK && v->enc <= TF_ENC_MASK && v->form <= TS_FORM_PTR);
     return (v->type & TF_TYPE_MASK) | ((unsigned)(v->enc & TF_ENC_MASK) << TF_ENC_SHIFT) |
-           ((unsigned)(v->form & TF_FORM_MASK) << TF_FORM_SHIFT) | (has_expire ? TF_EXPIRE : 0);
+           ((unsigned)(v->form & TF_FORM_MASK) << TF_FORM_SHIFT) | (has_expire ? TF_EXPIRE : 0) | snap;
 }
 
 /* Key bytes and length. */
@@ -177,13 +178,13 @@ static void e_write_tail(unsigned char *tail, int64_t expire, const ts_value *v)
     if (expire >= 0) memcpy(tail, &expire, sizeof expire);
 }
 
-static ts_entry *e_new(const char *key, size_t klen, const ts_value *v, int64_t expire)
+static ts_entry *e_new(const char *key, size_t klen, const ts_value *v, int64_t expire, unsigned snap)
 {
     size_t kh = vr_len(klen);
     size_t need = TE_HDR + kh + klen + (expire >= 0 ? sizeof(int64_t) : 0) + value_size(v);
     ts_entry *e = ts_malloc(need);
     e->next = NULL;
-    e_set_flags(e, flags_of(v, expire >= 0));
+    e_set_flags(e, flags_of(v, expire >= 0, snap));
     memset(e->b + TE_LRU, 0, 3);
     vr_put(e->b + TE_KEY, klen);
     if (klen) memcpy(e->b + TE_KEY + kh, key, klen);
@@ -420,7 +421,7 @@ static ts_entry *t_rewrite(ts_table *t, ts_entry *e, ts_entry **link, int64_t ex
         t->entry_bytes -= usable;
     }
     e_write_tail((unsigned char *)n + head, expire, v);
-    e_set_flags(n, flags_of(v, expire >= 0));
+    e_set_flags(n, flags_of(v, expire >= 0, e_flags(e) & TF_SNAP));
     if (n != e) {
         int which;
         if (!link) link = t_link_of(t, e, &which);
@@ -432,6 +433,13 @@ static ts_entry *t_rewrite(ts_table *t, ts_entry *e, ts_entry **link, int64_t ex
     if (old.form == TS_FORM_PTR && !(v->form == TS_FORM_PTR && v->ptr == old.ptr) && t->free_ptr)
         t->free_ptr(&old);
     return n;
+}
+
+/* A snapshot is in progress and e is not written yet: let it write e first. */
+static inline void t_snap_check(ts_table *t, ts_entry *e)
+{
+    if (TS_UNLIKELY(t->snap != NULL) && e && ((e_flags(e) & TF_SNAP) != 0) != (t->snap_parity != 0))
+        t->snap->before_change(t->snap, t, e);
 }
 
 static uint64_t t_rand(ts_table *t)
@@ -455,6 +463,7 @@ void ts_table_init(ts_table *t, ts_value_free_fn *free_ptr)
 
 void ts_table_clear(ts_table *t)
 {
+    ts_table_snapshot_drain(t);
     for (int i = 0; i < 2; i++) {
         ts_entry **ht = t->ht[i];
         if (!ht) continue;
@@ -472,9 +481,11 @@ void ts_table_clear(ts_table *t)
     }
     ts_value_free_fn *f = t->free_ptr;
     uint64_t rng = t->rng;
+    uint8_t parity = t->snap_parity;
     memset(t, 0, sizeof *t);
     t->free_ptr = f;
     t->rng = rng;
+    t->snap_parity = parity;
 }
 
 size_t ts_table_size(const ts_table *t) { return t->used[0] + t->used[1]; }
@@ -503,7 +514,9 @@ ts_entry *ts_table_find(ts_table *t, const char *key, size_t klen)
     if (t->used[0] + t->used[1] == 0) return NULL;
     int which;
     ts_entry **l = t_find_link(t, key, klen, ts_hash(key, klen), &which);
-    return l ? *l : NULL;
+    if (!l) return NULL;
+    t_snap_check(t, *l);
+    return *l;
 }
 
 ts_entry *ts_table_set(ts_table *t, const char *key, size_t klen, const ts_value *v,
@@ -516,13 +529,14 @@ ts_entry *ts_table_set(ts_table *t, const char *key, size_t klen, const ts_value
     ts_entry **l = t_find_link(t, key, klen, h, &which);
     if (l) {
         ts_entry *e = *l;
+        t_snap_check(t, e);
         return t_rewrite(t, e, l, keep_expire ? ts_entry_expire(e) : expire_ms, v);
     }
     if (TS_UNLIKELY(!t->ht[0])) {
         t->ht[0] = ts_calloc(TS_TABLE_MIN_BUCKETS, sizeof(ts_entry *));
         t->mask[0] = TS_TABLE_MIN_BUCKETS - 1;
     }
-    ts_entry *e = e_new(key, klen, v, expire_ms);
+    ts_entry *e = e_new(key, klen, v, expire_ms, t->snap_parity ? TF_SNAP : 0);
     int i = t_rehashing(t) ? 1 : 0;
     size_t idx = (size_t)h & t->mask[i];
     e->next = t->ht[i][idx];
@@ -536,11 +550,13 @@ ts_entry *ts_table_set(ts_table *t, const char *key, size_t klen, const ts_value
 
 ts_entry *ts_table_set_value(ts_table *t, ts_entry *e, const ts_value *v)
 {
+    t_snap_check(t, e);
     return t_rewrite(t, e, NULL, ts_entry_expire(e), v);
 }
 
 ts_entry *ts_table_set_expire(ts_table *t, ts_entry *e, int64_t expire_ms)
 {
+    t_snap_check(t, e);
     bool had = (e_flags(e) & TF_EXPIRE) != 0;
     if (expire_ms < 0 && !had) return e;
     if (expire_ms >= 0 && had) {
@@ -559,6 +575,7 @@ int ts_table_delete(ts_table *t, const char *key, size_t klen)
     int which;
     ts_entry **l = t_find_link(t, key, klen, ts_hash(key, klen), &which);
     if (!l) return 0;
+    t_snap_check(t, *l);
     ts_entry *e = t_unlink(t, l, which);
     t_free_value(t, e);
     free(e);
@@ -568,6 +585,7 @@ int ts_table_delete(ts_table *t, const char *key, size_t klen)
 
 void ts_table_delete_entry(ts_table *t, ts_entry *e)
 {
+    t_snap_check(t, e);
     int which;
     ts_entry **l = t_link_of(t, e, &which);
     t_unlink(t, l, which);
@@ -578,6 +596,7 @@ void ts_table_delete_entry(ts_table *t, ts_entry *e)
 
 void ts_table_detach(ts_table *t, ts_entry *e, ts_value *out, int64_t *expire_ms)
 {
+    t_snap_check(t, e);
     int which;
     ts_entry **l = t_link_of(t, e, &which);
     t_unlink(t, l, which);
@@ -590,6 +609,39 @@ void ts_table_detach(ts_table *t, ts_entry *e, ts_value *out, int64_t *expire_ms
     }
     free(e);
     t_check_resize(t);
+}
+
+/* ---- snapshots ---- */
+
+void ts_table_snapshot_begin(ts_table *t, ts_table_snap *snap)
+{
+    TS_ASSERT(t->snap == NULL);
+    t->snap_parity ^= 1;
+    t->snap = snap;
+}
+
+void ts_table_snapshot_end(ts_table *t) { t->snap = NULL; }
+
+void ts_table_snapshot_drain(ts_table *t)
+{
+    if (!t->snap) return;
+    for (int i = 0; i < 2; i++) {
+        if (!t->ht[i]) continue;
+        for (size_t b = 0; b <= t->mask[i]; b++)
+            for (ts_entry *e = t->ht[i][b]; e; e = e->next) t_snap_check(t, e);
+    }
+    t->snap = NULL;
+}
+
+bool ts_entry_snap_pending(const ts_table *t, const ts_entry *e)
+{
+    return ((e_flags(e) & TF_SNAP) != 0) != (t->snap_parity != 0);
+}
+
+void ts_entry_snap_mark(const ts_table *t, ts_entry *e)
+{
+    unsigned f = e_flags(e) & ~TF_SNAP;
+    e_set_flags(e, f | (t->snap_parity ? TF_SNAP : 0));
 }
 
 /* ---- SCAN ---- */
@@ -714,5 +766,6 @@ ts_entry *ts_table_random(ts_table *t)
         uint64_t k = ((t_rand(t) >> 32) * (uint64_t)(len > UINT32_MAX ? UINT32_MAX : len)) >> 32;
         while (k--) e = e->next;
     }
+    t_snap_check(t, e);
     return e;
 }

@@ -119,8 +119,15 @@ void ts_lazyfree_tables(ts_table *tables, int n)
     job *j = ts_calloc(1, sizeof(*j));
     j->tables = ts_malloc(sizeof(ts_table) * (size_t)n);
     j->ntables = n;
+    /* A snapshot in progress writes what it still needs first: the copies
+     * must not call back into it from this thread. */
+    for (int i = 0; i < n; i++) ts_table_snapshot_drain(&tables[i]);
     memcpy(j->tables, tables, sizeof(ts_table) * (size_t)n);
-    for (int i = 0; i < n; i++) ts_table_init(&tables[i], tables[i].free_ptr);
+    for (int i = 0; i < n; i++) {
+        uint8_t parity = tables[i].snap_parity;
+        ts_table_init(&tables[i], tables[i].free_ptr);
+        tables[i].snap_parity = parity;
+    }
     if (!atomic_load(&lf.running)) {
         run_job(j);
         free(j);

@@ -77,7 +77,9 @@ def start_tessera(tmp_path, *extra, threads=None):
     port = free_port()
     threads = threads or int(os.environ.get("TESSERA_THREADS", "2"))
     argv = [tessera_bin(), "--port", str(port), "--threads", str(threads), "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "tessera.log")] + [str(x) for x in extra]
+            "--logfile", str(tmp_path / "tessera.log"),
+            # No snapshots unless a test asks for them (extra options override).
+            "--save", ""] + [str(x) for x in extra]
     proc = subprocess.Popen(argv, cwd=str(tmp_path))
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)

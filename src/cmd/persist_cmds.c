@@ -1,0 +1,190 @@
+/*
+ * persist_cmds.c - SAVE, BGSAVE [SCHEDULE], LASTSAVE: starting a snapshot
+ * of every shard at one point in time (docs/persistence.md).
+ *
+ * With several shards both run as a txn over all of them (exclusive):
+ *   phase 0  every shard is held: nothing changes anywhere;
+ *   after    the coordinator claims the snapshot slot and queues the file
+ *            header with the persistence thread;
+ *   phase 1  each shard marks its entries pending and installs its hooks;
+ *            SAVE then writes the whole shard at once, BGSAVE lets the
+ *            worker walk it between loop iterations;
+ *   after    SAVE waits for the file to be on disk; BGSAVE replies at once.
+ * Every shard begins while all are held, so the snapshot is a single point
+ * in the serial order of all commands. With one shard the same steps run
+ * inline.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "tessera/log.h"
+#include "tessera/server.h"
+#include "tessera/persist.h"
+#include "tessera/snapshot.h"
+#include "tessera/txn.h"
+#include "tessera/worker.h"
+
+#define ERR_IN_PROGRESS "ERR Background save already in progress"
+
+typedef enum { BG_OK, BG_SYNTAX } bg_args;
+
+static bg_args parse_bgsave(int argc, const ts_arg *argv)
+{
+    if (argc == 1) return BG_OK;
+    if (argc == 2 && ts_arg_eq(argv[1], "schedule")) return BG_OK;
+    return BG_SYNTAX;
+}
+
+static ts_snapshot *new_snapshot(ts_worker *w, bool waiter)
+{
+    return ts_snapshot_new(w->config.dbfilename, w->srv->nworkers, w->config.rdbcompression,
+                           w->config.rdbchecksum, ts_persist_dirty(w->srv), NULL, NULL, waiter);
+}
+
+static bool is_save(const ts_command *cmd) { return strcmp(cmd->name, "save") == 0; }
+
+/* ---- one shard: inline ---- */
+
+static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
+{
+    bool save = is_save(c->cmd);
+    if (!save && parse_bgsave(c->argc, c->argv) == BG_SYNTAX) {
+        if (r) ts_reply_error(r, TS_ERR_SYNTAX);
+        return;
+    }
+    if (!ts_snapshot_try_claim()) {
+        if (r) ts_reply_error(r, ERR_IN_PROGRESS);
+        return;
+    }
+    ts_snapshot *snap = new_snapshot(c->worker, save);
+    ts_shard_snapshot_begin(c->shard, snap);
+    if (!save) {
+        ts_worker_snapshot_kick(c->worker);
+        if (r) ts_reply_simple(r, "Background saving started");
+        return;
+    }
+    ts_shard_snapshot_finish(c->shard);
+    bool ok = ts_snapshot_wait(snap);
+    ts_snapshot_release(snap);
+    if (ok) ts_reply_ok(r);
+    else ts_reply_error(r, "ERR");
+}
+
+void cmd_save(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
+void cmd_bgsave(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
+
+void cmd_lastsave(ts_cmd_ctx *c) { ts_reply_int(c->r, atomic_load(&ts_persist.lastsave)); }
+
+/* ---- several shards: a txn ---- */
+
+static void snap_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
+{
+    (void)p;
+    if (t->phase == 0) return;   /* holding every shard is the point */
+    ts_shard_snapshot_begin(c->shard, t->state);
+    if (is_save(t->cmd)) ts_shard_snapshot_finish(c->shard);
+    else ts_worker_snapshot_kick(c->worker);
+}
+
+static int snap_after(ts_txn *t)
+{
+    bool save = is_save(t->cmd);
+    if (t->phase == 0) {
+        if (!save && parse_bgsave(t->argc, t->argv) == BG_SYNTAX) {
+            ts_reply_error(&t->reply, TS_ERR_SYNTAX);
+            return -1;
+        }
+        if (!ts_snapshot_try_claim()) {
+            ts_reply_error(&t->reply, ERR_IN_PROGRESS);
+            return -1;
+        }
+        t->state = new_snapshot(t->coord, save);
+        return 1;
+    }
+    if (!save) {
+        ts_reply_simple(&t->reply, "Background saving started");
+        return -1;
+    }
+    /* SAVE blocks its client until the file is on disk (like Redis's SAVE,
+     * which blocks the server); every shard has already handed its part
+     * over, so this waits only for the persistence thread. */
+    bool ok = ts_snapshot_wait(t->state);
+    ts_snapshot_release(t->state);
+    t->state = NULL;
+    if (ok) ts_reply_ok(&t->reply);
+    else ts_reply_error(&t->reply, "ERR");
+    return -1;
+}
+
+const ts_txn_ops ts_multi_snapshot = {.step = snap_step, .after = snap_after};
+
+void ts_bgsave_start(ts_worker *w)
+{
+    const ts_command *cmd = ts_command_lookup("bgsave", 6);
+    ts_arg argv[1] = {{.ptr = "bgsave", .len = 6}};
+    if (w->srv->nworkers == 1) {
+        ts_cmd_ctx c = {.shard = &w->shard, .worker = w, .cmd = cmd, .argc = 1, .argv = argv,
+                        .now_ms = w->now_ms};
+        run_one_shard(&c, NULL);
+        return;
+    }
+    ts_txn *t = ts_txn_new(w, NULL, cmd, 0, 2, 1, argv, NULL, 0);
+    ts_txn_start(t);
+}
+
+/* ---- shutdown and `save` rules ---- */
+
+static void final_save_done(ts_snapshot *snap, bool ok, void *arg)
+{
+    (void)snap;
+    ts_server *srv = arg;
+    atomic_store(&srv->final_save, ok ? 2 : 3);
+    uv_async_send(&srv->shutdown_async);
+}
+
+void ts_final_save_start(ts_worker *w)
+{
+    ts_server *srv = w->srv;
+    if (!ts_snapshot_try_claim()) ts_panic("shutdown save: a snapshot is still in progress");
+    ts_snapshot *snap = ts_snapshot_new(w->config.dbfilename, srv->nworkers, w->config.rdbcompression,
+                                        w->config.rdbchecksum, ts_persist_dirty(srv), final_save_done, srv, false);
+    /* No client is left: nothing changes while each shard writes itself. */
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        if (i == w->id) continue;
+        ts_msg_snapshot *m = ts_calloc(1, sizeof(*m));
+        m->msg.kind = TS_MSG_SNAPSHOT_SHARD;
+        m->snap = snap;
+        ts_worker_post(srv->workers[i], &m->msg);
+    }
+    ts_shard_snapshot_begin(&w->shard, snap);
+    ts_shard_snapshot_finish(&w->shard);
+}
+
+#define BGSAVE_RETRY_DELAY_S 5   /* Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed save */
+
+void ts_save_rules_check(ts_worker *w)
+{
+    ts_server *srv = w->srv;
+    const char *rules = w->config.save;
+    atomic_store_explicit(&srv->save_rules_present, rules[0] != '\0', memory_order_relaxed);
+    if (!rules[0] || atomic_load(&ts_persist.in_progress)) return;
+    uint64_t changes = ts_persist_dirty(srv) - atomic_load(&ts_persist.dirty_saved);
+    long long now = w->now_ms / 1000;
+    long long since_save = now - atomic_load(&ts_persist.lastsave);
+    long long since_try = now - atomic_load(&ts_persist.save_started_ms) / 1000;
+    bool retry_ok = atomic_load(&ts_persist.last_bgsave_ok) || since_try > BGSAVE_RETRY_DELAY_S;
+    const char *p = rules;
+    while (*p) {
+        char *end;
+        long long secs = strtoll(p, &end, 10);
+        long long need = strtoll(end, &end, 10);
+        p = end;
+        while (*p == ' ') p++;
+        if ((long long)changes >= need && since_save > secs && retry_ok) {
+            ts_log(TS_LOG_NOTICE, "%lld changes in %lld seconds. Saving...", need, secs);
+            ts_bgsave_start(w);
+            return;
+        }
+    }
+}

@@ -1,0 +1,347 @@
+/*
+ * persist.c - the persistence thread and the snapshot file writer (see
+ * persist.h; docs/persistence.md explains the whole snapshot protocol).
+ *
+ * Jobs are FIFO. A snapshot's header job comes first (queued by whoever
+ * created the snapshot, before any shard learns of it), then chunks from
+ * any shard in any interleaving: every chunk starts with its own SELECTDB,
+ * so the file stays valid whatever the order. The last SHARD_DONE makes
+ * this thread finish the file:
+ *   EOF opcode, CRC-64 of every byte before it, fsync, rename(temp, final),
+ *   fsync of the directory,
+ * so a crash at any moment leaves either the old file or the new one.
+ */
+#include "tessera/persist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tessera/common.h"
+#include "tessera/log.h"
+#include "tessera/rdb.h"
+#include "tessera/server.h"
+#include "tessera/worker.h"
+
+ts_persist_status ts_persist;
+
+enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP };
+
+typedef struct job {
+    struct job *next;
+    int kind;
+    ts_snapshot *snap;
+    ts_buf data;
+    size_t cow;
+} job;
+
+struct ts_snapshot {
+    char *filename;
+    char tmpname[64];
+    unsigned shards_left;        /* persistence thread only */
+    bool compress, checksum;
+    uint64_t dirty;
+    int fd;                      /* persistence thread only */
+    bool failed;                 /* persistence thread only */
+    uint64_t crc;
+    uint64_t bytes;
+    size_t cow;
+    ts_snapshot_done_fn *done;
+    void *arg;
+    atomic_int refs;
+    /* Completion, for ts_snapshot_wait. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool ended, ok;
+};
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job *head, *tail;
+    bool running;
+    atomic_ullong backlog;
+    struct ts_server *srv;
+} pt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void push(job *j)
+{
+    if (j->kind == JOB_CHUNK) atomic_fetch_add(&pt.backlog, j->data.len);
+    pthread_mutex_lock(&pt.lock);
+    j->next = NULL;
+    if (pt.tail) pt.tail->next = j;
+    else pt.head = j;
+    pt.tail = j;
+    pthread_cond_signal(&pt.cond);
+    pthread_mutex_unlock(&pt.lock);
+}
+
+static job *pop(void)
+{
+    pthread_mutex_lock(&pt.lock);
+    while (!pt.head) pthread_cond_wait(&pt.cond, &pt.lock);
+    job *j = pt.head;
+    pt.head = j->next;
+    if (!pt.head) pt.tail = NULL;
+    pthread_mutex_unlock(&pt.lock);
+    return j;
+}
+
+uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
+
+uint64_t ts_persist_dirty(struct ts_server *srv)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < srv->nworkers; i++)
+        sum += atomic_load_explicit(&srv->workers[i]->dirty, memory_order_relaxed);
+    return sum;
+}
+
+/* ---- the file ---- */
+
+static void snap_write(ts_snapshot *s, const void *p, size_t n)
+{
+    if (s->failed || n == 0) return;
+    if (s->checksum) s->crc = ts_crc64(s->crc, p, n);
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(s->fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            ts_log(TS_LOG_WARNING, "Write error saving DB on disk: %s", strerror(errno));
+            s->failed = true;
+            return;
+        }
+        c += w;
+        n -= (size_t)w;
+        s->bytes += (size_t)w;
+    }
+}
+
+static void aux_str(ts_buf *b, const char *k, const char *v)
+{
+    ts_buf_putc(b, (char)TS_RDB_OPCODE_AUX);
+    ts_rdb_save_string(b, k, strlen(k), false);
+    ts_rdb_save_string(b, v, strlen(v), false);
+}
+
+static void aux_int(ts_buf *b, const char *k, long long v)
+{
+    ts_buf_putc(b, (char)TS_RDB_OPCODE_AUX);
+    ts_rdb_save_string(b, k, strlen(k), false);
+    ts_rdb_save_ll_string(b, v);
+}
+
+static void write_header(ts_snapshot *s)
+{
+    snprintf(s->tmpname, sizeof s->tmpname, "temp-%d-%p.rdb", (int)getpid(), (void *)s);
+    s->fd = open(s->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->fd < 0) {
+        char cwd[1024];
+        ts_log(TS_LOG_WARNING, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
+               s->tmpname, getcwd(cwd, sizeof cwd) ? cwd : "unknown", strerror(errno));
+        s->failed = true;
+        return;
+    }
+    ts_buf b;
+    ts_buf_init(&b);
+    char magic[16];
+    snprintf(magic, sizeof magic, "REDIS%04d", TS_RDB_VERSION);
+    ts_buf_append(&b, magic, 9);
+    aux_str(&b, "redis-ver", TS_VERSION);
+    aux_int(&b, "redis-bits", (long long)(sizeof(void *) * 8));
+    aux_int(&b, "ctime", (long long)(ts_mstime() / 1000));
+    aux_int(&b, "used-mem", 0);
+    aux_int(&b, "aof-base", 0);
+    snap_write(s, b.data, b.len);
+    ts_buf_free(&b);
+}
+
+static bool fsync_dir(void)
+{
+    int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0;
+}
+
+static void snap_end(ts_snapshot *s, bool ok)
+{
+    int64_t now = ts_mstime();
+    if (ok) {
+        atomic_store(&ts_persist.lastsave, now / 1000);
+        atomic_store(&ts_persist.dirty_saved, s->dirty);
+        atomic_fetch_add(&ts_persist.saves, 1);
+    }
+    atomic_store(&ts_persist.last_bgsave_ok, ok ? 1 : 0);
+    atomic_store(&ts_persist.last_save_duration_ms, now - atomic_load(&ts_persist.save_started_ms));
+    atomic_store(&ts_persist.last_cow_size, (long long)s->cow);
+    atomic_store(&ts_persist.in_progress, 0);
+    if (s->done) s->done(s, ok, s->arg);
+    pthread_mutex_lock(&s->lock);
+    s->ended = true;
+    s->ok = ok;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    ts_snapshot_release(s);
+}
+
+static void finish(ts_snapshot *s)
+{
+    unsigned char tail[9];
+    tail[0] = TS_RDB_OPCODE_EOF;
+    if (s->checksum) s->crc = ts_crc64(s->crc, tail, 1);
+    uint64_t crc = s->checksum ? s->crc : 0;
+    for (int i = 0; i < 8; i++) tail[1 + i] = (unsigned char)(crc >> (8 * i));
+    bool keep = s->checksum;
+    s->checksum = false; /* the trailer is not part of its own checksum */
+    snap_write(s, tail, sizeof tail);
+    s->checksum = keep;
+    bool ok = !s->failed;
+    if (ok && fsync(s->fd) != 0) {
+        ts_log(TS_LOG_WARNING, "Failed to fsync the RDB file: %s", strerror(errno));
+        ok = false;
+    }
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    if (ok && rename(s->tmpname, s->filename) != 0) {
+        char cwd[1024];
+        ts_log(TS_LOG_WARNING, "Error moving temp DB file %s on the final destination %s (in server root dir %s): %s",
+               s->tmpname, s->filename, getcwd(cwd, sizeof cwd) ? cwd : "unknown", strerror(errno));
+        ok = false;
+    }
+    if (ok && !fsync_dir()) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
+    if (!ok) unlink(s->tmpname);
+    if (ok)
+        ts_log(TS_LOG_NOTICE, "DB saved on disk (%llu bytes, %llu bytes for keys changed while saving)",
+               (unsigned long long)s->bytes, (unsigned long long)s->cow);
+    else ts_log(TS_LOG_WARNING, "Background saving error");
+    snap_end(s, ok);
+}
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        job *j = pop();
+        ts_snapshot *s = j->snap;
+        switch (j->kind) {
+        case JOB_STOP:
+            free(j);
+            return NULL;
+        case JOB_HEADER:
+            write_header(s);
+            break;
+        case JOB_CHUNK:
+            snap_write(s, j->data.data, j->data.len);
+            s->cow += j->cow;
+            atomic_fetch_sub(&pt.backlog, j->data.len);
+            ts_buf_free(&j->data);
+            break;
+        case JOB_SHARD_DONE:
+            if (--s->shards_left == 0) finish(s);
+            break;
+        }
+        free(j);
+    }
+}
+
+void ts_persist_start(struct ts_server *srv)
+{
+    pt.srv = srv;
+    atomic_store(&ts_persist.last_bgsave_ok, 1);
+    atomic_store(&ts_persist.last_save_duration_ms, -1);
+    atomic_store(&ts_persist.lastsave, ts_mstime() / 1000);
+    atomic_store(&ts_persist.last_cow_size, 0);
+    if (pthread_create(&pt.thread, NULL, thread_main, NULL) != 0) ts_panic("cannot start the persistence thread");
+    pt.running = true;
+}
+
+void ts_persist_stop(void)
+{
+    if (!pt.running) return;
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_STOP;
+    push(j);
+    pthread_join(pt.thread, NULL);
+    pt.running = false;
+}
+
+/* ---- snapshots ---- */
+
+bool ts_snapshot_try_claim(void)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong(&ts_persist.in_progress, &expected, 1);
+}
+
+ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
+                             uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter)
+{
+    TS_ASSERT(atomic_load(&ts_persist.in_progress) == 1);
+    ts_snapshot *s = ts_calloc(1, sizeof(*s));
+    s->filename = ts_strndup(filename, strlen(filename));
+    s->shards_left = nshards;
+    s->compress = compress;
+    s->checksum = checksum;
+    s->dirty = dirty;
+    s->fd = -1;
+    s->done = done;
+    s->arg = arg;
+    atomic_init(&s->refs, waiter ? 2 : 1);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    atomic_store(&ts_persist.save_started_ms, ts_mstime());
+    atomic_store(&ts_persist.dirty_at_save_start, dirty);
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_HEADER;
+    j->snap = s;
+    push(j);
+    return s;
+}
+
+bool ts_snapshot_compress(const ts_snapshot *snap) { return snap->compress; }
+
+void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
+{
+    if (buf->len == 0 && cow_bytes == 0) return;
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_CHUNK;
+    j->snap = snap;
+    j->data = *buf;
+    j->cow = cow_bytes;
+    ts_buf_init(buf);
+    push(j);
+}
+
+void ts_snapshot_shard_done(ts_snapshot *snap)
+{
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_SHARD_DONE;
+    j->snap = snap;
+    push(j);
+}
+
+bool ts_snapshot_wait(ts_snapshot *s)
+{
+    pthread_mutex_lock(&s->lock);
+    while (!s->ended) pthread_cond_wait(&s->cond, &s->lock);
+    bool ok = s->ok;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+void ts_snapshot_release(ts_snapshot *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1) return;
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    free(s->filename);
+    free(s);
+}
