@@ -120,6 +120,7 @@ int ts_rdb_read_u64le(ts_rdb_reader *r, uint64_t *out);   /* EXPIRETIME_MS, modu
 int ts_rdb_read_u32le(ts_rdb_reader *r, uint32_t *out);   /* EXPIRETIME (seconds) */
 /* A binary double (RDB_TYPE_ZSET_2) and the old text form (RDB_TYPE_ZSET). */
 int ts_rdb_read_binary_double(ts_rdb_reader *r, double *out);
+int ts_rdb_read_text_double(ts_rdb_reader *r, double *out);
 
 /* Builds a value of rdb type `rdbtype` from the payload at r. On success
  * *out owns a new object (PTR form) or holds a string (INT form, or INLINE
@@ -148,9 +149,11 @@ size_t ts_lzf_decompress(const void *in, size_t in_len, void *out, size_t out_ca
 
 /* type byte + payload + RDB version (2 bytes LE) + CRC64 (8 bytes LE). */
 void ts_rdb_dump_payload(ts_buf *out, const ts_value *v, bool compress);
-/* Checks the footer (version <= TS_RDB_VERSION, CRC unless it is zero) and
- * builds the value; 0, or -1 with *err set to Redis's reply text
- * ("DUMP payload version or checksum are wrong", "Bad data format"). */
+/* Checks the footer (version <= TS_RDB_VERSION, and the CRC: always, like
+ * Redis's verifyDumpPayload, whatever rdbchecksum says; a zero CRC means
+ * "not computed" only in an RDB file's trailer) and builds the value; 0, or
+ * -1 with *err set to Redis's reply text without the "ERR " prefix ("DUMP
+ * payload version or checksum are wrong", "Bad data format"). */
 int ts_rdb_restore_payload(const void *p, size_t n, const ts_config *cfg, ts_value *out, const char **err);
 
 #endif

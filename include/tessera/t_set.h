@@ -37,6 +37,9 @@
 void *ts_set_create(const char *p, size_t n, int *enc);
 /* An empty set of the given encoding (TS_ENC_INTSET or TS_ENC_HASHTABLE). */
 void *ts_set_new(int enc);
+/* Converts an intset set to a hashtable holding the same members (no-op
+ * for a hashtable); frees the intset. */
+void ts_set_convert(void **obj, int *enc);
 /* Frees a set and everything it owns. */
 void ts_set_free(void *obj, int enc);
 /* Adds a member; true if it was new. May reallocate or convert *obj and *enc;

@@ -125,6 +125,16 @@ size_t ts_stream_free_effort(const ts_stream *s);
  * first_id, entries_added. */
 void ts_stream_append(ts_stream *s, const ts_stream_id *id, const ts_arg *fv, int nfields, long long max_bytes,
                       long long max_entries);
+/* Loading (rdb_value.c). Whether the untrusted size bytes at lp are a
+ * stream node in the layout above: a valid listpack whose master entry and
+ * entries are complete, whose integer slots are integers, whose lp-counts
+ * match and whose live/deleted counts are right, with at least one live
+ * entry. Reads nothing outside [lp, lp + size). */
+bool ts_stream_node_validate(const unsigned char *lp, size_t size);
+/* Appends a node (validated, malloc'd listpack, now owned by s) whose
+ * master id is greater than the last node's; false (nothing taken) when it
+ * is not. Sets nothing else: the caller sets length and the ids. */
+bool ts_stream_push_node(ts_stream *s, const ts_stream_id *master, unsigned char *lp);
 /* Deletes the entry id; false if it does not exist. Updates
  * max_deleted_id and first_id. A node left without live entries is freed. */
 bool ts_stream_delete(ts_stream *s, const ts_stream_id *id);

@@ -71,6 +71,13 @@ static ts_table *intset_to_table(ts_intset *is)
     return t;
 }
 
+void ts_set_convert(void **obj, int *enc)
+{
+    if (*enc != TS_ENC_INTSET) return;
+    *obj = intset_to_table(*obj);
+    *enc = TS_ENC_HASHTABLE;
+}
+
 bool ts_set_add(void **obj, int *enc, const char *p, size_t n, long long max_intset)
 {
     if (*enc == TS_ENC_INTSET) {

@@ -272,6 +272,79 @@ size_t ts_stream_free_effort(const ts_stream *s)
     return effort;
 }
 
+/* ---------- loading: node validation and adoption ---------- */
+
+/* Reads the integer element at *p and steps; false when there is none or
+ * it is a string (a well-formed node keeps these slots as integers). */
+static bool node_int(unsigned char *lp, unsigned char **p, long long *out)
+{
+    if (!*p) return false;
+    ts_lp_val v;
+    ts_lp_get(*p, &v);
+    if (v.str) return false;
+    *out = v.ll;
+    *p = ts_lp_next(lp, *p);
+    return true;
+}
+
+static bool node_skip(unsigned char *lp, unsigned char **p, long long n)
+{
+    for (long long i = 0; i < n; i++) {
+        if (!*p) return false;
+        *p = ts_lp_next(lp, *p);
+    }
+    return true;
+}
+
+bool ts_stream_node_validate(const unsigned char *blob, size_t size)
+{
+    if (!ts_lp_validate(blob, size)) return false;
+    unsigned char *lp = (unsigned char *)blob;   /* only read below */
+    unsigned char *p = ts_lp_first(lp);
+    long long count, deleted, mnf, zero;
+    if (!node_int(lp, &p, &count) || !node_int(lp, &p, &deleted) || !node_int(lp, &p, &mnf)) return false;
+    if (count <= 0 || deleted < 0 || mnf < 0 || (size_t)mnf > size) return false;
+    if (!node_skip(lp, &p, mnf) || !node_int(lp, &p, &zero) || zero != 0) return false;
+    long long live = 0, dead = 0;
+    while (p) {
+        long long flags, msd, seqd, nf, lpcount;
+        if (!node_int(lp, &p, &flags) || !node_int(lp, &p, &msd) || !node_int(lp, &p, &seqd)) return false;
+        long long elems;
+        if (flags & TS_STREAM_F_SAMEFIELDS) {
+            nf = mnf;
+            elems = mnf + 3;
+            if (!node_skip(lp, &p, mnf)) return false;
+        } else {
+            if (!node_int(lp, &p, &nf) || nf < 0 || (size_t)nf > size) return false;
+            elems = 2 * nf + 4;
+            if (!node_skip(lp, &p, 2 * nf)) return false;
+        }
+        if (!node_int(lp, &p, &lpcount) || lpcount != elems) return false;
+        if (flags & TS_STREAM_F_DELETED) dead++;
+        else live++;
+    }
+    return live == count && dead == deleted;
+}
+
+/* Appends a node to the index (the caller keeps the order). */
+static void node_push(ts_stream *s, const ts_stream_id *master, unsigned char *lp)
+{
+    if (s->nnodes == s->nodes_cap) {
+        s->nodes_cap = s->nodes_cap ? s->nodes_cap * 2 : 4;
+        s->nodes = ts_realloc(s->nodes, sizeof(*s->nodes) * s->nodes_cap);
+    }
+    s->nodes[s->nnodes].master = *master;
+    s->nodes[s->nnodes].lp = lp;
+    s->nnodes++;
+}
+
+bool ts_stream_push_node(ts_stream *s, const ts_stream_id *master, unsigned char *lp)
+{
+    if (s->nnodes && ts_stream_id_cmp(&s->nodes[s->nnodes - 1].master, master) >= 0) return false;
+    node_push(s, master, lp);
+    return true;
+}
+
 /* ---------- append, delete, trim ---------- */
 
 static unsigned char *lp_append_arg(unsigned char *lp, ts_arg a) { return ts_lp_append(lp, a.ptr, a.len); }
@@ -293,19 +366,14 @@ void ts_stream_append(ts_stream *s, const ts_stream_id *id, const ts_arg *fv, in
         }
     }
     if (!node) {
-        if (s->nnodes == s->nodes_cap) {
-            s->nodes_cap = s->nodes_cap ? s->nodes_cap * 2 : 4;
-            s->nodes = ts_realloc(s->nodes, sizeof(*s->nodes) * s->nodes_cap);
-        }
         unsigned char *lp = ts_lp_new();
         lp = ts_lp_append_int(lp, 1);          /* count */
         lp = ts_lp_append_int(lp, 0);          /* deleted */
         lp = ts_lp_append_int(lp, nfields);
         for (int i = 0; i < nfields; i++) lp = lp_append_arg(lp, fv[2 * i]);
         lp = ts_lp_append_int(lp, 0);          /* master terminator */
-        node = &s->nodes[s->nnodes++];
-        node->master = *id;
-        node->lp = lp;
+        node_push(s, id, lp);
+        node = &s->nodes[s->nnodes - 1];
     } else {
         unsigned char *p = ts_lp_first(node->lp);
         node->lp = ts_lp_replace_int(node->lp, &p, lp_int(p) + 1);
