@@ -820,13 +820,6 @@ def test_shutdown_errors(server, reference):
     assert a.cmd("PING") == b"+PONG\r\n"
 
 
-def test_shutdown_save_refused(server):
-    """No persistence: SHUTDOWN SAVE refuses rather than pretend."""
-    w = Wire(server)
-    assert w.cmd("SHUTDOWN", "SAVE").startswith(b"-ERR")
-    assert w.cmd("PING") == b"+PONG\r\n"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("threads", [1, 3])
 def test_signal_exits_zero(tmp_path, sig, threads):
