@@ -58,6 +58,9 @@ typedef struct ts_config {
     char *pidfile;                  /* "" = none; never NULL */
     char *dir;                      /* absolute working directory; never NULL */
     bool daemonize;
+    /* Persistence (rdb.h). */
+    bool rdbcompression;            /* LZF strings in RDB files and DUMP payloads */
+    bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;
