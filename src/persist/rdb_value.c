@@ -1014,8 +1014,12 @@ int ts_rdb_restore_payload(const void *p, size_t n, const ts_config *cfg, ts_val
     if (get_le(footer, 2) > TS_RDB_VERSION) goto bad_footer;
     if (ts_crc64(0, b, n - 8) != get_le(footer + 2, 8)) goto bad_footer;
 
+    /* Redis reads the value from the whole argument, footer included
+     * (rioInitWithBuffer over the payload): a value cut short borrows the
+     * footer's bytes there and may load, so the same bytes are readable
+     * here, and no byte past the argument is. */
     ts_rdb_reader r;
-    ts_rdb_reader_init(&r, b, n - DUMP_FOOTER);
+    ts_rdb_reader_init(&r, b, n);
     int type;
     if (ts_rdb_read_byte(&r, &type) || ts_rdb_load_value(&r, type, cfg, out)) {
         *err = "Bad data format";
