@@ -516,7 +516,8 @@ static void test_get(void)
     CHECK(strncmp(g.text, all_prefix, strlen(all_prefix)) == 0);
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
-    CHECK_EQ_INT(g.n, 32);   /* + stream-node-max-bytes, stream-node-max-entries */
+    CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
+    CHECK_EQ_INT(g.n, 34);   /* + stream-node-max-bytes, stream-node-max-entries, rdbcompression, rdbchecksum */
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';
