@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/db.h"          /* ts_value_string: the string encoding rule */
 #include "tessera/intset.h"
 #include "tessera/listpack.h"
 #include "tessera/object.h"
