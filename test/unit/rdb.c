@@ -317,7 +317,10 @@ static int load(const ts_buf *b, int rdbtype, ts_value *out)
     ts_rdb_reader r;
     ts_rdb_reader_init(&r, b->data, b->len);
     int rc = ts_rdb_load_value(&r, rdbtype, &cfg, out);
-    if (rc == 0 && r.p != r.end) rc = -2;   /* must consume exactly the payload */
+    if (rc == 0 && r.p != r.end) {   /* must consume exactly the payload */
+        free_value(out);
+        rc = -2;
+    }
     return rc;
 }
 
@@ -437,7 +440,7 @@ static void test_list_values(void)
     ts_quicklist *ql = ts_ql_new(-2);
     char buf[64];
     for (int i = 0; i < 5000; i++) {
-        int n = i % 3 ? snprintf(buf, sizeof buf, "element-%d", i) : snprintf(buf, sizeof buf, "%d", i * 1000003);
+        int n = i % 3 ? snprintf(buf, sizeof buf, "element-%d", i) : snprintf(buf, sizeof buf, "%lld", (long long)i * 1000003);
         ts_ql_push(ql, TS_QL_TAIL, buf, (size_t)n);
     }
     CHECK(ql->len > 1);
