@@ -696,6 +696,39 @@ static void test_stream_values(void)
 
     free_value(&val);
 
+    /* a v1 stream (type 15) as Redis 6.x wrote it: no first ID, max deleted
+     * ID, entries added, entries_read */
+    s = ts_stream_new();
+    for (int i = 1; i <= 5; i++) xadd(s, (uint64_t)i, 0, "f", "v");
+    ts_buf a;
+    ts_buf_init(&a);
+    ts_rdb_save_len(&a, s->nnodes);
+    for (size_t i = 0; i < s->nnodes; i++) {
+        unsigned char key[16] = {0};
+        key[7] = (unsigned char)s->nodes[i].master.ms;   /* small ids: the low byte of ms, seq 0 */
+        ts_rdb_save_string(&a, (const char *)key, 16, false);
+        ts_rdb_save_string(&a, (const char *)s->nodes[i].lp, ts_lp_bytes(s->nodes[i].lp), false);
+    }
+    ts_rdb_save_len(&a, 5);
+    ts_rdb_save_len(&a, 5);
+    ts_rdb_save_len(&a, 0);
+    ts_rdb_save_len(&a, 1);                       /* one group, "g", last id 2-0, empty PEL, no consumers */
+    ts_rdb_save_string(&a, "g", 1, false);
+    ts_rdb_save_len(&a, 2);
+    ts_rdb_save_len(&a, 0);
+    ts_rdb_save_len(&a, 0);
+    ts_rdb_save_len(&a, 0);
+    ts_value w;
+    CHECK_EQ_INT(load(&a, TS_RDB_TYPE_STREAM_LISTPACKS, &w), 0);
+    if (w.form == TS_FORM_PTR) {
+        ts_stream *l = w.ptr;
+        CHECK(l->length == 5 && l->entries_added == 5 && l->first_id.ms == 1 && l->last_id.ms == 5);
+        CHECK(l->ngroups == 1 && l->groups[0]->entries_read == TS_STREAM_READ_INVALID);   /* mid-stream: unknown, as Redis estimates it */
+        free_value(&w);
+    }
+    ts_buf_free(&a);
+    ts_stream_free(s);
+
     /* an empty stream */
     s = ts_stream_new();
     xadd(s, 1, 0, "a", "b");
