@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from tessera_testlib import Wire, encode, known_bug, parse
+from tessera_testlib import Wire, encode, parse
 
 # ---------- CRC-64 (Jones, reflected) and LZF, to build and read payloads ----------
 
@@ -145,7 +145,7 @@ VALUES = {
     "str_binary": ([("SET", "k", bytes(range(256)) * 3)], True),
     "str_empty": ([("SET", "k", "")], True),
     "list_small": ([("RPUSH", "k", "a", "1", "-70000", "x" * 100, "", "9223372036854775807")], True),
-    "list_big": (big_list(), False),   # node layout: see test_list_node_layout_matches_redis
+    "list_big": (big_list(), True),
     "list_compressible": ([("RPUSH", "k") + ("same-element",) * 500], True),
     "hash_listpack": ([("HSET", "k", "f1", "v1", "f2", "22", "num", "-3", "empty", "")], True),
     "hash_hashtable": ([("HSET", "k") + tuple(x for i in range(600) for x in ("f%d" % i, "v%d" % i))], False),
@@ -269,18 +269,34 @@ def test_payload_sizes_with_compression(r, ref):
     r.config_set("rdbcompression", "yes")
 
 
-@known_bug("quicklist.c estimates a new element's size exactly, Redis 7.0.15 as len + 8 "
-           "(SIZE_ESTIMATE_OVERHEAD): its 8 KB nodes take a few more elements")
-def test_list_node_layout_matches_redis(r, ref):
-    r.config_set("rdbcompression", "no")
-    ref.config_set("rdbcompression", "no")
+def list_shapes():
+    rng = random.Random(7)
+    mixed = [("RPUSH", "k") + tuple("x" * rng.choice((1, 5, 40, 70, 200, 5000)) for _ in range(50))
+             for _ in range(20)]
+    lpush = [("LPUSH", "k") + tuple(str(rng.randrange(-10 ** 12, 10 ** 12)) for _ in range(100))
+             for _ in range(30)]
+    inserts = big_list()[:10] + [("LINSERT", "k", "BEFORE", "e%d" % i, "ins" * 30) for i in range(1, 900, 7)]
+    return {"mixed": mixed, "lpush": lpush, "inserts": inserts, "big": big_list()}
+
+
+@pytest.mark.parametrize("fill", ["-2", "-1", "-5", "5", "128"])
+@pytest.mark.parametrize("shape", sorted(list_shapes()))
+def test_list_node_layout_matches_redis(r, ref, fill, shape):
+    """A list's nodes break where Redis's do (the quicklist counts a new
+    element as len + 8, like Redis 7.0.15), so the payloads are equal."""
+    cmds = list_shapes()[shape]
+    for c in (r, ref):
+        c.config_set("rdbcompression", "no")
+        c.config_set("list-max-listpack-size", fill)
     try:
-        build(r, big_list())
-        build(ref, big_list())
+        build(r, cmds)
+        build(ref, cmds)
+        assert r.lrange("k", 0, -1) == ref.lrange("k", 0, -1)
         assert r.dump("k") == ref.dump("k")
     finally:
-        r.config_set("rdbcompression", "yes")
-        ref.config_set("rdbcompression", "yes")
+        for c in (r, ref):
+            c.config_set("rdbcompression", "yes")
+            c.config_set("list-max-listpack-size", "-2")
 
 
 def test_config_options(d):
