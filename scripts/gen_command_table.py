@@ -54,6 +54,8 @@ COMMANDS = {
     "ttl": ("KEYS", "cmd_ttl", None), "pttl": ("KEYS", "cmd_ttl", None),
     "expiretime": ("KEYS", "cmd_ttl", None), "pexpiretime": ("KEYS", "cmd_ttl", None),
     "persist": ("KEYS", "cmd_persist", None),
+    # serialization (dump.c)
+    "dump": ("KEYS", "cmd_dump", None), "restore": ("KEYS", "cmd_restore", None),
     # sorted sets (zsets.c)
     "zadd": ("KEYS", "cmd_zadd", None), "zincrby": ("KEYS", "cmd_zincrby", None),
     "zrem": ("KEYS", "cmd_zrem", None), "zcard": ("KEYS", "cmd_zcard", None),

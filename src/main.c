@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -286,7 +287,14 @@ int main(int argc, char **argv)
     atomic_init(&srv.save_rules_present, srv.config.save[0] != '\0');
 
     ts_persist_start(&srv);
-    if (load_data(&srv) != 0) return 1;
+    if (load_data(&srv) != 0) {
+        /* What was loaded before the error is dropped, not leaked: the
+         * workers never started, so their shards are still ours. Their
+         * loops hold live handles, so the process exits from here. */
+        ts_persist_stop();
+        for (unsigned i = 0; i < nworkers; i++) ts_shard_free(&srv.workers[i]->shard);
+        exit(1);
+    }
 
     g_main.srv = &srv;
     /* Signals first: a client that can connect can also see us stopped

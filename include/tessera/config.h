@@ -62,7 +62,7 @@ typedef struct ts_config {
     char *save;                     /* "" or "<seconds> <changes> ..." (normalised); never NULL */
     char *dbfilename;               /* never NULL */
     bool rdbcompression;            /* LZF for strings in snapshots and DUMP payloads */
-    bool rdbchecksum;               /* CRC-64 trailer (0 when off) */
+    bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;

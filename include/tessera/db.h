@@ -12,6 +12,7 @@
 #define TESSERA_DB_H
 
 #include "tessera/cmd.h"
+#include "tessera/object.h"
 #include "tessera/shard.h"
 #include "tessera/table.h"
 
@@ -34,16 +35,11 @@ static inline bool ts_entry_expired(const ts_entry *e, int64_t now_ms)
 }
 /* The 24-bit LRU clock (seconds) stored in entries. */
 static inline uint32_t ts_lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
-/* Longest string Redis stores as "embstr". */
-#define TS_EMBSTR_MAX 44
 /* Like lookup_write but does not delete/touch: true if key exists and is not expired. */
 bool ts_db_exists(ts_cmd_ctx *c, ts_arg key);
 bool ts_db_delete(ts_cmd_ctx *c, ts_arg key);
 
-/* Strings. A string value is INT (when it is the canonical decimal form of a
- * 64-bit integer, at most 20 chars, like Redis's "int" encoding) or INLINE bytes
- * (encoding "embstr" up to 44 bytes, "raw" beyond). */
-void ts_value_string(ts_value *v, const char *p, size_t n);
+/* Strings: ts_value_string (object.h) gives a string's value form. */
 /* Reads a string entry's bytes: for INT values formats into buf (>= 24 bytes). */
 void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n);
 /* Sets key to a string value; expire_ms -1 clears, keep_ttl keeps the existing one. */

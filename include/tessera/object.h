@@ -42,4 +42,12 @@ void ts_value_dup(const ts_value *src, ts_value *out);
 
 #define TS_LAZYFREE_THRESHOLD 64
 
+/* Longest string Redis stores as "embstr". */
+#define TS_EMBSTR_MAX 44
+/* Strings. A string value is INT (when it is the canonical decimal form of a
+ * 64-bit integer, at most 20 chars, like Redis's "int" encoding) or INLINE
+ * bytes (encoding "embstr" up to 44 bytes, "raw" beyond); v->s.ptr is p
+ * itself (not copied). Any thread. */
+void ts_value_string(ts_value *v, const char *p, size_t n);
+
 #endif

@@ -21,6 +21,8 @@
  * for them under the given thresholds (a small HASH becomes a listpack, a
  * LISTPACK hash past hash-max-listpack-entries becomes a hashtable), and a
  * listpack/intset payload is checked for integrity before it is adopted.
+ * Design note (what each type is written as, what loading converts):
+ * docs/persistence.md.
  */
 #ifndef TESSERA_RDB_H
 #define TESSERA_RDB_H

@@ -23,6 +23,8 @@ TS_CMD_FN(cmd_randomkey); TS_CMD_FN(cmd_rename); TS_CMD_FN(cmd_copy); TS_CMD_FN(
 TS_CMD_FN(cmd_object); TS_CMD_FN(cmd_object_help); TS_CMD_FN(cmd_dbsize); TS_CMD_FN(cmd_flushdb);
 TS_CMD_FN(cmd_flushall); TS_CMD_FN(cmd_swapdb);
 TS_CMD_FN(cmd_expire); TS_CMD_FN(cmd_ttl); TS_CMD_FN(cmd_persist);
+/* dump.c */
+TS_CMD_FN(cmd_dump); TS_CMD_FN(cmd_restore);
 /* lists.c */
 TS_CMD_FN(cmd_lpush); TS_CMD_FN(cmd_rpush); TS_CMD_FN(cmd_lpushx); TS_CMD_FN(cmd_rpushx); TS_CMD_FN(cmd_lpop);
 TS_CMD_FN(cmd_rpop); TS_CMD_FN(cmd_llen); TS_CMD_FN(cmd_lindex); TS_CMD_FN(cmd_lrange); TS_CMD_FN(cmd_lset);

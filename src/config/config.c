@@ -97,7 +97,7 @@ static const opt_def opts[] = {
     {.name = "save", .type = T_SAVE, .runtime = true, .off = FIELD(save), .def = "\"3600 1 300 100 60 10000\""},
     {.name = "dbfilename", .type = T_STRING, .runtime = true, .off = FIELD(dbfilename), .def = "dump.rdb"},
     {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
-    {.name = "rdbchecksum", .type = T_BOOL, .runtime = true, .off = FIELD(rdbchecksum), .def = "yes"},
+    {.name = "rdbchecksum", .type = T_BOOL, .off = FIELD(rdbchecksum), .def = "yes"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,

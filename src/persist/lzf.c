@@ -25,15 +25,17 @@
 
 #include "tessera/rdb.h"
 
-#define LZF_HLOG 14                    /* 16384 hash slots, like liblzf's default */
+#define LZF_HLOG 14                    /* at most 16384 hash slots, like liblzf's default */
+#define LZF_HLOG_MIN 8                 /* short strings (most of a snapshot's) get a small table */
 #define LZF_MAX_LIT 32                 /* 5 bits of run length */
 #define LZF_MAX_OFF (1u << 13)         /* 13 bits of distance - 1 */
 #define LZF_MAX_REF (264u)             /* 7 + 255 + 2 */
 
-static inline uint32_t lzf_hash(const unsigned char *p)
+/* Knuth's multiplicative hash of the next 3 bytes, hlog bits. */
+static inline uint32_t lzf_hash(const unsigned char *p, int hlog)
 {
     uint32_t v = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
-    return (v * 2654435761u) >> (32 - LZF_HLOG);
+    return (v * 2654435761u) >> (32 - hlog);
 }
 
 /* Appends the literals [from, to) as runs of up to 32; false if out fills. */
@@ -57,12 +59,16 @@ size_t ts_lzf_compress(const void *in, size_t in_len, void *out, size_t out_cap)
     unsigned char *o = out;
     size_t op = 0;
     if (in_len == 0) return 0;
-    /* Slots hold position + 1 (0 = empty). */
-    uint32_t *htab = calloc((size_t)1 << LZF_HLOG, sizeof(uint32_t));
+    /* Slots hold position + 1 (0 = empty). About one slot per input byte:
+     * zeroing a 64 KB table for a 30-byte string would cost more than
+     * compressing it. */
+    int hlog = LZF_HLOG_MIN;
+    while (hlog < LZF_HLOG && ((size_t)1 << hlog) < in_len) hlog++;
+    uint32_t *htab = calloc((size_t)1 << hlog, sizeof(uint32_t));
     if (!htab) return 0;
     bool ok = true;
     while (ok && end - ip >= 3) {
-        uint32_t h = lzf_hash(ip);
+        uint32_t h = lzf_hash(ip, hlog);
         uint32_t slot = htab[h];
         htab[h] = (uint32_t)(ip - base) + 1;
         const unsigned char *ref = slot ? base + (slot - 1) : NULL;
@@ -83,7 +89,7 @@ size_t ts_lzf_compress(const void *in, size_t in_len, void *out, size_t out_cap)
         /* Index the positions inside the match too: better ratios on
          * repetitive data for one hash per byte. */
         for (const unsigned char *q = ip + 1; q < ip + len && end - q >= 3; q++)
-            htab[lzf_hash(q)] = (uint32_t)(q - base) + 1;
+            htab[lzf_hash(q, hlog)] = (uint32_t)(q - base) + 1;
         ip += len;
         lit = ip;
     }

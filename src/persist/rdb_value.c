@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/db.h"          /* ts_value_string: the string encoding rule */
 #include "tessera/intset.h"
 #include "tessera/listpack.h"
 #include "tessera/object.h"
@@ -283,6 +282,12 @@ static void save_stream(ts_buf *out, const ts_stream *s, bool compress)
 void ts_rdb_save_value(ts_buf *out, const ts_value *v, bool compress)
 {
     save_ctx sc = {out, compress};
+    /* The compact encodings travel as their blob, one string. */
+    if (v->form == TS_FORM_PTR && (v->enc == TS_ENC_INTSET || v->enc == TS_ENC_LISTPACK)) {
+        size_t n = v->enc == TS_ENC_INTSET ? ts_intset_bytes(v->ptr) : ts_lp_bytes(v->ptr);
+        ts_rdb_save_string(out, v->ptr, n, compress);
+        return;
+    }
     switch (v->type) {
     case TS_TYPE_STRING:
         if (v->form == TS_FORM_INT) ts_rdb_save_ll_string(out, v->i);
@@ -292,24 +297,15 @@ void ts_rdb_save_value(ts_buf *out, const ts_value *v, bool compress)
         save_list(out, v->ptr, compress);
         return;
     case TS_TYPE_SET:
-        if (v->enc == TS_ENC_INTSET) {
-            ts_rdb_save_string(out, v->ptr, ts_intset_bytes(v->ptr), compress);
-        } else {
-            ts_rdb_save_len(out, ts_set_size(v->ptr, v->enc));
-            ts_set_foreach(v->ptr, v->enc, save_set_member, &sc);
-        }
+        ts_rdb_save_len(out, ts_set_size(v->ptr, v->enc));
+        ts_set_foreach(v->ptr, v->enc, save_set_member, &sc);
         return;
     case TS_TYPE_ZSET:
-        if (v->enc == TS_ENC_LISTPACK) ts_rdb_save_string(out, v->ptr, ts_lp_bytes(v->ptr), compress);
-        else save_zsl(out, v->ptr, compress);
+        save_zsl(out, v->ptr, compress);
         return;
     case TS_TYPE_HASH:
-        if (v->enc == TS_ENC_LISTPACK) {
-            ts_rdb_save_string(out, v->ptr, ts_lp_bytes(v->ptr), compress);
-        } else {
-            ts_rdb_save_len(out, ts_hobj_len(v->ptr, v->enc));
-            ts_hobj_foreach(v->ptr, v->enc, save_hash_pair, &sc);
-        }
+        ts_rdb_save_len(out, ts_hobj_len(v->ptr, v->enc));
+        ts_hobj_foreach(v->ptr, v->enc, save_hash_pair, &sc);
         return;
     case TS_TYPE_STREAM:
         save_stream(out, v->ptr, compress);
@@ -615,31 +611,36 @@ static int load_list(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_val
     return 0;
 }
 
-/* SET (2): an intset while it can be one, like Redis's loader. */
-static int load_set(ts_rdb_reader *r, const ts_config *cfg, ts_value *out)
+/* Reads n items of `width` strings each (a member; a field and its value)
+ * and hands each to add, which returns false for a duplicate (then the
+ * load fails with dup_err). The strings are freed after each call. */
+typedef bool add_item_fn(void *ctx, char *const *s, const size_t *len);
+
+static int load_items(ts_rdb_reader *r, uint64_t n, int width, add_item_fn *add, void *ctx, const char *dup_err)
 {
-    uint64_t n;
-    if (ts_rdb_read_len(r, &n, NULL)) return -1;
-    if (n == 0) return fail(r, ERR_EMPTY);
-    int enc = n <= (uint64_t)cfg->set_max_intset_entries ? TS_ENC_INTSET : TS_ENC_HASHTABLE;
-    void *set = ts_set_new(enc);
     for (uint64_t i = 0; i < n; i++) {
-        char *s;
-        size_t len;
-        if (ts_rdb_read_string(r, &s, &len)) break;
-        bool added = ts_set_add(&set, &enc, s, len, cfg->set_max_intset_entries);
-        free(s);
-        if (!added) {
-            fail(r, "duplicate set members");
-            break;
-        }
+        char *s[2];
+        size_t len[2];
+        int got = 0;
+        while (got < width && ts_rdb_read_string(r, &s[got], &len[got]) == 0) got++;
+        bool added = got == width && add(ctx, s, len);
+        for (int k = 0; k < got; k++) free(s[k]);
+        if (got < width) return -1;
+        if (!added) return fail(r, dup_err);
     }
-    if (r->err) {
-        ts_set_free(set, enc);
-        return -1;
-    }
-    *out = (ts_value){.type = TS_TYPE_SET, .enc = (uint8_t)enc, .form = TS_FORM_PTR, .ptr = set};
     return 0;
+}
+
+typedef struct build_ctx {
+    void *obj;
+    int enc;
+    const ts_config *cfg;
+} build_ctx;
+
+static bool add_set_member(void *ctx, char *const *s, const size_t *len)
+{
+    build_ctx *b = ctx;
+    return ts_set_add(&b->obj, &b->enc, s[0], len[0], b->cfg->set_max_intset_entries);
 }
 
 static int load_set_intset(ts_rdb_reader *r, const ts_config *cfg, ts_value *out)
@@ -658,37 +659,39 @@ static int load_set_intset(ts_rdb_reader *r, const ts_config *cfg, ts_value *out
     return 0;
 }
 
-/* HASH (4): a listpack while the fields and values allow, like Redis. */
-static int load_hash(ts_rdb_reader *r, const ts_config *cfg, ts_value *out)
+static bool add_hash_pair(void *ctx, char *const *s, const size_t *len)
+{
+    build_ctx *b = ctx;
+    return ts_hobj_set(&b->obj, &b->enc, s[0], len[0], s[1], len[1], b->cfg->hash_max_listpack_entries,
+                       b->cfg->hash_max_listpack_value);
+}
+
+/* SET (2) and HASH (4): a count and the members (field/value pairs),
+ * added through the type module, which converts exactly where Redis's
+ * loader does: a set starts as an intset when the count allows one and
+ * turns into a hashtable at the first non-integer, a hash starts as a
+ * listpack when the count allows and turns at the first long string. */
+static int load_counted(ts_rdb_reader *r, int type, const ts_config *cfg, ts_value *out)
 {
     uint64_t n;
     if (ts_rdb_read_len(r, &n, NULL)) return -1;
     if (n == 0) return fail(r, ERR_EMPTY);
-    int enc;
-    void *h = ts_hobj_new(&enc);
-    if (n > (uint64_t)cfg->hash_max_listpack_entries) ts_hobj_convert(&h, &enc);
-    for (uint64_t i = 0; i < n; i++) {
-        char *f, *v;
-        size_t fl, vl;
-        if (ts_rdb_read_string(r, &f, &fl)) break;
-        if (ts_rdb_read_string(r, &v, &vl)) {
-            free(f);
-            break;
-        }
-        bool added = ts_hobj_set(&h, &enc, f, fl, v, vl, cfg->hash_max_listpack_entries,
-                                 cfg->hash_max_listpack_value);
-        free(f);
-        free(v);
-        if (!added) {
-            fail(r, "duplicate hash fields");
-            break;
-        }
+    build_ctx b = {.cfg = cfg};
+    int rc;
+    if (type == TS_TYPE_SET) {
+        b.enc = n <= (uint64_t)cfg->set_max_intset_entries ? TS_ENC_INTSET : TS_ENC_HASHTABLE;
+        b.obj = ts_set_new(b.enc);
+        rc = load_items(r, n, 1, add_set_member, &b, "duplicate set members");
+    } else {
+        b.obj = ts_hobj_new(&b.enc);
+        if (n > (uint64_t)cfg->hash_max_listpack_entries) ts_hobj_convert(&b.obj, &b.enc);
+        rc = load_items(r, n, 2, add_hash_pair, &b, "duplicate hash fields");
     }
-    if (r->err) {
-        ts_hobj_free(h, enc);
+    if (rc) {
+        ts_type_ops_of(type)->free(b.obj, b.enc);
         return -1;
     }
-    *out = (ts_value){.type = TS_TYPE_HASH, .enc = (uint8_t)enc, .form = TS_FORM_PTR, .ptr = h};
+    *out = (ts_value){.type = (uint8_t)type, .enc = (uint8_t)b.enc, .form = TS_FORM_PTR, .ptr = b.obj};
     return 0;
 }
 
@@ -972,12 +975,12 @@ int ts_rdb_load_value(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_va
     case TS_RDB_TYPE_STRING: return load_string(r, out);
     case TS_RDB_TYPE_LIST:
     case TS_RDB_TYPE_LIST_QUICKLIST_2: return load_list(r, rdbtype, cfg, out);
-    case TS_RDB_TYPE_SET: return load_set(r, cfg, out);
+    case TS_RDB_TYPE_SET: return load_counted(r, TS_TYPE_SET, cfg, out);
     case TS_RDB_TYPE_SET_INTSET: return load_set_intset(r, cfg, out);
     case TS_RDB_TYPE_ZSET:
     case TS_RDB_TYPE_ZSET_2: return load_zset(r, rdbtype, cfg, out);
     case TS_RDB_TYPE_ZSET_LISTPACK: return load_zset_listpack(r, cfg, out);
-    case TS_RDB_TYPE_HASH: return load_hash(r, cfg, out);
+    case TS_RDB_TYPE_HASH: return load_counted(r, TS_TYPE_HASH, cfg, out);
     case TS_RDB_TYPE_HASH_LISTPACK: return load_hash_listpack(r, cfg, out);
     case TS_RDB_TYPE_STREAM_LISTPACKS:
     case TS_RDB_TYPE_STREAM_LISTPACKS_2: return load_stream(r, rdbtype, out);
@@ -1014,8 +1017,12 @@ int ts_rdb_restore_payload(const void *p, size_t n, const ts_config *cfg, ts_val
     if (get_le(footer, 2) > TS_RDB_VERSION) goto bad_footer;
     if (ts_crc64(0, b, n - 8) != get_le(footer + 2, 8)) goto bad_footer;
 
+    /* Redis reads the value from the whole argument, footer included
+     * (rioInitWithBuffer over the payload): a value cut short borrows the
+     * footer's bytes there and may load, so the same bytes are readable
+     * here, and no byte past the argument is. */
     ts_rdb_reader r;
-    ts_rdb_reader_init(&r, b, n - DUMP_FOOTER);
+    ts_rdb_reader_init(&r, b, n);
     int type;
     if (ts_rdb_read_byte(&r, &type) || ts_rdb_load_value(&r, type, cfg, out)) {
         *err = "Bad data format";

@@ -79,22 +79,6 @@ bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
 
 bool ts_arg_to_ll(ts_arg a, long long *out) { return ts_str_to_ll(a.ptr, a.len, out); }
 
-void ts_value_string(ts_value *v, const char *p, size_t n)
-{
-    long long ll;
-    v->type = TS_TYPE_STRING;
-    if (n <= 20 && ts_str_to_ll(p, n, &ll)) {
-        v->form = TS_FORM_INT;
-        v->enc = TS_ENC_INT;
-        v->i = ll;
-        return;
-    }
-    v->form = TS_FORM_INLINE;
-    v->enc = n <= TS_EMBSTR_MAX ? TS_ENC_EMBSTR : TS_ENC_RAW;
-    v->s.ptr = p;
-    v->s.len = n;
-}
-
 void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n)
 {
     ts_value v;

@@ -1,6 +1,7 @@
 /*
  * object.c - the per-type operation table of object.h, and the value-level
- * helpers built on it (free, deep copy).
+ * helpers built on it (free, deep copy), and the string encoding rule
+ * (ts_value_string), which the keyspace and the RDB loader share.
  *
  * Each type module defines its ts_type_ops; this file only lists them, so
  * that the keyspace depends on the table and not on any type's internals.
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "tessera/common.h"
+#include "tessera/strconv.h"
 #include "tessera/db.h"
 #include "tessera/lazyfree.h"
 #include "tessera/t_hash.h"
@@ -59,4 +61,20 @@ void ts_value_dup(const ts_value *src, ts_value *out)
         const ts_type_ops *ops = ts_type_ops_of(src->type);
         out->ptr = ops ? ops->dup(src->ptr, src->enc) : NULL;
     }
+}
+
+void ts_value_string(ts_value *v, const char *p, size_t n)
+{
+    long long ll;
+    v->type = TS_TYPE_STRING;
+    if (n <= 20 && ts_str_to_ll(p, n, &ll)) {
+        v->form = TS_FORM_INT;
+        v->enc = TS_ENC_INT;
+        v->i = ll;
+        return;
+    }
+    v->form = TS_FORM_INLINE;
+    v->enc = n <= TS_EMBSTR_MAX ? TS_ENC_EMBSTR : TS_ENC_RAW;
+    v->s.ptr = p;
+    v->s.len = n;
 }

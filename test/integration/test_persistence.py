@@ -362,7 +362,6 @@ def test_flip_every_byte_never_crashes(tdir):
         c.hset("h", mapping={"a": 1, "b": 2})
         c.zadd("z", {"a": 1})
         c.sadd("s", 1, 2)
-        c.config_set("rdbchecksum", "no")
         assert c.save()
     finally:
         srv.stop()

@@ -25,6 +25,17 @@ static int ts_test_passed, ts_test_failed;
 
 #define CHECK_MEM(p, n, s) CHECK((n) == strlen(s) && memcmp((p), (s), (n)) == 0)
 
+/* A deterministic pseudo-random stream for tests (splitmix64); seed it by
+ * assigning ts_test_rng. */
+static unsigned long long ts_test_rng = 0x2545F4914F6CDD1Dull;
+static inline unsigned long long ts_test_rnd(void)
+{
+    unsigned long long z = (ts_test_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 #define TS_TEST_MAIN_END() do { \
     printf("%d passed, %d failed\n", ts_test_passed, ts_test_failed); \
     return ts_test_failed ? 1 : 0; \
