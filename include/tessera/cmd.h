@@ -81,6 +81,10 @@ typedef struct ts_cmd_ctx {
      * attempt, and in serve mode the one key being served. */
     struct ts_blocker *blocker;
     const ts_arg *serve_key;
+    /* The AOF (aof.h): where this execution logs its effect (NULL: not
+     * logged), and whether the command said what to log itself. */
+    struct ts_aof_log *aof;
+    bool propagated;
 } ts_cmd_ctx;
 
 typedef void ts_cmd_fn(ts_cmd_ctx *ctx);

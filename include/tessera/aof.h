@@ -1,0 +1,93 @@
+/*
+ * aof.h - the append-only file: what a shard logs, how commands say what
+ * their effect is, and the persistence thread's side of the log.
+ *
+ * Owns: the RESP encoding of logged commands (ts_aof_log, one per shard and
+ * one per multi-shard txn), the propagation rules commands follow, and the
+ * interface of the AOF writer that runs on the persistence thread
+ * (persist.c) and of startup replay (aof_load.c).
+ *
+ * Shape: each shard appends the commands it executed to its own buffer,
+ * with no lock; the worker hands the buffer to the persistence thread once
+ * per loop iteration (and before a reply leaves for another worker), which
+ * writes everything that arrived in one write() and, for appendfsync
+ * always, one fsync (group commit). Keys of different shards are
+ * independent, so interleaving the shards' buffers keeps every key's
+ * history in order; a command whose keys span shards is logged once, as a
+ * whole, by its coordinator while its keys are still locked, after every
+ * involved shard has handed over what it logged before (txn.c), so a
+ * replay never applies half of it. Every buffer handed over starts with a
+ * SELECT, because the file interleaves buffers that each assume their own
+ * current database.
+ *
+ * Propagation: a write command that succeeded is logged as its argv unless
+ * it says otherwise with ts_prop_*: relative times become absolute (SET EX
+ * -> SET PXAT, EXPIRE -> PEXPIREAT), random or state-dependent choices
+ * become their effect (SPOP -> SREM, INCRBYFLOAT -> SET, XADD * -> the
+ * ID), blocking forms become their non-blocking pop, and commands whose
+ * effect is hard to spell (XREADGROUP, XCLAIM, ...) log the key's whole
+ * resulting value as RESTORE ... REPLACE ABSTTL (or DEL).
+ */
+#ifndef TESSERA_AOF_H
+#define TESSERA_AOF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tessera/buf.h"
+#include "tessera/cmd.h"
+#include "tessera/common.h"
+
+typedef struct ts_aof_log {
+    ts_buf buf;    /* RESP commands not yet handed to the persistence thread */
+    int db;        /* database of the last command in buf; -1: the next one SELECTs */
+} ts_aof_log;
+
+void ts_aof_log_init(ts_aof_log *l);
+void ts_aof_log_free(ts_aof_log *l);
+/* One command (a SELECT first when db differs from the last one). */
+void ts_aof_log_argv(ts_aof_log *l, int db, int argc, const ts_arg *argv);
+/* Piecewise: the array header, then exactly argc arguments. */
+void ts_aof_log_begin(ts_aof_log *l, int db, int argc);
+void ts_aof_log_arg(ts_aof_log *l, const void *p, size_t n);
+void ts_aof_log_arg_str(ts_aof_log *l, const char *s);
+void ts_aof_log_arg_ll(ts_aof_log *l, long long v);
+/* Takes the buffered bytes (leaves the log empty and makes the next
+ * command SELECT its database). */
+void ts_aof_log_take(ts_aof_log *l, ts_buf *out);
+
+/* ---- what commands call (on the shard running them) ---- */
+
+/* Whether this execution is being logged (AOF on, not replaying, not a
+ * txn part whose coordinator logs the whole command). */
+static inline bool ts_prop_on(const ts_cmd_ctx *c) { return c->aof != NULL; }
+/* The command's effect is nothing the AOF needs (a condition failed). */
+void ts_prop_none(ts_cmd_ctx *c);
+/* Logs argv instead of the command's own (may be called several times). */
+void ts_prop_argv(ts_cmd_ctx *c, int argc, const ts_arg *argv);
+/* Piecewise: ts_prop_begin then argc ts_aof_log_arg* calls on c->aof. */
+void ts_prop_begin(ts_cmd_ctx *c, int argc);
+/* Logs the key's current value and expire time (RESTORE key <abs ms|0>
+ * <payload> REPLACE ABSTTL), or DEL key when it does not exist. */
+void ts_prop_value(ts_cmd_ctx *c, ts_arg key);
+/* After a command ran: logs its argv unless it propagated something
+ * itself; only for write commands that replied without an error. */
+void ts_prop_default(ts_cmd_ctx *c);
+
+/* ---- the writer (persistence thread; persist.c) ---- */
+
+enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
+
+/* Main thread, before workers start: opens (creates) the file for
+ * appending. 0 or -1 with errno. */
+int ts_aof_open(const char *filename, int fsync_policy);
+void ts_aof_set_fsync(int fsync_policy);
+bool ts_aof_enabled(void);
+/* Any worker: hands a buffer over (takes its bytes); returns the sequence
+ * number the bytes got (increasing in file order). */
+uint64_t ts_aof_submit(ts_buf *buf);
+/* The highest sequence number whose bytes are on disk (fsynced); with
+ * appendfsync no/everysec, the highest written. */
+uint64_t ts_aof_durable(void);
+
+#endif
