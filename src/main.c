@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tessera/acceptor.h"
+#include "tessera/aof_load.h"
 #include "tessera/cmd.h"
 #include "tessera/config.h"
 #include "tessera/hash.h"
@@ -183,8 +184,22 @@ static void make_run_id(char *out)
 }
 
 /* Startup: the RDB file in `dir`, if there is one. */
+static ts_aof_startup g_aof_startup;
+
+/* Startup: the AOF with appendonly yes (as Redis, the RDB file is then
+ * only its first version's source), otherwise the RDB file in `dir`. */
 static int load_data(ts_server *srv)
 {
+    if (srv->config.appendonly) {
+        if (ts_aof_startup_prepare(srv, &g_aof_startup) != 0) return -1;
+        for (unsigned i = 0; i < srv->nworkers; i++) {
+            ts_worker *w = srv->workers[i];
+            w->loading = srv->loading;
+            w->shard.aof = w->loading ? NULL : &w->aof_log;
+            w->now_ms = ts_worker_clock(w);
+        }
+        return 0;
+    }
     ts_rdb_load_stats st;
     char err[512];
     uint64_t t0 = ts_monotonic_us();
@@ -309,6 +324,11 @@ int main(int argc, char **argv)
     ts_lazyfree_start();
     for (unsigned i = 0; i < nworkers; i++)
         if (ts_worker_start(srv.workers[i]) != 0) ts_panic("cannot start worker thread %u", i);
+    if (srv.config.appendonly) {
+        if (ts_aof_startup_replay(&srv, &g_aof_startup) != 0) exit(1);
+        /* Changes replayed are not changes since the last save. */
+        atomic_store(&ts_persist.dirty_saved, ts_persist_dirty(&srv));
+    }
 
     if (srv.config.pidfile && srv.config.pidfile[0]) {
         FILE *pf = fopen(srv.config.pidfile, "w");

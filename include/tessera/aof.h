@@ -31,6 +31,7 @@
 #ifndef TESSERA_AOF_H
 #define TESSERA_AOF_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,6 +78,15 @@ void ts_prop_default(ts_cmd_ctx *c);
 /* ---- the writer (persistence thread; persist.c) ---- */
 
 enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
+
+/* What INFO persistence reports (any thread reads). */
+typedef struct ts_aof_status {
+    atomic_llong current_size;     /* bytes in the file */
+    atomic_llong base_size;        /* ... when it was opened */
+    atomic_int last_write_ok;
+    atomic_ullong loaded_commands; /* startup replay */
+} ts_aof_status;
+extern ts_aof_status ts_aof_stat;
 
 /* Main thread, before workers start: opens (creates) the file for
  * appending. 0 or -1 with errno. */

@@ -63,6 +63,10 @@ typedef struct ts_config {
     char *dbfilename;               /* never NULL */
     bool rdbcompression;            /* LZF for strings in snapshots and DUMP payloads */
     bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
+    bool appendonly;                /* the AOF (aof.h) */
+    char *appendfilename;           /* never NULL */
+    int appendfsync;                /* TS_AOF_FSYNC_* of aof.h */
+    bool aof_load_truncated;        /* a torn tail is cut off at startup instead of stopping it */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;

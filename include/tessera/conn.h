@@ -79,6 +79,12 @@ typedef struct ts_conn {
     ts_buf writing;                      /* buffer owned by the write in progress */
     uv_write_t wreq;
     bool write_in_flight;
+    /* appendfsync always (aof.h): the AOF sequence number this
+     * connection's output waits for, and its link in the worker's list of
+     * connections holding output until the fsync. */
+    uint64_t aof_need;
+    bool aof_held;
+    struct ts_conn *aof_next;
     /* Reply slots: ring of batch pointers, one per command not yet replied. */
     ts_batch **slots;
     uint32_t slot_head, slot_count, slot_cap;
@@ -148,6 +154,8 @@ bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, in
 void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
 /* Worker thread: a blocked client was served (BLOCK_DONE). */
 void ts_conn_on_block_done(struct ts_blocker *b);
+/* The persistence thread made more of the AOF durable: held output goes. */
+void ts_conn_aof_release(struct ts_worker *w);
 /* Worker thread: ends the blocked commands whose timeout passed; returns
  * the earliest deadline still pending (0 = none). */
 int64_t ts_conn_expire_blocked(struct ts_worker *w, int64_t now_ms);

@@ -33,12 +33,15 @@ typedef enum ts_msg_kind {
     TS_MSG_FINAL_SAVE,     /* main -> worker 0: shutdown: save every shard now (no client is left) */
     TS_MSG_STOP,           /* main -> worker: close every connection (shutdown, stage 1) */
     TS_MSG_FINAL,          /* main -> worker: every worker is idle; leave the loop (stage 2) */
+    TS_MSG_AOF_SYNCED,     /* persistence thread -> worker: more of the AOF is durable (aof.h) */
+    TS_MSG_LOADED,         /* main -> worker: startup replay is over; log to the AOF from now on */
 } ts_msg_kind;
 
 typedef struct ts_msg {
     ts_mpsc_node node;      /* inbox link (any thread pushes) */
     struct ts_msg *next;    /* single-thread list link (deferred queues) */
     uint8_t kind;
+    uint64_t aof_seq;       /* the sender's last AOF submission when it sent this (aof.h) */
 } ts_msg;
 
 /* Acceptor -> worker: a freshly accepted socket. The worker owns the fd. */

@@ -42,6 +42,7 @@ typedef struct ts_server {
     atomic_int idle_workers;         /* workers that closed all their connections (shutdown) */
     atomic_ullong total_net_input, total_net_output;
     atomic_int save_rules_present;   /* worker 0 keeps it current (its copy of `save`): shutdown saves then */
+    bool loading;                    /* set by main before the workers start: the AOF is replayed first */
     atomic_int final_save;           /* shutdown save: 0 none, 1 running, 2 done, 3 failed */
 } ts_server;
 

@@ -76,6 +76,7 @@ typedef struct ts_shard {
     uint64_t expire_cursor[64];   /* active expiry scan position per db (first 64 dbs) */
     int expire_db;                /* next db the active cycle starts from */
     struct ts_shard_snap *snap;   /* snapshot being written (snapshot.h), or NULL */
+    struct ts_aof_log *aof;       /* where this shard logs for the AOF (aof.h), NULL: not logging */
 #ifndef NDEBUG
     pthread_t owner;
 #endif

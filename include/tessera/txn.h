@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "tessera/aof.h"
 #include "tessera/buf.h"
 #include "tessera/cmd.h"
 #include "tessera/msg.h"
@@ -87,6 +88,10 @@ typedef struct ts_txn {
     int nmembers;
     uint64_t flags;             /* command-specific */
     struct ts_blocker *blocker; /* a blocking command's attempt (multi_borrow.c) */
+    /* The AOF: what the command propagated when it ran on the coordinator
+     * (multi_borrow.c), logged whole before the keys are released. */
+    ts_aof_log aof;
+    bool aof_propagated;
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions

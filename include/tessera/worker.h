@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include "tessera/aof.h"
 #include "tessera/config.h"
 #include "tessera/mpsc.h"
 #include "tessera/msg.h"
@@ -105,6 +106,19 @@ typedef struct ts_worker {
      * read by any thread. */
     atomic_ullong dirty;
     int64_t last_save_check_s;      /* worker 0: second of the last `save` rule check */
+    /* The AOF (aof.h). The shard logs into aof_log (shard.aof points here
+     * once startup replay is over); the worker hands it to the persistence
+     * thread before any message leaves and once per loop iteration. With
+     * appendfsync always, replies wait in conn.c until ts_aof_durable()
+     * reaches what their connection needs (aof_held list). */
+    ts_aof_log aof_log;
+    bool aof_on;                    /* appendonly yes: the shard logs after loading */
+    bool loading;                   /* startup replay: clock reads 0, no expiry, no logging */
+    uint64_t aof_last_seq;          /* this worker's last submission */
+    struct ts_conn *aof_held;       /* connections whose output waits for an fsync */
+    atomic_int aof_holding;         /* aof_held is not empty (read by the persistence thread) */
+    atomic_int aof_sync_posted;     /* aof_sync_msg is in the inbox */
+    ts_msg aof_sync_msg;
 } ts_worker;
 
 int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id);
@@ -117,6 +131,12 @@ void ts_worker_post(ts_worker *w, ts_msg *m);
  * self). The wake-up of another worker is sent once per loop iteration, so a
  * pass over many connections costs one wake-up per peer, not one per batch. */
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m);
+/* Owner thread: hands the shard's logged commands to the persistence
+ * thread (no-op when there are none). */
+void ts_worker_aof_flush(ts_worker *w);
+/* The worker's clock: wall time, or 0 while replaying the AOF (so nothing
+ * logged with an absolute time looks expired before the log is over). */
+static inline int64_t ts_worker_clock(const ts_worker *w) { return w->loading ? 0 : ts_mstime(); }
 /* Owner thread: the connection may continue (processed after the current callback). */
 void ts_worker_make_ready(ts_worker *w, struct ts_conn *c);
 void ts_worker_run_ready(ts_worker *w);

@@ -11,6 +11,10 @@
  * The pops themselves are the list and sorted-set primitives (t_list.h,
  * t_zset.h), so BLPOP's element leaves the list exactly like LPOP's.
  *
+ * The AOF never sees a blocking form (a replay must not block): a pop is
+ * logged as the non-blocking command with the same effect on the key
+ * that was served, and a client that blocks logs nothing (aof.h).
+ *
  * Arguments are checked in Redis 7.0's order, so the same error comes
  * first: BLPOP/BZPOP* check the timeout before any key; BLMOVE checks the
  * directions, then the timeout; B*MPOP check numkeys, the direction, COUNT,
@@ -20,10 +24,23 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/blocking.h"
 #include "tessera/db.h"
 #include "tessera/t_list.h"
 #include "tessera/t_zset.h"
+
+static ts_arg end_name(int where) { return where == TS_LIST_HEAD ? (ts_arg){"LEFT", 4} : (ts_arg){"RIGHT", 5}; }
+
+/* <cmd> key count: the non-blocking pop of up to count elements. */
+static void prop_pop_count(ts_cmd_ctx *c, const char *cmd, ts_arg key, long count)
+{
+    ts_prop_begin(c, 3);
+    if (!ts_prop_on(c)) return;
+    ts_aof_log_arg_str(c->aof, cmd);
+    ts_aof_log_arg(c->aof, key.ptr, key.len);
+    ts_aof_log_arg_ll(c->aof, count);
+}
 
 /* ---------- BLPOP / BRPOP key [key ...] timeout ---------- */
 
@@ -41,8 +58,11 @@ static void bpop_list(ts_cmd_ctx *c, int where)
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[j].ptr, c->argv[j].len);
         ts_list_pop_reply(c, c->argv[j], e, where, 1, true);
+        ts_arg pop[2] = {where == TS_LIST_HEAD ? (ts_arg){"LPOP", 4} : (ts_arg){"RPOP", 4}, c->argv[j]};
+        ts_prop_argv(c, 2, pop);
         return;
     }
+    ts_prop_none(c);
     ts_cmd_block(c, ms);
 }
 
@@ -59,8 +79,14 @@ static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
     bool wrong;
     ts_entry *se = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
-    if (!se) { ts_cmd_block(c, ms); return; }
+    if (!se) {
+        ts_prop_none(c);
+        ts_cmd_block(c, ms);
+        return;
+    }
     ts_list_move(c, c->argv[1], se, c->argv[2], from, to);
+    ts_arg lmove[5] = {{"LMOVE", 5}, c->argv[1], c->argv[2], end_name(from), end_name(to)};
+    ts_prop_argv(c, 5, lmove);
 }
 
 void cmd_blmove(ts_cmd_ctx *c)
@@ -93,8 +119,10 @@ void cmd_blmpop(ts_cmd_ctx *c)
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
         ts_list_pop_reply(c, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
+        prop_pop_count(c, o.second_word ? "RPOP" : "LPOP", c->argv[k], o.count);
         return;
     }
+    ts_prop_none(c);
     ts_cmd_block(c, ms);
 }
 
@@ -112,8 +140,11 @@ static void bzpop(ts_cmd_ctx *c, bool max)
         if (wrong) return;
         if (!e) continue;
         ts_zset_pop(c, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
+        ts_arg pop[2] = {max ? (ts_arg){"ZPOPMAX", 7} : (ts_arg){"ZPOPMIN", 7}, c->argv[j]};
+        ts_prop_argv(c, 2, pop);
         return;
     }
+    ts_prop_none(c);
     ts_cmd_block(c, ms);
 }
 
@@ -134,7 +165,9 @@ void cmd_bzmpop(ts_cmd_ctx *c)
         if (wrong) return;
         if (!e) continue;
         ts_zset_pop(c, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
+        prop_pop_count(c, o.second_word ? "ZPOPMAX" : "ZPOPMIN", c->argv[k], o.count);
         return;
     }
+    ts_prop_none(c);
     ts_cmd_block(c, ms);
 }

@@ -45,6 +45,7 @@ static void publish(ts_worker *w)
 {
     atomic_store(&w->srv->maxclients, w->config.maxclients);
     ts_log_set_level(w->config.loglevel);
+    ts_aof_set_fsync(w->config.appendfsync);
 }
 
 void cmd_config_set(ts_cmd_ctx *c)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/db.h"
 #include "tessera/rdb.h"
 #include "tessera/worker.h"
@@ -50,7 +51,18 @@ static uint32_t lru_for_idle(int64_t now_ms, long long idle)
     return (uint32_t)abs;
 }
 
+static void restore_impl(ts_cmd_ctx *c);
+
+/* The AOF gets the key as it ended up: an absolute TTL (ABSTTL), or a DEL
+ * when the TTL was already past (aof.h). */
 void cmd_restore(ts_cmd_ctx *c)
+{
+    uint32_t errors = c->r->errors;
+    restore_impl(c);
+    if (c->r->errors == errors) ts_prop_value(c, c->argv[1]);
+}
+
+static void restore_impl(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     bool replace = false, absttl = false;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/config.h"
 #include "tessera/db.h"
 #include "tessera/glob.h"
@@ -299,6 +300,8 @@ TS_CMD_FN(cmd_hincrbyfloat)
     size_t n = ts_ld_to_str(out, sizeof out, value);
     hash_set(c, &h, field, out, n);
     hash_close(c, key, &h);
+    ts_arg hset[4] = {{"HSET", 4}, key, field, {out, n}};   /* the AOF gets the result (aof.h) */
+    ts_prop_argv(c, 4, hset);
     ts_reply_bulk(c->r, out, n);
 }
 

@@ -26,6 +26,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/lazyfree.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
@@ -272,11 +273,18 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "rdb_last_cow_size:%lld\r\n", (long long)atomic_load(&ts_persist.last_cow_size));
         add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_expired));
         add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_loaded));
-        add(&b, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n");
+        bool aof = ts_aof_enabled();
+        add(&b, "aof_enabled:%d\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n", aof);
         add(&b, "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n");
         add(&b, "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n");
-        add(&b, "aof_last_write_status:ok\r\naof_last_cow_size:0\r\n");
+        add(&b, "aof_last_write_status:%s\r\naof_last_cow_size:0\r\n",
+            atomic_load(&ts_aof_stat.last_write_ok) || !aof ? "ok" : "err");
         add(&b, "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
+        if (aof) {
+            add(&b, "aof_current_size:%lld\r\naof_base_size:%lld\r\n", (long long)atomic_load(&ts_aof_stat.current_size),
+                (long long)atomic_load(&ts_aof_stat.base_size));
+            add(&b, "aof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n");
+        }
     }
     if (want(c, "stats", true)) {
         SECTION("Stats");

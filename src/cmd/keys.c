@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/db.h"
 #include "tessera/glob.h"
 #include "tessera/worker.h"
@@ -371,12 +372,23 @@ void cmd_expire(ts_cmd_ctx *c)
     if (!expire_flags(c, &flags) || !expire_when(c, &when)) return;
     ts_entry *e = ts_db_lookup_write(c, c->argv[1]);
     if (!e || !expire_allowed(flags, ts_entry_expire(e), when)) {
+        ts_prop_none(c);
         ts_reply_int(c->r, 0);
         return;
     }
-    /* A time already past deletes the key (Redis replicates it as a DEL). */
-    if (when <= c->now_ms) ts_table_delete_entry(ts_db_table(c), e);
-    else ts_table_set_expire(ts_db_table(c), e, when);
+    /* A time already past deletes the key (Redis replicates it as a DEL);
+     * the AOF gets absolute times only (aof.h). */
+    ts_arg key = c->argv[1];
+    if (when <= c->now_ms) {
+        ts_arg del[2] = {{"DEL", 3}, key};
+        ts_prop_argv(c, 2, del);
+        ts_table_delete_entry(ts_db_table(c), e);
+    } else {
+        char num[24];
+        ts_arg pexpireat[3] = {{"PEXPIREAT", 9}, key, {num, (size_t)snprintf(num, sizeof num, "%lld", when)}};
+        ts_prop_argv(c, 3, pexpireat);
+        ts_table_set_expire(ts_db_table(c), e, when);
+    }
     ts_reply_int(c->r, 1);
 }
 

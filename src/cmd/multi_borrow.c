@@ -158,7 +158,12 @@ static void run_on_scratch(ts_txn *t)
         .shard = &scratch, .worker = t->coord, .conn = NULL, .cmd = t->cmd, .db = t->db,
         .argc = t->argc, .argv = t->argv, .r = &t->reply, .now_ms = t->now_ms, .blocker = t->blocker,
     };
+    if (t->coord->shard.aof) {
+        ts_aof_log_free(&t->aof);
+        ctx.aof = &t->aof;
+    }
     t->cmd->run(&ctx);
+    t->aof_propagated = ctx.propagated;
     for (int j = 0; j < t->nparts; j++) {
         loans *l = t->parts[j].ptr;
         for (int i = 0; l && i < l->n; i++) {

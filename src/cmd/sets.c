@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/config.h"
 #include "tessera/db.h"
 #include "tessera/glob.h"
@@ -208,7 +209,9 @@ void cmd_smembers(ts_cmd_ctx *c)
 /* ---------- SPOP ---------- */
 
 /* Pops one random member of s into m (when m is not NULL) or the reply. */
-static void pop_one(ts_cmd_ctx *c, setv *s, mlist *m)
+/* Pops a random member into m, or into the reply (and into `logged`, the
+ * members the AOF's SREM will name, when not NULL). */
+static void pop_one(ts_cmd_ctx *c, setv *s, mlist *m, mlist *logged)
 {
     char buf[TS_SET_NUMBUF];
     const char *p;
@@ -216,10 +219,25 @@ static void pop_one(ts_cmd_ctx *c, setv *s, mlist *m)
     ts_set_random(s->obj, s->enc, buf, &p, &n);
     if (m) mlist_push(m, p, n);
     else ts_reply_bulk(c->r, p, n);
+    if (logged) mlist_push(logged, p, n);
     /* p may point into the entry being deleted: remove copies nothing from
      * it after the lookup has matched. */
     ts_set_remove(&s->obj, s->enc, p, n);
 }
+
+/* SPOP is random: the AOF gets SREM key <the members popped> (aof.h). */
+static void prop_srem(ts_cmd_ctx *c, mlist *popped)
+{
+    ts_prop_begin(c, (int)popped->n + 2);
+    if (ts_prop_on(c)) {
+        ts_aof_log_arg(c->aof, "SREM", 4);
+        ts_aof_log_arg(c->aof, c->argv[1].ptr, c->argv[1].len);
+        for (size_t i = 0; i < popped->n; i++) ts_aof_log_arg(c->aof, popped->buf + popped->off[i], popped->mlen[i]);
+    }
+    mlist_free(popped);
+}
+
+static void collect_member(void *ctx, const char *p, size_t n) { mlist_push(ctx, p, n); }
 
 static void spop_count(ts_cmd_ctx *c)
 {
@@ -243,14 +261,19 @@ static void spop_count(ts_cmd_ctx *c)
         reply_set_members(c, u, uenc);
         ts_set_free(u, uenc);
         ts_table_delete_entry(ts_db_table(c), e);
+        ts_arg del[2] = {{"DEL", 3}, c->argv[1]};
+        ts_prop_argv(c, 2, del);
         return;
     }
     size_t remaining = size - (size_t)count;
+    mlist popped = {0};
+    mlist *logged = ts_prop_on(c) ? &popped : NULL;
     ts_reply_set(c->r, count);
     if (remaining * SPOP_MOVE_MUL > (size_t)count) {
         /* Few to pop: pop them one by one. */
-        for (long long i = 0; i < count; i++) pop_one(c, &s, NULL);
+        for (long long i = 0; i < count; i++) pop_one(c, &s, NULL, logged);
         ts_entry_set_object(s.e, s.enc, s.obj);
+        prop_srem(c, &popped);
         return;
     }
     /* Most of the set goes: move the few survivors into a new set, reply
@@ -259,11 +282,13 @@ static void spop_count(ts_cmd_ctx *c)
      * integers becomes an intset. */
     int kenc;
     mlist m = {0};
-    for (size_t i = 0; i < remaining; i++) pop_one(c, &s, &m);
+    for (size_t i = 0; i < remaining; i++) pop_one(c, &s, &m, NULL);
     void *keep = ts_set_create(m.buf, m.mlen[0], &kenc);
     for (size_t i = 0; i < m.n; i++) ts_set_add(&keep, &kenc, m.buf + m.off[i], m.mlen[i], max_intset(c));
     mlist_free(&m);
     ts_set_foreach(s.obj, s.enc, reply_member, c->r);
+    if (logged) ts_set_foreach(s.obj, s.enc, collect_member, logged);
+    prop_srem(c, &popped);
     ts_entry_set_object(s.e, kenc, keep);
     /* The popped remainder may be big: free it the way the keyspace frees
      * values (in the background past the lazy-free threshold). */
@@ -281,8 +306,10 @@ void cmd_spop(ts_cmd_ctx *c)
     if (wrong) return;
     if (!e) { ts_reply_null(c->r); return; }
     setv s = setv_of(e);
-    pop_one(c, &s, NULL);
+    mlist popped = {0};
+    pop_one(c, &s, NULL, ts_prop_on(c) ? &popped : NULL);
     setv_commit(c, &s);
+    prop_srem(c, &popped);
 }
 
 /* ---------- SRANDMEMBER ---------- */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/blocking.h"
 #include "tessera/config.h"
 #include "tessera/db.h"
@@ -284,6 +285,55 @@ static long long do_trim(ts_stream *s, const trim_args *a)
     return ts_stream_trim(s, a->maxlen, a->strategy == TRIM_MINID ? &a->minid : NULL, a->approx, a->limit);
 }
 
+/* ---------- the AOF (aof.h) ---------- */
+
+/* XADD is logged with the ID it made and an exact trim to the length it
+ * left: an approximate trim depends on node boundaries, a '*' on the clock. */
+static void prop_xadd(ts_cmd_ctx *c, const trim_args *a, const ts_stream *s, const ts_stream_id *id, int fpos)
+{
+    int nfv = c->argc - fpos;
+    bool trim = a->strategy != TRIM_NONE;
+    ts_prop_begin(c, 3 + (a->nomkstream ? 1 : 0) + (trim ? 3 : 0) + nfv);
+    if (!ts_prop_on(c)) return;
+    ts_aof_log *l = c->aof;
+    ts_aof_log_arg(l, "XADD", 4);
+    ts_aof_log_arg(l, c->argv[1].ptr, c->argv[1].len);
+    if (a->nomkstream) ts_aof_log_arg(l, "NOMKSTREAM", 10);
+    if (trim) {
+        ts_aof_log_arg(l, "MAXLEN", 6);
+        ts_aof_log_arg(l, "=", 1);
+        ts_aof_log_arg_ll(l, (long long)s->length);
+    }
+    char buf[48];
+    int len = ts_stream_id_fmt(id, buf);
+    ts_aof_log_arg(l, buf, (size_t)len);
+    for (int i = fpos; i < c->argc; i++) ts_aof_log_arg(l, c->argv[i].ptr, c->argv[i].len);
+}
+
+static void prop_xtrim(ts_cmd_ctx *c, const ts_stream *s)
+{
+    ts_prop_begin(c, 4);
+    if (!ts_prop_on(c)) return;
+    ts_aof_log_arg(c->aof, "XTRIM", 5);
+    ts_aof_log_arg(c->aof, c->argv[1].ptr, c->argv[1].len);
+    ts_aof_log_arg(c->aof, "MAXLEN", 6);
+    ts_aof_log_arg_ll(c->aof, (long long)s->length);
+}
+
+/* Consumer-group commands that depend on the clock (delivery times, idle
+ * times) log each of their keys' resulting value. Costly for big streams,
+ * but exact; see docs/status.md. */
+static void prop_key_values(ts_cmd_ctx *c)
+{
+    int posbuf[16];
+    int *pos = c->argc > 16 ? ts_malloc(sizeof(int) * (size_t)c->argc) : posbuf;
+    int n = ts_command_keys(c->cmd, c->argc, c->argv, pos, c->argc);
+    ts_prop_none(c);
+    for (int i = 0; i < n; i++)
+        if (ts_cmd_key_wanted(c, pos[i])) ts_prop_value(c, c->argv[pos[i]]);
+    if (pos != posbuf) free(pos);
+}
+
 void cmd_xadd(ts_cmd_ctx *c)
 {
     trim_args a;
@@ -336,6 +386,7 @@ void cmd_xadd(ts_cmd_ctx *c)
     ts_stream_append(s, &id, c->argv + fpos, nfv / 2, cfg->stream_node_max_bytes, cfg->stream_node_max_entries);
     reply_id(c->r, &id);
     do_trim(s, &a);
+    prop_xadd(c, &a, s, &id, fpos);
     ts_db_signal_ready(c, key);
 }
 
@@ -346,8 +397,9 @@ void cmd_xtrim(ts_cmd_ctx *c)
     bool wt;
     ts_stream *s = stream_write(c, c->argv[1], &wt);
     if (wt) return;
-    if (!s) { ts_reply_int(c->r, 0); return; }
+    if (!s) { ts_reply_int(c->r, 0); ts_prop_none(c); return; }
     ts_reply_int(c->r, do_trim(s, &a));
+    prop_xtrim(c, s);
 }
 
 void cmd_xlen(ts_cmd_ctx *c)
@@ -555,7 +607,17 @@ static bool last_valid_id(const ts_stream *s, ts_stream_id *out)
     return ts_stream_edge_id(s, true, out);
 }
 
+static void xread_impl(ts_cmd_ctx *c);
+
 void cmd_xread(ts_cmd_ctx *c)
+{
+    uint32_t errors = c->r->errors;
+    xread_impl(c);
+    /* XREADGROUP (the write one): unless it blocked (propagated nothing). */
+    if ((c->cmd->flags & TS_CMD_WRITE) && !c->propagated && c->r->errors == errors) prop_key_values(c);
+}
+
+static void xread_impl(ts_cmd_ctx *c)
 {
     xread_args a;
     if (!parse_xread(c, &a)) return;
@@ -698,6 +760,7 @@ void cmd_xread(ts_cmd_ctx *c)
                 ts_blocker_set_arg(c->blocker, a.streams_arg + n + i, buf, (size_t)len);
             }
         }
+        ts_prop_none(c);
         ts_cmd_block(c, a.timeout);
         goto out;
     }
@@ -1037,7 +1100,16 @@ static bool ll_or_reply(ts_cmd_ctx *c, ts_arg a, long long *out, const char *msg
     return false;
 }
 
+static void xclaim_impl(ts_cmd_ctx *c);
+
 void cmd_xclaim(ts_cmd_ctx *c)
+{
+    uint32_t errors = c->r->errors;
+    xclaim_impl(c);
+    if (c->r->errors == errors) prop_key_values(c);
+}
+
+static void xclaim_impl(ts_cmd_ctx *c)
 {
     ts_stream *s;
     ts_stream_cg *g = need_group(c, &s, true);
@@ -1121,7 +1193,16 @@ out:
     free(ids);
 }
 
+static void xautoclaim_impl(ts_cmd_ctx *c);
+
 void cmd_xautoclaim(ts_cmd_ctx *c)
+{
+    uint32_t errors = c->r->errors;
+    xautoclaim_impl(c);
+    if (c->r->errors == errors) prop_key_values(c);
+}
+
+static void xautoclaim_impl(ts_cmd_ctx *c)
 {
     long long minidle, count = 100;
     bool justid = false;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/db.h"
 #include "tessera/worker.h"
 
@@ -219,6 +220,23 @@ static bool opts_expire_at_ms(ts_cmd_ctx *c, const set_opts *o, int64_t *out)
                         (o->flags & (OPT_EX | OPT_PX)) != 0, out);
 }
 
+/* The AOF gets a SET with an absolute expire time (or KEEPTTL), whatever
+ * form of SET / SETEX / PSETEX / INCRBYFLOAT stored the value. */
+static void prop_set(ts_cmd_ctx *c, ts_arg key, const char *val, size_t n, int64_t when, bool keepttl)
+{
+    ts_prop_begin(c, when >= 0 || keepttl ? (when >= 0 ? 5 : 4) : 3);
+    if (!ts_prop_on(c)) return;
+    ts_aof_log_arg(c->aof, "SET", 3);
+    ts_aof_log_arg(c->aof, key.ptr, key.len);
+    ts_aof_log_arg(c->aof, val, n);
+    if (when >= 0) {
+        ts_aof_log_arg(c->aof, "PXAT", 4);
+        ts_aof_log_arg_ll(c->aof, when);
+    } else if (keepttl) {
+        ts_aof_log_arg(c->aof, "KEEPTTL", 7);
+    }
+}
+
 /* Redis's setGenericCommand: validate the expire time, reply the old value
  * for GET, honour NX/XX, store. The replies for "stored" / "not stored" are
  * +OK / nil, or 1 / 0 for SETNX (as_int); with GET the old value is all. */
@@ -232,6 +250,8 @@ static void set_generic(ts_cmd_ctx *c, const set_opts *o, bool as_int)
     bool found = ts_db_exists(c, key);
     bool stored = !((o->flags & OPT_NX) && found) && !((o->flags & OPT_XX) && !found);
     if (stored) ts_db_set_string(c, key, val.ptr, val.len, when, (o->flags & OPT_KEEPTTL) != 0);
+    if (stored) prop_set(c, key, val.ptr, val.len, when, (o->flags & OPT_KEEPTTL) != 0);
+    else ts_prop_none(c);
     if (get) return;
     if (as_int) ts_reply_int(c->r, stored);
     else if (stored) ts_reply_ok(c->r);
@@ -256,6 +276,7 @@ static void setex_generic(ts_cmd_ctx *c, bool seconds)
     int64_t when;
     if (!expire_at_ms(c, c->argv[2], seconds, true, &when)) return;
     ts_db_set_string(c, c->argv[1], c->argv[3].ptr, c->argv[3].len, when, false);
+    prop_set(c, c->argv[1], c->argv[3].ptr, c->argv[3].len, when, false);
     ts_reply_ok(c->r);
 }
 
@@ -291,6 +312,7 @@ TS_CMD_FN(cmd_getex)
 {
     set_opts o;
     if (!parse_set_opts(c, 2, false, &o)) return;
+    ts_prop_none(c);   /* unless it changes the expire time, below */
     bool ok;
     ts_entry *e = string_entry(c, ts_db_lookup_read(c, c->argv[1]), &ok);
     if (!ok) return;
@@ -302,9 +324,21 @@ TS_CMD_FN(cmd_getex)
     if (o.expire && !opts_expire_at_ms(c, &o, &when)) return;
     reply_entry(c, e);
     ts_table *t = ts_db_table(c);
-    if (o.expire && when <= c->now_ms) ts_table_delete_entry(t, e);   /* EXAT/PXAT in the past */
-    else if (o.expire) ts_table_set_expire(t, e, when);
-    else if (o.flags & OPT_PERSIST) ts_table_set_expire(t, e, -1);
+    ts_arg key = c->argv[1];
+    if (o.expire && when <= c->now_ms) {
+        ts_arg del[2] = {{"DEL", 3}, key};
+        ts_prop_argv(c, 2, del);
+        ts_table_delete_entry(t, e);   /* EXAT/PXAT in the past */
+    } else if (o.expire) {
+        ts_table_set_expire(t, e, when);
+        char num[24];
+        ts_arg pexpireat[3] = {{"PEXPIREAT", 9}, key, {num, (size_t)snprintf(num, sizeof num, "%lld", (long long)when)}};
+        ts_prop_argv(c, 3, pexpireat);
+    } else if (o.flags & OPT_PERSIST) {
+        ts_table_set_expire(t, e, -1);
+        ts_arg persist[2] = {{"PERSIST", 7}, key};
+        ts_prop_argv(c, 2, persist);
+    }
 }
 
 TS_CMD_FN(cmd_strlen)
@@ -548,6 +582,7 @@ TS_CMD_FN(cmd_incrbyfloat)
     char buf[TS_LD_CHARS];
     size_t n = ts_ld_to_str(buf, sizeof(buf), cur);
     store_bytes(c, key, e, buf, n, false);
+    prop_set(c, key, buf, n, -1, true);
     ts_reply_bulk(c->r, buf, n);
 }
 

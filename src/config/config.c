@@ -63,6 +63,7 @@ typedef struct opt_def {
     const char *def;            /* the default, as the arguments of a directive */
 } opt_def;
 
+static const char *const appendfsync_names[] = {"no", "always", "everysec", NULL};   /* TS_AOF_FSYNC_* */
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 _Static_assert(TS_LOG_DEBUG == 0 && TS_LOG_VERBOSE == 1 && TS_LOG_NOTICE == 2 && TS_LOG_WARNING == 3,
                "loglevel_names is indexed by the TS_LOG_* values");
@@ -98,6 +99,12 @@ static const opt_def opts[] = {
     {.name = "dbfilename", .type = T_STRING, .runtime = true, .off = FIELD(dbfilename), .def = "dump.rdb"},
     {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
     {.name = "rdbchecksum", .type = T_BOOL, .off = FIELD(rdbchecksum), .def = "yes"},
+    /* Persistence (the AOF). */
+    {.name = "appendonly", .type = T_BOOL, .off = FIELD(appendonly), .def = "no"},
+    {.name = "appendfilename", .type = T_STRING, .off = FIELD(appendfilename), .def = "appendonly.aof"},
+    {.name = "appendfsync", .type = T_ENUM, .runtime = true, .off = FIELD(appendfsync), .names = appendfsync_names,
+     .def = "everysec"},
+    {.name = "aof-load-truncated", .type = T_BOOL, .runtime = true, .off = FIELD(aof_load_truncated), .def = "yes"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,

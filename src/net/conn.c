@@ -184,10 +184,71 @@ static void on_write(uv_write_t *req, int status)
     else conn_maybe_free(c);
 }
 
+/* appendfsync always: whether output may leave before an fsync. */
+static bool aof_gated(const ts_worker *w)
+{
+    return TS_UNLIKELY(w->shard.aof != NULL) && w->config.appendfsync == TS_AOF_FSYNC_ALWAYS;
+}
+
+static void aof_hold(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    if (!c->aof_held) {
+        c->aof_held = true;
+        c->aof_next = w->aof_held;
+        w->aof_held = c;
+    }
+    /* Published before durable_seq is read again (aof_writer.c's publish). */
+    atomic_store(&w->aof_holding, 1);
+    if (ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->aof_sync_posted, 1))
+        ts_worker_post(w, &w->aof_sync_msg);
+}
+
+void ts_conn_aof_release(ts_worker *w)
+{
+    uint64_t durable = ts_aof_durable();
+    ts_conn *c = w->aof_held;
+    w->aof_held = NULL;
+    while (c) {
+        ts_conn *next = c->aof_next;
+        if (c->aof_need <= durable) {
+            c->aof_held = false;
+            c->aof_next = NULL;
+            conn_flush(c);
+            conn_maybe_resume(c);
+        } else {
+            c->aof_next = w->aof_held;
+            w->aof_held = c;
+        }
+        c = next;
+    }
+    if (!w->aof_held) atomic_store(&w->aof_holding, 0);
+}
+
+static void aof_unhold(ts_conn *c)
+{
+    ts_conn **p = &c->w->aof_held;
+    while (*p && *p != c) p = &(*p)->aof_next;
+    if (*p) *p = c->aof_next;
+    c->aof_held = false;
+}
+
 static void conn_flush(ts_conn *c)
 {
     if (c->closing) return;
     conn_collect_slots(c);
+    if (c->out.len && aof_gated(c->w)) {
+        /* A reply leaves only after the fsync covering every write this
+         * worker logged so far and every remote write it waited for. */
+        ts_worker *w = c->w;
+        if (c->aof_held) return;
+        ts_worker_aof_flush(w);
+        if (w->aof_last_seq > c->aof_need) c->aof_need = w->aof_last_seq;
+        if (c->aof_need > ts_aof_durable()) {
+            aof_hold(c);
+            return;
+        }
+    }
     if (!c->write_in_flight && c->out.len) {
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
         int n = uv_try_write(&c->h.stream, &b, 1);
@@ -274,9 +335,12 @@ static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, i
         .shard = &w->shard, .worker = w, .conn = c, .cmd = cmd, .db = db,
         .argc = argc, .argv = argv, .r = r, .now_ms = now_ms, .blocker = blocker,
     };
+    ctx.aof = w->shard.aof;
     uint32_t errors_before = r->errors;
     uint64_t t0 = ts_monotonic_us();
     cmd->run(&ctx);
+    if (TS_UNLIKELY(ctx.aof != NULL) && (cmd->flags & TS_CMD_WRITE) && r->errors == errors_before)
+        ts_prop_default(&ctx);
     count_command(w, cmd, r, errors_before, ts_monotonic_us() - t0);
     /* Like Redis: clients blocked on keys this command filled are served
      * before the next command runs. */
@@ -370,6 +434,7 @@ bool ts_batch_execute(ts_worker *w, ts_batch *b)
 void ts_conn_on_batch_done(ts_batch *b)
 {
     ts_conn *c = b->conn;
+    if (b->msg.aof_seq > c->aof_need) c->aof_need = b->msg.aof_seq;
     c->inflight--;
     /* The inbox's release/acquire pair makes the owner's writes to the batch
      * (its replies) visible here. */
@@ -469,6 +534,7 @@ void ts_conn_on_block_done(ts_blocker *b)
 {
     ts_conn *c = b->conn;
     b->served = true;
+    if (b->msg.aof_seq > c->aof_need) c->aof_need = b->msg.aof_seq;
     if (c->wait == TS_WAIT_TXN) return;   /* served before the attempt's txn returned */
     if (c->closing) {
         c->blocker = NULL;
@@ -888,7 +954,7 @@ void ts_conn_process(ts_conn *c)
 {
     ts_worker *w = c->w;
     if (c->closing || c->wait != TS_WAIT_NONE) return;
-    w->now_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     c->parser.max_bulk_len = (size_t)w->config.proto_max_bulk_len;   /* CONFIG SET applies at once */
     w->lookahead.max_bulk_len = c->parser.max_bulk_len;
     conn_prefetch_pipeline(c);
@@ -1033,7 +1099,8 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
     }
     c->resp = 2;
     ts_parser_init(&c->parser, (size_t)w->config.proto_max_bulk_len);
-    c->ctime_ms = c->last_interaction_ms = w->now_ms = ts_mstime();
+    c->ctime_ms = c->last_interaction_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
@@ -1084,7 +1151,7 @@ static bool conn_idle(const ts_conn *c)
 static void conn_maybe_migrate(ts_conn *c)
 {
     ts_worker *w = c->w;
-    if (c->streak < TS_MIGRATE_STREAK || w->stopping || !conn_idle(c)) return;
+    if (c->streak < TS_MIGRATE_STREAK || w->stopping || !conn_idle(c) || c->aof_held) return;
     unsigned target = c->streak_target;
     c->streak = 0;
     if (target == w->id || target >= w->srv->nworkers) return;
@@ -1155,6 +1222,7 @@ void ts_msg_migrate_drop(ts_msg_migrate *m)
 
 static void conn_free(ts_conn *c)
 {
+    if (c->aof_held) aof_unhold(c);
     while (c->slot_count) {
         ts_batch *b = c->slots[c->slot_head];
         c->slot_head = (c->slot_head + 1) & (c->slot_cap - 1);

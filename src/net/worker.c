@@ -58,8 +58,20 @@ void ts_worker_post(ts_worker *w, ts_msg *m)
     wake(w);
 }
 
+void ts_worker_aof_flush(ts_worker *w)
+{
+    if (w->aof_log.buf.len == 0) return;
+    ts_buf b;
+    ts_aof_log_take(&w->aof_log, &b);
+    w->aof_last_seq = ts_aof_submit(&b);
+}
+
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
 {
+    /* What this shard logged before the message goes to the disk queue
+     * before anything the receiver logs because of it (aof.h). */
+    if (self->aof_log.buf.len) ts_worker_aof_flush(self);
+    m->aof_seq = self->aof_last_seq;
     if (target != self) {
         ts_mpsc_push(&target->inbox, &m->node);
         if (!self->wake_owed[target->id]) {
@@ -85,8 +97,17 @@ static void flush_wakeups(ts_worker *w)
     w->nwake = 0;
 }
 
-static void on_wake_check(uv_check_t *h) { flush_wakeups(h->data); }
-static void on_wake_prepare(uv_prepare_t *h) { flush_wakeups(h->data); }
+static void on_wake_check(uv_check_t *h)
+{
+    ts_worker_aof_flush(h->data);
+    flush_wakeups(h->data);
+}
+
+static void on_wake_prepare(uv_prepare_t *h)
+{
+    ts_worker_aof_flush(h->data);
+    flush_wakeups(h->data);
+}
 
 void ts_worker_make_ready(ts_worker *w, ts_conn *c)
 {
@@ -238,6 +259,16 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         free(m);
         ts_final_save_start(w);
         break;
+    case TS_MSG_AOF_SYNCED:
+        atomic_store(&w->aof_sync_posted, 0);
+        ts_conn_aof_release(w);
+        break;
+    case TS_MSG_LOADED:
+        free(m);
+        w->loading = false;
+        w->now_ms = ts_worker_clock(w);
+        if (w->aof_on) w->shard.aof = &w->aof_log;
+        break;
     case TS_MSG_STOP:
         /* Stage 1: close every connection. The loop keeps running: batches
          * and txns of closing connections (ours and other workers') still
@@ -282,7 +313,7 @@ static void on_wakeup(uv_poll_t *p, int status, int events)
     while (read(w->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
     atomic_store(&w->wake_pending, 0);
     ts_mpsc_node *n;
-    w->now_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
         handle_msg(w, TS_CONTAINER_OF(n, ts_msg, node));
         ts_worker_run_ready(w);
@@ -293,7 +324,7 @@ static void on_wakeup(uv_poll_t *p, int status, int events)
 static void on_block_timer(uv_timer_t *t)
 {
     ts_worker *w = t->data;
-    w->now_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     w->block_timer_due = 0;
     int64_t next = ts_conn_expire_blocked(w, w->now_ms);
     if (next) ts_worker_arm_block_timer(w, next);
@@ -347,10 +378,10 @@ void ts_worker_snapshot_kick(ts_worker *w)
 static void on_cron(uv_timer_t *t)
 {
     ts_worker *w = t->data;
-    w->now_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     /* Active expiry stays away while txns hold keys: it would delete what
      * they may still read. */
-    if (!w->shard.exclusive && !w->shard.locks.count && w->shard.active_expire) {
+    if (!w->shard.exclusive && !w->shard.locks.count && w->shard.active_expire && !w->loading) {
         /* Redis spends at most 25% of a cron period on active expiry. */
         uint64_t budget_us = 1000000ULL / (uint64_t)(w->config.hz > 0 ? w->config.hz : 10) / 4;
         ts_db_active_expire_cycle(&w->shard, w->now_ms, budget_us);
@@ -403,16 +434,23 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     uv_timer_init(&w->loop, &w->snap_timer);
     w->snap_timer.data = w;
     atomic_init(&w->dirty, 0);
+    ts_aof_log_init(&w->aof_log);
+    w->aof_on = w->config.appendonly;
+    w->loading = srv->loading;
+    atomic_init(&w->aof_holding, 0);
+    atomic_init(&w->aof_sync_posted, 0);
+    w->aof_sync_msg.kind = TS_MSG_AOF_SYNCED;
     uv_prepare_init(&w->loop, &w->wake_prepare);
     w->wake_prepare.data = w;
     w->wake_list = ts_calloc(srv->nworkers, sizeof(unsigned));
     w->wake_owed = ts_calloc(srv->nworkers, sizeof(bool));
     ts_shard_init(&w->shard, id, w->config.databases);
+    if (w->aof_on && !w->loading) w->shard.aof = &w->aof_log;
     w->open_batches = ts_calloc(srv->nworkers, sizeof(ts_batch *));
     w->open_targets = ts_calloc(srv->nworkers, sizeof(unsigned));
     w->cmd_stats = ts_calloc((size_t)ts_command_count(), sizeof(ts_cmd_stats));
     ts_parser_init(&w->lookahead, (size_t)w->config.proto_max_bulk_len);
-    w->now_ms = ts_mstime();
+    w->now_ms = ts_worker_clock(w);
     return 0;
 }
 
@@ -430,6 +468,7 @@ static void worker_main(void *arg)
     uv_check_start(&w->wake_check, on_wake_check);
     uv_prepare_start(&w->wake_prepare, on_wake_prepare);
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    ts_worker_aof_flush(w);
 }
 
 int ts_worker_start(ts_worker *w) { return uv_thread_create(&w->thread, worker_main, w); }
@@ -461,6 +500,7 @@ void ts_worker_destroy(ts_worker *w)
     uv_loop_close(&w->loop);
     close(w->wake_fd);
     ts_shard_free(&w->shard);
+    ts_aof_log_free(&w->aof_log);
     ts_config_free(&w->config);
     free(w->open_batches);
     ts_parser_free(&w->lookahead);

@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "aof_writer.h"
+#include "tessera/aof.h"
 #include "tessera/common.h"
 #include "tessera/log.h"
 #include "tessera/rdb.h"
@@ -29,7 +32,7 @@
 
 ts_persist_status ts_persist;
 
-enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP };
+enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP, JOB_AOF };
 
 typedef struct job {
     struct job *next;
@@ -37,6 +40,7 @@ typedef struct job {
     ts_snapshot *snap;
     ts_buf data;
     size_t cow;
+    uint64_t seq;               /* JOB_AOF: its sequence number */
 } job;
 
 struct ts_snapshot {
@@ -66,6 +70,7 @@ static struct {
     job *head, *tail;
     bool running;
     atomic_ullong backlog;
+    uint64_t aof_seq;           /* last AOF sequence number given out (under lock) */
     struct ts_server *srv;
 } pt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -81,15 +86,42 @@ static void push(job *j)
     pthread_mutex_unlock(&pt.lock);
 }
 
-static job *pop(void)
+/* Every queued job at once (a round), oldest first; waits up to
+ * wait_ms (-1: forever) for the first. NULL on timeout. */
+static job *pop_all(long wait_ms)
 {
     pthread_mutex_lock(&pt.lock);
-    while (!pt.head) pthread_cond_wait(&pt.cond, &pt.lock);
+    if (!pt.head && wait_ms >= 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        while (!pt.head && pthread_cond_timedwait(&pt.cond, &pt.lock, &ts) == 0) {}
+    } else {
+        while (!pt.head) pthread_cond_wait(&pt.cond, &pt.lock);
+    }
     job *j = pt.head;
-    pt.head = j->next;
-    if (!pt.head) pt.tail = NULL;
+    pt.head = pt.tail = NULL;
     pthread_mutex_unlock(&pt.lock);
     return j;
+}
+
+uint64_t ts_aof_submit(ts_buf *buf)
+{
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_AOF;
+    j->data = *buf;
+    ts_buf_init(buf);
+    pthread_mutex_lock(&pt.lock);
+    j->seq = ++pt.aof_seq;
+    j->next = NULL;
+    if (pt.tail) pt.tail->next = j;
+    else pt.head = j;
+    pt.tail = j;
+    pthread_cond_signal(&pt.cond);
+    pthread_mutex_unlock(&pt.lock);
+    return j->seq;
 }
 
 uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
@@ -229,32 +261,51 @@ static void *thread_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        job *j = pop();
-        ts_snapshot *s = j->snap;
-        switch (j->kind) {
-        case JOB_STOP:
-            free(j);
-            return NULL;
-        case JOB_HEADER:
-            write_header(s);
-            break;
-        case JOB_CHUNK:
-            snap_write(s, j->data.data, j->data.len);
-            s->cow += j->cow;
-            atomic_fetch_sub(&pt.backlog, j->data.len);
-            ts_buf_free(&j->data);
-            break;
-        case JOB_SHARD_DONE:
-            if (--s->shards_left == 0) finish(s);
-            break;
+        job *j = pop_all(ts_aofw_sleep_ms());
+        if (!j) {
+            ts_aofw_tick();
+            continue;
         }
-        free(j);
+        bool stop = false;
+        while (j) {
+            job *next = j->next;
+            ts_snapshot *s = j->snap;
+            if (j->kind != JOB_AOF) ts_aofw_round_end();   /* keep the AOF ahead of slow snapshot writes */
+            switch (j->kind) {
+            case JOB_STOP:
+                stop = true;
+                break;
+            case JOB_AOF:
+                ts_aofw_append(&j->data, j->seq);
+                break;
+            case JOB_HEADER:
+                write_header(s);
+                break;
+            case JOB_CHUNK:
+                snap_write(s, j->data.data, j->data.len);
+                s->cow += j->cow;
+                atomic_fetch_sub(&pt.backlog, j->data.len);
+                ts_buf_free(&j->data);
+                break;
+            case JOB_SHARD_DONE:
+                if (--s->shards_left == 0) finish(s);
+                break;
+            }
+            free(j);
+            j = next;
+        }
+        ts_aofw_round_end();
+        if (stop) {
+            ts_aofw_close();
+            return NULL;
+        }
     }
 }
 
 void ts_persist_start(struct ts_server *srv)
 {
     pt.srv = srv;
+    ts_aofw_init(srv);
     atomic_store(&ts_persist.last_bgsave_ok, 1);
     atomic_store(&ts_persist.last_save_duration_ms, -1);
     atomic_store(&ts_persist.lastsave, ts_mstime() / 1000);

@@ -104,6 +104,7 @@ void ts_txn_free(ts_txn *t)
         free(t->argv);
     }
     ts_buf_free(&t->reply_buf);
+    ts_aof_log_free(&t->aof);
     free(t);
 }
 
@@ -290,6 +291,28 @@ void ts_txn_on_release(ts_worker *w, ts_txn_part *p)
     ts_txn_unref(t);
 }
 
+/* The AOF gets the whole command (or what it propagated) from the
+ * coordinator while every key is still locked: each part handed over what
+ * its shard logged before it answered (ts_worker_send), and nothing logged
+ * after the release can come before this (aof.h). */
+static void log_txn(ts_worker *w, ts_txn *t)
+{
+    if (TS_LIKELY(w->shard.aof == NULL)) return;
+    ts_aof_log *log = w->shard.aof;
+    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
+        ts_txn *m = t->nmembers ? t->members[i] : t;
+        if (m->reply.errors || !(m->cmd->flags & TS_CMD_WRITE)) continue;
+        if (m->aof_propagated) {
+            if (m->aof.buf.len == 0) continue;
+            ts_buf_append(&log->buf, m->aof.buf.data, m->aof.buf.len);
+            log->db = m->aof.db;
+        } else {
+            ts_aof_log_argv(log, m->db, m->argc, m->argv);
+        }
+    }
+    ts_worker_aof_flush(w);
+}
+
 void ts_txn_on_done(ts_worker *w, ts_txn *t)
 {
     int next = t->ops->after(t);
@@ -299,6 +322,7 @@ void ts_txn_on_done(ts_worker *w, ts_txn *t)
         for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_STEP);
         return;
     }
+    log_txn(w, t);
     for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_RELEASE);
     if (t->conn) ts_conn_on_txn_done(t->conn, t);   /* NULL: the server's own (a `save` rule's BGSAVE) */
     ts_txn_unref(t);

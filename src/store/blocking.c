@@ -418,9 +418,9 @@ static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
             ts_reply_init(&r, &b->reply, b->resp);
             ts_cmd_ctx ctx = {
                 .shard = s, .worker = w, .conn = NULL, .cmd = b->cmd, .db = b->db, .argc = b->argc,
-                .argv = b->argv, .r = &r, .now_ms = w->now_ms, .serve_key = &key,
+                .argv = b->argv, .r = &r, .now_ms = w->now_ms, .serve_key = &key, .aof = s->aof,
             };
-            b->cmd->run(&ctx);
+            b->cmd->run(&ctx);   /* a blocking command always propagates its pop itself (aof.h) */
             b->errors = r.errors;
             memcpy(b->last_error_code, r.last_error_code, sizeof b->last_error_code);
             w->cmd_stats[b->cmd->id].calls++;

@@ -8,11 +8,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tessera/aof.h"
 #include "tessera/server.h"
 #include "tessera/worker.h"
 
 
 /* An expiring stream ends the wait of XREADGROUP clients blocked on it. */
+/* An expired key leaves the AOF as a DEL, like Redis propagates it. */
+static void log_expired(ts_shard *s, int db, ts_arg key)
+{
+    if (TS_LIKELY(s->aof == NULL)) return;
+    ts_aof_log_begin(s->aof, db, 2);
+    ts_aof_log_arg(s->aof, "DEL", 3);
+    ts_aof_log_arg(s->aof, key.ptr, key.len);
+}
+
 static void signal_expired(ts_shard *s, int db, ts_entry *e, ts_arg key)
 {
     if (TS_LIKELY(s->blocked_keys == 0) || ts_entry_type(e) != TS_TYPE_STREAM) return;
@@ -26,6 +36,7 @@ ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
     ts_entry *e = ts_table_find(t, key.ptr, key.len);
     if (e && ts_entry_expired(e, now_ms)) {
         signal_expired(s, db, e, key);
+        log_expired(s, db, key);
         ts_table_delete_entry(t, e);
         s->stats.expired_keys++;
         return NULL;
@@ -216,7 +227,10 @@ void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us)
                     ts_entry *e = ts_table_find(t, x.keys[k], x.lens[k]);
                     if (e) signal_expired(s, db, e, (ts_arg){x.keys[k], x.lens[k]});
                 }
-                if (ts_table_delete(t, x.keys[k], x.lens[k]) == 1) s->stats.expired_keys++;
+                if (ts_table_delete(t, x.keys[k], x.lens[k]) == 1) {
+                    s->stats.expired_keys++;
+                    log_expired(s, db, (ts_arg){x.keys[k], x.lens[k]});
+                }
                 free(x.keys[k]);
             }
             if (x.sampled) s->stats.expired_stale_perc_x100 = x.nexpired * 10000 / x.sampled;

@@ -1,0 +1,305 @@
+/*
+ * aof_load.c - startup with appendonly yes (aof_load.h).
+ *
+ * Replay goes through the ordinary command path: a socketpair whose far
+ * end is adopted by worker 0 as a client, fed the file's commands and
+ * drained of replies by a thread here. Routing, multi-shard commands and
+ * every command's semantics are then exactly those that produced the
+ * file, with no second implementation to keep in step. While loading,
+ * workers read their clock as 0 (nothing logged with an absolute expire
+ * time looks expired, like Redis, which does not expire keys while
+ * loading), run no active expiry and log nothing to the AOF.
+ *
+ * The file is checked (aof_scan.c) before anything runs: a torn tail is
+ * cut off (aof-load-truncated yes, Redis's default) or stops startup;
+ * corruption before the tail always stops startup, naming the offset, so a
+ * bad file never loads partly.
+ */
+#include "tessera/aof_load.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tessera/aof.h"
+#include "tessera/aof_scan.h"
+#include "tessera/cmd.h"
+#include "tessera/log.h"
+#include "tessera/msg.h"
+#include "tessera/persist.h"
+#include "tessera/rdb_file.h"
+#include "tessera/server.h"
+#include "tessera/worker.h"
+
+/* The first AOF of a server that already has an RDB file: a copy of it,
+ * which is a valid RDB preamble. Written to a temp name, fsynced, renamed. */
+static int aof_from_rdb(const char *rdb, const char *aof)
+{
+    int in = open(rdb, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return errno == ENOENT ? 1 : -1;
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "temp-aof-%d.aof", (int)getpid());
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) { close(in); return -1; }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rc = -1;
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) { rc = -1; break; }
+            off += w;
+        }
+        if (rc) break;
+    }
+    close(in);
+    if (rc == 0 && fsync(out) != 0) rc = -1;
+    close(out);
+    if (rc == 0 && rename(tmp, aof) != 0) rc = -1;
+    if (rc != 0) unlink(tmp);
+    return rc;
+}
+
+typedef struct check_ctx {
+    const char *file;
+    char bad[64];
+} check_ctx;
+
+static int check_command(void *arg, const unsigned char *cmd, size_t len, int argc, ts_arg name)
+{
+    (void)cmd; (void)len; (void)argc;
+    check_ctx *x = arg;
+    if (ts_arg_eq(name, "multi") || ts_arg_eq(name, "exec")) return 0;
+    if (ts_command_lookup(name.ptr, name.len)) return 0;
+    snprintf(x->bad, sizeof x->bad, "%.*s", (int)(name.len > 40 ? 40 : name.len), name.ptr);
+    return 1;
+}
+
+int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->t0_us = (int64_t)ts_monotonic_us();
+    const char *file = srv->config.appendfilename;
+    int fd = open(file, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        ts_log(TS_LOG_WARNING, "Fatal error: can't open the append log file %s for reading: %s", file, strerror(errno));
+        return -1;
+    }
+    if (fd < 0) {
+        /* No AOF yet: start it from the RDB file, if there is one, and
+         * load that. */
+        int rc = aof_from_rdb(srv->config.dbfilename, file);
+        if (rc < 0) {
+            ts_log(TS_LOG_WARNING, "Can't create the append only file %s from %s: %s", file,
+                   srv->config.dbfilename, strerror(errno));
+            return -1;
+        }
+        if (rc == 0) {
+            ts_log(TS_LOG_NOTICE, "Creating AOF %s from the RDB file %s", file, srv->config.dbfilename);
+            fd = open(file, O_RDWR | O_CLOEXEC);
+            if (fd < 0) return -1;
+        }
+    }
+    if (fd >= 0) {
+        struct stat sb;
+        if (fstat(fd, &sb) != 0) { close(fd); return -1; }
+        size_t len = (size_t)sb.st_size;
+        unsigned char *map = NULL;
+        if (len) {
+            map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (map == MAP_FAILED) {
+                ts_log(TS_LOG_WARNING, "Fatal error: can't read the append only file %s: %s", file, strerror(errno));
+                close(fd);
+                return -1;
+            }
+        }
+        ts_aof_scan_result res;
+        check_ctx x = {.file = file};
+        int rc = len ? ts_aof_scan(map, len, check_command, &x, &res) : 0;
+        if (!len) memset(&res, 0, sizeof res);
+        if (rc > 0) {
+            ts_log(TS_LOG_WARNING, "Unknown command '%s' reading the append only file %s", x.bad, file);
+            goto fail;
+        }
+        if (rc < 0) {
+            ts_log(TS_LOG_WARNING,
+                   "Bad file format reading the append only file %s at offset %zu (%s): make a backup of your AOF "
+                   "file, then use tessera-check aof --fix <filename>",
+                   file, res.error_off, res.error);
+            goto fail;
+        }
+        if (res.truncated) {
+            if (!srv->config.aof_load_truncated) {
+                ts_log(TS_LOG_WARNING,
+                       "Unexpected end of file reading the append only file %s. You can: 1) Make a backup of your "
+                       "AOF file, then use tessera-check aof --fix <filename>. 2) Alternatively you can set the "
+                       "'aof-load-truncated' configuration option to yes and restart the server.",
+                       file);
+                goto fail;
+            }
+            ts_log(TS_LOG_WARNING, "!!! Warning: short read while loading the AOF file %s!!!", file);
+            ts_log(TS_LOG_WARNING, "!!! Truncating the AOF %s at offset %zu !!!", file, res.valid_len);
+            if (ftruncate(fd, (off_t)res.valid_len) != 0 || fsync(fd) != 0) {
+                ts_log(TS_LOG_WARNING, "Error truncating the AOF file %s: %s", file, strerror(errno));
+                goto fail;
+            }
+            ts_log(TS_LOG_WARNING, "AOF %s loaded anyway because aof-load-truncated is enabled", file);
+        }
+        if (res.rdb_len) {
+            ts_log(TS_LOG_NOTICE, "Reading RDB preamble from AOF file...");
+            ts_rdb_load_stats ls;
+            char err[512];
+            if (ts_rdb_load_mem(srv, map, res.rdb_len, &ls, err, sizeof err) != 0) {
+                ts_log(TS_LOG_WARNING, "Bad file format reading the RDB preamble of the append only file %s: %s",
+                       file, err);
+                goto fail;
+            }
+            ts_log(TS_LOG_NOTICE, "Reading the remaining AOF tail...");
+        }
+        close(fd);
+        fd = -1;
+        st->map = map;
+        st->map_len = len;
+        st->cmds_off = res.rdb_len;
+        st->cmds_end = res.valid_len;
+        if (st->cmds_end > st->cmds_off) srv->loading = true;
+        if (0) {
+        fail:
+            if (map) munmap(map, len);
+            close(fd);
+            return -1;
+        }
+    }
+    if (ts_aof_open(file, srv->config.appendfsync) != 0) {
+        ts_log(TS_LOG_WARNING, "Can't open the append-only file %s: %s", file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- replay ---- */
+
+typedef struct feed {
+    int fd;
+    int failed;
+    uint64_t commands;
+} feed;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int feed_command(void *arg, const unsigned char *cmd, size_t len, int argc, ts_arg name)
+{
+    (void)argc;
+    feed *f = arg;
+    /* Loading is the only client: a MULTI block needs no isolation. */
+    if (ts_arg_eq(name, "multi") || ts_arg_eq(name, "exec")) return 0;
+    if (write_all(f->fd, cmd, len) != 0) { f->failed = errno; return 1; }
+    f->commands++;
+    return 0;
+}
+
+typedef struct drain {
+    int fd;
+    char token[41];
+    bool seen;
+} drain;
+
+/* Reads replies until the sentinel ECHO's token comes back: every command
+ * before it has then run (replies come in request order). */
+static void *drain_main(void *arg)
+{
+    drain *d = arg;
+    char buf[65536 + 64];
+    size_t keep = 0;
+    for (;;) {
+        ssize_t n = read(d->fd, buf + keep, 65536);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        size_t have = keep + (size_t)n;
+        if (memmem(buf, have, d->token, 40)) {
+            d->seen = true;
+            return NULL;
+        }
+        keep = have < 40 ? have : 40;
+        memmove(buf, buf + have - keep, keep);
+    }
+}
+
+int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
+{
+    int rc = 0;
+    if (srv->loading) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            ts_log(TS_LOG_WARNING, "Can't replay the AOF: socketpair: %s", strerror(errno));
+            return -1;
+        }
+        atomic_fetch_add(&srv->connected_clients, 1);
+        ts_msg_new_conn *m = ts_calloc(1, sizeof(*m));
+        m->msg.kind = TS_MSG_NEW_CONN;
+        m->fd = sv[1];
+        m->is_unix = 1;
+        ts_worker_post(srv->workers[0], &m->msg);
+
+        drain d = {.fd = sv[0]};
+        static const char hex[] = "0123456789abcdef";
+        unsigned long long seed = (unsigned long long)ts_monotonic_us() ^ ((unsigned long long)getpid() << 32);
+        for (int i = 0; i < 40; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            d.token[i] = hex[(seed >> 33) & 15];
+        }
+        pthread_t th;
+        pthread_create(&th, NULL, drain_main, &d);
+        feed f = {.fd = sv[0]};
+        ts_aof_scan_result res;
+        ts_aof_scan(st->map + st->cmds_off, st->cmds_end - st->cmds_off, feed_command, &f, &res);
+        char echo[96];
+        int n = snprintf(echo, sizeof echo, "*2\r\n$4\r\nECHO\r\n$40\r\n%.40s\r\n", d.token);
+        if (!f.failed && write_all(sv[0], echo, (size_t)n) != 0) f.failed = errno;
+        if (f.failed) shutdown(sv[0], SHUT_RDWR);
+        pthread_join(th, NULL);
+        close(sv[0]);
+        if (f.failed || !d.seen) {
+            ts_log(TS_LOG_WARNING, "Replaying the append only file failed: %s",
+                   f.failed ? strerror(f.failed) : "the replay connection closed");
+            rc = -1;
+        }
+        atomic_store(&ts_aof_stat.loaded_commands, f.commands);
+    }
+    if (st->map) munmap(st->map, st->map_len);
+    st->map = NULL;
+    srv->loading = false;
+    for (unsigned i = 0; i < srv->nworkers; i++) {
+        ts_msg *m = ts_calloc(1, sizeof(*m));
+        m->kind = TS_MSG_LOADED;
+        ts_worker_post(srv->workers[i], m);
+    }
+    if (rc == 0)
+        ts_log(TS_LOG_NOTICE, "DB loaded from append only file: %.3f seconds",
+               (double)((int64_t)ts_monotonic_us() - st->t0_us) / 1e6);
+    return rc;
+}

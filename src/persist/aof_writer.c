@@ -1,0 +1,210 @@
+/*
+ * aof_writer.c - writing the append-only file on the persistence thread
+ * (aof_writer.h; the policy is described in aof.h and docs/persistence.md).
+ *
+ * Owns: the AOF file descriptor, the bytes of the current round, the
+ * durable sequence number, the fsync policy, and the aof_* status INFO
+ * reports.
+ *
+ * Failure: a write that fails keeps its bytes and is retried every
+ * second; nothing after them is written meanwhile, and with appendfsync
+ * always no reply covered by them is released, so a full disk delays
+ * acknowledgements but never loses an acknowledged write.
+ */
+#include "aof_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tessera/aof.h"
+#include "tessera/common.h"
+#include "tessera/log.h"
+#include "tessera/persist.h"
+#include "tessera/server.h"
+#include "tessera/worker.h"
+
+#define ROUND_IOV 64
+
+static struct {
+    struct ts_server *srv;
+    int fd;                         /* -1: AOF off */
+    atomic_int fsync_policy;
+    ts_buf pending[ROUND_IOV];      /* this round's bytes, in order */
+    int npending;
+    uint64_t pending_seq;           /* seq of the last pending buffer */
+    uint64_t written_seq;           /* written, maybe not fsynced */
+    atomic_ullong durable_seq;
+    uint64_t synced_seq;
+    int64_t last_fsync_ms;
+    bool write_failed;
+    int64_t retry_at_ms;
+} aw = {.fd = -1};
+
+ts_aof_status ts_aof_stat;
+
+int ts_aof_open(const char *filename, int fsync_policy)
+{
+    int fd = open(filename, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0) {
+        atomic_store(&ts_aof_stat.current_size, (long long)sb.st_size);
+        atomic_store(&ts_aof_stat.base_size, (long long)sb.st_size);
+    }
+    aw.fd = fd;
+    atomic_store(&aw.fsync_policy, fsync_policy);
+    atomic_store(&ts_aof_stat.last_write_ok, 1);
+    aw.last_fsync_ms = ts_mstime();
+    return 0;
+}
+
+void ts_aof_set_fsync(int fsync_policy) { atomic_store(&aw.fsync_policy, fsync_policy); }
+bool ts_aof_enabled(void) { return aw.fd >= 0; }
+uint64_t ts_aof_durable(void) { return atomic_load(&aw.durable_seq); }
+
+void ts_aofw_init(struct ts_server *srv) { aw.srv = srv; }
+
+/* Wakes every worker holding replies (the worker side is in worker.c).
+ * The store of durable_seq before the loads of aof_holding pairs with the
+ * worker's store of aof_holding before its load of durable_seq: one of
+ * the two always sees the other (sequentially consistent atomics). */
+static void publish(uint64_t seq)
+{
+    atomic_store(&aw.durable_seq, seq);
+    ts_server *srv = aw.srv;
+    for (unsigned i = 0; srv && i < srv->nworkers; i++) {
+        ts_worker *w = srv->workers[i];
+        if (atomic_load(&w->aof_holding) && !atomic_exchange(&w->aof_sync_posted, 1))
+            ts_worker_post(w, &w->aof_sync_msg);
+    }
+}
+
+static bool do_fsync(void)
+{
+    if (fdatasync(aw.fd) != 0) {
+        ts_log(TS_LOG_WARNING, "Can't fsync the append only file: %s", strerror(errno));
+        return false;
+    }
+    aw.last_fsync_ms = ts_mstime();
+    aw.synced_seq = aw.written_seq;
+    return true;
+}
+
+/* Writes the pending buffers; false (bytes kept) on an error. */
+static bool write_pending(void)
+{
+    int first = 0;
+    while (first < aw.npending) {
+        struct iovec iov[ROUND_IOV];
+        int n = 0;
+        for (int i = first; i < aw.npending; i++) {
+            iov[n].iov_base = aw.pending[i].data;
+            iov[n].iov_len = aw.pending[i].len;
+            n++;
+        }
+        ssize_t wr = writev(aw.fd, iov, n);
+        if (wr < 0) {
+            if (errno == EINTR) continue;
+            if (!aw.write_failed)
+                ts_log(TS_LOG_WARNING, "Error writing to the AOF file: %s", strerror(errno));
+            aw.write_failed = true;
+            atomic_store(&ts_aof_stat.last_write_ok, 0);
+            aw.retry_at_ms = ts_mstime() + 1000;
+            /* Keep what is left, in order. */
+            memmove(aw.pending, aw.pending + first, sizeof(ts_buf) * (size_t)(aw.npending - first));
+            aw.npending -= first;
+            return false;
+        }
+        atomic_fetch_add(&ts_aof_stat.current_size, (long long)wr);
+        size_t left = (size_t)wr;
+        while (first < aw.npending && left >= aw.pending[first].len) {
+            left -= aw.pending[first].len;
+            ts_buf_free(&aw.pending[first]);
+            first++;
+        }
+        if (left) ts_buf_consume(&aw.pending[first], left);
+    }
+    aw.npending = 0;
+    if (aw.write_failed) ts_log(TS_LOG_WARNING, "AOF write error looks solved. Tessera can write again.");
+    aw.write_failed = false;
+    atomic_store(&ts_aof_stat.last_write_ok, 1);
+    aw.written_seq = aw.pending_seq;
+    return true;
+}
+
+void ts_aofw_round_end(void)
+{
+    if (aw.fd < 0 || aw.npending == 0) return;
+    if (aw.write_failed && ts_mstime() < aw.retry_at_ms) return;
+    if (!write_pending()) return;
+    int policy = atomic_load(&aw.fsync_policy);
+    if (policy == TS_AOF_FSYNC_ALWAYS) {
+        if (!do_fsync()) return;
+        publish(aw.synced_seq);
+    } else {
+        if (policy == TS_AOF_FSYNC_EVERYSEC && ts_mstime() - aw.last_fsync_ms >= 1000) do_fsync();
+        publish(aw.written_seq);
+    }
+}
+
+void ts_aofw_append(ts_buf *data, uint64_t seq)
+{
+    if (aw.fd < 0) {
+        ts_buf_free(data);
+        return;
+    }
+    if (aw.npending == ROUND_IOV) {
+        /* A long round: write what we have (fsync at the round's end). */
+        if (!write_pending()) {
+            /* Still failing: merge into the last buffer so nothing is lost. */
+            ts_buf *last = &aw.pending[aw.npending - 1];
+            ts_buf_append(last, data->data, data->len);
+            ts_buf_free(data);
+            aw.pending_seq = seq;
+            return;
+        }
+    }
+    aw.pending[aw.npending++] = *data;
+    ts_buf_init(data);
+    aw.pending_seq = seq;
+}
+
+long ts_aofw_sleep_ms(void)
+{
+    if (aw.fd < 0) return -1;
+    if (aw.npending) return 1000;   /* a failed write waits for its retry */
+    if (atomic_load(&aw.fsync_policy) != TS_AOF_FSYNC_EVERYSEC || aw.synced_seq == aw.written_seq) return -1;
+    long left = 1000 - (long)(ts_mstime() - aw.last_fsync_ms);
+    return left > 0 ? left : 0;
+}
+
+void ts_aofw_tick(void)
+{
+    if (aw.fd < 0) return;
+    if (aw.npending) {
+        aw.retry_at_ms = 0;
+        ts_aofw_round_end();
+        return;
+    }
+    if (atomic_load(&aw.fsync_policy) == TS_AOF_FSYNC_EVERYSEC && aw.synced_seq != aw.written_seq &&
+        ts_mstime() - aw.last_fsync_ms >= 1000)
+        do_fsync();
+}
+
+void ts_aofw_close(void)
+{
+    if (aw.fd < 0) return;
+    aw.retry_at_ms = 0;
+    ts_aofw_round_end();
+    if (aw.npending == 0 && atomic_load(&aw.fsync_policy) != TS_AOF_FSYNC_NO) do_fsync();
+    for (int i = 0; i < aw.npending; i++) ts_buf_free(&aw.pending[i]);
+    aw.npending = 0;
+    close(aw.fd);
+    aw.fd = -1;
+}

@@ -1,0 +1,32 @@
+/*
+ * aof_writer.h - the AOF file as the persistence thread sees it (private
+ * to src/persist/: persist.c's thread loop drives it).
+ *
+ * One "round" is every AOF job the thread found queued at once: their
+ * bytes go out in one writev() and, with appendfsync always, one
+ * fdatasync() (group commit); then the round's last sequence number
+ * becomes durable and workers holding replies for it are woken.
+ */
+#ifndef TESSERA_AOF_WRITER_H
+#define TESSERA_AOF_WRITER_H
+
+#include <stdint.h>
+
+#include "tessera/buf.h"
+
+struct ts_server;
+
+void ts_aofw_init(struct ts_server *srv);
+/* Takes data's bytes for this round. */
+void ts_aofw_append(ts_buf *data, uint64_t seq);
+/* Writes (and fsyncs, per policy) what this round appended. */
+void ts_aofw_round_end(void);
+/* Milliseconds the thread may sleep before an everysec fsync is due
+ * (-1: no limit). */
+long ts_aofw_sleep_ms(void);
+/* The thread woke without jobs: an everysec fsync may be due. */
+void ts_aofw_tick(void);
+/* Thread exit: writes and fsyncs what is left, closes the file. */
+void ts_aofw_close(void);
+
+#endif

@@ -1,0 +1,410 @@
+"""The append-only file: every type and the non-deterministic commands
+survive a restart (clean and SIGKILL), the file is Redis's format
+(redis-check-aof accepts it, redis-server 7.0 loads it), torn tails and
+corruption are handled like Redis, and with appendfsync always no
+acknowledged write is ever lost to a SIGKILL."""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import start_tessera, free_port, wait_port, Server
+from test_persistence import contents, fill_every_type
+
+REDIS = shutil.which("redis-server")
+CHECK_AOF = shutil.which("redis-check-aof")
+
+
+def start_aof(tdir, *extra):
+    return start_tessera(tdir, "--appendonly", "yes", *extra)
+
+
+def kill9(srv):
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+
+
+def nondeterministic_writes(c, other):
+    """Commands whose argv is not their effect (aof.h), run on c; `other`
+    is a second connection for blocked clients."""
+    c.set("nd:ex", "v", ex=1000)
+    c.set("nd:px", "v", px=500000)
+    c.setex("nd:setex", 1000, "v")
+    c.psetex("nd:psetex", 900000, "v")
+    c.set("nd:getex", "v")
+    c.getex("nd:getex", ex=800)
+    c.set("nd:persist", "v", ex=100)
+    c.getex("nd:persist", persist=True)
+    c.set("nd:exp", "v")
+    c.expire("nd:exp", 700)
+    c.set("nd:pexp", "v")
+    c.pexpire("nd:pexp", 600000)
+    c.set("nd:gone", "v")
+    c.expireat("nd:gone", 1)            # in the past: deleted (logged as DEL)
+    c.set("nd:nx", "v")
+    c.expire("nd:nx", 100, nx=True)
+    c.expire("nd:nx", 5000, nx=True)    # not applied
+    c.incrbyfloat("nd:f", 10.5)
+    c.incrbyfloat("nd:f", 0.1)
+    c.hincrbyfloat("nd:h", "f", 3.25)
+    c.sadd("nd:s", *range(100))
+    c.spop("nd:s")
+    c.spop("nd:s", 10)
+    c.spop("nd:s", 85)                   # most of the set: the swap path
+    c.sadd("nd:s2", 1, 2)
+    c.spop("nd:s2", 5)                   # everything: DEL
+    for i in range(30):
+        c.xadd("nd:x", {"i": i})
+    c.xadd("nd:x", {"i": "t"}, maxlen=10, approximate=True)
+    c.xtrim("nd:x", maxlen=5, approximate=True)
+    c.xgroup_create("nd:x", "g", id="0")
+    c.xreadgroup("g", "c1", {"nd:x": ">"}, count=2)
+    c.xclaim("nd:x", "g", "c2", 0, [c.xrange("nd:x")[0][0]])
+    c.xautoclaim("nd:x", "g", "c3", 0, "0-0", count=1)
+    c.set("nd:dump", "payload")
+    c.restore("nd:restored", 400000, c.dump("nd:dump"))
+    c.rpush("nd:l", 1, 2, 3)
+    c.blpop(["nd:empty", "nd:l"], 1)
+    c.brpoplpush("nd:l", "nd:l2", 1)
+    c.blmove("nd:l", "nd:l3", 1, "LEFT", "RIGHT")
+    c.zadd("nd:z", {"a": 1, "b": 2, "c": 3})
+    c.bzpopmin(["nd:z"], 1)
+    c.execute_command("BZMPOP", 1, 1, "nd:z", "MAX", "COUNT", 1)
+    c.rpush("nd:lm", 1, 2, 3, 4)
+    c.execute_command("BLMPOP", 1, 1, "nd:lm", "RIGHT", "COUNT", 2)
+    # Served later: a client blocked first, then the push.
+    got = []
+    t = threading.Thread(target=lambda: got.append(other.blpop(["nd:later"], 10)))
+    t.start()
+    time.sleep(0.2)
+    c.rpush("nd:later", "x", "y")
+    t.join()
+    assert got == [(b"nd:later", b"x")]
+    # Across shards (atomic commands logged whole by their coordinator).
+    c.mset({"ms:%d" % i: i for i in range(20)})
+    c.set("rn:a", "1")
+    c.rename("rn:a", "rn:b")
+    c.sadd("sm:src", "m1", "m2")
+    c.smove("sm:src", "sm:dst", "m1")
+    c.copy("ms:1", "ms:copy")
+    c.execute_command("SELECT", 5)
+    c.set("db5", "x")
+    c.execute_command("FLUSHDB")
+    c.set("db5:after", "y")
+    c.execute_command("SELECT", 0)
+    c.set("mv", "1")
+    c.move("mv", 6)
+    c.swapdb(7, 8)
+    c.execute_command("SELECT", 7)
+    c.set("db7", "z")
+    c.execute_command("SELECT", 0)
+    c.swapdb(7, 8)
+    c.set("lazy", "v", px=1)
+    time.sleep(0.01)
+    assert c.get("lazy") is None        # expired on access: logged as DEL
+
+
+def fill(c, other):
+    fill_every_type(c, 0)
+    fill_every_type(c, 3, n_big=50)
+    nondeterministic_writes(c, other)
+
+
+def ttls(c):
+    return {k: c.pexpiretime(k) for k in c.scan_iter("nd:*")}
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
+def test_every_type_survives_restart(tmp_path, stop):
+    srv = start_aof(tmp_path, "--appendfsync", "always")
+    try:
+        c, other = srv.client(), srv.client()
+        fill(c, other)
+        before, before_ttl = contents(c), ttls(c)
+        assert c.info("persistence")["aof_enabled"] == 1
+        if stop == "sigkill":
+            kill9(srv)
+        else:
+            assert srv.stop() == 0
+        srv = start_aof(tmp_path)
+        c = srv.client()
+        assert contents(c) == before
+        assert ttls(c) == before_ttl
+        assert c.get("nd:f") == b"10.6"
+        assert c.ttl("nd:nx") <= 100
+        # The log keeps growing after a replay, and a second restart agrees.
+        c.set("after", "restart")
+        before = contents(c)
+        assert srv.stop() == 0
+        srv = start_aof(tmp_path)
+        assert contents(srv.client()) == before
+    finally:
+        srv.stop()
+
+
+@pytest.mark.skipif(not CHECK_AOF, reason="redis-check-aof not installed")
+def test_redis_check_aof_accepts_the_file(tmp_path):
+    srv = start_aof(tmp_path)
+    try:
+        c, other = srv.client(), srv.client()
+        fill(c, other)
+    finally:
+        assert srv.stop() == 0
+    out = subprocess.run([CHECK_AOF, str(tmp_path / "appendonly.aof")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "is valid" in out.stdout
+
+
+@pytest.mark.skipif(not REDIS, reason="redis-server not installed")
+def test_redis_server_loads_the_file(tmp_path):
+    """Redis 7.0 loads a single-file AOF found in its dir (it upgrades it to
+    its multi-part layout) with the same contents."""
+    tdir, rdir = tmp_path / "t", tmp_path / "r"
+    tdir.mkdir()
+    rdir.mkdir()
+    srv = start_aof(tdir)
+    try:
+        c, other = srv.client(), srv.client()
+        fill(c, other)
+        before = contents(c)
+    finally:
+        assert srv.stop() == 0
+    shutil.copy(tdir / "appendonly.aof", rdir / "appendonly.aof")
+    port = free_port()
+    proc = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--appendonly", "yes",
+                             "--dir", str(rdir), "--logfile", str(rdir / "redis.log")], cwd=str(rdir))
+    ref = Server([], port, proc, rdir)
+    try:
+        wait_port(port, proc)
+        rc = ref.client()
+        for _ in range(100):
+            if rc.info("persistence")["loading"] == 0:
+                break
+            time.sleep(0.05)
+        assert contents(rc) == before
+    finally:
+        ref.stop()
+
+
+def write_aof(tdir, data):
+    (tdir / "appendonly.aof").write_bytes(data)
+
+
+def start_expect_exit(tdir, *extra, timeout=20):
+    port = free_port()
+    proc = subprocess.Popen([os.environ.get("TESSERA_BIN", "build/tessera-server"), "--port", str(port),
+                             "--dir", str(tdir), "--logfile", str(tdir / "tessera.log"), "--save", "",
+                             "--appendonly", "yes"] + list(extra), cwd=str(tdir))
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the server started")
+
+
+def cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def test_truncated_tail_is_cut_off(tmp_path):
+    good = cmd("SELECT", 0) + b"".join(cmd("SET", "k%d" % i, i) for i in range(10))
+    torn = good + cmd("SET", "torn", "value")[:-3]
+    write_aof(tmp_path, torn)
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        assert c.dbsize() == 10 and c.get("k9") == b"9" and c.get("torn") is None
+        c.set("next", "1")
+    finally:
+        assert srv.stop() == 0
+    log = (tmp_path / "tessera.log").read_text()
+    assert "short read while loading the AOF file" in log
+    assert "Truncating the AOF" in log and str(len(good)) in log
+    data = (tmp_path / "appendonly.aof").read_bytes()
+    assert data.startswith(good) and b"torn" not in data and b"next" in data
+
+
+def test_truncated_tail_refused_without_aof_load_truncated(tmp_path):
+    write_aof(tmp_path, cmd("SET", "a", 1) + b"*3\r\n$3\r\nSET")
+    assert start_expect_exit(tmp_path, "--aof-load-truncated", "no") == 1
+    assert "Unexpected end of file reading the append only file" in (tmp_path / "tessera.log").read_text()
+
+
+def test_open_multi_at_the_end_is_truncated(tmp_path):
+    write_aof(tmp_path, cmd("SET", "a", 1) + cmd("MULTI") + cmd("SET", "b", 2))
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        assert c.get("a") == b"1" and c.get("b") is None
+    finally:
+        srv.stop()
+
+
+def test_multi_exec_block_from_redis_loads(tmp_path):
+    write_aof(tmp_path, cmd("MULTI") + cmd("SET", "a", 1) + cmd("INCR", "a") + cmd("EXEC"))
+    srv = start_aof(tmp_path)
+    try:
+        assert srv.client().get("a") == b"2"
+    finally:
+        srv.stop()
+
+
+def test_corruption_in_the_middle_stops_startup(tmp_path):
+    data = cmd("SET", "a", 1) + b"x" + cmd("SET", "b", 2)
+    write_aof(tmp_path, data)
+    assert start_expect_exit(tmp_path) == 1
+    log = (tmp_path / "tessera.log").read_text()
+    assert "Bad file format reading the append only file" in log
+    assert "offset %d" % len(cmd("SET", "a", 1)) in log
+    assert (tmp_path / "appendonly.aof").read_bytes() == data   # never "fixed" behind the user's back
+
+
+def test_unknown_command_stops_startup(tmp_path):
+    write_aof(tmp_path, cmd("SET", "a", 1) + cmd("NOSUCHCOMMAND", "x"))
+    assert start_expect_exit(tmp_path) == 1
+    assert "Unknown command 'NOSUCHCOMMAND' reading the append only file" in (tmp_path / "tessera.log").read_text()
+
+
+def test_flipped_bytes_never_crash(tmp_path):
+    good = b"".join(cmd("RPUSH", "l", *range(i, i + 5)) for i in range(0, 50, 5)) + cmd("HSET", "h", "f", "v")
+    rnd = random.Random(7)
+    for _ in range(25):
+        data = bytearray(good)
+        pos = rnd.randrange(len(data))
+        data[pos] ^= rnd.choice([0x01, 0x20, 0x5A, 0xFF])
+        write_aof(tmp_path, bytes(data))
+        port = free_port()
+        proc = subprocess.Popen([os.environ.get("TESSERA_BIN", "build/tessera-server"), "--port", str(port),
+                                 "--dir", str(tmp_path), "--logfile", str(tmp_path / "tessera.log"),
+                                 "--save", "", "--appendonly", "yes"], cwd=str(tmp_path))
+        deadline = time.time() + 10
+        while proc.poll() is None and time.time() < deadline:
+            try:
+                with redis.Redis(port=port, socket_timeout=2) as t:
+                    t.ping()
+                    t.dbsize()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+        assert proc.returncode in (0, 1), "byte %d: exit %s" % (pos, proc.returncode)
+
+
+def test_first_start_with_aof_keeps_the_rdb_data(tmp_path):
+    """Turning appendonly on over an existing dump: the dump is loaded and
+    becomes the AOF's RDB preamble, so the next start still has it."""
+    srv = start_tessera(tmp_path)
+    try:
+        c = srv.client()
+        fill_every_type(c, 0, n_big=50)
+        before = contents(c)
+        assert c.save()
+    finally:
+        srv.stop()
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        assert contents(c) == before
+        c.set("added", "later")
+        before = contents(c)
+    finally:
+        assert srv.stop() == 0
+    assert (tmp_path / "appendonly.aof").read_bytes().startswith(b"REDIS0010")
+    os.unlink(tmp_path / "dump.rdb")
+    srv = start_aof(tmp_path)
+    try:
+        assert contents(srv.client()) == before
+    finally:
+        srv.stop()
+
+
+def test_info_and_config(tmp_path):
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        assert c.config_get("appendonly") == {"appendonly": "yes"}
+        assert c.config_get("appendfsync") == {"appendfsync": "everysec"}
+        assert c.config_set("appendfsync", "always")
+        c.set("x", "y")
+        info = c.info("persistence")
+        assert info["aof_enabled"] == 1 and info["aof_last_write_status"] == "ok"
+        assert info["aof_current_size"] == os.path.getsize(tmp_path / "appendonly.aof") > 0
+        with pytest.raises(redis.ResponseError, match="argument 'appendfsync'"):
+            c.config_set("appendfsync", "sometimes")
+    finally:
+        srv.stop()
+
+
+def acked_writer(port, wid, acked, stop):
+    c = redis.Redis(port=port, socket_timeout=5)
+    i = 0
+    try:
+        while not stop.is_set():
+            key = "w%d:%d" % (wid, i)
+            c.set(key, i)
+            acked.append(key)       # only after the reply
+            c.incr("ctr%d" % wid)
+            acked.append(("ctr%d" % wid, i + 1))
+            i += 1
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass
+
+
+def test_sigkill_never_loses_an_acknowledged_write(tmp_path):
+    """appendfsync always: writers on several connections, SIGKILL at random
+    moments (20 times); after each restart every acknowledged write is there."""
+    rnd = random.Random(11)
+    srv = start_aof(tmp_path, "--appendfsync", "always")
+    all_acked = []
+    try:
+        for round_ in range(20):
+            acked, stop = [], threading.Event()
+            ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(6)]
+            for t in ts:
+                t.start()
+            time.sleep(rnd.uniform(0.05, 0.4))
+            kill9(srv)
+            stop.set()
+            for t in ts:
+                t.join()
+            all_acked.extend(acked)
+            srv = start_aof(tmp_path, "--appendfsync", "always")
+            c = srv.client()
+            keys = [k for k in all_acked if isinstance(k, str)]
+            values = c.mget(keys) if keys else []
+            missing = [k for k, v in zip(keys, values) if v is None]
+            assert not missing, "round %d: lost %d acknowledged SETs, e.g. %s" % (round_, len(missing), missing[:3])
+            for name, n in (k for k in acked if isinstance(k, tuple)):
+                assert int(c.get(name) or 0) >= n, "round %d: %s below an acknowledged %d" % (round_, name, n)
+            # Next round's writers start their counters afresh.
+            c.delete(*["ctr%d" % w for w in range(6)])
+            all_acked = keys
+    finally:
+        srv.stop()
+
+
+def test_everysec_loses_at_most_about_a_second(tmp_path):
+    srv = start_aof(tmp_path, "--appendfsync", "everysec")
+    try:
+        c = srv.client()
+        for i in range(2000):
+            c.set("k%d" % i, i)
+        time.sleep(2.2)              # one background fsync at least
+        kill9(srv)
+        srv = start_aof(tmp_path)
+        assert srv.client().dbsize() == 2000
+    finally:
+        srv.stop()
