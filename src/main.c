@@ -301,15 +301,16 @@ int main(int argc, char **argv)
     uv_timer_init(srv.main_loop, &g_main.save_wait);
     atomic_init(&srv.save_rules_present, srv.config.save[0] != '\0');
 
-    ts_persist_start(&srv);
     if (load_data(&srv) != 0) {
         /* What was loaded before the error is dropped, not leaked: the
          * workers never started, so their shards are still ours. Their
          * loops hold live handles, so the process exits from here. */
-        ts_persist_stop();
         for (unsigned i = 0; i < nworkers; i++) ts_shard_free(&srv.workers[i]->shard);
         exit(1);
     }
+    /* After loading: the AOF file (opened by load_data) is the thread's
+     * from here on. */
+    ts_persist_start(&srv);
 
     g_main.srv = &srv;
     /* Signals first: a client that can connect can also see us stopped

@@ -114,14 +114,14 @@ uint64_t ts_aof_submit(ts_buf *buf)
     j->data = *buf;
     ts_buf_init(buf);
     pthread_mutex_lock(&pt.lock);
-    j->seq = ++pt.aof_seq;
+    uint64_t seq = j->seq = ++pt.aof_seq;
     j->next = NULL;
     if (pt.tail) pt.tail->next = j;
     else pt.head = j;
     pt.tail = j;
     pthread_cond_signal(&pt.cond);
     pthread_mutex_unlock(&pt.lock);
-    return j->seq;
+    return seq;   /* j may be freed by now */
 }
 
 uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
