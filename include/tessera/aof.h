@@ -92,6 +92,7 @@ extern ts_aof_status ts_aof_stat;
  * appending. 0 or -1 with errno. */
 int ts_aof_open(const char *filename, int fsync_policy);
 void ts_aof_set_fsync(int fsync_policy);
+int ts_aof_fsync_policy(void);
 bool ts_aof_enabled(void);
 /* Any worker: hands a buffer over (takes its bytes); returns the sequence
  * number the bytes got (increasing in file order). */

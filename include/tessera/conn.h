@@ -84,6 +84,7 @@ typedef struct ts_conn {
      * connections holding output until the fsync. */
     uint64_t aof_need;
     bool aof_held;
+    bool aof_wait_flush;                 /* needs the worker's next submission too */
     struct ts_conn *aof_next;
     /* Reply slots: ring of batch pointers, one per command not yet replied. */
     ts_batch **slots;
@@ -156,6 +157,9 @@ void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
 void ts_conn_on_block_done(struct ts_blocker *b);
 /* The persistence thread made more of the AOF durable: held output goes. */
 void ts_conn_aof_release(struct ts_worker *w);
+/* The worker handed its log over as `seq`: connections waiting for that
+ * submission now wait for seq. */
+void ts_conn_aof_submitted(struct ts_worker *w, uint64_t seq);
 /* Worker thread: ends the blocked commands whose timeout passed; returns
  * the earliest deadline still pending (0 = none). */
 int64_t ts_conn_expire_blocked(struct ts_worker *w, int64_t now_ms);

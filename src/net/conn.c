@@ -200,8 +200,17 @@ static void aof_hold(ts_conn *c)
     }
     /* Published before durable_seq is read again (aof_writer.c's publish). */
     atomic_store(&w->aof_holding, 1);
-    if (ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->aof_sync_posted, 1))
+    if (!c->aof_wait_flush && ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->aof_sync_posted, 1))
         ts_worker_post(w, &w->aof_sync_msg);
+}
+
+void ts_conn_aof_submitted(ts_worker *w, uint64_t seq)
+{
+    for (ts_conn *c = w->aof_held; c; c = c->aof_next) {
+        if (!c->aof_wait_flush) continue;
+        c->aof_wait_flush = false;
+        if (seq > c->aof_need) c->aof_need = seq;
+    }
 }
 
 void ts_conn_aof_release(ts_worker *w)
@@ -211,7 +220,7 @@ void ts_conn_aof_release(ts_worker *w)
     w->aof_held = NULL;
     while (c) {
         ts_conn *next = c->aof_next;
-        if (c->aof_need <= durable) {
+        if (!c->aof_wait_flush && c->aof_need <= durable) {
             c->aof_held = false;
             c->aof_next = NULL;
             conn_flush(c);
@@ -242,8 +251,14 @@ static void conn_flush(ts_conn *c)
          * worker logged so far and every remote write it waited for. */
         ts_worker *w = c->w;
         if (c->aof_held) return;
-        ts_worker_aof_flush(w);
         if (w->aof_last_seq > c->aof_need) c->aof_need = w->aof_last_seq;
+        if (w->aof_log.buf.len) {
+            /* Covered by the submission at the end of this loop iteration,
+             * which carries every connection's writes of the iteration. */
+            c->aof_wait_flush = true;
+            aof_hold(c);
+            return;
+        }
         if (c->aof_need > ts_aof_durable()) {
             aof_hold(c);
             return;

@@ -64,6 +64,7 @@ void ts_worker_aof_flush(ts_worker *w)
     ts_buf b;
     ts_aof_log_take(&w->aof_log, &b);
     w->aof_last_seq = ts_aof_submit(&b);
+    if (w->aof_held) ts_conn_aof_submitted(w, w->aof_last_seq);
 }
 
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)

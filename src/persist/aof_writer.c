@@ -65,6 +65,7 @@ int ts_aof_open(const char *filename, int fsync_policy)
 }
 
 void ts_aof_set_fsync(int fsync_policy) { atomic_store(&aw.fsync_policy, fsync_policy); }
+int ts_aof_fsync_policy(void) { return atomic_load_explicit(&aw.fsync_policy, memory_order_relaxed); }
 bool ts_aof_enabled(void) { return aw.fd >= 0; }
 uint64_t ts_aof_durable(void) { return atomic_load(&aw.durable_seq); }
 
@@ -175,13 +176,15 @@ void ts_aofw_append(ts_buf *data, uint64_t seq)
     aw.pending_seq = seq;
 }
 
+#define LAZY_WRITE_MS 5   /* how long everysec/no leave submissions queued (persist.c) */
+
 long ts_aofw_sleep_ms(void)
 {
     if (aw.fd < 0) return -1;
     if (aw.npending) return 1000;   /* a failed write waits for its retry */
-    if (atomic_load(&aw.fsync_policy) != TS_AOF_FSYNC_EVERYSEC || aw.synced_seq == aw.written_seq) return -1;
-    long left = 1000 - (long)(ts_mstime() - aw.last_fsync_ms);
-    return left > 0 ? left : 0;
+    int policy = atomic_load(&aw.fsync_policy);
+    if (policy == TS_AOF_FSYNC_ALWAYS) return -1;   /* every submission signals */
+    return LAZY_WRITE_MS;
 }
 
 void ts_aofw_tick(void)

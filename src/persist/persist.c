@@ -107,21 +107,41 @@ static job *pop_all(long wait_ms)
     return j;
 }
 
+/* With appendfsync always a submission wakes the thread at once (a reply
+ * waits for it). Otherwise the bytes only join the queue: the thread comes
+ * by every few milliseconds (ts_aofw_sleep_ms) or when much has piled up,
+ * and small submissions are merged into the last queued one, so a busy
+ * worker costs no thread wake-up per loop iteration. */
+#define AOF_LAZY_MAX (1u << 20)
+
 uint64_t ts_aof_submit(ts_buf *buf)
 {
-    job *j = ts_calloc(1, sizeof(*j));
+    bool urgent = ts_aof_fsync_policy() == TS_AOF_FSYNC_ALWAYS;
+    job *j = ts_calloc(1, sizeof(*j));   /* before the lock; freed if merged */
     j->kind = JOB_AOF;
+    /* The sequence number is taken with the insertion, under one lock, so
+     * sequence order is file order. */
+    pthread_mutex_lock(&pt.lock);
+    uint64_t seq = ++pt.aof_seq;
+    job *t = pt.tail;
+    if (!urgent && t && t->kind == JOB_AOF && t->data.len + buf->len <= AOF_LAZY_MAX) {
+        ts_buf_append(&t->data, buf->data, buf->len);
+        t->seq = seq;
+        pthread_mutex_unlock(&pt.lock);
+        ts_buf_free(buf);
+        free(j);
+        return seq;
+    }
     j->data = *buf;
     ts_buf_init(buf);
-    pthread_mutex_lock(&pt.lock);
-    uint64_t seq = j->seq = ++pt.aof_seq;
+    j->seq = seq;
     j->next = NULL;
-    if (pt.tail) pt.tail->next = j;
+    if (t) t->next = j;
     else pt.head = j;
     pt.tail = j;
-    pthread_cond_signal(&pt.cond);
+    if (urgent || j->data.len >= AOF_LAZY_MAX) pthread_cond_signal(&pt.cond);
     pthread_mutex_unlock(&pt.lock);
-    return seq;   /* j may be freed by now */
+    return seq;
 }
 
 uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
