@@ -113,6 +113,7 @@ COMMANDS = {
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
     # persistence (persist_cmds.c)
     "save": ("ALL", "cmd_save", "&ts_multi_snapshot"), "bgsave": ("ALL", "cmd_bgsave", "&ts_multi_snapshot"),
+    "bgrewriteaof": ("ALL", "cmd_bgrewriteaof", "&ts_multi_snapshot"),
     "lastsave": ("NONE", "cmd_lastsave", None),
     # hashes
     "hset": ("KEYS", "cmd_hset", None), "hsetnx": ("KEYS", "cmd_hsetnx", None),

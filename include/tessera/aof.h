@@ -85,6 +85,14 @@ typedef struct ts_aof_status {
     atomic_llong base_size;        /* ... when it was opened */
     atomic_int last_write_ok;
     atomic_ullong loaded_commands; /* startup replay */
+    /* BGREWRITEAOF (persist_cmds.c starts it, the persistence thread ends it). */
+    atomic_int rewrite_in_progress;
+    atomic_int rewrite_scheduled;   /* waits for a running BGSAVE */
+    atomic_ullong rewrites;
+    atomic_int last_rewrite_ok;
+    atomic_llong last_rewrite_ms;   /* -1 before the first */
+    atomic_llong rewrite_started_ms;
+    atomic_ullong rewrite_failures; /* consecutive */
 } ts_aof_status;
 extern ts_aof_status ts_aof_stat;
 

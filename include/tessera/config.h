@@ -66,7 +66,9 @@ typedef struct ts_config {
     bool appendonly;                /* the AOF (aof.h) */
     char *appendfilename;           /* never NULL */
     int appendfsync;                /* TS_AOF_FSYNC_* of aof.h */
-    bool aof_load_truncated;        /* a torn tail is cut off at startup instead of stopping it */
+    bool aof_load_truncated;
+    int auto_aof_rewrite_percentage;         /* 0: no automatic BGREWRITEAOF */
+    long long auto_aof_rewrite_min_size;     /* bytes */        /* a torn tail is cut off at startup instead of stopping it */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;

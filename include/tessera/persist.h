@@ -70,6 +70,10 @@ bool ts_snapshot_try_claim(void);
  * frees itself after done has run. */
 ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
                              uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter);
+/* BGREWRITEAOF: a snapshot written as the RDB preamble of a new AOF, to
+ * which the persistence thread appends every AOF byte queued after the
+ * snapshot's header, then swaps it in (fsync, rename, reopen). */
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress);
 bool ts_snapshot_compress(const ts_snapshot *snap);
 /* A shard's worker: hands over a chunk of the body (takes the bytes; buf
  * is left empty). */

@@ -43,6 +43,8 @@ void ts_bgsave_start(struct ts_worker *w);
 void ts_final_save_start(struct ts_worker *w);
 /* Worker 0's cron: starts a BGSAVE when a `save` rule says so. */
 void ts_save_rules_check(struct ts_worker *w);
+/* Worker 0's cron: a scheduled or automatic BGREWRITEAOF (persist_cmds.c). */
+void ts_aof_rewrite_check(struct ts_worker *w);
 static inline bool ts_shard_snapshot_active(const ts_shard *s) { return s->snap != NULL; }
 
 #endif

@@ -74,7 +74,7 @@ extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_
     ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
 
 /* persist_cmds.c */
-TS_CMD_FN(cmd_save); TS_CMD_FN(cmd_bgsave); TS_CMD_FN(cmd_lastsave);
+TS_CMD_FN(cmd_save); TS_CMD_FN(cmd_bgsave); TS_CMD_FN(cmd_bgrewriteaof); TS_CMD_FN(cmd_lastsave);
 
 /* LMPOP/ZMPOP/BLMPOP/BZMPOP: numkeys at numkeys_at, the keys, then w0|w1
  * (LEFT|RIGHT or MIN|MAX), then [COUNT n], checked in Redis 7.0's order

@@ -259,7 +259,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "loading:0\r\nasync_loading:0\r\n");
         add(&b, "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n");
         add(&b, "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n");
-        int in_progress = atomic_load(&ts_persist.in_progress);
+        int in_progress = atomic_load(&ts_persist.in_progress) && !atomic_load(&ts_aof_stat.rewrite_in_progress);
         uint64_t dirty = ts_persist_dirty(srv), saved = atomic_load(&ts_persist.dirty_saved);
         add(&b, "rdb_changes_since_last_save:%llu\r\n", (unsigned long long)(dirty > saved ? dirty - saved : 0));
         add(&b, "rdb_bgsave_in_progress:%d\r\n", in_progress);
@@ -274,9 +274,17 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_expired));
         add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_loaded));
         bool aof = ts_aof_enabled();
-        add(&b, "aof_enabled:%d\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n", aof);
-        add(&b, "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n");
-        add(&b, "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\n");
+        int rewriting = atomic_load(&ts_aof_stat.rewrite_in_progress);
+        long long last_rw = atomic_load(&ts_aof_stat.last_rewrite_ms);
+        add(&b, "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\n", aof, rewriting,
+            atomic_load(&ts_aof_stat.rewrite_scheduled));
+        add(&b, "aof_last_rewrite_time_sec:%lld\r\naof_current_rewrite_time_sec:%lld\r\n",
+            last_rw < 0 ? -1LL : last_rw / 1000,
+            rewriting ? (long long)(ts_mstime() - atomic_load(&ts_aof_stat.rewrite_started_ms)) / 1000 : -1LL);
+        add(&b, "aof_last_bgrewrite_status:%s\r\naof_rewrites:%llu\r\naof_rewrites_consecutive_failures:%llu\r\n",
+            atomic_load(&ts_aof_stat.last_rewrite_ok) ? "ok" : "err",
+            (unsigned long long)atomic_load(&ts_aof_stat.rewrites),
+            (unsigned long long)atomic_load(&ts_aof_stat.rewrite_failures));
         add(&b, "aof_last_write_status:%s\r\naof_last_cow_size:0\r\n",
             atomic_load(&ts_aof_stat.last_write_ok) || !aof ? "ok" : "err");
         add(&b, "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");

@@ -1,6 +1,8 @@
 /*
- * persist_cmds.c - SAVE, BGSAVE [SCHEDULE], LASTSAVE: starting a snapshot
- * of every shard at one point in time (docs/persistence.md).
+ * persist_cmds.c - SAVE, BGSAVE [SCHEDULE], LASTSAVE, BGREWRITEAOF:
+ * starting a snapshot of every shard at one point in time
+ * (docs/persistence.md). BGREWRITEAOF's snapshot is the RDB preamble of a
+ * new AOF; the persistence thread adds the log written after that point.
  *
  * With several shards both run as a txn over all of them (exclusive):
  *   phase 0  every shard is held: nothing changes anywhere;
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "tessera/aof.h"
 #include "tessera/log.h"
 #include "tessera/server.h"
 #include "tessera/persist.h"
@@ -43,12 +46,48 @@ static ts_snapshot *new_snapshot(ts_worker *w, bool waiter)
 }
 
 static bool is_save(const ts_command *cmd) { return strcmp(cmd->name, "save") == 0; }
+static bool is_rewrite(const ts_command *cmd) { return strcmp(cmd->name, "bgrewriteaof") == 0; }
+
+#define ERR_REWRITE_IN_PROGRESS "ERR Background append only file rewriting already in progress"
+
+/* BGREWRITEAOF's checks and claim, with every shard held (or the only one
+ * running inline). Returns the snapshot, or NULL with the reply written
+ * (an error, or "scheduled" when a BGSAVE holds the snapshot slot). */
+static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
+{
+    if (atomic_load(&ts_aof_stat.rewrite_in_progress)) {
+        if (r) ts_reply_error(r, ERR_REWRITE_IN_PROGRESS);
+        return NULL;
+    }
+    if (!ts_snapshot_try_claim()) {
+        atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
+        if (r) ts_reply_simple(r, "Background append only file rewriting scheduled");
+        return NULL;
+    }
+    atomic_store(&ts_aof_stat.rewrite_scheduled, 0);
+    atomic_store(&ts_aof_stat.rewrite_in_progress, 1);
+    atomic_store(&ts_aof_stat.rewrite_started_ms, ts_mstime());
+    /* What this worker logged before the snapshot point goes to the disk
+     * queue before the snapshot's header (the other shards' logs already
+     * did, when they answered). */
+    ts_worker_aof_flush(w);
+    ts_log(TS_LOG_NOTICE, "Background append only file rewriting started");
+    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression);
+}
 
 /* ---- one shard: inline ---- */
 
 static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
 {
     bool save = is_save(c->cmd);
+    if (is_rewrite(c->cmd)) {
+        ts_snapshot *snap = rewrite_claim(c->worker, r);
+        if (!snap) return;
+        ts_shard_snapshot_begin(c->shard, snap);
+        ts_worker_snapshot_kick(c->worker);
+        if (r) ts_reply_simple(r, "Background append only file rewriting started");
+        return;
+    }
     if (!save && parse_bgsave(c->argc, c->argv) == BG_SYNTAX) {
         if (r) ts_reply_error(r, TS_ERR_SYNTAX);
         return;
@@ -73,6 +112,7 @@ static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
 
 void cmd_save(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
 void cmd_bgsave(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
+void cmd_bgrewriteaof(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
 
 void cmd_lastsave(ts_cmd_ctx *c) { ts_reply_int(c->r, atomic_load(&ts_persist.lastsave)); }
 
@@ -90,6 +130,14 @@ static void snap_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 static int snap_after(ts_txn *t)
 {
     bool save = is_save(t->cmd);
+    if (is_rewrite(t->cmd)) {
+        if (t->phase == 0) {
+            t->state = rewrite_claim(t->coord, t->conn ? &t->reply : NULL);
+            return t->state ? 1 : -1;
+        }
+        if (t->conn) ts_reply_simple(&t->reply, "Background append only file rewriting started");
+        return -1;
+    }
     if (t->phase == 0) {
         if (!save && parse_bgsave(t->argc, t->argv) == BG_SYNTAX) {
             ts_reply_error(&t->reply, TS_ERR_SYNTAX);
@@ -119,10 +167,10 @@ static int snap_after(ts_txn *t)
 
 const ts_txn_ops ts_multi_snapshot = {.step = snap_step, .after = snap_after};
 
-void ts_bgsave_start(ts_worker *w)
+static void start_conn_less(ts_worker *w, const char *name)
 {
-    const ts_command *cmd = ts_command_lookup("bgsave", 6);
-    ts_arg argv[1] = {{.ptr = "bgsave", .len = 6}};
+    const ts_command *cmd = ts_command_lookup(name, strlen(name));
+    ts_arg argv[1] = {{.ptr = name, .len = strlen(name)}};
     if (w->srv->nworkers == 1) {
         ts_cmd_ctx c = {.shard = &w->shard, .worker = w, .cmd = cmd, .argc = 1, .argv = argv,
                         .now_ms = w->now_ms};
@@ -141,6 +189,30 @@ static void final_save_done(ts_snapshot *snap, bool ok, void *arg)
     ts_server *srv = arg;
     atomic_store(&srv->final_save, ok ? 2 : 3);
     uv_async_send(&srv->shutdown_async);
+}
+
+void ts_bgsave_start(ts_worker *w) { start_conn_less(w, "bgsave"); }
+
+/* Worker 0, once a second: a rewrite scheduled behind a BGSAVE, or
+ * auto-aof-rewrite-percentage / auto-aof-rewrite-min-size. */
+void ts_aof_rewrite_check(ts_worker *w)
+{
+    if (atomic_load(&ts_persist.in_progress)) return;
+    if (atomic_load(&ts_aof_stat.rewrite_scheduled)) {
+        start_conn_less(w, "bgrewriteaof");
+        return;
+    }
+    if (!ts_aof_enabled() || w->config.auto_aof_rewrite_percentage <= 0) return;
+    long long size = atomic_load(&ts_aof_stat.current_size), base = atomic_load(&ts_aof_stat.base_size);
+    if (size < w->config.auto_aof_rewrite_min_size) return;
+    long long growth = base > 0 ? (size - base) * 100 / base : size * 100;
+    if (growth < w->config.auto_aof_rewrite_percentage) return;
+    /* A failing rewrite is retried once a minute, not every second. */
+    if (atomic_load(&ts_aof_stat.rewrite_failures) &&
+        ts_mstime() - atomic_load(&ts_aof_stat.rewrite_started_ms) < 60000)
+        return;
+    ts_log(TS_LOG_NOTICE, "Starting automatic rewriting of AOF on %lld%% growth", growth);
+    start_conn_less(w, "bgrewriteaof");
 }
 
 void ts_final_save_start(ts_worker *w)

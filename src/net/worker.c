@@ -404,6 +404,7 @@ static void on_cron(uv_timer_t *t)
     if (w->id == 0 && !w->stopping && w->now_ms / 1000 != w->last_save_check_s) {
         w->last_save_check_s = w->now_ms / 1000;
         ts_save_rules_check(w);
+        ts_aof_rewrite_check(w);
     }
     ts_worker_run_ready(w);
 }

@@ -44,6 +44,8 @@ static struct {
     int64_t last_fsync_ms;
     bool write_failed;
     int64_t retry_at_ms;
+    bool rewriting;                 /* keep a copy of appended bytes in rewrite_tail */
+    ts_buf rewrite_tail;
 } aw = {.fd = -1};
 
 ts_aof_status ts_aof_stat;
@@ -69,7 +71,12 @@ int ts_aof_fsync_policy(void) { return atomic_load_explicit(&aw.fsync_policy, me
 bool ts_aof_enabled(void) { return aw.fd >= 0; }
 uint64_t ts_aof_durable(void) { return atomic_load(&aw.durable_seq); }
 
-void ts_aofw_init(struct ts_server *srv) { aw.srv = srv; }
+void ts_aofw_init(struct ts_server *srv)
+{
+    aw.srv = srv;
+    atomic_store(&ts_aof_stat.last_rewrite_ok, 1);
+    atomic_store(&ts_aof_stat.last_rewrite_ms, -1);
+}
 
 /* Wakes every worker holding replies (the worker side is in worker.c).
  * The store of durable_seq before the loads of aof_holding pairs with the
@@ -160,6 +167,7 @@ void ts_aofw_append(ts_buf *data, uint64_t seq)
         ts_buf_free(data);
         return;
     }
+    if (aw.rewriting) ts_buf_append(&aw.rewrite_tail, data->data, data->len);
     if (aw.npending == ROUND_IOV) {
         /* A long round: write what we have (fsync at the round's end). */
         if (!write_pending()) {
@@ -174,6 +182,53 @@ void ts_aofw_append(ts_buf *data, uint64_t seq)
     aw.pending[aw.npending++] = *data;
     ts_buf_init(data);
     aw.pending_seq = seq;
+}
+
+void ts_aofw_rewrite_begin(void)
+{
+    aw.rewriting = true;
+    aw.rewrite_tail.len = 0;
+}
+
+ts_buf ts_aofw_rewrite_tail(void)
+{
+    ts_buf t = aw.rewrite_tail;
+    ts_buf_init(&aw.rewrite_tail);
+    aw.rewriting = false;
+    return t;
+}
+
+int ts_aofw_reopen(const char *filename)
+{
+    if (aw.fd < 0) return 0;   /* appendonly no: the file is made, not used */
+    int fd = open(filename, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        ts_log(TS_LOG_WARNING, "Can't open the rewritten append only file %s: %s", filename, strerror(errno));
+        return -1;
+    }
+    close(aw.fd);
+    aw.fd = fd;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0) {
+        atomic_store(&ts_aof_stat.current_size, (long long)sb.st_size);
+        atomic_store(&ts_aof_stat.base_size, (long long)sb.st_size);
+    }
+    return 0;
+}
+
+void ts_aofw_rewrite_end(bool ok, int64_t duration_ms)
+{
+    aw.rewriting = false;
+    ts_buf_free(&aw.rewrite_tail);
+    atomic_store(&ts_aof_stat.last_rewrite_ok, ok ? 1 : 0);
+    atomic_store(&ts_aof_stat.last_rewrite_ms, duration_ms);
+    if (ok) {
+        atomic_fetch_add(&ts_aof_stat.rewrites, 1);
+        atomic_store(&ts_aof_stat.rewrite_failures, 0);
+    } else {
+        atomic_fetch_add(&ts_aof_stat.rewrite_failures, 1);
+    }
+    atomic_store(&ts_aof_stat.rewrite_in_progress, 0);
 }
 
 #define LAZY_WRITE_MS 5   /* how long everysec/no leave submissions queued (persist.c) */

@@ -10,6 +10,7 @@
 #ifndef TESSERA_AOF_WRITER_H
 #define TESSERA_AOF_WRITER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tessera/buf.h"
@@ -26,6 +27,15 @@ void ts_aofw_round_end(void);
 long ts_aofw_sleep_ms(void);
 /* The thread woke without jobs: an everysec fsync may be due. */
 void ts_aofw_tick(void);
+/* BGREWRITEAOF (persist.c, on the snapshot's jobs): from the header on,
+ * every appended AOF byte is also kept for the new file's tail. */
+void ts_aofw_rewrite_begin(void);
+/* Takes the kept tail (the caller frees it) and stops keeping. */
+ts_buf ts_aofw_rewrite_tail(void);
+/* The new file is in place under `filename`: append to it from now on. */
+int ts_aofw_reopen(const char *filename);
+/* Records the outcome (stops keeping a tail if it failed). */
+void ts_aofw_rewrite_end(bool ok, int64_t duration_ms);
 /* Thread exit: writes and fsyncs what is left, closes the file. */
 void ts_aofw_close(void);
 

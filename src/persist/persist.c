@@ -45,6 +45,7 @@ typedef struct job {
 
 struct ts_snapshot {
     char *filename;
+    bool aof_rewrite;            /* BGREWRITEAOF: the RDB preamble of a new AOF (aof_writer.c adds the tail) */
     char tmpname[64];
     unsigned shards_left;        /* persistence thread only */
     bool compress, checksum;
@@ -191,7 +192,12 @@ static void aux_int(ts_buf *b, const char *k, long long v)
 
 static void write_header(ts_snapshot *s)
 {
-    snprintf(s->tmpname, sizeof s->tmpname, "temp-%d-%p.rdb", (int)getpid(), (void *)s);
+    if (s->aof_rewrite) {
+        snprintf(s->tmpname, sizeof s->tmpname, "temp-rewriteaof-bg-%d.aof", (int)getpid());
+        ts_aofw_rewrite_begin();   /* AOF jobs after this one form the new file's tail */
+    } else {
+        snprintf(s->tmpname, sizeof s->tmpname, "temp-%d-%p.rdb", (int)getpid(), (void *)s);
+    }
     s->fd = open(s->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd < 0) {
         char cwd[1024];
@@ -209,7 +215,7 @@ static void write_header(ts_snapshot *s)
     aux_int(&b, "redis-bits", (long long)(sizeof(void *) * 8));
     aux_int(&b, "ctime", (long long)(ts_mstime() / 1000));
     aux_int(&b, "used-mem", 0);
-    aux_int(&b, "aof-base", 0);
+    aux_int(&b, "aof-base", s->aof_rewrite ? 1 : 0);
     snap_write(s, b.data, b.len);
     ts_buf_free(&b);
 }
@@ -226,14 +232,18 @@ static bool fsync_dir(void)
 static void snap_end(ts_snapshot *s, bool ok)
 {
     int64_t now = ts_mstime();
-    if (ok) {
+    if (s->aof_rewrite) {
+        ts_aofw_rewrite_end(ok, now - atomic_load(&ts_persist.save_started_ms));
+    } else if (ok) {
         atomic_store(&ts_persist.lastsave, now / 1000);
         atomic_store(&ts_persist.dirty_saved, s->dirty);
         atomic_fetch_add(&ts_persist.saves, 1);
     }
-    atomic_store(&ts_persist.last_bgsave_ok, ok ? 1 : 0);
-    atomic_store(&ts_persist.last_save_duration_ms, now - atomic_load(&ts_persist.save_started_ms));
-    atomic_store(&ts_persist.last_cow_size, (long long)s->cow);
+    if (!s->aof_rewrite) {
+        atomic_store(&ts_persist.last_bgsave_ok, ok ? 1 : 0);
+        atomic_store(&ts_persist.last_save_duration_ms, now - atomic_load(&ts_persist.save_started_ms));
+        atomic_store(&ts_persist.last_cow_size, (long long)s->cow);
+    }
     atomic_store(&ts_persist.in_progress, 0);
     if (s->done) s->done(s, ok, s->arg);
     pthread_mutex_lock(&s->lock);
@@ -254,6 +264,14 @@ static void finish(ts_snapshot *s)
     bool keep = s->checksum;
     s->checksum = false; /* the trailer is not part of its own checksum */
     snap_write(s, tail, sizeof tail);
+    if (s->aof_rewrite && !s->failed) {
+        /* The log written since the snapshot point follows the preamble;
+         * nothing else reaches the AOF until the new file replaces it. */
+        ts_aofw_round_end();
+        ts_buf t = ts_aofw_rewrite_tail();
+        snap_write(s, t.data, t.len);
+        ts_buf_free(&t);
+    }
     s->checksum = keep;
     bool ok = !s->failed;
     if (ok && fsync(s->fd) != 0) {
@@ -270,6 +288,13 @@ static void finish(ts_snapshot *s)
     }
     if (ok && !fsync_dir()) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
     if (!ok) unlink(s->tmpname);
+    if (s->aof_rewrite) {
+        if (ok && ts_aofw_reopen(s->filename) != 0) ok = false;
+        if (ok) ts_log(TS_LOG_NOTICE, "Background AOF rewrite finished successfully (%llu bytes)", (unsigned long long)s->bytes);
+        else ts_log(TS_LOG_WARNING, "Background AOF rewrite failed");
+        snap_end(s, ok);
+        return;
+    }
     if (ok)
         ts_log(TS_LOG_NOTICE, "DB saved on disk (%llu bytes, %llu bytes for keys changed while saving)",
                (unsigned long long)s->bytes, (unsigned long long)s->cow);
@@ -352,12 +377,27 @@ bool ts_snapshot_try_claim(void)
     return atomic_compare_exchange_strong(&ts_persist.in_progress, &expected, 1);
 }
 
+static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
+                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, bool aof);
+
 ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
                              uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter)
+{
+    return snapshot_new(filename, nshards, compress, checksum, dirty, done, arg, waiter, false);
+}
+
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress)
+{
+    return snapshot_new(aof_filename, nshards, compress, true, 0, NULL, NULL, false, true);
+}
+
+static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
+                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, bool aof)
 {
     TS_ASSERT(atomic_load(&ts_persist.in_progress) == 1);
     ts_snapshot *s = ts_calloc(1, sizeof(*s));
     s->filename = ts_strndup(filename, strlen(filename));
+    s->aof_rewrite = aof;
     s->shards_left = nshards;
     s->compress = compress;
     s->checksum = checksum;
@@ -369,7 +409,7 @@ ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compre
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     atomic_store(&ts_persist.save_started_ms, ts_mstime());
-    atomic_store(&ts_persist.dirty_at_save_start, dirty);
+    if (!aof) atomic_store(&ts_persist.dirty_at_save_start, dirty);
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = JOB_HEADER;
     j->snap = s;

@@ -517,7 +517,7 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 40);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum */
+    CHECK_EQ_INT(g.n, 42);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum */
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';
