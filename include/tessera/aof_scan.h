@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "tessera/common.h"
+#include "tessera/rdb_check.h"
 
 /* Called for each complete command, in file order: `cmd` points at its
  * first byte ('*'), len covers it up to and including its last CRLF, name
@@ -28,6 +29,9 @@ typedef struct ts_aof_scan_result {
     size_t error_off;    /* offset of the first bad or incomplete byte's command */
     char error[160];     /* what is wrong, in redis-check-aof's words */
     uint64_t commands;   /* complete commands seen (MULTI and EXEC included) */
+    size_t error_pos;    /* the first wrong byte, or len when the data just ends */
+    uint64_t valid_lines; /* RESP lines (headers, bulks, annotations) in rdb_len..valid_len */
+    ts_rdb_check_stats rdb; /* the preamble's statistics when rdb_len > 0 (or its failure) */
 } ts_aof_scan_result;
 
 /* Scans data[0..len). fn (may be NULL) sees every complete command of the
