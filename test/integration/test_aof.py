@@ -408,3 +408,97 @@ def test_everysec_loses_at_most_about_a_second(tmp_path):
         assert srv.client().dbsize() == 2000
     finally:
         srv.stop()
+
+
+def wait_rewrite(c, n, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = c.info("persistence")
+        if info["aof_rewrites"] >= n and info["aof_rewrite_in_progress"] == 0:
+            return info
+        time.sleep(0.05)
+    raise AssertionError("no AOF rewrite finished")
+
+
+def test_bgrewriteaof_under_writers_keeps_everything(tmp_path):
+    """BGREWRITEAOF while writers keep going: the new file (RDB preamble of
+    the snapshot point + the log after it) replays to exactly the state at
+    the end, and redis-check-aof / redis-server accept it."""
+    srv = start_aof(tmp_path, "--appendfsync", "always")
+    try:
+        c, other = srv.client(), srv.client()
+        fill(c, other)
+        stop = threading.Event()
+
+        def writer(wid):
+            w = redis.Redis(port=srv.port)
+            i = 0
+            while not stop.is_set():
+                w.incr("rw:ctr%d" % wid)
+                w.rpush("rw:list{%d}" % wid, i)
+                w.hset("rw:h", "f%d:%d" % (wid, i % 50), i)
+                i += 1
+
+        ts = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+        for t in ts:
+            t.start()
+        time.sleep(0.2)
+        assert c.bgrewriteaof()
+        with pytest.raises(redis.ResponseError, match="rewriting already in progress"):
+            while c.info("persistence")["aof_rewrite_in_progress"] or not c.info("persistence")["aof_rewrites"]:
+                c.bgrewriteaof()
+        wait_rewrite(c, 1)
+        time.sleep(0.2)
+        stop.set()
+        for t in ts:
+            t.join()
+        before = contents(c)
+        info = c.info("persistence")
+        assert info["aof_last_bgrewrite_status"] == "ok"
+        assert info["aof_base_size"] <= info["aof_current_size"]
+        kill9(srv)
+        data = (tmp_path / "appendonly.aof").read_bytes()
+        assert data.startswith(b"REDIS0010")
+        srv = start_aof(tmp_path)
+        assert contents(srv.client()) == before
+    finally:
+        srv.stop()
+    if CHECK_AOF:
+        out = subprocess.run([CHECK_AOF, str(tmp_path / "appendonly.aof")], capture_output=True, text=True)
+        assert out.returncode == 0 and "is valid" in out.stdout, out.stdout + out.stderr
+
+
+def test_bgrewriteaof_shrinks_a_log_of_overwrites(tmp_path):
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        for i in range(3000):
+            c.set("same", "x" * 100)
+        c.bgrewriteaof()
+        wait_rewrite(c, 1)
+        assert os.path.getsize(tmp_path / "appendonly.aof") < 2000
+        c.set("after", "1")
+    finally:
+        assert srv.stop() == 0
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        assert c.get("same") == b"x" * 100 and c.get("after") == b"1"
+    finally:
+        srv.stop()
+
+
+def test_automatic_rewrite(tmp_path):
+    srv = start_aof(tmp_path, "--auto-aof-rewrite-min-size", "200kb", "--auto-aof-rewrite-percentage", "100")
+    try:
+        c = srv.client()
+        assert c.config_get("auto-aof-rewrite-percentage") == {"auto-aof-rewrite-percentage": "100"}
+        p = c.pipeline(transaction=False)
+        for i in range(6000):
+            p.set("k%d" % (i % 100), "v" * 50)
+        p.execute()
+        info = wait_rewrite(c, 1, timeout=10)
+        assert info["aof_base_size"] < 200 * 1024
+        assert "Starting automatic rewriting of AOF" in (tmp_path / "tessera.log").read_text()
+    finally:
+        srv.stop()
