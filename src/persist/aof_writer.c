@@ -33,7 +33,8 @@
 
 static struct {
     struct ts_server *srv;
-    int fd;                         /* -1: AOF off */
+    int fd;                         /* -1: AOF off; persistence thread only once it runs */
+    atomic_bool enabled;            /* fd >= 0, for any thread */
     atomic_int fsync_policy;
     ts_buf pending[ROUND_IOV];      /* this round's bytes, in order */
     int npending;
@@ -60,6 +61,7 @@ int ts_aof_open(const char *filename, int fsync_policy)
         atomic_store(&ts_aof_stat.base_size, (long long)sb.st_size);
     }
     aw.fd = fd;
+    atomic_store(&aw.enabled, true);
     atomic_store(&aw.fsync_policy, fsync_policy);
     atomic_store(&ts_aof_stat.last_write_ok, 1);
     aw.last_fsync_ms = ts_mstime();
@@ -68,7 +70,7 @@ int ts_aof_open(const char *filename, int fsync_policy)
 
 void ts_aof_set_fsync(int fsync_policy) { atomic_store(&aw.fsync_policy, fsync_policy); }
 int ts_aof_fsync_policy(void) { return atomic_load_explicit(&aw.fsync_policy, memory_order_relaxed); }
-bool ts_aof_enabled(void) { return aw.fd >= 0; }
+bool ts_aof_enabled(void) { return atomic_load_explicit(&aw.enabled, memory_order_relaxed); }
 uint64_t ts_aof_durable(void) { return atomic_load(&aw.durable_seq); }
 
 void ts_aofw_init(struct ts_server *srv)
