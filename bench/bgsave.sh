@@ -65,6 +65,7 @@ measure() {  # NAME PID PORT
     [ "$(redis-cli -h 127.0.0.1 -p "$port" info persistence | tr -d '\r' | awk -F: '/^rdb_bgsave_in_progress/ {print $2}')" = 0 ] && break
     sleep 0.05
   done
+  log "$name: Pss before $pss0 kB, peak $peak kB"
   local secs; secs=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {print a - b}')
   wait $bpid
   local during; during=$(cat "$BENCH_TMP/$name-during.rps")

@@ -114,8 +114,8 @@ static int read_number(scan *s, size_t *pos, char prefix, int64_t *out, bool *ne
 static int parse_command(scan *s, size_t off, command *c)
 {
     size_t pos = off;
-    int64_t argc, blen;
-    bool neg;
+    int64_t argc = 0, blen = 0;
+    bool neg = false;
     int rc = read_number(s, &pos, '*', &argc, &neg);
     if (rc != PARSE_OK) return rc;
     if (argc < 1 || argc > INT_MAX) return bad(s, off, "Invalid argument count %lld", (long long)argc);
