@@ -67,6 +67,24 @@ void ts_worker_aof_flush(ts_worker *w)
     if (w->aof_held) ts_conn_aof_submitted(w, w->aof_last_seq);
 }
 
+/* The flush at the end of a loop iteration. With appendfsync always, while
+ * this worker's previous submission is not durable yet the log keeps
+ * growing instead: the persistence thread's wake-up (AOF_SYNCED) hands it
+ * over, so each fsync covers everything that arrived during the last one
+ * (self-clocking group commit, like Redis's fsync per event-loop
+ * iteration). The flushes that order messages (ts_worker_send) and txn
+ * records never wait. */
+static void aof_iteration_flush(ts_worker *w)
+{
+    if (w->aof_log.buf.len == 0) return;
+    if (w->config.appendfsync == TS_AOF_FSYNC_ALWAYS && w->aof_last_seq > ts_aof_durable()) {
+        /* Published before durable_seq is read again (aof_writer.c's publish). */
+        atomic_store(&w->aof_holding, 1);
+        if (w->aof_last_seq > ts_aof_durable()) return;
+    }
+    ts_worker_aof_flush(w);
+}
+
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
 {
     /* What this shard logged before the message goes to the disk queue
@@ -100,13 +118,13 @@ static void flush_wakeups(ts_worker *w)
 
 static void on_wake_check(uv_check_t *h)
 {
-    ts_worker_aof_flush(h->data);
+    aof_iteration_flush(h->data);
     flush_wakeups(h->data);
 }
 
 static void on_wake_prepare(uv_prepare_t *h)
 {
-    ts_worker_aof_flush(h->data);
+    aof_iteration_flush(h->data);
     flush_wakeups(h->data);
 }
 
@@ -263,6 +281,7 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_AOF_SYNCED:
         atomic_store(&w->aof_sync_posted, 0);
         ts_conn_aof_release(w);
+        aof_iteration_flush(w);   /* what gathered while the last round was on its way */
         break;
     case TS_MSG_LOADED:
         free(m);
