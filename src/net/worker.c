@@ -67,6 +67,25 @@ void ts_worker_aof_flush(ts_worker *w)
     if (w->aof_held) ts_conn_aof_submitted(w, w->aof_last_seq);
 }
 
+/* Messages whose receiver may log something that must come after what the
+ * sender logged (txn steps and their answers: a multi-shard command is
+ * logged after every part handed its log over). Batches of single-shard
+ * commands and their replies touch keys no other shard has, so their logs
+ * may interleave freely (aof.h). */
+static bool orders_logs(uint8_t kind)
+{
+    switch (kind) {
+    case TS_MSG_BATCH:
+    case TS_MSG_BATCH_DONE:
+    case TS_MSG_BLOCK_DONE:
+    case TS_MSG_BLOCK_UNREG:
+    case TS_MSG_MIGRATE_CONN:
+        return false;
+    default:
+        return true;
+    }
+}
+
 /* The flush at the end of a loop iteration. With appendfsync always, while
  * this worker's previous submission is not durable yet the log keeps
  * growing instead: the persistence thread's wake-up (AOF_SYNCED) hands it
@@ -87,9 +106,17 @@ static void aof_iteration_flush(ts_worker *w)
 
 void ts_worker_send(ts_worker *self, ts_worker *target, ts_msg *m)
 {
-    /* What this shard logged before the message goes to the disk queue
-     * before anything the receiver logs because of it (aof.h). */
-    if (self->aof_log.buf.len) ts_worker_aof_flush(self);
+    if (TS_UNLIKELY(self->aof_log.buf.len != 0)) {
+        /* What this shard logged goes to the disk queue before anything
+         * the receiver logs because of this message; with appendfsync
+         * always a reply also needs the sequence number of our writes
+         * (holding it back until the iteration's submission measured
+         * slower: the client's round trip grows). */
+        if (orders_logs(m->kind) ||
+            ((m->kind == TS_MSG_BATCH_DONE || m->kind == TS_MSG_BLOCK_DONE) &&
+             self->config.appendfsync == TS_AOF_FSYNC_ALWAYS))
+            ts_worker_aof_flush(self);
+    }
     m->aof_seq = self->aof_last_seq;
     if (target != self) {
         ts_mpsc_push(&target->inbox, &m->node);
