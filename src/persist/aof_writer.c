@@ -45,6 +45,7 @@ static struct {
     int64_t last_fsync_ms;
     bool write_failed;
     int64_t retry_at_ms;
+    int64_t last_write_ms;
     bool rewriting;                 /* keep a copy of appended bytes in rewrite_tail */
     ts_buf rewrite_tail;
 } aw = {.fd = -1};
@@ -145,6 +146,7 @@ static bool write_pending(void)
     aw.write_failed = false;
     atomic_store(&ts_aof_stat.last_write_ok, 1);
     aw.written_seq = aw.pending_seq;
+    aw.last_write_ms = ts_mstime();
     return true;
 }
 
@@ -241,7 +243,13 @@ long ts_aofw_sleep_ms(void)
     if (aw.npending) return 1000;   /* a failed write waits for its retry */
     int policy = atomic_load(&aw.fsync_policy);
     if (policy == TS_AOF_FSYNC_ALWAYS) return -1;   /* every submission signals */
-    return LAZY_WRITE_MS;
+    if (policy == TS_AOF_FSYNC_EVERYSEC && aw.synced_seq != aw.written_seq) {
+        long left = 1000 - (long)(ts_mstime() - aw.last_fsync_ms);
+        return left < LAZY_WRITE_MS ? (left > 0 ? left : 0) : LAZY_WRITE_MS;
+    }
+    /* Poll while writes keep coming; after a quiet second, sleep until a
+     * submission signals (persist.c's idle flag). */
+    return ts_mstime() - aw.last_write_ms < 1000 ? LAZY_WRITE_MS : -1;
 }
 
 void ts_aofw_tick(void)

@@ -72,6 +72,7 @@ static struct {
     bool running;
     atomic_ullong backlog;
     uint64_t aof_seq;           /* last AOF sequence number given out (under lock) */
+    bool idle;                  /* the thread waits without a timeout (under lock) */
     struct ts_server *srv;
 } pt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -100,7 +101,9 @@ static job *pop_all(long wait_ms)
         if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
         while (!pt.head && pthread_cond_timedwait(&pt.cond, &pt.lock, &ts) == 0) {}
     } else {
+        pt.idle = true;   /* lazy submissions signal from now on */
         while (!pt.head) pthread_cond_wait(&pt.cond, &pt.lock);
+        pt.idle = false;
     }
     job *j = pt.head;
     pt.head = pt.tail = NULL;
@@ -140,7 +143,7 @@ uint64_t ts_aof_submit(ts_buf *buf)
     if (t) t->next = j;
     else pt.head = j;
     pt.tail = j;
-    if (urgent || j->data.len >= AOF_LAZY_MAX) pthread_cond_signal(&pt.cond);
+    if (urgent || pt.idle || j->data.len >= AOF_LAZY_MAX) pthread_cond_signal(&pt.cond);
     pthread_mutex_unlock(&pt.lock);
     return seq;
 }
