@@ -219,6 +219,8 @@ static int feed_command(void *arg, const unsigned char *cmd, size_t len, int arg
     if (ts_arg_eq(name, "multi") || ts_arg_eq(name, "exec")) return 0;
     if (write_all(f->fd, cmd, len) != 0) { f->failed = errno; return 1; }
     f->commands++;
+    if (f->commands % 1000000 == 0)
+        ts_log(TS_LOG_NOTICE, "Loading AOF: %llu commands so far", (unsigned long long)f->commands);
     return 0;
 }
 

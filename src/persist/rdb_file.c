@@ -180,6 +180,9 @@ int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_st
         } else {
             store(srv, db, key, klen, &v, expire);
             st->keys++;
+            if (st->keys % 1000000 == 0)
+                ts_log(TS_LOG_NOTICE, "Loading RDB: %llu keys so far, %zu of %zu bytes read",
+                       (unsigned long long)st->keys, (size_t)(r.p - base), len);
             if (expire >= 0) st->expires++;
         }
         free(key);
