@@ -85,6 +85,34 @@ def start_tessera(tmp_path, *extra, threads=None):
     return Server(argv, port, proc, tmp_path)
 
 
+def spawn_tessera(tmp_path, *extra):
+    """Starts tessera-server without waiting for it (it may refuse to start):
+    (process, port). Log in tmp_path/tessera.log, no snapshots."""
+    port = free_port()
+    argv = [tessera_bin(), "--port", str(port), "--dir", str(tmp_path), "--save", "",
+            "--logfile", str(tmp_path / "tessera.log")] + [str(x) for x in extra]
+    return subprocess.Popen(argv, cwd=str(tmp_path)), port
+
+
+def exit_status_after_use(proc, port, use=lambda c: c.dbsize(), timeout=10):
+    """Waits until the server answers (then runs use(client) and stops it with
+    SIGTERM) or exits by itself; returns its exit status."""
+    import signal
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            with redis.Redis(port=port, socket_timeout=2) as t:
+                t.ping()
+                use(t)
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    return proc.returncode
+
+
 def start_redis(tmp_path):
     exe = shutil.which("redis-server")
     if not exe:

@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_tessera, free_port, wait_port, Server
+from conftest import start_tessera, free_port, wait_port, Server, spawn_tessera, exit_status_after_use
 from test_persistence import contents, fill_every_type
 
 REDIS = shutil.which("redis-server")
@@ -197,10 +197,7 @@ def write_aof(tdir, data):
 
 
 def start_expect_exit(tdir, *extra, timeout=20):
-    port = free_port()
-    proc = subprocess.Popen([os.environ.get("TESSERA_BIN", "build/tessera-server"), "--port", str(port),
-                             "--dir", str(tdir), "--logfile", str(tdir / "tessera.log"), "--save", "",
-                             "--appendonly", "yes"] + list(extra), cwd=str(tdir))
+    proc, _ = spawn_tessera(tdir, "--appendonly", "yes", *extra)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -284,23 +281,9 @@ def test_flipped_bytes_never_crash(tmp_path):
         pos = rnd.randrange(len(data))
         data[pos] ^= rnd.choice([0x01, 0x20, 0x5A, 0xFF])
         write_aof(tmp_path, bytes(data))
-        port = free_port()
-        proc = subprocess.Popen([os.environ.get("TESSERA_BIN", "build/tessera-server"), "--port", str(port),
-                                 "--dir", str(tmp_path), "--logfile", str(tmp_path / "tessera.log"),
-                                 "--save", "", "--appendonly", "yes"], cwd=str(tmp_path))
-        deadline = time.time() + 10
-        while proc.poll() is None and time.time() < deadline:
-            try:
-                with redis.Redis(port=port, socket_timeout=2) as t:
-                    t.ping()
-                    t.dbsize()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
-        assert proc.returncode in (0, 1), "byte %d: exit %s" % (pos, proc.returncode)
+        proc, port = spawn_tessera(tmp_path, "--appendonly", "yes")
+        rc = exit_status_after_use(proc, port)
+        assert rc in (0, 1), "byte %d: exit %s" % (pos, rc)
 
 
 def test_first_start_with_aof_keeps_the_rdb_data(tmp_path):

@@ -4,7 +4,6 @@ redis-check-rdb), corrupt files, and the point-in-time guarantee of the
 forkless BGSAVE while writers keep changing keys."""
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -12,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_tessera, wait_port, free_port, Server
+from conftest import start_redis, start_tessera, wait_port, free_port, Server, spawn_tessera, exit_status_after_use
 
 REDIS = shutil.which("redis-server")
 CHECK_RDB = shutil.which("redis-check-rdb")
@@ -316,11 +315,8 @@ def test_redis_dump_loads_into_tessera(tdir):
 
 def write_file_and_start(tdir, data):
     (tdir / "dump.rdb").write_bytes(data)
-    port = free_port()
-    proc = subprocess.Popen([os.environ.get("TESSERA_BIN", "build/tessera-server"), "--port", str(port),
-                             "--dir", str(tdir), "--save", "", "--logfile", str(tdir / "t.log")],
-                            cwd=str(tdir))
-    return proc, port
+    (tdir / "tessera.log").unlink(missing_ok=True)   # this start's log only
+    return spawn_tessera(tdir)
 
 
 def test_corrupt_files_stop_startup(tdir):
@@ -347,7 +343,7 @@ def test_corrupt_files_stop_startup(tdir):
             proc.kill()
             raise AssertionError("%s: the server started on a corrupt file" % name)
         assert rc == 1, name
-        log = (tdir / "t.log").read_text()
+        log = (tdir / "tessera.log").read_text()
         assert "Fatal error loading the DB" in log, name
         if name in ("truncated", "no trailer"):
             assert "offset" in log, log
@@ -370,20 +366,8 @@ def test_flip_every_byte_never_crashes(tdir):
         data = bytearray(good)
         data[pos] ^= 0x5A
         proc, port = write_file_and_start(tdir, bytes(data))
-        deadline = time.time() + 10
-        while proc.poll() is None and time.time() < deadline:
-            try:
-                with redis.Redis(port=port, socket_timeout=2) as t:
-                    t.ping()
-                    t.dbsize()
-                    t.lrange("l", 0, -1)
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
-        assert proc.returncode in (0, 1), "byte %d: exit %s" % (pos, proc.returncode)
+        rc = exit_status_after_use(proc, port, lambda t: (t.dbsize(), t.lrange("l", 0, -1)))
+        assert rc in (0, 1), "byte %d: exit %s" % (pos, rc)
 
 
 def test_bgsave_is_point_in_time(tdir):
