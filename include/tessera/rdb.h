@@ -116,6 +116,10 @@ int ts_rdb_read_len(ts_rdb_reader *r, uint64_t *len, bool *encoded);
 /* A string of any encoding into a malloc'd buffer (*out, *n; free() it).
  * A NUL byte is appended past *n for convenience. */
 int ts_rdb_read_string(ts_rdb_reader *r, char **out, size_t *n);
+/* The same without a copy when the string is stored plain: *p points into
+ * the image and *owned is NULL; an encoded string (integer, LZF) is decoded
+ * into *owned (free() it), and *p points there. */
+int ts_rdb_read_string_view(ts_rdb_reader *r, const char **p, size_t *n, char **owned);
 /* Skips a string without decoding it. */
 int ts_rdb_skip_string(ts_rdb_reader *r);
 int ts_rdb_read_u64le(ts_rdb_reader *r, uint64_t *out);   /* EXPIRETIME_MS, module ids */
@@ -133,6 +137,11 @@ int ts_rdb_read_text_double(ts_rdb_reader *r, double *out);
  * hold (modules, the pre-7.0 ziplist/zipmap encodings it does not convert)
  * fail with a clear text too. cfg gives the encoding thresholds. */
 int ts_rdb_load_value(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_value *out);
+/* Moves r past a value of rdb type `rdbtype` without building it (the
+ * bounds are checked, the contents are not: ts_rdb_load_value over the
+ * same bytes does that). 0, or -1 with r->err set; a type that cannot be
+ * loaded fails with ts_rdb_load_value's reason. */
+int ts_rdb_skip_value(ts_rdb_reader *r, int rdbtype);
 
 /* ---- checksums and compression ---- */
 

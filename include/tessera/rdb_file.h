@@ -6,8 +6,9 @@
  * decoded by rdb.h. The writing side is the persistence thread (persist.c)
  * and the shards' snapshot walk (snapshot.c).
  *
- * Thread: the main thread, before the workers start (it fills their shards
- * directly; starting the threads publishes the data to them).
+ * Thread: the main thread, before the workers start; per-shard loader
+ * threads (rdb_shard_load.h) build and store the values and are joined
+ * before these functions return.
  */
 #ifndef TESSERA_RDB_FILE_H
 #define TESSERA_RDB_FILE_H

@@ -2,9 +2,10 @@
  * rdb_file.c - loading an RDB file (version 1 to 10: every file Redis 7.0
  * writes) into the shards at startup.
  *
- * Runs on the main thread before the workers start, so it may fill every
- * shard's tables directly: the threads' creation orders these writes before
- * anything a worker does. The file is mmap()ed and read through the
+ * Runs on the main thread before the workers start. This file only walks
+ * the opcodes, reads each key and skips over its value; one loader thread
+ * per shard (rdb_shard_load.c) builds the values and stores them, so the
+ * shards fill in parallel. The file is mmap()ed and read through the
  * bounded reader of rdb.h, so a corrupt length fails with an offset instead
  * of reading past the end; a checksum mismatch, an unknown opcode or type,
  * a truncated file or a key that does not decode stops startup with a
@@ -29,6 +30,7 @@
 #include "tessera/log.h"
 #include "tessera/object.h"
 #include "tessera/rdb.h"
+#include "tessera/rdb_shard_load.h"
 #include "tessera/slot.h"
 #include "tessera/worker.h"
 
@@ -38,23 +40,9 @@ static int fail(char *err, size_t errlen, const ts_rdb_reader *r, const unsigned
     return -1;
 }
 
-/* Stores one loaded key into its shard (replacing a duplicate, as the
- * last write wins). INLINE bytes are copied by the table. */
-static void store(ts_server *srv, int db, const char *key, size_t klen, ts_value *v, int64_t expire)
-{
-    unsigned shard = ts_key_shard(key, klen);
-    ts_table *t = &srv->workers[shard]->shard.dbs[db];
-    ts_table_set(t, key, klen, v, expire, false);
-    if (v->form == TS_FORM_INLINE) free((void *)v->s.ptr);
-}
-
-static void drop(ts_value *v)
-{
-    if (v->form == TS_FORM_INLINE) free((void *)v->s.ptr);
-    else if (v->form == TS_FORM_PTR) ts_value_free(v);
-}
-
-int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_stats *st, char *err, size_t errlen)
+/* The opcode walk; keys go to the shards' loaders (sl). */
+static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t len, ts_rdb_load_stats *st,
+                char *err, size_t errlen)
 {
     const unsigned char *base = data;
     ts_rdb_reader r;
@@ -159,35 +147,54 @@ int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_st
             }
             return 0;
         }
-        /* A key and its value. */
-        char *key = NULL;
+        /* A key and its value: the key is read here (it picks the shard),
+         * the value only skipped; the shard's loader builds it. */
+        const char *key;
+        char *key_owned;
         size_t klen;
-        if (ts_rdb_read_string(&r, &key, &klen) != 0) return fail(err, errlen, &r, base, "Short read of a key");
-        ts_value v;
+        if (ts_rdb_read_string_view(&r, &key, &klen, &key_owned) != 0)
+            return fail(err, errlen, &r, base, "Short read of a key");
         const unsigned char *val_at = r.p;
-        if (ts_rdb_load_value(&r, type, &srv->config, &v) != 0) {
+        if (ts_rdb_skip_value(&r, type) != 0) {
             char what[256];
             snprintf(what, sizeof what, "Bad value of type %d for key '%.*s' (%s)", type, (int)(klen > 64 ? 64 : klen),
                      key, r.err ? r.err : "corrupt");
-            free(key);
+            free(key_owned);
             ts_rdb_reader bad = r;
             bad.p = val_at;
             return fail(err, errlen, &bad, base, what);
         }
         if (expire >= 0 && expire < now) {
-            drop(&v);   /* already expired: Redis does not load it either */
+            free(key_owned);   /* already expired: Redis does not load it either */
             st->expired++;
         } else {
-            store(srv, db, key, klen, &v, expire);
+            ts_rdb_shard_load_add(sl, ts_key_shard(key, klen), db, key, klen, key_owned, type, val_at, (size_t)(r.p - val_at),
+                                  expire);
             st->keys++;
             if (st->keys % 1000000 == 0)
                 ts_log(TS_LOG_NOTICE, "Loading RDB: %llu keys so far, %zu of %zu bytes read",
                        (unsigned long long)st->keys, (size_t)(r.p - base), len);
             if (expire >= 0) st->expires++;
+            if (st->keys % 4096 == 0 && ts_rdb_shard_load_failed(sl)) {
+                snprintf(err, errlen, "a loader failed");   /* replaced by the loader's message */
+                return -1;
+            }
         }
-        free(key);
         expire = -1;
     }
+}
+
+int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_stats *st, char *err, size_t errlen)
+{
+    ts_rdb_shard_load *sl = ts_rdb_shard_load_start(srv, data);
+    int rc = walk(srv, sl, data, len, st, err, errlen);
+    /* A loader's failure lies before wherever the walk stopped: it wins. */
+    char lerr[320];
+    if (ts_rdb_shard_load_finish(sl, lerr, sizeof lerr) != 0) {
+        snprintf(err, errlen, "%s", lerr);
+        rc = -1;
+    }
+    return rc;
 }
 
 int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen)

@@ -455,6 +455,26 @@ int ts_rdb_read_string(ts_rdb_reader *r, char **out, size_t *n)
     return fail(r, "unknown string encoding");
 }
 
+int ts_rdb_read_string_view(ts_rdb_reader *r, const char **p, size_t *n, char **owned)
+{
+    *owned = NULL;
+    const unsigned char *at = r->p;
+    uint64_t len;
+    bool enc;
+    if (ts_rdb_read_len(r, &len, &enc)) return -1;
+    if (!enc) {
+        if (need(r, len)) return -1;
+        *p = (const char *)r->p;
+        *n = (size_t)len;
+        r->p += len;
+        return 0;
+    }
+    r->p = at;
+    if (ts_rdb_read_string(r, owned, n)) return -1;
+    *p = *owned;
+    return 0;
+}
+
 int ts_rdb_skip_string(ts_rdb_reader *r)
 {
     uint64_t len;
@@ -995,6 +1015,97 @@ int ts_rdb_load_value(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_va
         return fail(r, "module values are not supported");
     }
     return fail(r, "unknown value type");
+}
+
+/* ======================= skipping a value ======================= */
+
+/* n strings (n items of `width` strings, or of a string and a double of
+ * `dbl` bytes: 8 binary, -1 text). Each consumes at least one byte, so a
+ * bogus count stops at the payload's end. */
+static int skip_strings(ts_rdb_reader *r, uint64_t n, int width, int dbl)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        for (int k = 0; k < width; k++)
+            if (ts_rdb_skip_string(r)) return -1;
+        if (dbl == 8 && need(r, 8) == 0) r->p += 8;
+        double d;
+        if (dbl < 0) ts_rdb_read_text_double(r, &d);
+        if (r->err) return -1;
+    }
+    return 0;
+}
+
+static int skip_lens(ts_rdb_reader *r, int n)
+{
+    uint64_t v;
+    for (int i = 0; i < n; i++)
+        if (ts_rdb_read_len(r, &v, NULL)) return -1;
+    return 0;
+}
+
+static int skip_bytes(ts_rdb_reader *r, size_t n)
+{
+    if (need(r, n)) return -1;
+    r->p += n;
+    return 0;
+}
+
+static int skip_stream(ts_rdb_reader *r, int rdbtype)
+{
+    uint64_t n;
+    if (ts_rdb_read_len(r, &n, NULL) || skip_strings(r, n, 2, 0)) return -1;
+    /* length, last id; v2: first id, max deleted id, entries added */
+    if (skip_lens(r, rdbtype == TS_RDB_TYPE_STREAM_LISTPACKS_2 ? 8 : 3)) return -1;
+    uint64_t ngroups;
+    if (ts_rdb_read_len(r, &ngroups, NULL)) return -1;
+    for (uint64_t g = 0; g < ngroups; g++) {
+        if (ts_rdb_skip_string(r) || skip_lens(r, rdbtype == TS_RDB_TYPE_STREAM_LISTPACKS_2 ? 3 : 2)) return -1;
+        uint64_t npel, ncons;
+        if (ts_rdb_read_len(r, &npel, NULL)) return -1;
+        for (uint64_t i = 0; i < npel; i++)   /* raw id, delivery time, count */
+            if (skip_bytes(r, 16 + 8) || skip_lens(r, 1)) return -1;
+        if (ts_rdb_read_len(r, &ncons, NULL)) return -1;
+        for (uint64_t i = 0; i < ncons; i++) {
+            uint64_t cpel;
+            if (ts_rdb_skip_string(r) || skip_bytes(r, 8) || ts_rdb_read_len(r, &cpel, NULL)) return -1;
+            if (cpel > (uint64_t)(r->end - r->p) / 16) return fail(r, ERR_TRUNCATED);
+            if (skip_bytes(r, (size_t)cpel * 16)) return -1;
+        }
+    }
+    return 0;
+}
+
+int ts_rdb_skip_value(ts_rdb_reader *r, int rdbtype)
+{
+    if (r->err) return -1;
+    uint64_t n;
+    switch (rdbtype) {
+    case TS_RDB_TYPE_STRING:
+    case TS_RDB_TYPE_SET_INTSET:
+    case TS_RDB_TYPE_ZSET_LISTPACK:
+    case TS_RDB_TYPE_HASH_LISTPACK:
+        return ts_rdb_skip_string(r);
+    case TS_RDB_TYPE_LIST:
+    case TS_RDB_TYPE_SET:
+        return ts_rdb_read_len(r, &n, NULL) || skip_strings(r, n, 1, 0) ? -1 : 0;
+    case TS_RDB_TYPE_HASH:
+        return ts_rdb_read_len(r, &n, NULL) || skip_strings(r, n, 2, 0) ? -1 : 0;
+    case TS_RDB_TYPE_ZSET:
+    case TS_RDB_TYPE_ZSET_2:
+        if (ts_rdb_read_len(r, &n, NULL)) return -1;
+        return skip_strings(r, n, 1, rdbtype == TS_RDB_TYPE_ZSET_2 ? 8 : -1);
+    case TS_RDB_TYPE_LIST_QUICKLIST_2:
+        if (ts_rdb_read_len(r, &n, NULL)) return -1;
+        for (uint64_t i = 0; i < n; i++)   /* container, node */
+            if (skip_lens(r, 1) || ts_rdb_skip_string(r)) return -1;
+        return 0;
+    case TS_RDB_TYPE_STREAM_LISTPACKS:
+    case TS_RDB_TYPE_STREAM_LISTPACKS_2:
+        return skip_stream(r, rdbtype);
+    }
+    /* everything else fails to load: let the loader say why */
+    ts_value v;
+    return ts_rdb_load_value(r, rdbtype, NULL, &v);
 }
 
 /* ======================= DUMP / RESTORE payloads ======================= */

@@ -525,3 +525,85 @@ def test_single_thread_server(tdir):
         assert c.save()
     finally:
         srv.stop()
+
+
+def test_parallel_load_of_a_big_redis_dump(tdir):
+    """A dump with keys of every type on every shard loads into 4 shards in
+    parallel with identical contents, in several databases."""
+    rdir = tdir / "redis"
+    rdir.mkdir()
+    ref = start_redis(rdir)
+    try:
+        rc = ref.client()
+        for db in (0, 3):
+            rc.execute_command("SELECT", db)
+            p = rc.pipeline(transaction=False)
+            for i in range(3000):
+                p.set("s:%d" % i, "v%d" % i)
+                if i % 3 == 0:
+                    p.hset("h:%d" % i, mapping={"a": i, "b": "x" * (i % 80)})
+                    p.rpush("l:%d" % i, *range(i % 7 + 1))
+                    p.zadd("z:%d" % i, {"m%d" % k: k for k in range(i % 5 + 1)})
+                    p.sadd("set:%d" % i, *range(i % 4 + 1))
+                if i % 10 == 0:
+                    p.pexpire("s:%d" % i, 3_600_000)
+            p.execute()
+        rc.execute_command("SELECT", 0)
+        fill_every_type(rc, 5, n_big=30)
+        theirs = contents(rc)
+        assert rc.save()
+    finally:
+        ref.stop()
+    shutil.copy(rdir / "dump.rdb", tdir / "dump.rdb")
+    srv = start_tessera(tdir, threads=4)
+    try:
+        c = raw_replies(srv.client())
+        assert contents(c) == theirs
+        log = (tdir / "tessera.log").read_text()
+        assert "Done loading RDB, keys loaded: %d, keys expired: 0." % len(theirs) in log
+    finally:
+        srv.stop()
+
+
+def rdb_len(n):
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | (n >> 8), n & 0xFF])
+    return b"\x80" + n.to_bytes(4, "big")
+
+
+def rdb_str(s):
+    return rdb_len(len(s)) + s
+
+
+def test_bad_value_found_by_a_shard_loader_stops_startup(tdir):
+    """A value whose lengths are sound but whose contents are not (a hash
+    listpack of garbage) is only caught by the shard loader that builds it:
+    startup still stops with the key and the value's offset, whichever
+    shard it lands on, with keys before and after it in the file."""
+    body = b"REDIS0010" + b"\xfe\x00"
+    for i in range(5000):
+        body += b"\x00" + rdb_str(b"k%d" % i) + rdb_str(b"v")
+    bad_at = len(body) + 1 + len(rdb_str(b"bad"))
+    body += b"\x10" + rdb_str(b"bad") + rdb_str(b"not a listpack!!")
+    for i in range(5000, 10000):
+        body += b"\x00" + rdb_str(b"k%d" % i) + rdb_str(b"v")
+    body += b"\xff" + b"\x00" * 8   # no checksum
+    for threads in (1, 3):
+        (tdir / "dump.rdb").write_bytes(body)
+        (tdir / "tessera.log").unlink(missing_ok=True)
+        proc, port = spawn_tessera(tdir, "--threads", threads)
+        assert proc.wait(20) == 1
+        log = (tdir / "tessera.log").read_text()
+        assert "Bad value of type 16 for key 'bad' (invalid hash listpack) at offset %d" % bad_at in log, log
+    # the same file without the bad key loads every key
+    good = body.replace(b"\x10" + rdb_str(b"bad") + rdb_str(b"not a listpack!!"), b"")
+    (tdir / "dump.rdb").write_bytes(good)
+    srv = start_tessera(tdir, threads=3)
+    try:
+        c = srv.client()
+        assert c.dbsize() == 10000
+        assert c.get("k9999") == b"v"
+    finally:
+        srv.stop()

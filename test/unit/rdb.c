@@ -304,7 +304,17 @@ static void save(const ts_value *v, ts_buf *b, bool compress)
     ts_rdb_save_value(b, v, compress);
 }
 
-/* Loads b as rdbtype; 0 and *out on success. */
+/* Whether ts_rdb_skip_value gets over b exactly (what the parallel
+ * startup loader relies on to cut a file into values). */
+static bool skips_exactly(const ts_buf *b, int rdbtype)
+{
+    ts_rdb_reader r;
+    ts_rdb_reader_init(&r, b->data, b->len);
+    return ts_rdb_skip_value(&r, rdbtype) == 0 && r.p == r.end;
+}
+
+/* Loads b as rdbtype; 0 and *out on success. A value that loads is also
+ * skipped over exactly. */
 static int load(const ts_buf *b, int rdbtype, ts_value *out)
 {
     ts_rdb_reader r;
@@ -314,6 +324,7 @@ static int load(const ts_buf *b, int rdbtype, ts_value *out)
         free_value(out);
         rc = -2;
     }
+    if (rc == 0) CHECK(skips_exactly(b, rdbtype));
     return rc;
 }
 
@@ -377,6 +388,7 @@ static void roundtrip(ts_value *v, int expect_rdbtype)
             int trc = load(&t, ts_rdb_value_type(v), &x);
             if (trc == 0) free_value(&x);
             CHECK(trc != 0);
+            CHECK(!skips_exactly(&t, ts_rdb_value_type(v)));
         }
         /* random byte flips: an error or a value, never a crash */
         for (int t = 0; t < 300 && a.len > 0; t++) {
@@ -758,6 +770,9 @@ static void test_unsupported_types(void)
         ts_rdb_reader_init(&r, "\x01\x01" "a", 3);
         ts_value w;
         CHECK_EQ_INT(ts_rdb_load_value(&r, types[i], &cfg, &w), -1);
+        CHECK(r.err != NULL);
+        ts_rdb_reader_init(&r, "\x01\x01" "a", 3);
+        CHECK_EQ_INT(ts_rdb_skip_value(&r, types[i]), -1);
         CHECK(r.err != NULL);
     }
 }
