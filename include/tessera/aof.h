@@ -93,6 +93,13 @@ typedef struct ts_aof_status {
     atomic_llong last_rewrite_ms;   /* -1 before the first */
     atomic_llong rewrite_started_ms;
     atomic_ullong rewrite_failures; /* consecutive */
+    /* CONFIG SET appendonly at runtime (config_cmd.c): `wanted` mirrors
+     * the setting; `enabling` is set from CONFIG SET appendonly yes until
+     * the rewrite that switches the log on has put the file in place;
+     * `enable_pending` asks the next rewrite to be that one. */
+    atomic_int wanted;
+    atomic_int enabling;
+    atomic_int enable_pending;
 } ts_aof_status;
 extern ts_aof_status ts_aof_stat;
 
@@ -105,6 +112,10 @@ bool ts_aof_enabled(void);
 /* Any worker: hands a buffer over (takes its bytes); returns the sequence
  * number the bytes got (increasing in file order). */
 uint64_t ts_aof_submit(ts_buf *buf);
+/* CONFIG SET appendonly no, after every shard stopped logging and handed
+ * its log over: the persistence thread writes and fsyncs what is queued
+ * before this, closes the file and releases every held reply. */
+void ts_aof_submit_off(void);
 /* The highest sequence number whose bytes are on disk (fsynced); with
  * appendfsync no/everysec, the highest written. */
 uint64_t ts_aof_durable(void);

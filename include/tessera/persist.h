@@ -73,7 +73,10 @@ ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compre
 /* BGREWRITEAOF: a snapshot written as the RDB preamble of a new AOF, to
  * which the persistence thread appends every AOF byte queued after the
  * snapshot's header, then swaps it in (fsync, rename, reopen). */
-ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress);
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable);
+/* Whether it is the rewrite that switches the log on: each shard starts
+ * logging at its snapshot point (persist_cmds.c). */
+bool ts_snapshot_enables_aof(const ts_snapshot *snap);
 bool ts_snapshot_compress(const ts_snapshot *snap);
 /* A shard's worker: hands over a chunk of the body (takes the bytes; buf
  * is left empty). */

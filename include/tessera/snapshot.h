@@ -37,6 +37,8 @@ struct ts_worker;
  * (a `save` rule, a scheduled BGSAVE); nothing happens when one is in
  * progress. src/cmd/persist_cmds.c. */
 void ts_bgsave_start(struct ts_worker *w);
+/* Starts a BGREWRITEAOF without a client (CONFIG SET appendonly yes). */
+void ts_aof_rewrite_start(struct ts_worker *w);
 /* Worker 0, at shutdown once no client is left and no snapshot runs:
  * saves every shard; the outcome goes to srv->final_save and the main
  * loop is woken (shutdown_async). */

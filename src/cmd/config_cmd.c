@@ -15,6 +15,8 @@
 #include "tessera/log.h"
 #include "tessera/server.h"
 #include "tessera/worker.h"
+#include "tessera/aof.h"
+#include "tessera/snapshot.h"
 
 typedef struct get_acc { ts_buf names; int n; } get_acc;
 
@@ -41,11 +43,34 @@ void cmd_config_get(ts_cmd_ctx *c)
     ts_buf_free(&a.names);
 }
 
+/* appendonly no, on each worker's own thread: its shard stops logging
+ * after handing over what it logged (the persistence thread closes the
+ * file once every worker has: publish). appendonly yes starts logging
+ * later, at the rewrite's snapshot point (persist_cmds.c). */
+static void apply_local(ts_worker *w)
+{
+    if (w->config.appendonly || !w->aof_on) return;
+    ts_worker_aof_flush(w);
+    w->aof_on = false;
+    w->shard.aof = NULL;
+}
+
 static void publish(ts_worker *w)
 {
     atomic_store(&w->srv->maxclients, w->config.maxclients);
     ts_log_set_level(w->config.loglevel);
     ts_aof_set_fsync(w->config.appendfsync);
+    int want = w->config.appendonly;
+    int was = atomic_exchange(&ts_aof_stat.wanted, want);
+    if (want && !was) {
+        /* As Redis: a rewrite makes the file, then the log goes on. */
+        atomic_store(&ts_aof_stat.enabling, 1);
+        atomic_store(&ts_aof_stat.enable_pending, 1);
+        ts_aof_rewrite_start(w);
+    } else if (!want && was) {
+        atomic_store(&ts_aof_stat.enable_pending, 0);
+        ts_aof_submit_off();
+    }
 }
 
 void cmd_config_set(ts_cmd_ctx *c)
@@ -55,6 +80,7 @@ void cmd_config_set(ts_cmd_ctx *c)
         ts_reply_error(c->r, err);
         return;
     }
+    apply_local(c->worker);
     publish(c->worker);
     ts_reply_ok(c->r);
 }
@@ -68,7 +94,9 @@ static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
     if (ts_config_set(&ctx->worker->config, ctx->argv + 2, ctx->argc - 2, err, sizeof(err)) != 0) {
         ts_buf_append(&p->out, err, strlen(err) + 1);
         p->n = -1;
+        return;
     }
+    apply_local(ctx->worker);
 }
 
 static int config_set_after(ts_txn *t)

@@ -273,7 +273,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "rdb_last_cow_size:%lld\r\n", (long long)atomic_load(&ts_persist.last_cow_size));
         add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_expired));
         add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_loaded));
-        bool aof = ts_aof_enabled();
+        bool aof = ts_aof_enabled() || atomic_load(&ts_aof_stat.enabling);   /* Redis: on while its rewrite runs */
         int rewriting = atomic_load(&ts_aof_stat.rewrite_in_progress);
         long long last_rw = atomic_load(&ts_aof_stat.last_rewrite_ms);
         add(&b, "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\n", aof, rewriting,

@@ -56,6 +56,8 @@ static bool is_rewrite(const ts_command *cmd) { return strcmp(cmd->name, "bgrewr
 static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
 {
     if (atomic_load(&ts_aof_stat.rewrite_in_progress)) {
+        /* The rewrite that switches the log on waits for this one. */
+        if (atomic_load(&ts_aof_stat.enable_pending)) atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
         if (r) ts_reply_error(r, ERR_REWRITE_IN_PROGRESS);
         return NULL;
     }
@@ -72,7 +74,19 @@ static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
      * did, when they answered). */
     ts_worker_aof_flush(w);
     ts_log(TS_LOG_NOTICE, "Background append only file rewriting started");
-    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression);
+    bool enable = atomic_exchange(&ts_aof_stat.enable_pending, 0) != 0;
+    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression, enable);
+}
+
+/* The rewrite of CONFIG SET appendonly yes, on each shard at its snapshot
+ * point: what the snapshot holds is before it, what the shard logs from
+ * here on is the new file's tail. A CONFIG SET appendonly no that already
+ * reached this worker's copy wins. */
+static void start_logging_at_snapshot(ts_worker *w, const ts_snapshot *snap)
+{
+    if (!ts_snapshot_enables_aof(snap) || !w->config.appendonly) return;
+    w->aof_on = true;
+    w->shard.aof = &w->aof_log;
 }
 
 /* ---- one shard: inline ---- */
@@ -84,6 +98,7 @@ static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
         ts_snapshot *snap = rewrite_claim(c->worker, r);
         if (!snap) return;
         ts_shard_snapshot_begin(c->shard, snap);
+        start_logging_at_snapshot(c->worker, snap);
         ts_worker_snapshot_kick(c->worker);
         if (r) ts_reply_simple(r, "Background append only file rewriting started");
         return;
@@ -123,6 +138,7 @@ static void snap_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     (void)p;
     if (t->phase == 0) return;   /* holding every shard is the point */
     ts_shard_snapshot_begin(c->shard, t->state);
+    if (is_rewrite(t->cmd)) start_logging_at_snapshot(c->worker, t->state);
     if (is_save(t->cmd)) ts_shard_snapshot_finish(c->shard);
     else ts_worker_snapshot_kick(c->worker);
 }
@@ -192,6 +208,7 @@ static void final_save_done(ts_snapshot *snap, bool ok, void *arg)
 }
 
 void ts_bgsave_start(ts_worker *w) { start_conn_less(w, "bgsave"); }
+void ts_aof_rewrite_start(ts_worker *w) { start_conn_less(w, "bgrewriteaof"); }
 
 /* Worker 0, once a second: a rewrite scheduled behind a BGSAVE, or
  * auto-aof-rewrite-percentage / auto-aof-rewrite-min-size. */

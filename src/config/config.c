@@ -100,7 +100,7 @@ static const opt_def opts[] = {
     {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
     {.name = "rdbchecksum", .type = T_BOOL, .off = FIELD(rdbchecksum), .def = "yes"},
     /* Persistence (the AOF). */
-    {.name = "appendonly", .type = T_BOOL, .off = FIELD(appendonly), .def = "no"},
+    {.name = "appendonly", .type = T_BOOL, .runtime = true, .off = FIELD(appendonly), .def = "no"},
     {.name = "appendfilename", .type = T_STRING, .off = FIELD(appendfilename), .def = "appendonly.aof"},
     {.name = "appendfsync", .type = T_ENUM, .runtime = true, .off = FIELD(appendfsync), .names = appendfsync_names,
      .def = "everysec"},

@@ -63,6 +63,7 @@ int ts_aof_open(const char *filename, int fsync_policy)
     }
     aw.fd = fd;
     atomic_store(&aw.enabled, true);
+    atomic_store(&ts_aof_stat.wanted, 1);
     atomic_store(&aw.fsync_policy, fsync_policy);
     atomic_store(&ts_aof_stat.last_write_ok, 1);
     aw.last_fsync_ms = ts_mstime();
@@ -168,7 +169,13 @@ void ts_aofw_round_end(void)
 void ts_aofw_append(ts_buf *data, uint64_t seq)
 {
     if (aw.fd < 0) {
+        /* Off, or being switched on: a rewrite in progress keeps the bytes
+         * for the new file; nothing can be made durable before that file
+         * exists, so replies waiting for these bytes go (as in Redis, whose
+         * writes are not fsynced while it waits for that rewrite). */
+        if (aw.rewriting) ts_buf_append(&aw.rewrite_tail, data->data, data->len);
         ts_buf_free(data);
+        publish(seq);
         return;
     }
     if (aw.rewriting) ts_buf_append(&aw.rewrite_tail, data->data, data->len);
@@ -202,16 +209,28 @@ ts_buf ts_aofw_rewrite_tail(void)
     return t;
 }
 
-int ts_aofw_reopen(const char *filename)
+int ts_aofw_reopen(const char *filename, bool enable)
 {
-    if (aw.fd < 0) return 0;   /* appendonly no: the file is made, not used */
+    /* Not when a later CONFIG SET appendonly yes waits for its own
+     * rewrite: the shards' logs restarted at that one's snapshot point. */
+    bool switch_on = aw.fd < 0 && enable && atomic_load(&ts_aof_stat.wanted) &&
+                     !atomic_load(&ts_aof_stat.enable_pending);
+    if (aw.fd < 0 && !switch_on) return 0;   /* appendonly no: the file is made, not used */
     int fd = open(filename, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) {
         ts_log(TS_LOG_WARNING, "Can't open the rewritten append only file %s: %s", filename, strerror(errno));
         return -1;
     }
-    close(aw.fd);
+    if (aw.fd >= 0) close(aw.fd);
     aw.fd = fd;
+    if (switch_on) {
+        atomic_store(&aw.enabled, true);
+        atomic_store(&ts_aof_stat.enabling, 0);
+        atomic_store(&ts_aof_stat.last_write_ok, 1);
+        aw.last_fsync_ms = ts_mstime();
+        aw.written_seq = aw.synced_seq = aw.pending_seq;
+        ts_log(TS_LOG_NOTICE, "The append only file is on: %s", filename);
+    }
     struct stat sb;
     if (fstat(fd, &sb) == 0) {
         atomic_store(&ts_aof_stat.current_size, (long long)sb.st_size);
@@ -263,6 +282,16 @@ void ts_aofw_tick(void)
     if (atomic_load(&aw.fsync_policy) == TS_AOF_FSYNC_EVERYSEC && aw.synced_seq != aw.written_seq &&
         ts_mstime() - aw.last_fsync_ms >= 1000)
         do_fsync();
+}
+
+void ts_aofw_disable(void)
+{
+    atomic_store(&ts_aof_stat.enabling, 0);
+    if (aw.fd < 0) return;
+    ts_aofw_close();
+    atomic_store(&aw.enabled, false);
+    publish(aw.pending_seq);   /* nothing is held for a log that is off */
+    ts_log(TS_LOG_NOTICE, "The append only file is off");
 }
 
 void ts_aofw_close(void)

@@ -32,8 +32,13 @@ void ts_aofw_tick(void);
 void ts_aofw_rewrite_begin(void);
 /* Takes the kept tail (the caller frees it) and stops keeping. */
 ts_buf ts_aofw_rewrite_tail(void);
-/* The new file is in place under `filename`: append to it from now on. */
-int ts_aofw_reopen(const char *filename);
+/* The new file is in place under `filename`: append to it from now on.
+ * With the AOF off the file is only made, unless `enable` (the rewrite of
+ * CONFIG SET appendonly yes, still wanted): then it is opened and the log
+ * is on. */
+int ts_aofw_reopen(const char *filename, bool enable);
+/* CONFIG SET appendonly no (ts_aof_submit_off's job). */
+void ts_aofw_disable(void);
 /* Records the outcome (stops keeping a tail if it failed). */
 void ts_aofw_rewrite_end(bool ok, int64_t duration_ms);
 /* Thread exit: writes and fsyncs what is left, closes the file. */

@@ -32,7 +32,7 @@
 
 ts_persist_status ts_persist;
 
-enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP, JOB_AOF };
+enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP, JOB_AOF, JOB_AOF_OFF };
 
 typedef struct job {
     struct job *next;
@@ -46,6 +46,7 @@ typedef struct job {
 struct ts_snapshot {
     char *filename;
     bool aof_rewrite;            /* BGREWRITEAOF: the RDB preamble of a new AOF (aof_writer.c adds the tail) */
+    bool aof_enable;             /* ... that switches the log on (CONFIG SET appendonly yes) */
     char tmpname[64];
     unsigned shards_left;        /* persistence thread only */
     bool compress, checksum;
@@ -117,6 +118,13 @@ static job *pop_all(long wait_ms)
  * and small submissions are merged into the last queued one, so a busy
  * worker costs no thread wake-up per loop iteration. */
 #define AOF_LAZY_MAX (1u << 20)
+
+void ts_aof_submit_off(void)
+{
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = JOB_AOF_OFF;
+    push(j);
+}
 
 uint64_t ts_aof_submit(ts_buf *buf)
 {
@@ -237,6 +245,12 @@ static void snap_end(ts_snapshot *s, bool ok)
     int64_t now = ts_mstime();
     if (s->aof_rewrite) {
         ts_aofw_rewrite_end(ok, now - atomic_load(&ts_persist.save_started_ms));
+        if (!ok && s->aof_enable && atomic_load(&ts_aof_stat.wanted)) {
+            /* The log cannot be switched on without its file: try again
+             * (worker 0's cron starts scheduled rewrites). */
+            atomic_store(&ts_aof_stat.enable_pending, 1);
+            atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
+        }
     } else if (ok) {
         atomic_store(&ts_persist.lastsave, now / 1000);
         atomic_store(&ts_persist.dirty_saved, s->dirty);
@@ -292,7 +306,7 @@ static void finish(ts_snapshot *s)
     if (ok && !fsync_dir()) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
     if (!ok) unlink(s->tmpname);
     if (s->aof_rewrite) {
-        if (ok && ts_aofw_reopen(s->filename) != 0) ok = false;
+        if (ok && ts_aofw_reopen(s->filename, s->aof_enable) != 0) ok = false;
         if (ok) ts_log(TS_LOG_NOTICE, "Background AOF rewrite finished successfully (%llu bytes)", (unsigned long long)s->bytes);
         else ts_log(TS_LOG_WARNING, "Background AOF rewrite failed");
         snap_end(s, ok);
@@ -325,6 +339,9 @@ static void *thread_main(void *arg)
                 break;
             case JOB_AOF:
                 ts_aofw_append(&j->data, j->seq);
+                break;
+            case JOB_AOF_OFF:
+                ts_aofw_disable();
                 break;
             case JOB_HEADER:
                 write_header(s);
@@ -389,10 +406,14 @@ ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compre
     return snapshot_new(filename, nshards, compress, checksum, dirty, done, arg, waiter, false);
 }
 
-ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress)
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable)
 {
-    return snapshot_new(aof_filename, nshards, compress, true, 0, NULL, NULL, false, true);
+    ts_snapshot *s = snapshot_new(aof_filename, nshards, compress, true, 0, NULL, NULL, false, true);
+    s->aof_enable = enable;   /* before any shard sees s: the txn's messages publish it */
+    return s;
 }
+
+bool ts_snapshot_enables_aof(const ts_snapshot *snap) { return snap->aof_enable; }
 
 static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
                                  uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, bool aof)

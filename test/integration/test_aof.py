@@ -486,3 +486,67 @@ def test_automatic_rewrite(tmp_path):
         assert "Starting automatic rewriting of AOF" in (tmp_path / "tessera.log").read_text()
     finally:
         srv.stop()
+
+
+def switch_aof_on(c):
+    """CONFIG SET appendonly yes, then waits for the rewrite that makes the file."""
+    n = c.info("persistence")["aof_rewrites"]
+    assert c.config_set("appendonly", "yes")
+    assert c.info("persistence")["aof_enabled"] == 1   # already, as in Redis
+    info = wait_rewrite(c, n + 1)
+    assert info["aof_last_bgrewrite_status"] == "ok" and info["aof_enabled"] == 1
+
+
+@pytest.mark.parametrize("fsync,threads", [("always", 2), ("everysec", 1), ("always", 3)])
+def test_config_set_appendonly_at_runtime(tmp_path, fsync, threads):
+    """CONFIG SET appendonly yes on a running server with data and writers:
+    a rewrite makes the file (the data as of its snapshot point plus every
+    write after it), then the log is on; after SIGKILL every write is
+    there. CONFIG SET appendonly no closes the file and stops logging."""
+    srv = start_tessera(tmp_path, "--appendfsync", fsync, threads=threads)
+    try:
+        c, other = srv.client(), srv.client()
+        fill(c, other)
+        assert not (tmp_path / "appendonly.aof").exists()
+        acked, stop = [], threading.Event()
+        ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(3)]
+        for t in ts:
+            t.start()
+        time.sleep(0.2)
+        switch_aof_on(c)
+        assert c.config_get("appendonly") == {"appendonly": "yes"}
+        time.sleep(0.3)
+        stop.set()
+        for t in ts:
+            t.join()
+        c.set("after", "on")
+        before = contents(c)
+        time.sleep(1.2 if fsync == "everysec" else 0)
+        kill9(srv)
+        assert (tmp_path / "appendonly.aof").read_bytes().startswith(b"REDIS0010")
+        srv = start_tessera(tmp_path, "--appendonly", "yes", threads=threads)
+        c = srv.client()
+        assert contents(c) == before
+        keys = [k for k in acked if isinstance(k, str)]
+        assert all(v is not None for v in c.mget(keys))
+
+        # and off again: the file stops growing, the server keeps working
+        assert c.config_set("appendonly", "no")
+        deadline = time.time() + 10
+        while c.info("persistence")["aof_enabled"] and time.time() < deadline:
+            time.sleep(0.02)
+        assert c.info("persistence")["aof_enabled"] == 0
+        size = os.path.getsize(tmp_path / "appendonly.aof")
+        for i in range(200):
+            c.set("off:%d" % i, i)
+        assert os.path.getsize(tmp_path / "appendonly.aof") == size
+        # on once more, with the keys written while it was off
+        switch_aof_on(c)
+        c.set("last", "1")
+        state = contents(c)
+        time.sleep(1.2)
+        kill9(srv)
+        srv = start_tessera(tmp_path, "--appendonly", "yes", threads=threads)
+        assert contents(srv.client()) == state
+    finally:
+        srv.stop()
