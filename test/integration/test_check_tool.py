@@ -19,7 +19,8 @@ def check_bin():
 
 
 def run(*args):
-    p = subprocess.run([check_bin()] + [str(a) for a in args], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([check_bin()] + [str(a) for a in args], capture_output=True, text=True,
+                       errors="replace", timeout=60)   # key names in a corrupt file are any bytes
     # A crash (signal) is never an acceptable answer to bad input.
     assert p.returncode in (0, 1, 2), "tessera-check died: %s\n%s" % (p.returncode, p.stderr)
     return p
