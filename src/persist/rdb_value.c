@@ -427,14 +427,17 @@ static int read_lzf(ts_rdb_reader *r, char **out, size_t *n)
     return 0;
 }
 
-int ts_rdb_read_string(ts_rdb_reader *r, char **out, size_t *n)
+/* One reader for both forms: a plain string is returned in place, an
+ * encoded one (integer, LZF) is decoded into *owned. */
+int ts_rdb_read_string_view(ts_rdb_reader *r, const char **p, size_t *n, char **owned)
 {
+    *owned = NULL;
     uint64_t len;
     bool enc;
     if (ts_rdb_read_len(r, &len, &enc)) return -1;
     if (!enc) {
         if (need(r, len)) return -1;
-        *out = dup_bytes(r->p, (size_t)len);
+        *p = (const char *)r->p;
         *n = (size_t)len;
         r->p += len;
         return 0;
@@ -447,31 +450,23 @@ int ts_rdb_read_string(ts_rdb_reader *r, char **out, size_t *n)
         long long v = bytes == 1 ? (int8_t)u : bytes == 2 ? (int16_t)u : (long long)(int32_t)u;
         char buf[24];
         size_t l = ts_ll_to_str(buf, v);
-        *out = dup_bytes(buf, l);
+        *owned = dup_bytes(buf, l);
         *n = l;
-        return 0;
+    } else if (len == RDB_ENC_LZF) {
+        if (read_lzf(r, owned, n)) return -1;
+    } else {
+        return fail(r, "unknown string encoding");
     }
-    if (len == RDB_ENC_LZF) return read_lzf(r, out, n);
-    return fail(r, "unknown string encoding");
+    *p = *owned;
+    return 0;
 }
 
-int ts_rdb_read_string_view(ts_rdb_reader *r, const char **p, size_t *n, char **owned)
+int ts_rdb_read_string(ts_rdb_reader *r, char **out, size_t *n)
 {
-    *owned = NULL;
-    const unsigned char *at = r->p;
-    uint64_t len;
-    bool enc;
-    if (ts_rdb_read_len(r, &len, &enc)) return -1;
-    if (!enc) {
-        if (need(r, len)) return -1;
-        *p = (const char *)r->p;
-        *n = (size_t)len;
-        r->p += len;
-        return 0;
-    }
-    r->p = at;
-    if (ts_rdb_read_string(r, owned, n)) return -1;
-    *p = *owned;
+    const char *p;
+    char *owned;
+    if (ts_rdb_read_string_view(r, &p, n, &owned)) return -1;
+    *out = owned ? owned : dup_bytes(p, *n);
     return 0;
 }
 

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from conftest import start_tessera, free_port, wait_port, Server, spawn_tessera, exit_status_after_use
+from conftest import resp as cmd
 from test_persistence import contents, fill_every_type
 
 REDIS = shutil.which("redis-server")
@@ -204,14 +205,6 @@ def start_expect_exit(tdir, *extra, timeout=20):
         proc.kill()
         proc.wait()
         raise AssertionError("the server started")
-
-
-def cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def test_truncated_tail_is_cut_off(tmp_path):

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import start_redis, start_tessera, tessera_bin
+from conftest import start_redis, start_tessera, tessera_bin, resp
 
 
 def check_bin():
@@ -24,14 +24,6 @@ def run(*args):
     # A crash (signal) is never an acceptable answer to bad input.
     assert p.returncode in (0, 1, 2), "tessera-check died: %s\n%s" % (p.returncode, p.stderr)
     return p
-
-
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 GOOD = (resp("SELECT", "0") + resp("SET", "a", "b") + resp("MULTI") + resp("INCR", "c")

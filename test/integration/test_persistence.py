@@ -288,19 +288,28 @@ def test_tessera_dump_loads_into_redis(tdir):
 
 
 @pytest.mark.skipif(not REDIS, reason="redis-server not installed")
-def test_redis_dump_loads_into_tessera(tdir):
+def redis_dump(tdir, fill):
+    """Runs fill(client) on a redis-server 7.0, saves, and copies its dump
+    into tdir; returns contents() as Redis saw them."""
     rdir = tdir / "redis"
     rdir.mkdir()
     ref = start_redis(rdir)
     try:
         rc = ref.client()
-        fill_every_type(rc, 0)
-        fill_every_type(rc, 2, n_big=40)
+        fill(rc)
         theirs = contents(rc)
         assert rc.save()
     finally:
         ref.stop()
     shutil.copy(rdir / "dump.rdb", tdir / "dump.rdb")
+    return theirs
+
+
+def test_redis_dump_loads_into_tessera(tdir):
+    def fill(rc):
+        fill_every_type(rc, 0)
+        fill_every_type(rc, 2, n_big=40)
+    theirs = redis_dump(tdir, fill)
     srv = start_tessera(tdir)
     try:
         c = raw_replies(srv.client())
@@ -530,11 +539,7 @@ def test_single_thread_server(tdir):
 def test_parallel_load_of_a_big_redis_dump(tdir):
     """A dump with keys of every type on every shard loads into 4 shards in
     parallel with identical contents, in several databases."""
-    rdir = tdir / "redis"
-    rdir.mkdir()
-    ref = start_redis(rdir)
-    try:
-        rc = ref.client()
+    def fill(rc):
         for db in (0, 3):
             rc.execute_command("SELECT", db)
             p = rc.pipeline(transaction=False)
@@ -550,11 +555,7 @@ def test_parallel_load_of_a_big_redis_dump(tdir):
             p.execute()
         rc.execute_command("SELECT", 0)
         fill_every_type(rc, 5, n_big=30)
-        theirs = contents(rc)
-        assert rc.save()
-    finally:
-        ref.stop()
-    shutil.copy(rdir / "dump.rdb", tdir / "dump.rdb")
+    theirs = redis_dump(tdir, fill)
     srv = start_tessera(tdir, threads=4)
     try:
         c = raw_replies(srv.client())
