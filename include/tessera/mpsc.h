@@ -15,9 +15,9 @@
  * predecessor's next pointer, so producers never wait on each other. The
  * consumer may briefly see a push "in progress" (tail swapped, link not yet
  * stored); pop then reports "nothing yet" (TS_MPSC_BUSY) and the consumer
- * retries later. The producer always follows its push with a wake-up
- * (uv_async_send), and the consumer re-checks the queue after it drained it,
- * so the message is never stranded.
+ * retries later. The producer always follows its push with a wake-up check
+ * (worker.c), and the consumer looks at the queue (ts_mpsc_empty) after
+ * announcing that it may sleep, so the message is never stranded.
  */
 #ifndef TESSERA_MPSC_H
 #define TESSERA_MPSC_H
@@ -44,5 +44,10 @@ bool ts_mpsc_push(ts_mpsc *q, ts_mpsc_node *n);
 /* Consumer only. Returns the oldest node, or NULL when the queue is empty or
  * a push is half-way done (call again after the next wake-up). */
 ts_mpsc_node *ts_mpsc_pop(ts_mpsc *q);
+/* Consumer only. True when nothing was pushed that pop has not returned,
+ * counting a push still half-way done as not empty. The tail is read with
+ * acquire; a caller pairing this with a flag (Dekker) puts a seq_cst fence
+ * between its flag store and this call. */
+bool ts_mpsc_empty(ts_mpsc *q);
 
 #endif

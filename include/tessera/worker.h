@@ -62,7 +62,15 @@ typedef struct ts_worker {
      * fewer cores than busy threads that spin was a measurable cost. */
     int wake_fd;
     uv_poll_t wake_poll;
+    /* Written by the owner around each poll, read by every sender: on a
+     * line of their own. may_sleep is 1 from the owner's last look at the
+     * inbox before it polls until it runs again; a sender that finds it 0
+     * writes nothing, because the owner drains the inbox before polling. */
+    _Alignas(64) atomic_int may_sleep;
     atomic_int wake_pending;
+    char wake_pad[64 - 2 * sizeof(atomic_int)];
+    uv_idle_t inbox_idle;           /* makes the next poll non-blocking when the inbox is not empty */
+    bool loop_closing;              /* TS_MSG_FINAL ran: the wake-up handles are closed */
     uv_timer_t cron;
     uv_check_t wake_check;          /* after I/O callbacks: send the wake-ups owed to peers */
     uv_prepare_t wake_prepare;      /* before polling: the same (for messages sent from timers) */
@@ -125,6 +133,13 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id);
 int ts_worker_start(ts_worker *w);
 void ts_worker_join(ts_worker *w);
 void ts_worker_destroy(ts_worker *w);
+/* Owner thread, from a callback of the poll phase: the loop is running, so
+ * senders need not wake it (cleared only when set: the line is shared). */
+static inline void ts_worker_mark_awake(ts_worker *w)
+{
+    if (atomic_load_explicit(&w->may_sleep, memory_order_relaxed))
+        atomic_store_explicit(&w->may_sleep, 0, memory_order_relaxed);
+}
 /* Any thread: hands a message to the worker. */
 void ts_worker_post(ts_worker *w, ts_msg *m);
 /* Owner thread: delivers a message to target (a local FIFO when target ==

@@ -242,10 +242,18 @@ static void aof_unhold(ts_conn *c)
     c->aof_held = false;
 }
 
+/* While batches or txns of the connection are out, the replies ready ahead
+ * of them wait (up to this many bytes): they come back within a hop, and a
+ * pipelining client then gets its replies in one write instead of two (one
+ * system call less for us, one read less for the client). Blocked commands
+ * are not in flight, so replies before a BLPOP still leave at once. */
+#define TS_HOLD_OUTPUT_MAX (64 * 1024)
+
 static void conn_flush(ts_conn *c)
 {
     if (c->closing) return;
     conn_collect_slots(c);
+    if (c->inflight > 0 && c->out.len < TS_HOLD_OUTPUT_MAX) return;
     if (c->out.len && aof_gated(c->w)) {
         /* A reply leaves only after the fsync covering every write this
          * worker logged so far and every remote write it waited for. */
@@ -1034,6 +1042,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     ts_conn *c = s->data;
+    ts_worker_mark_awake(c->w);
     if (nread < 0) {
         ts_conn_close(c);
         conn_maybe_free(c);

@@ -30,17 +30,26 @@ static void handle_msg(ts_worker *w, ts_msg *m);
 
 ts_worker *ts_worker_of(ts_server *srv, unsigned shard) { return srv->workers[shard]; }
 
-/* Any thread, after its push is complete. The receiver clears
- * wake_pending before it drains the inbox, so a sender that finds it set
- * knows its message will be seen by a drain still to come; a sender whose
- * push was not yet linked when that drain ran finds it cleared and writes. */
+/* Any thread, after its push is complete.
+ *
+ * Two flags keep the system calls away from the hot path. may_sleep: the
+ * receiver drains its inbox once per loop iteration, just before it polls
+ * (on_wake_prepare), so while it is awake a sender only has to link its
+ * message. Before polling the receiver sets may_sleep and then looks at the
+ * inbox once more; a sender pushes and then reads may_sleep. With a seq_cst
+ * fence on both sides (Dekker) one of them sees the other: either the
+ * receiver finds the message and does not block, or the sender finds
+ * may_sleep set and writes the eventfd. wake_pending: among the senders that
+ * found may_sleep set, only the first writes (the receiver clears it before
+ * it drains, so a sender whose push was not yet linked when that drain ran
+ * finds it cleared and writes). */
 static void wake(ts_worker *w)
 {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->may_sleep, memory_order_relaxed) == 0) return;
     /* A load first: while the flag is set (the receiver has not run yet)
      * senders only read it, so its cache line is not bounced between
-     * cores. The fence keeps the push's link store ahead of that load
-     * (Dekker against the receiver's clear-then-drain). */
-    atomic_thread_fence(memory_order_seq_cst);
+     * cores. */
     if (atomic_load_explicit(&w->wake_pending, memory_order_relaxed) != 0 ||
         atomic_exchange(&w->wake_pending, 1) != 0)
         return;
@@ -143,16 +152,46 @@ static void flush_wakeups(ts_worker *w)
     w->nwake = 0;
 }
 
-static void on_wake_check(uv_check_t *h)
+static void drain_inbox(ts_worker *w)
 {
-    aof_iteration_flush(h->data);
-    flush_wakeups(h->data);
+    ts_mpsc_node *n;
+    w->now_ms = ts_worker_clock(w);
+    while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
+        handle_msg(w, TS_CONTAINER_OF(n, ts_msg, node));
+        ts_worker_run_ready(w);
+    }
+    ts_worker_run_ready(w);
 }
 
+/* After the poll's callbacks: the loop is awake, senders need not write. */
+static void on_wake_check(uv_check_t *h)
+{
+    ts_worker *w = h->data;
+    ts_worker_mark_awake(w);
+    aof_iteration_flush(w);
+    flush_wakeups(w);
+}
+
+static void on_inbox_idle(uv_idle_t *h) { uv_idle_stop(h); }
+
+/* Just before the loop polls: take what arrived, send what is owed, then
+ * announce that the loop may block and look at the inbox one last time
+ * (see wake()). */
 static void on_wake_prepare(uv_prepare_t *h)
 {
-    aof_iteration_flush(h->data);
-    flush_wakeups(h->data);
+    ts_worker *w = h->data;
+    if (!ts_mpsc_empty(&w->inbox)) drain_inbox(w);
+    if (w->loop_closing) return;
+    aof_iteration_flush(w);
+    flush_wakeups(w);
+    atomic_store(&w->may_sleep, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!ts_mpsc_empty(&w->inbox)) {
+        /* Arrived meanwhile (or a push is half-way): poll without blocking,
+         * the next iteration's prepare takes it. */
+        atomic_store_explicit(&w->may_sleep, 0, memory_order_relaxed);
+        uv_idle_start(&w->inbox_idle, on_inbox_idle);
+    }
 }
 
 void ts_worker_make_ready(ts_worker *w, ts_conn *c)
@@ -335,6 +374,9 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         uv_timer_stop(&w->snap_timer);
         uv_close((uv_handle_t *)&w->snap_timer, NULL);
         flush_wakeups(w);
+        w->loop_closing = true;
+        uv_idle_stop(&w->inbox_idle);
+        uv_close((uv_handle_t *)&w->inbox_idle, NULL);
         uv_timer_stop(&w->cron);
         uv_close((uv_handle_t *)&w->cron, NULL);
         uv_timer_stop(&w->block_timer);
@@ -356,16 +398,11 @@ static void on_wakeup(uv_poll_t *p, int status, int events)
     (void)status;
     (void)events;
     ts_worker *w = p->data;
+    ts_worker_mark_awake(w);
     uint64_t v;
     while (read(w->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
     atomic_store(&w->wake_pending, 0);
-    ts_mpsc_node *n;
-    w->now_ms = ts_worker_clock(w);
-    while ((n = ts_mpsc_pop(&w->inbox)) != NULL) {
-        handle_msg(w, TS_CONTAINER_OF(n, ts_msg, node));
-        ts_worker_run_ready(w);
-    }
-    ts_worker_run_ready(w);
+    drain_inbox(w);
 }
 
 static void on_block_timer(uv_timer_t *t)
@@ -467,6 +504,9 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0) return -errno;
     atomic_init(&w->wake_pending, 0);
+    atomic_init(&w->may_sleep, 0);
+    uv_idle_init(&w->loop, &w->inbox_idle);
+    w->inbox_idle.data = w;
     rc = uv_poll_init(&w->loop, &w->wake_poll, w->wake_fd);
     if (rc) return rc;
     w->wake_poll.data = w;

@@ -51,3 +51,10 @@ ts_mpsc_node *ts_mpsc_pop(ts_mpsc *q)
     }
     return NULL;                                   /* another push raced in */
 }
+
+bool ts_mpsc_empty(ts_mpsc *q)
+{
+    /* Empty means the consumer holds only the stub and no producer has
+     * swapped itself in behind it. */
+    return q->head == &q->stub && atomic_load_explicit(&q->tail, memory_order_acquire) == &q->stub;
+}
