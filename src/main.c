@@ -264,6 +264,7 @@ int main(int argc, char **argv)
     atomic_init(&srv.maxclients, srv.config.maxclients);
     make_run_id(srv.run_id);
     ts_slot_map_init(nworkers);
+    ts_clock_init();
 
     ts_log(TS_LOG_NOTICE, "oO0OoO0OoO0Oo Tessera is starting oO0OoO0OoO0Oo");
     ts_log(TS_LOG_NOTICE, "Tessera version=%s, bits=%d, pid=%d, just started", TS_TESSERA_VERSION,
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
     }
 
 
+    ts_log(TS_LOG_NOTICE, "monotonic clock: %s", ts_clock_name());
     ts_log(TS_LOG_NOTICE, "Server initialized with %u worker threads (shards)", nworkers);
     ts_log(TS_LOG_NOTICE, "Ready to accept connections tcp");
 

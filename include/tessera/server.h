@@ -54,6 +54,10 @@ void ts_server_request_shutdown(ts_server *srv, int mode);
 void ts_server_worker_idle(ts_server *srv);
 int64_t ts_mstime(void);             /* wall clock in ms */
 int64_t ts_ustime(void);             /* wall clock in us */
-uint64_t ts_monotonic_us(void);
+uint64_t ts_monotonic_us(void);      /* monotonic us (the TSC once ts_clock_init ran) */
+/* Main thread, before any other thread starts: calibrates the TSC when it
+ * is invariant. Returns the clock's name for the log. */
+const char *ts_clock_init(void);
+const char *ts_clock_name(void);     /* INFO server monotonic_clock */
 
 #endif

@@ -205,6 +205,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "tessera_version:%s\r\n", TS_TESSERA_VERSION);
         add(&b, "os:%s %s %s\r\n", un.sysname, un.release, un.machine);
         add(&b, "arch_bits:%d\r\n", (int)(sizeof(long) * 8));
+        add(&b, "monotonic_clock:%s\r\n", ts_clock_name());
         add(&b, "multiplexing_api:epoll\r\n");
         add(&b, "atomicvar_api:c11-builtin\r\n");
         add(&b, "gcc_version:%d.%d.%d\r\n", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);

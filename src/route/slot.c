@@ -19,14 +19,32 @@ static const uint16_t crc_table[256] = {
     CRC_ROWS(128), CRC_ROWS(160), CRC_ROWS(192), CRC_ROWS(224),
 };
 
+static uint16_t crc_slice[8][256];   /* [0] = crc_table */
+
+__attribute__((constructor)) static void crc_slice_init(void)
+{
+    for (int b = 0; b < 256; b++) crc_slice[0][b] = crc_table[b];
+    for (int k = 1; k < 8; k++)
+        for (int b = 0; b < 256; b++) {
+            uint16_t prev = crc_slice[k - 1][b];
+            crc_slice[k][b] = (uint16_t)((prev << 8) ^ crc_table[prev >> 8]);
+        }
+}
+
 uint16_t ts_slot_owner[TS_SLOTS];
 
 uint16_t ts_crc16(const char *buf, size_t len)
 {
     uint16_t crc = 0;
     const unsigned char *p = (const unsigned char *)buf;
-    for (size_t i = 0; i < len; i++)
-        crc = (uint16_t)((crc << 8) ^ crc_table[((crc >> 8) ^ p[i]) & 0xff]);
+    while (len >= 8) {
+        crc = (uint16_t)(crc_slice[7][(crc >> 8) ^ p[0]] ^ crc_slice[6][(crc & 0xff) ^ p[1]] ^
+                         crc_slice[5][p[2]] ^ crc_slice[4][p[3]] ^ crc_slice[3][p[4]] ^
+                         crc_slice[2][p[5]] ^ crc_slice[1][p[6]] ^ crc_slice[0][p[7]]);
+        p += 8;
+        len -= 8;
+    }
+    while (len--) crc = (uint16_t)((crc << 8) ^ crc_table[((crc >> 8) ^ *p++) & 0xff]);
     return crc;
 }
 

@@ -8,10 +8,32 @@
 
 static unsigned slot_of(const char *s) { return ts_key_slot(s, strlen(s)); }
 
+/* The CRC one bit at a time, straight from the definition (XMODEM). */
+static uint16_t crc16_bitwise(const unsigned char *p, size_t len)
+{
+    uint16_t crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int b = 0; b < 8; b++) crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc;
+}
+
 int main(void)
 {
     CHECK_EQ_INT(ts_crc16("123456789", 9), 0x31C3);
     CHECK_EQ_INT(ts_crc16("", 0), 0);
+    /* The eight-bytes-a-step path and its tail agree with the definition
+     * at every length and alignment. */
+    unsigned char buf[80];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(seed >> 16);
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= sizeof buf; len++)
+            CHECK_EQ_INT(ts_crc16((const char *)buf + off, len), crc16_bitwise(buf + off, len));
     /* Slots as reported by CLUSTER KEYSLOT in the Redis Cluster docs. */
     CHECK_EQ_INT(slot_of("foo"), 12182);
     CHECK_EQ_INT(slot_of("bar"), 5061);
