@@ -140,6 +140,10 @@ static inline void ts_worker_mark_awake(ts_worker *w)
     if (atomic_load_explicit(&w->may_sleep, memory_order_relaxed))
         atomic_store_explicit(&w->may_sleep, 0, memory_order_relaxed);
 }
+/* Owner thread: puts the calling worker thread under SCHED_BATCH or the
+ * default policy, as config.worker_sched_batch says (at start and after
+ * CONFIG SET). */
+void ts_worker_apply_sched_policy(ts_worker *w);
 /* Any thread: hands a message to the worker. */
 void ts_worker_post(ts_worker *w, ts_msg *m);
 /* Owner thread: delivers a message to target (a local FIFO when target ==

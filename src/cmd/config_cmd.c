@@ -43,12 +43,14 @@ void cmd_config_get(ts_cmd_ctx *c)
     ts_buf_free(&a.names);
 }
 
-/* appendonly no, on each worker's own thread: its shard stops logging
+/* On each worker's own thread: its scheduling policy, and appendonly no:
+ * its shard stops logging
  * after handing over what it logged (the persistence thread closes the
  * file once every worker has: publish). appendonly yes starts logging
  * later, at the rewrite's snapshot point (persist_cmds.c). */
 static void apply_local(ts_worker *w)
 {
+    ts_worker_apply_sched_policy(w);
     if (w->config.appendonly || !w->aof_on) return;
     ts_worker_aof_flush(w);
     w->aof_on = false;

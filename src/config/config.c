@@ -72,7 +72,7 @@ _Static_assert(TS_LOG_DEBUG == 0 && TS_LOG_VERBOSE == 1 && TS_LOG_NOTICE == 2 &&
 
 /* In the order of conf/tessera.conf; ts_config_to_text and glob matches in
  * CONFIG GET follow it. Names, defaults and bounds are Redis 7.0's except
- * for `threads`, which is Tessera's own. */
+ * for `threads` and `worker-sched-batch`, which are Tessera's own. */
 static const opt_def opts[] = {
     {.name = "bind", .type = T_BIND, .def = "127.0.0.1 -::1"},
     {.name = "port", .type = T_INT, .off = FIELD(port), .min = 0, .max = 65535, .def = "6379"},
@@ -91,6 +91,7 @@ static const opt_def opts[] = {
     {.name = "databases", .type = T_INT, .off = FIELD(databases), .min = 1, .max = INT_MAX, .def = "16"},
     {.name = "threads", .alias = "shards", .type = T_INT, .off = FIELD(threads), .min = 0,
      .max = TS_CONFIG_MAX_THREADS, .def = "0"},
+    {.name = "worker-sched-batch", .type = T_BOOL, .runtime = true, .off = FIELD(worker_sched_batch), .def = "yes"},
     {.name = "hz", .type = T_INT, .runtime = true, .off = FIELD(hz), .min = 0, .max = INT_MAX, .lo = 1,
      .hi = 500, .def = "10"},
     {.name = "dir", .type = T_DIR, .runtime = true, .off = FIELD(dir), .def = NULL},

@@ -12,6 +12,8 @@
 #include "tessera/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -542,6 +544,24 @@ int ts_worker_init(ts_worker *w, ts_server *srv, unsigned id)
     return 0;
 }
 
+void ts_worker_apply_sched_policy(ts_worker *w)
+{
+#ifdef SCHED_BATCH
+    int now = sched_getscheduler(0);
+    int want = w->config.worker_sched_batch ? SCHED_BATCH : SCHED_OTHER;
+    /* Only between the two time-sharing policies: a real-time policy set
+     * by the operator (chrt) is left alone. */
+    if (now == want || (now != SCHED_BATCH && now != SCHED_OTHER)) return;
+    struct sched_param sp = {.sched_priority = 0};
+    int rc = pthread_setschedparam(pthread_self(), want, &sp);
+    if (rc != 0)
+        ts_log(TS_LOG_VERBOSE, "worker %u: cannot switch to %s: %s", w->id,
+               want == SCHED_BATCH ? "SCHED_BATCH" : "SCHED_OTHER", strerror(rc));
+#else
+    (void)w;
+#endif
+}
+
 static void worker_main(void *arg)
 {
     ts_worker *w = arg;
@@ -551,6 +571,7 @@ static void worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "ts-worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
+    ts_worker_apply_sched_policy(w);
     int hz = w->config.hz > 0 ? w->config.hz : 10;
     uv_timer_start(&w->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
     uv_check_start(&w->wake_check, on_wake_check);

@@ -7,6 +7,7 @@ Replies are compared byte for byte with a real redis-server 7.0 wherever
 they are deterministic; otherwise their shape and the parts clients read
 are compared.
 """
+import os
 import re
 import shutil
 import signal
@@ -613,6 +614,9 @@ def test_config_get_all_known_to_redis(server, reference):
         if name in (b"threads", b"shards"):            # Tessera's own
             assert value == str(NSHARDS).encode()
             continue
+        if name == b"worker-sched-batch":              # Tessera's own
+            assert value == b"yes"
+            continue
         theirs = b.val("CONFIG", "GET", name)
         assert theirs and theirs[0] == name, name
         if name in same_default:
@@ -652,6 +656,43 @@ def test_config_set_reaches_every_worker(server, r):
             c.close()
     finally:
         w.cmd("CONFIG", "SET", "hz", "10", "timeout", "0")
+
+
+def worker_policies(pid):
+    """{thread name: scheduling policy} of a process's ts-worker-N threads."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            name = f.read().strip()
+        if name.startswith("ts-worker-"):
+            out[name] = os.sched_getscheduler(int(tid))
+    return out
+
+
+def test_worker_sched_batch(tmp_path):
+    """Workers run under SCHED_BATCH by default; CONFIG SET switches every
+    worker's own thread, other threads keep the default policy."""
+    srv = start_tessera(tmp_path, threads=3)
+    try:
+        w = Wire(srv)
+        assert w.val("CONFIG", "GET", "worker-sched-batch") == [b"worker-sched-batch", b"yes"]
+        pol = worker_policies(srv.proc.pid)
+        assert sorted(pol) == ["ts-worker-0", "ts-worker-1", "ts-worker-2"]
+        assert set(pol.values()) == {os.SCHED_BATCH}
+        assert os.sched_getscheduler(srv.proc.pid) == os.SCHED_OTHER   # the acceptor
+        assert w.cmd("CONFIG", "SET", "worker-sched-batch", "no") == b"+OK\r\n"
+        assert set(worker_policies(srv.proc.pid).values()) == {os.SCHED_OTHER}
+        assert w.cmd("CONFIG", "SET", "worker-sched-batch", "yes") == b"+OK\r\n"
+        assert set(worker_policies(srv.proc.pid).values()) == {os.SCHED_BATCH}
+        assert w.cmd("CONFIG", "SET", "worker-sched-batch", "maybe").startswith(b"-ERR ")
+        w.close()
+    finally:
+        srv.stop()
+    srv = start_tessera(tmp_path, "--worker-sched-batch", "no")
+    try:
+        assert set(worker_policies(srv.proc.pid).values()) == {os.SCHED_OTHER}
+    finally:
+        srv.stop()
 
 
 def test_config_set_maxclients_applies(tmp_path):

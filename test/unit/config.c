@@ -501,7 +501,7 @@ static void test_get(void)
               "databases=16;");
     CHECK_STR(get(&c, &g, "[^a-s]*", NULL),
               "tcp-backlog=511;unixsocket=;unixsocketperm=0;timeout=0;tcp-keepalive=300;threads=0;"
-              "zset-max-listpack-entries=128;zset-max-ziplist-entries=128;zset-max-listpack-value=64;"
+              "worker-sched-batch=yes;zset-max-listpack-entries=128;zset-max-ziplist-entries=128;zset-max-listpack-value=64;"
               "zset-max-ziplist-value=64;");
     CHECK_STR(get(&c, &g, "p\\ort", NULL), "");   /* '\' alone does not make a glob */
     CHECK_STR(get(&c, &g, "p\\ort*", NULL), "port=6379;");
@@ -512,12 +512,12 @@ static void test_get(void)
     const char *all_prefix =
         "bind=127.0.0.1 -::1;port=6379;tcp-backlog=511;unixsocket=;unixsocketperm=0;timeout=0;"
         "tcp-keepalive=300;daemonize=no;pidfile=;loglevel=notice;logfile=;databases=16;threads=0;"
-        "shards=0;hz=10;dir=/";
+        "shards=0;worker-sched-batch=yes;hz=10;dir=/";
     CHECK(strncmp(g.text, all_prefix, strlen(all_prefix)) == 0);
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 42);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum */
+    CHECK_EQ_INT(g.n, 43);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum, worker-sched-batch */
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';
