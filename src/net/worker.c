@@ -568,10 +568,10 @@ static void worker_main(void *arg)
 #ifndef NDEBUG
     w->shard.owner = pthread_self();
 #endif
+    ts_worker_apply_sched_policy(w);   /* before the name: a named worker has its policy */
     char name[16];
     snprintf(name, sizeof(name), "ts-worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
-    ts_worker_apply_sched_policy(w);
     int hz = w->config.hz > 0 ? w->config.hz : 10;
     uv_timer_start(&w->cron, on_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
     uv_check_start(&w->wake_check, on_wake_check);

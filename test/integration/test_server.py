@@ -658,15 +658,20 @@ def test_config_set_reaches_every_worker(server, r):
         w.cmd("CONFIG", "SET", "hz", "10", "timeout", "0")
 
 
-def worker_policies(pid):
-    """{thread name: scheduling policy} of a process's ts-worker-N threads."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-            name = f.read().strip()
-        if name.startswith("ts-worker-"):
-            out[name] = os.sched_getscheduler(int(tid))
-    return out
+def worker_policies(pid, nworkers=None):
+    """{thread name: scheduling policy} of a process's ts-worker-N threads
+    (waits until nworkers of them have named themselves, when given)."""
+    deadline = time.time() + 10
+    while True:
+        out = {}
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            if name.startswith("ts-worker-"):
+                out[name] = os.sched_getscheduler(int(tid))
+        if nworkers is None or len(out) >= nworkers or time.time() > deadline:
+            return out
+        time.sleep(0.05)
 
 
 def test_worker_sched_batch(tmp_path):
@@ -676,7 +681,7 @@ def test_worker_sched_batch(tmp_path):
     try:
         w = Wire(srv)
         assert w.val("CONFIG", "GET", "worker-sched-batch") == [b"worker-sched-batch", b"yes"]
-        pol = worker_policies(srv.proc.pid)
+        pol = worker_policies(srv.proc.pid, 3)
         assert sorted(pol) == ["ts-worker-0", "ts-worker-1", "ts-worker-2"]
         assert set(pol.values()) == {os.SCHED_BATCH}
         assert os.sched_getscheduler(srv.proc.pid) == os.SCHED_OTHER   # the acceptor
@@ -688,9 +693,9 @@ def test_worker_sched_batch(tmp_path):
         w.close()
     finally:
         srv.stop()
-    srv = start_tessera(tmp_path, "--worker-sched-batch", "no")
+    srv = start_tessera(tmp_path, "--worker-sched-batch", "no", threads=2)
     try:
-        assert set(worker_policies(srv.proc.pid).values()) == {os.SCHED_OTHER}
+        assert set(worker_policies(srv.proc.pid, 2).values()) == {os.SCHED_OTHER}
     finally:
         srv.stop()
 
