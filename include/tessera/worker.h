@@ -91,6 +91,12 @@ typedef struct ts_worker {
     struct ts_batch **open_batches; /* per target shard, during one connection's pass */
     struct ts_batch *batch_cache;   /* freed batches kept for reuse (conn.c) */
     ts_parser lookahead;            /* conn.c's prefetch look-ahead over a pipeline */
+    /* What the look-ahead parsed during one ts_conn_process call, so the
+     * commands are not parsed and looked up a second time (conn.c). */
+    struct ts_preparsed *pre;
+    int npre, pre_next;
+    ts_arg *pre_argv;
+    size_t pre_argv_cap;
     int nbatch_cache;
     unsigned *open_targets;
     unsigned nopen;

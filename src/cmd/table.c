@@ -23,16 +23,23 @@ static ts_command commands[] = {
 #define LOOKUP_SIZE 1024  /* power of two, > 2x the number of commands */
 static const ts_command *lookup[LOOKUP_SIZE];
 
+/* tolower() of the C locale (the server never changes LC_CTYPE), inline:
+ * every request looks its command up. */
+static inline unsigned char ascii_lower(unsigned char c)
+{
+    return (unsigned char)((unsigned)c - 'A' < 26u ? c + ('a' - 'A') : c);
+}
+
 static uint32_t name_hash(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) { h ^= (uint8_t)tolower((unsigned char)s[i]); h *= 16777619u; }
+    for (size_t i = 0; i < n; i++) { h ^= ascii_lower((unsigned char)s[i]); h *= 16777619u; }
     return h;
 }
 
 static bool name_eq(const char *lower, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) if (lower[i] != tolower((unsigned char)s[i])) return false;
+    for (size_t i = 0; i < n; i++) if ((unsigned char)lower[i] != ascii_lower((unsigned char)s[i])) return false;
     return lower[n] == '\0';
 }
 

@@ -833,10 +833,20 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
     return rc;
 }
 
-static int dispatch(ts_conn *c, int argc, ts_arg *argv)
+/* A command the pipeline look-ahead parsed (conn_prefetch_pipeline). */
+typedef struct ts_preparsed {
+    size_t off, len;                /* in the query buffer */
+    int argc;
+    size_t argv_at;                 /* index into w->pre_argv */
+    const ts_command *cmd;          /* NULL: unknown command */
+    int key_shard;                  /* shard of argv[1] for first-key commands, else -1 */
+} ts_preparsed;
+
+/* pre: what the look-ahead learnt about this command, or NULL. */
+static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparsed *pre)
 {
     ts_worker *w = c->w;
-    const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
+    const ts_command *cmd = pre ? pre->cmd : ts_command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         reply_unknown_command(c, argc, argv);
@@ -895,7 +905,9 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
         unsigned target = w->id;
         bool multi = false;
         for (int i = 0; i < nkeys; i++) {
-            unsigned s = ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len);
+            unsigned s = i == 0 && pos[0] == 1 && pre && pre->key_shard >= 0
+                             ? (unsigned)pre->key_shard
+                             : ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len);
             if (i == 0) target = s;
             else if (s != target) { multi = true; break; }
         }
@@ -942,30 +954,49 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv)
  * entries, of the first keys that live on this worker's shard: the cache
  * misses of the lookups then overlap instead of coming one by one. Only for
  * big tables (small ones are in cache anyway). The look-ahead never sees
- * more than 64 KB, so a huge command arriving slowly costs no rescans. */
+ * more than 64 KB, so a huge command arriving slowly costs no rescans.
+ * What it parsed (arguments, command, the first key's shard) is kept for
+ * the dispatch loop, which then neither parses nor looks up those commands
+ * again. */
 #define TS_LOOKAHEAD_BYTES (64 * 1024)
 #define TS_LOOKAHEAD_CMDS 32
 #define TS_LOOKAHEAD_MIN_KEYS 65536
+#define TS_LOOKAHEAD_MAX_ARGS 64
 
 static void conn_prefetch_pipeline(ts_conn *c)
 {
     ts_worker *w = c->w;
     ts_table *t = &w->shard.dbs[c->db];
+    w->npre = w->pre_next = 0;
     if (c->query.len - c->qpos < 64 || ts_table_size(t) < TS_LOOKAHEAD_MIN_KEYS) return;
+    if (!w->pre) w->pre = ts_malloc(sizeof(ts_preparsed) * TS_LOOKAHEAD_CMDS);
     ts_arg keys[TS_LOOKAHEAD_CMDS];
     int n = 0;
-    size_t off = c->qpos, end = c->qpos + TS_LOOKAHEAD_BYTES;
+    size_t off = c->qpos, end = c->qpos + TS_LOOKAHEAD_BYTES, nargv = 0;
     if (end > c->query.len) end = c->query.len;
     ts_parser *p = &w->lookahead;
-    while (n < TS_LOOKAHEAD_CMDS && off < end && c->query.data[off] == '*') {
+    while (w->npre < TS_LOOKAHEAD_CMDS && off < end && c->query.data[off] == '*') {
         ts_parser_reset(p);
         if (ts_parser_next(p, c->query.data + off, end - off) != TS_PARSE_OK) break;
+        if (p->argc < 1 || p->argc > TS_LOOKAHEAD_MAX_ARGS) break;   /* the dispatch loop parses it */
+        if (nargv + (size_t)p->argc > w->pre_argv_cap) {
+            w->pre_argv_cap = w->pre_argv_cap ? w->pre_argv_cap * 2 : 256;
+            w->pre_argv = ts_realloc(w->pre_argv, sizeof(ts_arg) * w->pre_argv_cap);
+        }
+        ts_preparsed *e = &w->pre[w->npre++];
+        e->off = off;
+        e->len = p->cmd_len;
+        e->argc = p->argc;
+        e->argv_at = nargv;
+        memcpy(w->pre_argv + nargv, p->argv, sizeof(ts_arg) * (size_t)p->argc);
+        nargv += (size_t)p->argc;
+        e->cmd = ts_command_lookup(p->argv[0].ptr, p->argv[0].len);
+        e->key_shard = -1;
         off += p->cmd_len;
-        if (p->argc < 2) continue;
-        const ts_command *cmd = ts_command_lookup(p->argv[0].ptr, p->argv[0].len);
-        if (!cmd || cmd->route != TS_ROUTE_KEYS || cmd->first_key != 1 || cmd->getkeys) continue;
-        if (ts_key_shard(p->argv[1].ptr, p->argv[1].len) != w->id) continue;
-        keys[n++] = p->argv[1];   /* points into the query buffer (multibulk) */
+        const ts_command *cmd = e->cmd;
+        if (!cmd || p->argc < 2 || cmd->route != TS_ROUTE_KEYS || cmd->first_key != 1 || cmd->getkeys) continue;
+        e->key_shard = (int)ts_key_shard(p->argv[1].ptr, p->argv[1].len);
+        if ((unsigned)e->key_shard == w->id) keys[n++] = p->argv[1];   /* points into the query buffer */
     }
     ts_parser_reset(p);
     if (n < 2) return;
@@ -983,25 +1014,42 @@ void ts_conn_process(ts_conn *c)
     conn_prefetch_pipeline(c);
     while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE &&
            c->inflight < TS_CONN_MAX_INFLIGHT) {
-        int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
-        if (rc == TS_PARSE_INCOMPLETE) break;
-        if (rc == TS_PARSE_ERROR) {
-            if (c->npending) { start_pending(c); break; }
-            flush_open_batches(c);
-            reply_local_error(c, c->parser.error);
-            c->close_after_reply = true;
-            c->query.len = c->qpos = 0;
+        size_t used;
+        int argc;
+        ts_arg *argv;
+        const ts_preparsed *pre = NULL;
+        if (w->pre_next < w->npre && w->pre[w->pre_next].off == c->qpos) {
+            /* Parsed by the look-ahead (a complete command: whatever
+             * state the parser kept for it is moot). */
+            pre = &w->pre[w->pre_next++];
             ts_parser_reset(&c->parser);
-            break;
+            used = pre->len;
+            argc = pre->argc;
+            argv = w->pre_argv + pre->argv_at;
+        } else {
+            int rc = ts_parser_next(&c->parser, c->query.data + c->qpos, c->query.len - c->qpos);
+            if (rc == TS_PARSE_INCOMPLETE) break;
+            if (rc == TS_PARSE_ERROR) {
+                if (c->npending) { start_pending(c); break; }
+                flush_open_batches(c);
+                reply_local_error(c, c->parser.error);
+                c->close_after_reply = true;
+                c->query.len = c->qpos = 0;
+                ts_parser_reset(&c->parser);
+                break;
+            }
+            used = c->parser.cmd_len;
+            argc = c->parser.argc;
+            argv = c->parser.argv;
         }
-        size_t used = c->parser.cmd_len;
-        if (c->parser.argc > 0) {
+        if (argc > 0) {
             c->last_interaction_ms = w->now_ms;
-            if (dispatch(c, c->parser.argc, c->parser.argv) == DISPATCH_WAIT) break;
+            if (dispatch(c, argc, argv, pre) == DISPATCH_WAIT) break;
         }
         c->qpos += used;
         ts_parser_reset(&c->parser);
     }
+    w->npre = w->pre_next = 0;
     flush_open_batches(c);
     start_pending(c);
     if (c->qpos == c->query.len) c->qpos = c->query.len = 0;

@@ -613,6 +613,8 @@ void ts_worker_destroy(ts_worker *w)
     ts_config_free(&w->config);
     free(w->open_batches);
     ts_parser_free(&w->lookahead);
+    free(w->pre);
+    free(w->pre_argv);
     free(w->wake_list);
     free(w->wake_owed);
     free(w->open_targets);

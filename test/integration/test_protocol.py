@@ -175,6 +175,80 @@ def test_pipeline_all_at_once(both):
     assert exchange(ts, data, n) == exchange(rs, data, n)
 
 
+def test_pipeline_over_a_big_table(both):
+    """With 64K+ keys in the connection's database the worker parses ahead
+    over the pipeline (to prefetch keys) and dispatches what it parsed:
+    unknown commands, arity errors, subcommands, multi-shard commands,
+    inline commands, commands with many arguments, SELECT to a small
+    database and back, all answered exactly as Redis does, whatever the
+    pieces the bytes arrive in."""
+    ts, rs = both
+    nkeys = 75000 * NSHARDS
+    for srv in (ts, rs):
+        c = srv.client(db=9)
+        c.flushdb()
+        p = c.pipeline(transaction=False)
+        for i in range(0, nkeys, 1000):
+            p.mset({"big:%d" % j: j for j in range(i, i + 1000)})
+        p.execute()
+        c.close()
+    rng = random.Random(5)
+    ks = spread_keys("la", 4) + ["big:%d" % rng.randrange(nkeys) for _ in range(20)]
+    parts, n = [encode("SELECT", "9")], 1
+    for i in range(4000):
+        k = rng.choice(ks)
+        op = rng.randrange(14)
+        if op == 0:
+            parts.append(encode("SET", k, "v%d" % i))
+        elif op == 1:
+            parts.append(encode("GET", k))
+        elif op == 2:
+            parts.append(encode("NOSUCHCMD", k))
+        elif op == 3:
+            parts.append(encode("GET", k, "extra"))            # arity error
+        elif op == 4:
+            parts.append(encode("CONFIG", "GET", "databases"))  # a subcommand
+        elif op == 5:
+            parts.append(encode("MSET", k, str(i), rng.choice(ks), "m"))
+        elif op == 6:
+            parts.append(b"GET %s\r\n" % k.encode())          # inline
+        elif op == 7:
+            args = []
+            for j in range(40):                                 # 81 arguments
+                args += [rng.choice(ks), "x%d" % j]
+            parts.append(encode("MSET", *args))
+        elif op == 8:
+            parts.append(encode("SELECT", rng.choice(["9", "10"])))
+        elif op == 9:
+            parts.append(encode("ECHO", "e" * rng.choice([0, 1, 100, 70000])))
+        elif op == 10:
+            parts.append(encode("EXISTS", *rng.sample(ks, 3)))
+        elif op == 11:
+            parts.append(encode("INCR", "n" + k))
+        elif op == 12:
+            parts.append(encode("set", k, "lower"))
+        else:
+            parts.append(encode("DEL", k))
+        n += 1
+    parts.append(encode("SELECT", "9"))
+    parts.append(encode("MGET", *ks))
+    n += 2
+    data = b"".join(parts)
+    try:
+        want = exchange(rs, data, n)
+        assert exchange(ts, data, n) == want
+        sizes = iter(lambda: rng.choice([1, 7, 100, 4096, 20000, 100000]), None)
+        assert exchange(ts, data, n, chunks=sizes) == exchange(rs, data, n)
+    finally:
+        for srv in (ts, rs):
+            c = srv.client(db=9)
+            c.flushdb()
+            c.close()
+            c = srv.client(db=10)
+            c.flushdb()
+            c.close()
+
+
 # ---------- inline commands ----------
 
 INLINE = [

@@ -784,6 +784,101 @@ static void test_scan_cost(void)
     }
 }
 
+/* The fast path (a whole command in one call) against the state machine
+ * (the same bytes one at a time, which never takes the fast path): random
+ * multibulk commands, and the same with one byte replaced, inserted or cut,
+ * must give the same result, arguments, length and error, and count the
+ * same scanned bytes when they succeed. */
+static int parse_whole(ts_parser *p, const char *b, size_t n)
+{
+    ts_parser_reset(p);
+    return ts_parser_next(p, b, n);
+}
+
+static int parse_bytewise(ts_parser *p, const char *b, size_t n)
+{
+    int rc = TS_PARSE_INCOMPLETE;
+    ts_parser_reset(p);
+    for (size_t k = 1; k <= n && rc == TS_PARSE_INCOMPLETE; k++) rc = ts_parser_next(p, b, k);
+    return rc;
+}
+
+static uint32_t next_rand(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 8) & 0xffffff;
+}
+
+static void test_fast_path_agrees(void)
+{
+    static const char alphabet[] = "*$0123456789\r\n-+ \0aZ";
+    ts_parser a, b;
+    uint32_t seed = 4242;
+    int mismatches = 0, oks = 0, errs = 0, incompletes = 0;
+    ts_parser_init(&a, 1000);   /* a small proto-max-bulk-len: the limit is exercised too */
+    ts_parser_init(&b, 1000);
+    for (int iter = 0; iter < 20000; iter++) {
+        char buf[4096];
+        size_t n = 0;
+#define RND() next_rand(&seed)
+        int argc = (int)(RND() % 70);
+        if (RND() % 8 != 0) argc++;
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "*%d\r\n", argc);
+        for (int i = 0; i < argc && n < sizeof buf - 64; i++) {
+            size_t len = RND() % 4 == 0 ? RND() % 1100 : RND() % 20;
+            if (len > sizeof buf - n - 40) len = 0;
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "$%zu\r\n", len);
+            for (size_t k = 0; k < len; k++) buf[n++] = (char)RND();
+            buf[n++] = '\r';
+            buf[n++] = '\n';
+        }
+        switch (RND() % 4) {
+        case 0: break;
+        case 1: if (n) buf[RND() % n] = alphabet[RND() % (sizeof alphabet - 1)]; break;
+        case 2: if (n) n = RND() % n; break;
+        case 3:
+            if (n && n < sizeof buf) {
+                size_t at = RND() % n;
+                memmove(buf + at + 1, buf + at, n - at);
+                buf[at] = alphabet[RND() % (sizeof alphabet - 1)];
+                n++;
+            }
+            break;
+        }
+#undef RND
+        int ra = parse_whole(&a, buf, n), rb = parse_bytewise(&b, buf, n);
+        int same = ra == rb;
+        if (same && ra == TS_PARSE_OK) {
+            same = a.argc == b.argc && a.cmd_len == b.cmd_len;
+            for (int i = 0; same && i < a.argc; i++)
+                same = a.argv[i].len == b.argv[i].len && a.argv[i].ptr == b.argv[i].ptr;
+            oks++;
+        } else if (same && ra == TS_PARSE_ERROR) {
+            same = strcmp(a.error, b.error) == 0;
+            errs++;
+        } else if (same) {
+            incompletes++;
+        }
+        if (!same && mismatches++ < 5) fprintf(stderr, "fast/slow mismatch at iteration %d (rc %d vs %d)\n", iter, ra, rb);
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    CHECK(oks > 1000 && errs > 1000 && incompletes > 1000);
+    /* Scan statistics agree on a complete command (b takes the state
+     * machine: the fast path is not tried for unauthenticated clients). */
+    {
+        const char *cmd = "*3\r\n$3\r\nSET\r\n$16\r\nkey:000000012345\r\n$3\r\nxxx\r\n";
+        size_t n = strlen(cmd);
+        size_t sa = a.scanned, sb = b.scanned;
+        b.unauthenticated = 1;
+        CHECK_EQ_INT(parse_whole(&a, cmd, n), TS_PARSE_OK);
+        CHECK_EQ_INT(parse_whole(&b, cmd, n), TS_PARSE_OK);
+        CHECK_EQ_INT(a.scanned - sa, b.scanned - sb);
+        CHECK_EQ_INT(a.scanned - sa, 3 + 3 + 4 + 3);
+    }
+    ts_parser_free(&a);
+    ts_parser_free(&b);
+}
+
 int main(void)
 {
     test_inline_split();
@@ -794,6 +889,7 @@ int main(void)
     test_small_pipeline();
     test_big_pipeline();
     test_scan_cost();
+    test_fast_path_agrees();
     reset_pipeline();
     TS_TEST_MAIN_END();
 }
