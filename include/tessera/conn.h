@@ -85,6 +85,7 @@ typedef struct ts_conn {
     uint64_t aof_need;
     bool aof_held;
     bool aof_wait_flush;                 /* needs the worker's next submission too */
+    bool aof_produced;                   /* this pass ran a command here (conn.c aof_note_replies) */
     struct ts_conn *aof_next;
     /* Reply slots: ring of batch pointers, one per command not yet replied. */
     ts_batch **slots;

@@ -234,6 +234,28 @@ void ts_conn_aof_release(ts_worker *w)
     if (!w->aof_held) atomic_store(&w->aof_holding, 0);
 }
 
+/* appendfsync always, when this worker has just produced replies for c
+ * (into its output or into reply slots): they reflect every write the
+ * worker has logged so far, so they may leave only once all of it is
+ * durable: what was submitted (aof_last_seq) and, when the log holds more,
+ * the next submission too. Recorded now, at production: a held connection
+ * released after round k is not held again for writes that other clients
+ * made later (that made every reply wait a round more, and the rounds
+ * shorter). Remote replies carry their shard's sequence number instead
+ * (ts_conn_on_batch_done, ts_conn_on_block_done). */
+static void aof_note_replies(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    if (!aof_gated(w)) return;
+    if (w->aof_last_seq > c->aof_need) c->aof_need = w->aof_last_seq;
+    if (w->aof_log.buf.len) {
+        c->aof_wait_flush = true;
+        /* On the held list even without output yet: the next submission
+         * must find it to settle aof_wait_flush. */
+        if (!c->aof_held) aof_hold(c);
+    }
+}
+
 static void aof_unhold(ts_conn *c)
 {
     ts_conn **p = &c->w->aof_held;
@@ -255,19 +277,10 @@ static void conn_flush(ts_conn *c)
     conn_collect_slots(c);
     if (c->inflight > 0 && c->out.len < TS_HOLD_OUTPUT_MAX) return;
     if (c->out.len && aof_gated(c->w)) {
-        /* A reply leaves only after the fsync covering every write this
-         * worker logged so far and every remote write it waited for. */
-        ts_worker *w = c->w;
+        /* appendfsync always: replies leave once every write they may
+         * reflect is durable (aof_note_replies). */
         if (c->aof_held) return;
-        if (w->aof_last_seq > c->aof_need) c->aof_need = w->aof_last_seq;
-        if (w->aof_log.buf.len) {
-            /* Covered by the submission at the end of this loop iteration,
-             * which carries every connection's writes of the iteration. */
-            c->aof_wait_flush = true;
-            aof_hold(c);
-            return;
-        }
-        if (c->aof_need > ts_aof_durable()) {
+        if (c->aof_wait_flush || c->aof_need > ts_aof_durable()) {
             aof_hold(c);
             return;
         }
@@ -359,6 +372,7 @@ static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, i
         .argc = argc, .argv = argv, .r = r, .now_ms = now_ms, .blocker = blocker,
     };
     ctx.aof = w->shard.aof;
+    if (c) c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
     uint32_t errors_before = r->errors;
     uint64_t t0 = ts_monotonic_us();
     cmd->run(&ctx);
@@ -654,6 +668,7 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     conn_maybe_resume(c);
     ts_worker_make_ready(w, c);
+    aof_note_replies(c);   /* the txn was logged by this worker (txn.c log_txn) */
     conn_flush(c);
 }
 
@@ -1061,6 +1076,10 @@ void ts_conn_process(ts_conn *c)
         uv_read_stop(&c->h.stream);
         c->reading = false;
         c->paused = true;
+    }
+    if (c->aof_produced) {
+        c->aof_produced = false;
+        aof_note_replies(c);
     }
     conn_flush(c);
 }

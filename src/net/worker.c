@@ -348,8 +348,11 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         break;
     case TS_MSG_AOF_SYNCED:
         atomic_store(&w->aof_sync_posted, 0);
+        /* What gathered while the last round was on its way goes first, so
+         * the next fsync overlaps the writing of the released replies
+         * (tens of socket writes: as long as the fsync itself). */
+        aof_iteration_flush(w);
         ts_conn_aof_release(w);
-        aof_iteration_flush(w);   /* what gathered while the last round was on its way */
         break;
     case TS_MSG_LOADED:
         free(m);

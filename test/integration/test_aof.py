@@ -22,8 +22,8 @@ REDIS = shutil.which("redis-server")
 CHECK_AOF = shutil.which("redis-check-aof")
 
 
-def start_aof(tdir, *extra):
-    return start_tessera(tdir, "--appendonly", "yes", *extra)
+def start_aof(tdir, *extra, threads=None):
+    return start_tessera(tdir, "--appendonly", "yes", *extra, threads=threads)
 
 
 def kill9(srv):
@@ -368,6 +368,60 @@ def test_sigkill_never_loses_an_acknowledged_write(tmp_path):
             # Next round's writers start their counters afresh.
             c.delete(*["ctr%d" % w for w in range(6)])
             all_acked = keys
+    finally:
+        srv.stop()
+
+
+def observing_reader(port, names, seen, stop):
+    """GETs the counters in a loop (single GETs and MGETs, so both local
+    replies and replies from other shards take part); records the highest
+    value it was ever shown per counter."""
+    c = redis.Redis(port=port, socket_timeout=5)
+    try:
+        while not stop.is_set():
+            for name, v in zip(names, c.mget(names)):
+                if v is not None:
+                    seen[name] = max(seen.get(name, 0), int(v))
+            name = names[len(seen) % len(names)]
+            v = c.get(name)
+            if v is not None:
+                seen[name] = max(seen.get(name, 0), int(v))
+    except (redis.ConnectionError, redis.TimeoutError):
+        pass
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_sigkill_never_loses_a_value_a_reader_saw(tmp_path, threads):
+    """appendfsync always: a reply leaves only once every write it reflects
+    is durable, so a value that any client was shown survives a SIGKILL,
+    even when the client that read it is not the one that wrote it."""
+    rnd = random.Random(23 + threads)
+    names = ["ctr%d" % w for w in range(6)]
+    srv = start_aof(tmp_path, "--appendfsync", "always", threads=threads)
+    try:
+        for round_ in range(8):
+            acked, stop = [], threading.Event()
+            seen = [{} for _ in range(4)]
+            ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(6)]
+            ts += [threading.Thread(target=observing_reader, args=(srv.port, names, seen[i], stop))
+                   for i in range(4)]
+            for t in ts:
+                t.start()
+            time.sleep(rnd.uniform(0.1, 0.4))
+            kill9(srv)
+            stop.set()
+            for t in ts:
+                t.join()
+            srv = start_aof(tmp_path, "--appendfsync", "always", threads=threads)
+            c = srv.client()
+            observed = 0
+            for s in seen:
+                for name, n in s.items():
+                    observed += 1
+                    assert int(c.get(name) or 0) >= n, "round %d: %s was read as %d, then lost" % (round_, name, n)
+            assert observed, "the readers saw nothing"
+            c.delete(*names)
+            c.delete(*[k for k in acked if isinstance(k, str)])
     finally:
         srv.stop()
 
