@@ -14,6 +14,9 @@
 #                   zset members, list elements)
 #   --only NAME     run one dataset (hash5, set5, zset1m, list1m)
 #   --threads N     tessera worker threads (default 2)
+#   --list-compress-depth N
+#                   CONFIG SET list-compress-depth N on both servers before
+#                   loading (default: leave Redis's default, 0)
 #   --timeout S     bound for loading one dataset (default 300)
 #   --keep          keep the temp dir
 # Environment: TESSERA_BIN (default build-bench/ or build/ tessera-server).
@@ -23,12 +26,13 @@ source "$(dirname "$0")/lib.sh"
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-scale=1000000; only=""; threads=2; load_timeout=300
+scale=1000000; only=""; threads=2; load_timeout=300; compress_depth=
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --list-compress-depth) compress_depth=$2; shift 2 ;;
     --timeout) load_timeout=$2; shift 2 ;;
     --keep) BENCH_KEEP_TMP=1; shift ;;
     -h|--help) usage 0 ;;
@@ -98,6 +102,10 @@ for ds in "${datasets[@]}"; do
     if [ $srv = tessera ]; then start_tessera "$threads" "$dir"; else start_redis "$dir"; fi
     pid=$STARTED_PID; port=$STARTED_PORT
     wait_ready "$port" "$pid" || { cat "$dir/"*.log >&2; exit 1; }
+    if [ -n "$compress_depth" ]; then
+      [ "$(redis-cli -h 127.0.0.1 -p "$port" config set list-compress-depth "$compress_depth")" = OK ] ||
+        die "$srv: CONFIG SET list-compress-depth $compress_depth failed"
+    fi
     sleep 0.5
     before=$(settle_rss "$pid") || { echo "FAIL: $srv: server died" >&2; exit 1; }
     log "$ds on $srv (pid $pid): RSS before $before kB; loading"

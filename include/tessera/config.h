@@ -74,6 +74,7 @@ typedef struct ts_config {
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;
     int list_max_listpack_size;     /* > 0: entries per node; -1..-5: 4/8/16/32/64 KB per node */
+    int list_compress_depth;        /* plain nodes at each end of a list; 0: no compression */
     long long set_max_intset_entries;
     long long zset_max_listpack_entries;
     long long zset_max_listpack_value;

@@ -4,8 +4,8 @@
  *
  * Owns: its nodes and their listpacks (plain malloc'd memory, object.h).
  *
- * Shape: like Redis 7.0's quicklist without compression and without plain
- * nodes. A node is 32 bytes (prev, next, listpack, count) and holds as many
+ * Shape: like Redis 7.0's quicklist without plain nodes. A node is 32 bytes
+ * (prev, next, listpack, count, compressed size) and holds as many
  * elements as `fill` allows: fill > 0 caps the element count (and a node
  * stays under 8 KB unless it holds a single element), fill -1..-5 caps the
  * listpack at 4/8/16/32/64 KB. Nodes are kept full: a middle deletion
@@ -14,8 +14,18 @@
  * from the nearer end using the node counts, so index i costs
  * O(nodes + node size), never O(elements).
  *
+ * Compression (list-compress-depth, Redis's semantics): with depth d > 0 the
+ * d nodes at each end stay plain and every other node is kept LZF
+ * compressed when that saves at least 8 bytes. A compressed node is
+ * decompressed in place when an operation needs it and compressed again at
+ * the start of the next operation on the list (or, for an iterator, when it
+ * moves to the next node), so the values an operation hands out stay valid
+ * until the next call on the same list. Node sizes are counted
+ * uncompressed, so node boundaries do not depend on compression.
+ *
  * Elements are read as ts_lp_val (listpack.h): a string (str != NULL) or an
- * integer. Pointers inside a ts_lp_val are valid until the list changes.
+ * integer. Pointers inside a ts_lp_val are valid until the next call on
+ * the list (peek at an end: until the list changes).
  *
  * Thread: whoever owns the value (object.h); no shared state.
  */
@@ -32,20 +42,29 @@ enum { TS_QL_HEAD = 0, TS_QL_TAIL = 1 };
 
 typedef struct ts_ql_node {
     struct ts_ql_node *prev, *next;
-    unsigned char *lp;
-    uint32_t count; /* elements in lp */
+    unsigned char *lp;  /* the listpack, or when lzf_len != 0 its compression:
+                         * [uint32 listpack bytes, little endian][LZF data] */
+    uint32_t count;     /* elements */
+    uint32_t lzf_len;   /* bytes at lp when compressed, else 0 */
 } ts_ql_node;
+
+#define TS_QL_PENDING 8
 
 typedef struct ts_quicklist {
     ts_ql_node *head, *tail;
     size_t count;   /* elements in all nodes */
     size_t len;     /* nodes */
     int fill;       /* list-max-listpack-size when the list was created */
+    int depth;      /* list-compress-depth when the list was created; 0: none */
+    /* Plain nodes to compress at the start of the next call (depth > 0). */
+    int npending;
+    ts_ql_node *pending[TS_QL_PENDING];
 } ts_quicklist;
 
 /* An empty list (no node); free with ts_ql_free. fill is clamped like
- * Redis's (1..32768 or -1..-5; 0 counts as 1, below -5 as -5). */
-ts_quicklist *ts_ql_new(int fill);
+ * Redis's (1..32768 or -1..-5; 0 counts as 1, below -5 as -5); depth is
+ * list-compress-depth (negative counts as 0). */
+ts_quicklist *ts_ql_new(int fill, int depth);
 void ts_ql_free(ts_quicklist *ql);
 /* A deep copy (same fill, same node layout). */
 ts_quicklist *ts_ql_dup(const ts_quicklist *ql);
@@ -93,6 +112,11 @@ size_t ts_ql_del_range(ts_quicklist *ql, long start, size_t count);
 /* Memory of the list (allocator usable sizes), for the unit test and
  * MEMORY USAGE-like reports. */
 size_t ts_ql_memory(const ts_quicklist *ql);
+/* A node's listpack size, compressed or not. */
+size_t ts_ql_node_bytes(const ts_ql_node *n);
+/* For writers (RDB): the node's listpack, plain (*lzf_len == 0) or as its
+ * LZF compression of *lzf_len bytes; *raw_len is the listpack's size. */
+const unsigned char *ts_ql_node_data(const ts_ql_node *n, size_t *lzf_len, size_t *raw_len);
 /* Checks every internal invariant (node counts, links, no empty node,
  * limits); for tests. */
 bool ts_ql_check(const ts_quicklist *ql);

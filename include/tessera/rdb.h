@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "tessera/buf.h"
+#include "tessera/lzf.h"
 #include "tessera/config.h"
 #include "tessera/table.h"
 
@@ -149,12 +150,7 @@ int ts_rdb_skip_value(ts_rdb_reader *r, int rdbtype);
  * DUMP payloads: ts_crc64(0, "123456789", 9) == 0xe9c6d914c4b8d9ca. */
 uint64_t ts_crc64(uint64_t crc, const void *p, size_t n);
 
-/* LZF (the format of liblzf, which Redis uses). compress returns the
- * compressed size, or 0 when the output would not fit in out_cap bytes;
- * decompress returns the decompressed size, or 0 when the input is corrupt
- * or the output does not fit. */
-size_t ts_lzf_compress(const void *in, size_t in_len, void *out, size_t out_cap);
-size_t ts_lzf_decompress(const void *in, size_t in_len, void *out, size_t out_cap);
+/* LZF: tessera/lzf.h. */
 
 /* ---- DUMP / RESTORE payloads ---- */
 

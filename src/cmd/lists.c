@@ -67,7 +67,7 @@ static void push_generic(ts_cmd_ctx *c, int where, bool xx)
     ts_quicklist *ql;
     if (!e) {
         if (xx) { ts_reply_int(c->r, 0); return; }
-        ql = ts_ql_new(ts_db_config(c)->list_max_listpack_size);
+        ql = ts_ql_new(ts_db_config(c)->list_max_listpack_size, ts_db_config(c)->list_compress_depth);
         ts_db_add_object(c, key, TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
     } else {
         ql = list_of(e);

@@ -123,6 +123,8 @@ static const opt_def opts[] = {
      .off = FIELD(hash_max_listpack_value), .min = 0, .max = LONG_MAX, .def = "64"},
     {.name = "list-max-listpack-size", .alias = "list-max-ziplist-size", .type = T_INT, .runtime = true,
      .off = FIELD(list_max_listpack_size), .min = INT_MIN, .max = INT_MAX, .def = "-2"},
+    {.name = "list-compress-depth", .type = T_INT, .runtime = true, .off = FIELD(list_compress_depth), .min = 0,
+     .max = INT_MAX, .def = "0"},
     {.name = "set-max-intset-entries", .type = T_LONG, .runtime = true, .off = FIELD(set_max_intset_entries),
      .min = 0, .max = LONG_MAX, .def = "512"},
     {.name = "zset-max-listpack-entries", .alias = "zset-max-ziplist-entries", .type = T_LONG, .runtime = true,

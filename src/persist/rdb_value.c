@@ -211,7 +211,18 @@ static void save_list(ts_buf *out, const ts_quicklist *ql, bool compress)
     ts_rdb_save_len(out, ql->len);
     for (const ts_ql_node *n = ql->head; n; n = n->next) {
         ts_rdb_save_len(out, QL_CONTAINER_PACKED);
-        ts_rdb_save_string(out, (const char *)n->lp, ts_lp_bytes(n->lp), compress);
+        size_t lzf_len, raw_len;
+        const unsigned char *d = ts_ql_node_data(n, &lzf_len, &raw_len);
+        if (lzf_len) {
+            /* A compressed node (list-compress-depth) goes out as the LZF
+             * string it already is, as Redis writes it. */
+            ts_buf_putc(out, (char)((RDB_ENCVAL << 6) | RDB_ENC_LZF));
+            ts_rdb_save_len(out, lzf_len);
+            ts_rdb_save_len(out, raw_len);
+            ts_buf_append(out, d, lzf_len);
+        } else {
+            ts_rdb_save_string(out, (const char *)d, raw_len, compress);
+        }
     }
 }
 
@@ -595,7 +606,7 @@ static int load_list(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_val
 {
     uint64_t n;
     if (ts_rdb_read_len(r, &n, NULL)) return -1;
-    ts_quicklist *ql = ts_ql_new(cfg->list_max_listpack_size);
+    ts_quicklist *ql = ts_ql_new(cfg->list_max_listpack_size, cfg->list_compress_depth);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t container = QL_CONTAINER_PLAIN;
         if (rdbtype == TS_RDB_TYPE_LIST_QUICKLIST_2 && ts_rdb_read_len(r, &container, NULL)) break;

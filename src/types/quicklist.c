@@ -18,6 +18,16 @@
  * keeps the listpack under 8 KB (SAFETY_LIMIT). A single element that is
  * over the limit gets a node of its own. Before an insertion the new size is
  * estimated from the string's length (an overestimate for integers).
+ *
+ * Compression (list-compress-depth): the `depth` nodes at each end are
+ * always plain (ends_fix runs after every change), every other node is
+ * compressed when it is left alone. A public call that reads or changes an
+ * interior node first makes it plain and records it in ql->pending; the
+ * next entry call (push, pop, index, replace, del_range, iter_at) compresses
+ * the pending nodes that are still interior (settle), so what a call hands
+ * out stays valid until the next one. An iterator compresses each interior
+ * node as it leaves it. Iterator calls (iter_next, iter_del, iter_insert)
+ * never settle: they continue an operation.
  */
 #include "tessera/quicklist.h"
 
@@ -25,6 +35,7 @@
 #include <string.h>
 
 #include "tessera/common.h"
+#include "tessera/lzf.h"
 
 #define SAFETY_LIMIT 8192
 #define FILL_MAX (1 << 15)
@@ -50,6 +61,28 @@ static void lp_set_header(unsigned char *lp, size_t bytes, size_t count)
     lp[5] = (unsigned char)(count >> 8);
 }
 
+static uint32_t rd_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr_u32le(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+size_t ts_ql_node_bytes(const ts_ql_node *n) { return n->lzf_len ? rd_u32le(n->lp) : lp_bytes(n->lp); }
+
+const unsigned char *ts_ql_node_data(const ts_ql_node *n, size_t *lzf_len, size_t *raw_len)
+{
+    *raw_len = ts_ql_node_bytes(n);
+    *lzf_len = n->lzf_len ? n->lzf_len - 4 : 0;
+    return n->lzf_len ? n->lp + 4 : n->lp;
+}
+
 /* ---------- size rules ---------- */
 
 static bool fits(int fill, size_t bytes, size_t count)
@@ -68,12 +101,122 @@ static size_t entry_estimate(size_t len) { return len + SIZE_ESTIMATE_OVERHEAD; 
 
 static bool allow_insert(const ts_quicklist *ql, const ts_ql_node *n, size_t len)
 {
-    return n && fits(ql->fill, lp_bytes(n->lp) + entry_estimate(len), n->count + 1u);
+    return n && fits(ql->fill, ts_ql_node_bytes(n) + entry_estimate(len), n->count + 1u);
 }
 
 static bool allow_merge(const ts_quicklist *ql, const ts_ql_node *a, const ts_ql_node *b)
 {
-    return a && b && fits(ql->fill, lp_bytes(a->lp) + lp_bytes(b->lp) - LP_OVERHEAD, (size_t)a->count + b->count);
+    return a && b && fits(ql->fill, ts_ql_node_bytes(a) + ts_ql_node_bytes(b) - LP_OVERHEAD, (size_t)a->count + b->count);
+}
+
+/* ---------- compression ---------- */
+
+/* Redis's thresholds: nodes under 48 bytes stay plain, and compression
+ * must save at least 8 bytes. */
+#define MIN_COMPRESS_BYTES 48
+#define MIN_COMPRESS_IMPROVE 8
+
+static void node_compress(ts_ql_node *n)
+{
+    if (n->lzf_len) return;
+    size_t raw = lp_bytes(n->lp);
+    if (raw < MIN_COMPRESS_BYTES) return;
+    size_t cap = raw - MIN_COMPRESS_IMPROVE - 1;
+    unsigned char *blob = ts_malloc(4 + cap);
+    size_t clen = ts_lzf_compress(n->lp, raw, blob + 4, cap);
+    if (clen == 0) {
+        free(blob);
+        return;
+    }
+    wr_u32le(blob, (uint32_t)raw);
+    ts_lp_free(n->lp);
+    n->lp = ts_realloc(blob, 4 + clen);
+    n->lzf_len = (uint32_t)(4 + clen);
+}
+
+static void node_decompress(ts_ql_node *n)
+{
+    if (!n || !n->lzf_len) return;
+    size_t raw = rd_u32le(n->lp);
+    unsigned char *lp = ts_malloc(raw);
+    if (ts_lzf_decompress(n->lp + 4, n->lzf_len - 4, lp, raw) != raw)
+        ts_panic("quicklist: a compressed node does not decompress");   /* our own bytes */
+    free(n->lp);
+    n->lp = lp;
+    n->lzf_len = 0;
+}
+
+/* Whether n is one of the `depth` nodes at either end (those stay plain). */
+static bool in_end_zone(const ts_quicklist *ql, const ts_ql_node *n)
+{
+    const ts_ql_node *a = ql->head, *b = ql->tail;
+    for (int i = 0; i < ql->depth && a; i++) {
+        if (a == n || b == n) return true;
+        a = a->next;
+        b = b->prev;
+    }
+    return false;
+}
+
+static void pending_add(ts_quicklist *ql, ts_ql_node *n)
+{
+    for (int i = 0; i < ql->npending; i++)
+        if (ql->pending[i] == n) return;
+    /* Operations touch at most a handful of nodes; past that a node just
+     * stays plain until something touches it again. */
+    if (ql->npending < TS_QL_PENDING) ql->pending[ql->npending++] = n;
+}
+
+static void pending_remove(ts_quicklist *ql, const ts_ql_node *n)
+{
+    for (int i = 0; i < ql->npending; i++)
+        if (ql->pending[i] == n) {
+            ql->pending[i] = ql->pending[--ql->npending];
+            return;
+        }
+}
+
+/* n is about to be read or changed: plain now, compressed at the next
+ * settle if it is interior then. */
+static void use(ts_quicklist *ql, ts_ql_node *n)
+{
+    if (!ql->depth || !n) return;
+    node_decompress(n);
+    pending_add(ql, n);
+}
+
+/* An iterator leaves n: compress it now if it is interior. */
+static void leave(ts_quicklist *ql, ts_ql_node *n)
+{
+    if (!ql->depth || !n || in_end_zone(ql, n)) return;
+    pending_remove(ql, n);
+    node_compress(n);
+}
+
+/* Start of an entry call: compress what the previous calls left plain. */
+static void settle(ts_quicklist *ql)
+{
+    if (!ql->depth) return;
+    for (int i = 0; i < ql->npending; i++)
+        if (!in_end_zone(ql, ql->pending[i])) node_compress(ql->pending[i]);
+    ql->npending = 0;
+}
+
+/* After a change: the nodes at the ends are plain, and the first interior
+ * node on each side (which may have just left an end) is due for
+ * compression. */
+static void ends_fix(ts_quicklist *ql)
+{
+    if (!ql->depth) return;
+    ts_ql_node *a = ql->head, *b = ql->tail;
+    for (int i = 0; i < ql->depth && a; i++) {
+        node_decompress(a);
+        node_decompress(b);
+        a = a->next;
+        b = b->prev;
+    }
+    if (a && !a->lzf_len && !in_end_zone(ql, a)) pending_add(ql, a);
+    if (b && !b->lzf_len && !in_end_zone(ql, b)) pending_add(ql, b);
 }
 
 /* ---------- nodes ---------- */
@@ -84,6 +227,7 @@ static ts_ql_node *node_new(unsigned char *lp, uint32_t count)
     n->prev = n->next = NULL;
     n->lp = lp;
     n->count = count;
+    n->lzf_len = 0;
     return n;
 }
 
@@ -107,7 +251,8 @@ static void unlink_free(ts_quicklist *ql, ts_ql_node *n)
     else ql->tail = n->prev;
     ql->len--;
     ql->count -= n->count;
-    ts_lp_free(n->lp);
+    pending_remove(ql, n);
+    free(n->lp);
     free(n);
 }
 
@@ -119,6 +264,8 @@ static ts_ql_node *node_single(const char *s, size_t len)
 /* Appends b's entries to a and frees b. a and b are neighbours (a first). */
 static void merge_into(ts_quicklist *ql, ts_ql_node *a, ts_ql_node *b)
 {
+    use(ql, a);
+    node_decompress(b);
     size_t ab = lp_bytes(a->lp), bb = lp_bytes(b->lp);
     size_t total = ab + bb - LP_OVERHEAD;
     a->lp = ts_realloc(a->lp, total);
@@ -147,6 +294,7 @@ static ts_ql_node *split_at(ts_quicklist *ql, ts_ql_node *n, unsigned char *p, l
     lp_set_header(n->lp, left + 1, n->count);
     ts_ql_node *rn = node_new(r, rcount);
     link_after(ql, n, rn);
+    if (ql->depth) pending_add(ql, rn);
     return rn;
 }
 
@@ -172,13 +320,14 @@ static ts_ql_node *try_merge(ts_quicklist *ql, ts_ql_node *n, long *shift)
 
 /* ---------- life ---------- */
 
-ts_quicklist *ts_ql_new(int fill)
+ts_quicklist *ts_ql_new(int fill, int depth)
 {
     if (fill > FILL_MAX) fill = FILL_MAX;
     else if (fill == 0) fill = 1;
     else if (fill < -5) fill = -5;
     ts_quicklist *ql = ts_calloc(1, sizeof(*ql));
     ql->fill = fill;
+    ql->depth = depth > 0 ? depth : 0;
     return ql;
 }
 
@@ -188,7 +337,7 @@ void ts_ql_free(ts_quicklist *ql)
     ts_ql_node *n = ql->head;
     while (n) {
         ts_ql_node *next = n->next;
-        ts_lp_free(n->lp);
+        free(n->lp);
         free(n);
         n = next;
     }
@@ -197,12 +346,15 @@ void ts_ql_free(ts_quicklist *ql)
 
 ts_quicklist *ts_ql_dup(const ts_quicklist *ql)
 {
-    ts_quicklist *c = ts_ql_new(ql->fill);
+    ts_quicklist *c = ts_ql_new(ql->fill, ql->depth);
     for (ts_ql_node *n = ql->head; n; n = n->next) {
-        size_t b = lp_bytes(n->lp);
+        size_t b = n->lzf_len ? n->lzf_len : lp_bytes(n->lp);   /* compressed nodes are copied as they are */
         unsigned char *lp = ts_malloc(b);
         memcpy(lp, n->lp, b);
-        link_after(c, c->tail, node_new(lp, n->count));
+        ts_ql_node *m = node_new(lp, n->count);
+        m->lzf_len = n->lzf_len;
+        link_after(c, c->tail, m);
+        if (c->depth && !m->lzf_len) pending_add(c, m);   /* a plain interior node of the original */
     }
     c->count = ql->count;
     return c;
@@ -220,12 +372,14 @@ size_t ts_ql_memory(const ts_quicklist *ql)
 
 void ts_ql_push(ts_quicklist *ql, int where, const char *s, size_t len)
 {
+    settle(ql);
     ts_ql_node *n = where == TS_QL_HEAD ? ql->head : ql->tail;
     if (allow_insert(ql, n, len)) {
         n->lp = where == TS_QL_HEAD ? ts_lp_prepend(n->lp, s, len) : ts_lp_append(n->lp, s, len);
         n->count++;
     } else {
         link_after(ql, where == TS_QL_HEAD ? NULL : ql->tail, node_single(s, len));
+        ends_fix(ql);
     }
     ql->count++;
 }
@@ -240,10 +394,12 @@ bool ts_ql_peek(const ts_quicklist *ql, int where, ts_lp_val *out)
 
 void ts_ql_pop(ts_quicklist *ql, int where)
 {
+    settle(ql);
     ts_ql_node *n = where == TS_QL_HEAD ? ql->head : ql->tail;
     TS_ASSERT(n && n->count);
     if (n->count == 1) {
         unlink_free(ql, n);
+        ends_fix(ql);
         return;
     }
     unsigned char *p = where == TS_QL_HEAD ? ts_lp_first(n->lp) : ts_lp_last(n->lp);
@@ -291,7 +447,9 @@ bool ts_ql_iter_at(ts_quicklist *ql, long index, int dir, ts_ql_iter *it)
     it->ql = ql;
     it->dir = dir;
     it->returned = false;
+    settle(ql);
     it->node = locate(ql, index, &it->off);
+    use(ql, it->node);
     it->p = it->node ? node_seek(it->node, it->off) : NULL;
     return it->p != NULL;
 }
@@ -306,6 +464,8 @@ static void iter_step(ts_ql_iter *it)
         if (!it->p) {
             it->node = n->next;
             it->off = 0;
+            use(it->ql, it->node);
+            leave(it->ql, n);
             it->p = it->node ? ts_lp_first(it->node->lp) : NULL;
         }
     } else {
@@ -314,6 +474,8 @@ static void iter_step(ts_ql_iter *it)
         if (!it->p) {
             it->node = n->prev;
             it->off = it->node ? (long)it->node->count - 1 : 0;
+            use(it->ql, it->node);
+            leave(it->ql, n);
             it->p = it->node ? ts_lp_last(it->node->lp) : NULL;
         }
     }
@@ -343,7 +505,9 @@ void ts_ql_iter_del(ts_ql_iter *it)
         n->count = 0;
         unlink_free(ql, n);
         it->node = next;
+        ends_fix(ql);
         if (!next) { it->p = NULL; return; }
+        use(ql, next);
         it->off = it->dir == TS_QL_TAIL ? 0 : (long)next->count - 1;
         it->p = it->dir == TS_QL_TAIL ? ts_lp_first(next->lp) : ts_lp_last(next->lp);
         return;
@@ -359,10 +523,12 @@ void ts_ql_iter_del(ts_ql_iter *it)
         off += shift;
         p = off < (long)n->count ? node_seek(n, off) : NULL;
     }
+    ends_fix(ql);   /* only compressed nodes change: n and p stay */
     if (it->dir == TS_QL_TAIL) {
         if (p) { it->node = n; it->off = off; it->p = p; return; }
         it->node = n->next;
         it->off = 0;
+        use(ql, it->node);
         it->p = it->node ? ts_lp_first(it->node->lp) : NULL;
         return;
     }
@@ -374,6 +540,7 @@ void ts_ql_iter_del(ts_ql_iter *it)
     }
     it->node = n->prev;
     it->off = it->node ? (long)it->node->count - 1 : 0;
+    use(ql, it->node);
     it->p = it->node ? ts_lp_last(it->node->lp) : NULL;
 }
 
@@ -390,20 +557,26 @@ static void insert_in_node(ts_quicklist *ql, ts_ql_node *n, unsigned char *p, lo
     }
     if (ins == (long)n->count) {
         if (allow_insert(ql, n->next, len)) {
+            use(ql, n->next);
             n->next->lp = ts_lp_prepend(n->next->lp, s, len);
             n->next->count++;
         } else {
             link_after(ql, n, node_single(s, len));
+            use(ql, n->next);
         }
+        ends_fix(ql);
         return;
     }
     if (ins == 0) {
         if (allow_insert(ql, n->prev, len)) {
+            use(ql, n->prev);
             n->prev->lp = ts_lp_append(n->prev->lp, s, len);
             n->prev->count++;
         } else {
             link_after(ql, n->prev, node_single(s, len));
+            use(ql, n->prev);
         }
+        ends_fix(ql);
         return;
     }
     /* In the middle of a full node: split it, the new element goes at the
@@ -418,10 +591,12 @@ static void insert_in_node(ts_quicklist *ql, ts_ql_node *n, unsigned char *p, lo
         r->count++;
     } else {
         link_after(ql, n, node_single(s, len));
+        use(ql, n->next);
     }
     long shift;
     try_merge(ql, r, &shift);
     try_merge(ql, n, &shift);
+    ends_fix(ql);
 }
 
 void ts_ql_iter_insert(ts_ql_iter *it, int where, const char *s, size_t len)
@@ -435,8 +610,10 @@ void ts_ql_iter_insert(ts_ql_iter *it, int where, const char *s, size_t len)
 bool ts_ql_index(ts_quicklist *ql, long index, ts_lp_val *out)
 {
     long off;
+    settle(ql);
     ts_ql_node *n = locate(ql, index, &off);
     if (!n) return false;
+    use(ql, n);
     ts_lp_get(node_seek(n, off), out);
     return true;
 }
@@ -444,8 +621,10 @@ bool ts_ql_index(ts_quicklist *ql, long index, ts_lp_val *out)
 bool ts_ql_replace(ts_quicklist *ql, long index, const char *s, size_t len)
 {
     long off;
+    settle(ql);
     ts_ql_node *n = locate(ql, index, &off);
     if (!n) return false;
+    use(ql, n);
     unsigned char *p = node_seek(n, off);
     n->lp = ts_lp_replace(n->lp, &p, s, len);
     if (n->count == 1 || fits(ql->fill, lp_bytes(n->lp), n->count)) return true;
@@ -457,12 +636,14 @@ bool ts_ql_replace(ts_quicklist *ql, long index, const char *s, size_t len)
     long shift;
     if (mid->next) try_merge(ql, mid->next, &shift);
     if (mid != n) try_merge(ql, n, &shift);
+    ends_fix(ql);
     return true;
 }
 
 size_t ts_ql_del_range(ts_quicklist *ql, long start, size_t count)
 {
     long off;
+    settle(ql);
     ts_ql_node *n = locate(ql, start, &off);
     size_t done = 0;
     while (n && done < count) {
@@ -472,6 +653,7 @@ size_t ts_ql_del_range(ts_quicklist *ql, long start, size_t count)
         if (k == n->count) {
             unlink_free(ql, n);
         } else {
+            use(ql, n);
             n->lp = ts_lp_delete_range(n->lp, off, k);
             n->count -= (uint32_t)k;
             ql->count -= k;
@@ -485,6 +667,7 @@ size_t ts_ql_del_range(ts_quicklist *ql, long start, size_t count)
     long shift, o;
     if (start > 0 && (n = locate(ql, start - 1, &o))) try_merge(ql, n, &shift);
     if ((n = locate(ql, start, &o))) try_merge(ql, n, &shift);
+    ends_fix(ql);
     return done;
 }
 
@@ -496,8 +679,21 @@ bool ts_ql_check(const ts_quicklist *ql)
     const ts_ql_node *prev = NULL;
     for (const ts_ql_node *n = ql->head; n; n = n->next) {
         if (n->prev != prev || n->count == 0) return false;
-        if (ts_lp_length(n->lp) != n->count) return false;
-        if (n->count > 1 && !fits(ql->fill, lp_bytes(n->lp), n->count)) return false;
+        const unsigned char *lp = n->lp;
+        unsigned char *tmp = NULL;
+        if (n->lzf_len) {
+            /* Only interior nodes of a compressing list, and smaller. */
+            if (!ql->depth || in_end_zone(ql, n) || n->lzf_len < 4) return false;
+            size_t raw = rd_u32le(n->lp);
+            if (n->lzf_len - 4 + MIN_COMPRESS_IMPROVE >= raw) return false;
+            tmp = ts_malloc(raw);
+            bool ok = ts_lzf_decompress(n->lp + 4, n->lzf_len - 4, tmp, raw) == raw && lp_bytes(tmp) == raw;
+            lp = tmp;
+            if (!ok) { free(tmp); return false; }
+        }
+        bool ok = ts_lp_length(lp) == n->count && (n->count == 1 || fits(ql->fill, lp_bytes(lp), n->count));
+        free(tmp);
+        if (!ok) return false;
         count += n->count;
         len++;
         prev = n;

@@ -95,7 +95,7 @@ bool ts_list_move(ts_cmd_ctx *c, ts_arg src, ts_entry *se, ts_arg dst, int from,
     } else if (de) {
         dq = ts_entry_obj(de);
     } else {
-        dq = ts_ql_new(ts_db_config(c)->list_max_listpack_size);
+        dq = ts_ql_new(ts_db_config(c)->list_max_listpack_size, ts_db_config(c)->list_compress_depth);
         ts_db_add_object(c, dst, TS_TYPE_LIST, TS_ENC_QUICKLIST, dq);
     }
     ts_ql_push(dq, to, s, len);

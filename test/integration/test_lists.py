@@ -24,9 +24,11 @@ FILLS = ["-2", "4", "1", "2", "-1", "-3", "-4", "-5", "128"]
 
 @pytest.fixture
 def dl(d):
-    """The differ, with list-max-listpack-size restored afterwards."""
+    """The differ, with list-max-listpack-size and list-compress-depth
+    restored afterwards."""
     yield d
     d.both("CONFIG", "SET", "list-max-listpack-size", "-2")
+    d.both("CONFIG", "SET", "list-compress-depth", "0")
 
 
 def both_protocols(d, script):
@@ -294,6 +296,17 @@ def test_expired_list(dl):
 
 @pytest.mark.parametrize("fill", FILLS)
 def test_many_nodes(dl, fill):
+    many_nodes(dl, fill)
+
+
+@pytest.mark.parametrize("fill,depth", [("4", "1"), ("2", "2"), ("-1", "1"), ("16", "3")])
+def test_many_nodes_compressed(dl, fill, depth):
+    """list-compress-depth: interior nodes compressed, the same replies."""
+    dl.both("CONFIG", "SET", "list-compress-depth", depth)
+    many_nodes(dl, fill)
+
+
+def many_nodes(dl, fill):
     set_fill(dl, fill)
     rng = random.Random(int(fill) + 1000)
     elems = [rng.choice(["a", "bb", str(rng.randint(-1000, 1000)), "x" * rng.randint(0, 300)])
@@ -313,7 +326,9 @@ def test_many_nodes(dl, fill):
     both_protocols(dl, script)
 
 
-def test_big_lrange(dl):
+@pytest.mark.parametrize("depth", ["0", "1"])
+def test_big_lrange(dl, depth):
+    dl.both("CONFIG", "SET", "list-compress-depth", depth)
     n = 100000
     elems = ["item-%d" % i for i in range(n)]
     for i in range(0, n, 5000):
@@ -388,10 +403,12 @@ def random_command(rng, keys):
     return ("RPUSH", k) + tuple(el() for _ in range(rng.randint(5, 30)))
 
 
-@pytest.mark.parametrize("seed,fill,proto", [(1, "-2", "2"), (2, "3", "3"), (3, "1", "2"), (4, "-1", "3"),
-                                             (5, "5", "2")])
-def test_random_stream(dl, seed, fill, proto):
+@pytest.mark.parametrize("seed,fill,proto,depth", [(1, "-2", "2", "0"), (2, "3", "3", "0"), (3, "1", "2", "0"),
+                                                   (4, "-1", "3", "0"), (5, "5", "2", "0"), (6, "4", "2", "1"),
+                                                   (7, "2", "3", "2"), (8, "8", "2", "1")])
+def test_random_stream(dl, seed, fill, proto, depth):
     set_fill(dl, fill)
+    dl.both("CONFIG", "SET", "list-compress-depth", depth)
     dl.both("HELLO", proto)
     rng = random.Random(seed)
     keys = ["{r}k1", "{r}k2", "{r}k3"]

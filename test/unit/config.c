@@ -497,7 +497,8 @@ static void test_get(void)
     CHECK_STR(get(&c, &g, "*-len", "client-*", "*-len", NULL),
               "proto-max-bulk-len=536870912;client-query-buffer-limit=1073741824;");
     CHECK_STR(get(&c, &g, "[l]*", "D[A]*", NULL),
-              "loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;daemonize=no;"
+              "loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;list-compress-depth=0;"
+              "daemonize=no;"
               "databases=16;");
     CHECK_STR(get(&c, &g, "[^a-s]*", NULL),
               "tcp-backlog=511;unixsocket=;unixsocketperm=0;timeout=0;tcp-keepalive=300;threads=0;"
@@ -517,7 +518,8 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 43);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum, worker-sched-batch */
+    CHECK_EQ_INT(g.n, 44);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+                              * worker-sched-batch, list-compress-depth */
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';

@@ -106,15 +106,26 @@ static bool same(ts_quicklist *ql, const model *m)
     return !ts_ql_iter_next(&it, &v);
 }
 
+/* How many of the list's nodes are compressed. */
+static size_t compressed_nodes(const ts_quicklist *ql)
+{
+    size_t n = 0;
+    for (const ts_ql_node *x = ql->head; x; x = x->next) n += x->lzf_len != 0;
+    return n;
+}
+
 /* ---- random differential run for one fill ---- */
 
-static void random_run(int fill, int steps)
+static void random_run(int fill, int depth, int steps)
 {
     static char buf[8192];
-    ts_quicklist *ql = ts_ql_new(fill);
+    ts_quicklist *ql = ts_ql_new(fill, depth);
     model m = {0};
     bool ok = true;
+    size_t most_compressed = 0;
     for (int step = 0; step < steps && ok; step++) {
+        size_t c = compressed_nodes(ql);
+        if (c > most_compressed) most_compressed = c;
         unsigned op = (unsigned)(rnd() % 100);
         if (op < 40) {                       /* push */
             size_t n = rand_elem(buf);
@@ -185,10 +196,12 @@ static void random_run(int fill, int steps)
             ts_ql_free(d);
         }
         if (ok && (step % 16 == 0 || m.n < 64)) ok = same(ql, &m);
-        if (!ok) fprintf(stderr, "fill %d: mismatch at step %d (op %u, n %zu)\n", fill, step, op, m.n);
+        if (!ok) fprintf(stderr, "fill %d depth %d: mismatch at step %d (op %u, n %zu)\n", fill, depth, step, op, m.n);
     }
     CHECK(ok);
     CHECK(same(ql, &m));
+    if (depth > 0 && most_compressed == 0) fprintf(stderr, "fill %d depth %d: no node was ever compressed\n", fill, depth);
+    if (depth > 0) CHECK(most_compressed > 0);   /* the compressed paths did run */
     ts_ql_free(ql);
     m_free(&m);
 }
@@ -198,7 +211,7 @@ static void random_run(int fill, int steps)
 static void test_count_limits(void)
 {
     for (int fill = 1; fill <= 8; fill++) {
-        ts_quicklist *ql = ts_ql_new(fill);
+        ts_quicklist *ql = ts_ql_new(fill, 0);
         for (int i = 0; i < 100; i++) ts_ql_push(ql, TS_QL_TAIL, "x", 1);
         CHECK_EQ_INT(ql->len, (100 + fill - 1) / fill);
         for (ts_ql_node *n = ql->head; n; n = n->next) CHECK(n->count <= (uint32_t)fill);
@@ -224,7 +237,7 @@ static void test_size_limits(void)
     char elem[100];
     memset(elem, 'e', sizeof(elem));
     for (int fill = -1; fill >= -5; fill--) {
-        ts_quicklist *ql = ts_ql_new(fill);
+        ts_quicklist *ql = ts_ql_new(fill, 0);
         for (int i = 0; i < 5000; i++) ts_ql_push(ql, i & 1 ? TS_QL_TAIL : TS_QL_HEAD, elem, sizeof(elem));
         size_t limit = levels[-fill - 1];
         bool ok = true;
@@ -268,7 +281,7 @@ static void test_size_limits(void)
 
 static void test_iteration(void)
 {
-    ts_quicklist *ql = ts_ql_new(3);
+    ts_quicklist *ql = ts_ql_new(3, 0);
     char buf[16];
     for (int i = 0; i < 50; i++) {
         int n = snprintf(buf, sizeof(buf), "%d", i);
@@ -296,9 +309,63 @@ static void test_iteration(void)
     ts_ql_free(ql);
 }
 
+/* list-compress-depth: the ends stay plain, the interior is compressed
+ * (all of it once the list is left alone), and reading or changing the
+ * middle works on and recompresses only the nodes it touches. */
+static void test_compression(void)
+{
+    for (int depth = 1; depth <= 3; depth++) {
+        ts_quicklist *ql = ts_ql_new(-2, depth);
+        char buf[32];
+        for (int i = 0; i < 200000; i++) {
+            int n = snprintf(buf, sizeof(buf), "element:%08d", i);
+            ts_ql_push(ql, TS_QL_TAIL, buf, (size_t)n);
+        }
+        CHECK(ts_ql_check(ql));
+        size_t len = ql->len;
+        /* Every interior node but the last one pushed inward (pending
+         * until the next call) is compressed. */
+        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 1 >= len);
+        CHECK(compressed_nodes(ql) + 2 * (size_t)depth <= len);
+        for (int k = 0; k < depth; k++) {
+            const ts_ql_node *a = ql->head, *b = ql->tail;
+            for (int j = 0; j < k; j++) { a = a->next; b = b->prev; }
+            CHECK(a->lzf_len == 0 && b->lzf_len == 0);
+        }
+        ts_lp_val v;
+        CHECK(ts_ql_index(ql, 123456, &v) && v.len == 16 && memcmp(v.str, "element:00123456", 16) == 0);
+        CHECK(ts_ql_index(ql, 98765, &v) && v.len == 16 && memcmp(v.str, "element:00098765", 16) == 0);
+        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 2 >= len);   /* the one just read is plain */
+        CHECK(ts_ql_index(ql, 0, &v));                                   /* the next call recompresses it */
+        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 1 >= len);
+        size_t comp_mem = ts_ql_memory(ql);
+        ts_quicklist *plain = ts_ql_new(-2, 0);
+        for (int i = 0; i < 200000; i++) {
+            int n = snprintf(buf, sizeof(buf), "element:%08d", i);
+            ts_ql_push(plain, TS_QL_TAIL, buf, (size_t)n);
+        }
+        CHECK(comp_mem * 2 < ts_ql_memory(plain));
+        if (depth == 1)
+            printf("200k 'element:%%08d' pushes, depth 1: %.2f bytes/element (plain %.2f)\n",
+                   (double)comp_mem / 200000.0, (double)ts_ql_memory(plain) / 200000.0);
+        /* A dup keeps the compressed nodes and reads the same. */
+        ts_quicklist *d = ts_ql_dup(ql);
+        CHECK(ts_ql_check(d) && compressed_nodes(d) == compressed_nodes(ql));
+        CHECK(ts_ql_index(d, 150000, &v) && v.len == 16 && memcmp(v.str, "element:00150000", 16) == 0);
+        /* Popping the ends down brings compressed nodes to the ends: they
+         * are plain when they get there. */
+        for (int i = 0; i < 190000; i++) ts_ql_pop(ql, i & 1 ? TS_QL_HEAD : TS_QL_TAIL);
+        CHECK(ts_ql_check(ql) && ql->count == 10000);
+        CHECK(ts_ql_peek(ql, TS_QL_HEAD, &v) && v.len == 16 && memcmp(v.str, "element:00095000", 16) == 0);
+        ts_ql_free(ql);
+        ts_ql_free(d);
+        ts_ql_free(plain);
+    }
+}
+
 static void test_million(void)
 {
-    ts_quicklist *ql = ts_ql_new(-2);
+    ts_quicklist *ql = ts_ql_new(-2, 0);
     char buf[32];
     for (int i = 0; i < 1000000; i++) {
         int n = snprintf(buf, sizeof(buf), "element:%d", i);
@@ -326,7 +393,15 @@ int main(void)
     const char *env = getenv("QL_STEPS");
     int steps = env ? atoi(env) : 6000;
     static const int fills[] = {1, 2, 3, 4, 7, 16, 128, -1, -2, -5};
-    for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) random_run(fills[i], steps);
+    for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++) random_run(fills[i], 0, steps);
+    /* With compression (list-compress-depth 1 and 2): small nodes so that
+     * lists have many interior nodes. */
+    static const int cfills[] = {2, 4, 16, 64, -1};
+    for (size_t i = 0; i < sizeof(cfills) / sizeof(cfills[0]); i++) {
+        random_run(cfills[i], 1, steps);
+        if (i < 3) random_run(cfills[i], 2, steps);   /* lists long enough for 2 plain nodes per end */
+    }
+    test_compression();
     test_million();
     TS_TEST_MAIN_END();
 }

@@ -444,7 +444,7 @@ static void test_string_values(void)
 
 static void test_list_values(void)
 {
-    ts_quicklist *ql = ts_ql_new(-2);
+    ts_quicklist *ql = ts_ql_new(-2, 0);
     char buf[64];
     for (int i = 0; i < 5000; i++) {
         int n = i % 3 ? snprintf(buf, sizeof buf, "element-%d", i) : snprintf(buf, sizeof buf, "%lld", (long long)i * 1000003);
@@ -454,7 +454,7 @@ static void test_list_values(void)
     ts_value v = ptr_value(TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
     roundtrip(&v, TS_RDB_TYPE_LIST_QUICKLIST_2);
     free_value(&v);
-    ql = ts_ql_new(-2);
+    ql = ts_ql_new(-2, 0);
     ts_ql_push(ql, TS_QL_TAIL, "x", 1);
     v = ptr_value(TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
     roundtrip(&v, TS_RDB_TYPE_LIST_QUICKLIST_2);

@@ -1,6 +1,6 @@
 /*
  * lzf.c - LZF compression in liblzf's stream format, the format of Redis's
- * compressed RDB strings (rdbcompression).
+ * compressed RDB strings (rdbcompression) and of compressed list nodes.
  *
  * Owns: nothing; both directions work on the caller's buffers. Any thread.
  *
@@ -19,11 +19,12 @@
  * back-reference against the start of the output, and a violation returns
  * 0 without touching memory outside [in, in+in_len) and [out, out+out_cap).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/rdb.h"
+#include "tessera/lzf.h"
 
 #define LZF_HLOG 14                    /* at most 16384 hash slots, like liblzf's default */
 #define LZF_HLOG_MIN 8                 /* short strings (most of a snapshot's) get a small table */
