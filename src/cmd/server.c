@@ -16,6 +16,8 @@
 #include "cmds.h"
 #include "tessera/conn.h"
 #include "tessera/db.h"
+#include "tessera/quicklist.h"
+#include "tessera/rdb.h"
 #include "tessera/server.h"
 #include "tessera/slot.h"
 #include "tessera/worker.h"
@@ -820,9 +822,30 @@ static void debug_object(ts_cmd_ctx *c)
     /* Redis shares the integers 0..9999 and shows them with refcount
      * INT_MAX, as OBJECT REFCOUNT does (keys.c). */
     int refcount = v.form == TS_FORM_INT && v.i >= 0 && v.i < 10000 ? INT32_MAX : 1;
-    char buf[256];
-    snprintf(buf, sizeof(buf), "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
-             (void *)e, refcount, ts_encoding_name(v.enc), rdb_string_len(&v), lru, idle);
+    /* serializedlength: strings as above; collections are serialized for
+     * real, as Redis does (O(n), like Redis's). */
+    size_t serialized;
+    if (v.type == TS_TYPE_STRING) {
+        serialized = rdb_string_len(&v);
+    } else {
+        ts_buf tmp;
+        ts_buf_init(&tmp);
+        ts_rdb_save_value(&tmp, &v, c->worker->config.rdbcompression);
+        serialized = tmp.len;
+        ts_buf_free(&tmp);
+    }
+    char buf[384];
+    int n = snprintf(buf, sizeof(buf),
+                     "Value at:%p refcount:%d encoding:%s serializedlength:%zu lru:%u lru_seconds_idle:%u",
+                     (void *)e, refcount, ts_encoding_name(v.enc), serialized, lru, idle);
+    if (v.type == TS_TYPE_LIST && n > 0 && (size_t)n < sizeof(buf)) {
+        const ts_quicklist *ql = v.ptr;
+        size_t raw = 0;
+        for (const ts_ql_node *x = ql->head; x; x = x->next) raw += ts_ql_node_bytes(x);
+        snprintf(buf + n, sizeof(buf) - (size_t)n,
+                 " ql_nodes:%zu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d ql_uncompressed_size:%zu",
+                 ql->len, ql->len ? (double)ql->count / (double)ql->len : 0.0, ql->fill, ql->depth != 0, raw);
+    }
     ts_reply_simple(c->r, buf);
 }
 

@@ -203,9 +203,10 @@ static void settle(ts_quicklist *ql)
 }
 
 /* After a change: the nodes at the ends are plain, and the first interior
- * node on each side (which may have just left an end) is due for
- * compression. */
-static void ends_fix(ts_quicklist *ql)
+ * node on each side (which may have just left an end) is compressed: now
+ * when the caller holds no pointer into it (push, pop: the ends are all
+ * they touch), else at the next settle. */
+static void ends_fix_now(ts_quicklist *ql, bool now)
 {
     if (!ql->depth) return;
     ts_ql_node *a = ql->head, *b = ql->tail;
@@ -215,9 +216,20 @@ static void ends_fix(ts_quicklist *ql)
         a = a->next;
         b = b->prev;
     }
-    if (a && !a->lzf_len && !in_end_zone(ql, a)) pending_add(ql, a);
-    if (b && !b->lzf_len && !in_end_zone(ql, b)) pending_add(ql, b);
+    ts_ql_node *edge[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        ts_ql_node *n = edge[i];
+        if (!n || n->lzf_len || in_end_zone(ql, n)) continue;
+        if (now) {
+            pending_remove(ql, n);
+            node_compress(n);
+        } else {
+            pending_add(ql, n);
+        }
+    }
 }
+
+static void ends_fix(ts_quicklist *ql) { ends_fix_now(ql, false); }
 
 /* ---------- nodes ---------- */
 
@@ -379,7 +391,7 @@ void ts_ql_push(ts_quicklist *ql, int where, const char *s, size_t len)
         n->count++;
     } else {
         link_after(ql, where == TS_QL_HEAD ? NULL : ql->tail, node_single(s, len));
-        ends_fix(ql);
+        ends_fix_now(ql, true);
     }
     ql->count++;
 }
@@ -399,7 +411,7 @@ void ts_ql_pop(ts_quicklist *ql, int where)
     TS_ASSERT(n && n->count);
     if (n->count == 1) {
         unlink_free(ql, n);
-        ends_fix(ql);
+        ends_fix_now(ql, true);
         return;
     }
     unsigned char *p = where == TS_QL_HEAD ? ts_lp_first(n->lp) : ts_lp_last(n->lp);

@@ -757,6 +757,53 @@ def test_debug_object(server, ref_debug, r):
         assert abs(int(ma.group(4)) - int(mb.group(4))) <= 2   # the same LRU clock
 
 
+def test_debug_object_collections(server, ref_debug, r):
+    """Collections: the serialized length is the real RDB size (equal to
+    Redis's where no LZF is involved), lists add Redis's ql_* fields."""
+    a, b = Wire(server), Wire(ref_debug)
+    b.cmd("FLUSHALL")
+    ks = spread_keys("dbgc", 7)
+    build = [
+        [("RPUSH", ks[0]) + tuple("element:%d" % i for i in range(j, j + 100)) for j in range(0, 3000, 100)],
+        [("SADD", ks[1]) + tuple(str(i) for i in range(j, j + 100)) for j in range(0, 3000, 100)],   # hashtable
+        [("SADD", ks[2], "1", "2", "3")],                                                            # intset
+        [("HSET", ks[3]) + tuple(x for i in range(j, j + 100) for x in ("f%d" % i, "v"))
+         for j in range(0, 1000, 100)],
+        [("HSET", ks[4], "a", "1", "b", "2")],
+        [("ZADD", ks[5]) + tuple(x for i in range(j, j + 100) for x in (str(i), "m%d" % i))
+         for j in range(0, 1000, 100)],
+        [("ZADD", ks[6], "1", "a", "2.5", "b")],
+    ]
+    pat = re.compile(r"Value at:0x[0-9a-f]+ refcount:(\d+) encoding:(\w+) serializedlength:(\d+) "
+                     r"lru:\d+ lru_seconds_idle:\d+( ql_nodes:.*)?")
+    for depth in ("0", "1"):
+        for c in (a, b):
+            c.cmd("CONFIG", "SET", "list-compress-depth", depth)
+            c.cmd("CONFIG", "SET", "rdbcompression", "no")
+        try:
+            for k, cmds in zip(ks, build):
+                for c in (a, b):
+                    c.cmd("DEL", k)
+                    for cmd in cmds:
+                        c.cmd(*cmd)
+                ma = pat.fullmatch(a.val("DEBUG", "OBJECT", k))
+                mb = pat.fullmatch(b.val("DEBUG", "OBJECT", k))
+                assert ma and mb, (a.val("DEBUG", "OBJECT", k), b.val("DEBUG", "OBJECT", k))
+                assert ma.group(2) == mb.group(2), k
+                assert ma.group(4) == mb.group(4), k          # ql_* fields (lists only)
+                if k == ks[0] and depth == "1":
+                    # compressed nodes are written as they are: LZF sizes
+                    # of two different compressors
+                    assert abs(int(ma.group(3)) - int(mb.group(3))) <= int(mb.group(3)) // 10, k
+                else:
+                    assert ma.group(3) == mb.group(3), k
+        finally:
+            for c in (a, b):
+                c.cmd("CONFIG", "SET", "list-compress-depth", "0")
+                c.cmd("CONFIG", "SET", "rdbcompression", "yes")
+                c.cmd("DEL", *ks)
+
+
 def test_debug_set_active_expire(server, r):
     w = Wire(server)
     ks = spread_keys("ae", 5)

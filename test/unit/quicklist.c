@@ -323,10 +323,9 @@ static void test_compression(void)
         }
         CHECK(ts_ql_check(ql));
         size_t len = ql->len;
-        /* Every interior node but the last one pushed inward (pending
-         * until the next call) is compressed. */
-        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 1 >= len);
-        CHECK(compressed_nodes(ql) + 2 * (size_t)depth <= len);
+        /* Every interior node is compressed (pushes compress the node
+         * they push out of an end at once). */
+        CHECK_EQ_INT(compressed_nodes(ql) + 2 * (size_t)depth, len);
         for (int k = 0; k < depth; k++) {
             const ts_ql_node *a = ql->head, *b = ql->tail;
             for (int j = 0; j < k; j++) { a = a->next; b = b->prev; }
@@ -335,9 +334,9 @@ static void test_compression(void)
         ts_lp_val v;
         CHECK(ts_ql_index(ql, 123456, &v) && v.len == 16 && memcmp(v.str, "element:00123456", 16) == 0);
         CHECK(ts_ql_index(ql, 98765, &v) && v.len == 16 && memcmp(v.str, "element:00098765", 16) == 0);
-        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 2 >= len);   /* the one just read is plain */
-        CHECK(ts_ql_index(ql, 0, &v));                                   /* the next call recompresses it */
-        CHECK(compressed_nodes(ql) + 2 * (size_t)depth + 1 >= len);
+        CHECK_EQ_INT(compressed_nodes(ql) + 2 * (size_t)depth + 1, len);   /* the one just read is plain */
+        CHECK(ts_ql_index(ql, 0, &v));                                        /* the next call recompresses it */
+        CHECK_EQ_INT(compressed_nodes(ql) + 2 * (size_t)depth, len);
         size_t comp_mem = ts_ql_memory(ql);
         ts_quicklist *plain = ts_ql_new(-2, 0);
         for (int i = 0; i < 200000; i++) {
