@@ -31,6 +31,18 @@ def kill9(srv):
     srv.proc.wait(10)
 
 
+def kill9_while_running(srv, threads, stop, pause):
+    """Starts the client threads, SIGKILLs the server after `pause`
+    seconds, then stops and joins them."""
+    for t in threads:
+        t.start()
+    time.sleep(pause)
+    kill9(srv)
+    stop.set()
+    for t in threads:
+        t.join()
+
+
 def nondeterministic_writes(c, other):
     """Commands whose argv is not their effect (aof.h), run on c; `other`
     is a second connection for blocked clients."""
@@ -349,13 +361,7 @@ def test_sigkill_never_loses_an_acknowledged_write(tmp_path):
         for round_ in range(20):
             acked, stop = [], threading.Event()
             ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(6)]
-            for t in ts:
-                t.start()
-            time.sleep(rnd.uniform(0.05, 0.4))
-            kill9(srv)
-            stop.set()
-            for t in ts:
-                t.join()
+            kill9_while_running(srv, ts, stop, rnd.uniform(0.05, 0.4))
             all_acked.extend(acked)
             srv = start_aof(tmp_path, "--appendfsync", "always")
             c = srv.client()
@@ -405,13 +411,7 @@ def test_sigkill_never_loses_a_value_a_reader_saw(tmp_path, threads):
             ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(6)]
             ts += [threading.Thread(target=observing_reader, args=(srv.port, names, seen[i], stop))
                    for i in range(4)]
-            for t in ts:
-                t.start()
-            time.sleep(rnd.uniform(0.1, 0.4))
-            kill9(srv)
-            stop.set()
-            for t in ts:
-                t.join()
+            kill9_while_running(srv, ts, stop, rnd.uniform(0.1, 0.4))
             srv = start_aof(tmp_path, "--appendfsync", "always", threads=threads)
             c = srv.client()
             observed = 0
