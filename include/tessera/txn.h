@@ -52,6 +52,10 @@ typedef struct ts_txn_part {
     ts_buf out;
     void *ptr;
     int64_t i64;
+    /* appendfsync always: the AOF sequence number covering everything the
+     * shard had logged when it ran its step (its reads may reflect it);
+     * the reply waits for it (conn.c ts_conn_on_txn_done). */
+    uint64_t aof_seen;
 } ts_txn_part;
 
 typedef struct ts_txn_ops {

@@ -668,7 +668,13 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     conn_maybe_resume(c);
     ts_worker_make_ready(w, c);
-    aof_note_replies(c);   /* the txn was logged by this worker (txn.c log_txn) */
+    if (aof_gated(w)) {
+        /* What the parts' shards had logged when they ran (txn.c
+         * part_note_log), and what this worker logged (log_txn). */
+        for (int j = 0; j < t->nparts; j++)
+            if (t->parts[j].aof_seen > c->aof_need) c->aof_need = t->parts[j].aof_seen;
+        aof_note_replies(c);
+    }
     conn_flush(c);
 }
 

@@ -241,6 +241,16 @@ static void run_step(ts_worker *w, ts_txn_part *p)
     t->ops->step(t, p, &ctx);
 }
 
+/* appendfsync always: what the shard logged so far (writes its step may
+ * have read) goes to the disk queue now, and the part records the sequence
+ * number its reply must wait for. */
+static void part_note_log(ts_worker *w, ts_txn_part *p)
+{
+    if (TS_LIKELY(w->shard.aof == NULL) || w->config.appendfsync != TS_AOF_FSYNC_ALWAYS) return;
+    if (w->aof_log.buf.len) ts_worker_aof_flush(w);
+    if (w->aof_last_seq > p->aof_seen) p->aof_seen = w->aof_last_seq;
+}
+
 bool ts_txn_try_acquire(ts_worker *w, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
@@ -257,6 +267,7 @@ bool ts_txn_try_acquire(ts_worker *w, ts_txn_part *p)
         break;
     }
     run_step(w, p);
+    part_note_log(w, p);
     int idx = (int)(p - t->parts);
     if (idx + 1 < t->nparts) {
         send_part(w, &t->parts[idx + 1], TS_MSG_TXN_ACQUIRE);
@@ -271,6 +282,7 @@ void ts_txn_on_step(ts_worker *w, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
     run_step(w, p);
+    part_note_log(w, p);
     if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
         t->done_msg.kind = TS_MSG_TXN_DONE;
         ts_worker_send(w, t->coord, &t->done_msg);

@@ -405,7 +405,7 @@ def test_sigkill_never_loses_a_value_a_reader_saw(tmp_path, threads):
     names = ["ctr%d" % w for w in range(6)]
     srv = start_aof(tmp_path, "--appendfsync", "always", threads=threads)
     try:
-        for round_ in range(8):
+        for round_ in range(int(os.environ.get("READER_ROUNDS", "15"))):
             acked, stop = [], threading.Event()
             seen = [{} for _ in range(4)]
             ts = [threading.Thread(target=acked_writer, args=(srv.port, w, acked, stop)) for w in range(6)]
