@@ -24,9 +24,12 @@
  * it says otherwise with ts_prop_*: relative times become absolute (SET EX
  * -> SET PXAT, EXPIRE -> PEXPIREAT), random or state-dependent choices
  * become their effect (SPOP -> SREM, INCRBYFLOAT -> SET, XADD * -> the
- * ID), blocking forms become their non-blocking pop, and commands whose
- * effect is hard to spell (XREADGROUP, XCLAIM, ...) log the key's whole
- * resulting value as RESTORE ... REPLACE ABSTTL (or DEL).
+ * ID), blocking forms become their non-blocking pop, consumer-group reads
+ * and claims become what they changed in the group (XCLAIM ... FORCE
+ * JUSTID LASTID per delivered entry, XACK, XGROUP SETID / CREATECONSUMER;
+ * streams.c), and RESTORE logs the key's resulting value as RESTORE ...
+ * REPLACE ABSTTL (ts_prop_value). An effect of several commands is one
+ * MULTI ... EXEC block, so a torn tail never replays half of it.
  */
 #ifndef TESSERA_AOF_H
 #define TESSERA_AOF_H

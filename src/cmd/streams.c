@@ -145,13 +145,169 @@ static void reply_entry(ts_reply *r, ts_stream_iter *it, const ts_stream_id *id,
     }
 }
 
+/* ---------- consumer groups in the AOF (aof.h) ---------- */
+
+/* The time consumer-group commands stamp (delivery and seen times). AOF
+ * replay runs with the clock at 0, so that no key expires while loading;
+ * the XCLAIMs it replays carry their own times and must not be clamped to
+ * that 0, and the consumers they create are seen now. */
+static int64_t stamp_clock(const ts_cmd_ctx *c) { return c->now_ms ? c->now_ms : ts_mstime(); }
+
+/* What a consumer-group read or claim changed in one group, logged as Redis
+ * 7.0 propagates it, in O(what changed) rather than O(stream):
+ *   XGROUP CREATECONSUMER key group consumer      (a consumer it created)
+ *   XACK key group id...                         (nacks of deleted entries)
+ *   XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID
+ *          LASTID group-last-id                  (each nack it delivered or
+ *                                                 claimed, with its final state)
+ *   XGROUP SETID key group id ENTRIESREAD n      (when the position moved)
+ * Only recorded while the execution is logged (ts_prop_on). */
+typedef struct cg_log {
+    ts_arg key;
+    ts_stream_cg *g;               /* NULL: nothing recorded */
+    ts_stream_id last_id;          /* the group's position before the command */
+    long long entries_read;
+    ts_arg consumer;
+    bool consumer_created;
+    ts_stream_id *claimed, *acked;
+    size_t nclaimed, nacked, claimed_cap, acked_cap;
+} cg_log;
+
+static void cg_log_start(const ts_cmd_ctx *c, cg_log *l, ts_arg key, ts_stream_cg *g, ts_arg consumer)
+{
+    memset(l, 0, sizeof *l);
+    if (!ts_prop_on(c)) return;
+    l->key = key;
+    l->g = g;
+    l->last_id = g->last_id;
+    l->entries_read = g->entries_read;
+    l->consumer = consumer;
+}
+
+static void cg_log_id(ts_stream_id **v, size_t *n, size_t *cap, const ts_stream_id *id)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *v = ts_realloc(*v, sizeof(**v) * *cap);
+    }
+    (*v)[(*n)++] = *id;
+}
+
+static void cg_log_claimed(cg_log *l, const ts_stream_id *id)
+{
+    if (l && l->g) cg_log_id(&l->claimed, &l->nclaimed, &l->claimed_cap, id);
+}
+
+static void cg_log_acked(cg_log *l, const ts_stream_id *id)
+{
+    if (l && l->g) cg_log_id(&l->acked, &l->nacked, &l->acked_cap, id);
+}
+
+static bool cg_log_moved(const cg_log *l)
+{
+    return ts_stream_id_cmp(&l->last_id, &l->g->last_id) != 0 || l->entries_read != l->g->entries_read;
+}
+
+static size_t cg_log_commands(const cg_log *l)
+{
+    if (!l->g) return 0;
+    return (l->consumer_created ? 1 : 0) + (l->nacked ? 1 : 0) + l->nclaimed + (cg_log_moved(l) ? 1 : 0);
+}
+
+static void log_id(ts_aof_log *aof, const ts_stream_id *id)
+{
+    char buf[48];
+    int len = ts_stream_id_fmt(id, buf);
+    ts_aof_log_arg(aof, buf, (size_t)len);
+}
+
+static void cg_log_emit(ts_cmd_ctx *c, const cg_log *l)
+{
+    ts_aof_log *aof = c->aof;
+    const ts_stream_cg *g = l->g;
+    if (l->consumer_created) {
+        ts_prop_begin(c, 5);
+        ts_aof_log_arg_str(aof, "XGROUP");
+        ts_aof_log_arg_str(aof, "CREATECONSUMER");
+        ts_aof_log_arg(aof, l->key.ptr, l->key.len);
+        ts_aof_log_arg(aof, g->name, g->name_len);
+        ts_aof_log_arg(aof, l->consumer.ptr, l->consumer.len);
+    }
+    if (l->nacked) {
+        ts_prop_begin(c, 3 + (int)l->nacked);
+        ts_aof_log_arg_str(aof, "XACK");
+        ts_aof_log_arg(aof, l->key.ptr, l->key.len);
+        ts_aof_log_arg(aof, g->name, g->name_len);
+        for (size_t i = 0; i < l->nacked; i++) log_id(aof, &l->acked[i]);
+    }
+    for (size_t i = 0; i < l->nclaimed; i++) {
+        /* XCLAIM FORCE recreates a nack the replay lacks (one a read
+         * delivered); a claimed nack stays pending until the command ends. */
+        const ts_stream_nack *nk = ts_stream_pel_find(&g->pel, &l->claimed[i]);
+        if (!nk || !nk->consumer) continue;
+        ts_prop_begin(c, 14);
+        ts_aof_log_arg_str(aof, "XCLAIM");
+        ts_aof_log_arg(aof, l->key.ptr, l->key.len);
+        ts_aof_log_arg(aof, g->name, g->name_len);
+        ts_aof_log_arg(aof, nk->consumer->name, nk->consumer->name_len);
+        ts_aof_log_arg_str(aof, "0");
+        log_id(aof, &nk->id);
+        ts_aof_log_arg_str(aof, "TIME");
+        ts_aof_log_arg_ll(aof, (long long)nk->delivery_time);
+        ts_aof_log_arg_str(aof, "RETRYCOUNT");
+        ts_aof_log_arg_ll(aof, (long long)nk->delivery_count);
+        ts_aof_log_arg_str(aof, "FORCE");
+        ts_aof_log_arg_str(aof, "JUSTID");
+        ts_aof_log_arg_str(aof, "LASTID");
+        log_id(aof, &g->last_id);
+    }
+    if (cg_log_moved(l)) {
+        ts_prop_begin(c, 7);
+        ts_aof_log_arg_str(aof, "XGROUP");
+        ts_aof_log_arg_str(aof, "SETID");
+        ts_aof_log_arg(aof, l->key.ptr, l->key.len);
+        ts_aof_log_arg(aof, g->name, g->name_len);
+        log_id(aof, &g->last_id);
+        ts_aof_log_arg_str(aof, "ENTRIESREAD");
+        ts_aof_log_arg_ll(aof, g->entries_read);
+    }
+}
+
+static void cg_log_free(cg_log *l)
+{
+    free(l->claimed);
+    free(l->acked);
+}
+
+/* Logs what the command changed in its groups (one MULTI ... EXEC block
+ * when that takes several commands, so a torn tail never replays half of
+ * it), or nothing, and frees the records. */
+static void prop_cg_logs(ts_cmd_ctx *c, cg_log *logs, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += cg_log_commands(&logs[i]);
+    ts_prop_none(c);
+    if (total > 1) {
+        ts_prop_begin(c, 1);
+        ts_aof_log_arg_str(c->aof, "MULTI");
+    }
+    for (int i = 0; i < n; i++)
+        if (cg_log_commands(&logs[i])) cg_log_emit(c, &logs[i]);
+    if (total > 1) {
+        ts_prop_begin(c, 1);
+        ts_aof_log_arg_str(c->aof, "EXEC");
+    }
+    for (int i = 0; i < n; i++) cg_log_free(&logs[i]);
+}
+
 enum { RWR_NOACK = 1, RWR_RAW = 2 };
 
 /* Redis's streamReplyWithRange: entries in [start, end] (count 0 = all);
  * with a group, entries are delivered to consumer ('>' semantics). RAW:
  * no array header (the caller writes one entry). Returns entries emitted. */
 static size_t reply_range(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *start, const ts_stream_id *end,
-                          size_t count, bool rev, ts_stream_cg *g, ts_stream_consumer *cons, int flags)
+                          size_t count, bool rev, ts_stream_cg *g, ts_stream_consumer *cons, int flags,
+                          cg_log *gl)
 {
     size_t handle = 0, n = 0;
     if (!(flags & RWR_RAW)) handle = ts_reply_defer(c->r);
@@ -162,7 +318,10 @@ static size_t reply_range(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *start
     while (ts_stream_iter_next(&it, &id, &nf)) {
         if (g) {
             ts_stream_cg_advance(s, g, &id);
-            if (!(flags & RWR_NOACK)) ts_stream_cg_deliver(g, cons, &id, c->now_ms);
+            if (!(flags & RWR_NOACK)) {
+                ts_stream_cg_deliver(g, cons, &id, c->now_ms);
+                cg_log_claimed(gl, &id);
+            }
         }
         reply_entry(c->r, &it, &id, nf);
         n++;
@@ -175,7 +334,7 @@ static size_t reply_range(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *start
 /* Writes the entry id alone (RAW), or returns false when it is absent. */
 static bool reply_one(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *id)
 {
-    return reply_range(c, s, id, id, 1, false, NULL, NULL, RWR_RAW) == 1;
+    return reply_range(c, s, id, id, 1, false, NULL, NULL, RWR_RAW, NULL) == 1;
 }
 
 static bool entry_exists(const ts_stream *s, const ts_stream_id *id)
@@ -318,20 +477,6 @@ static void prop_xtrim(ts_cmd_ctx *c, const ts_stream *s)
     ts_aof_log_arg(c->aof, c->argv[1].ptr, c->argv[1].len);
     ts_aof_log_arg(c->aof, "MAXLEN", 6);
     ts_aof_log_arg_ll(c->aof, (long long)s->length);
-}
-
-/* Consumer-group commands that depend on the clock (delivery times, idle
- * times) log each of their keys' resulting value. Costly for big streams,
- * but exact; see docs/status.md. */
-static void prop_key_values(ts_cmd_ctx *c)
-{
-    int posbuf[16];
-    int *pos = c->argc > 16 ? ts_malloc(sizeof(int) * (size_t)c->argc) : posbuf;
-    int n = ts_command_keys(c->cmd, c->argc, c->argv, pos, c->argc);
-    ts_prop_none(c);
-    for (int i = 0; i < n; i++)
-        if (ts_cmd_key_wanted(c, pos[i])) ts_prop_value(c, c->argv[pos[i]]);
-    if (pos != posbuf) free(pos);
 }
 
 void cmd_xadd(ts_cmd_ctx *c)
@@ -523,7 +668,7 @@ static void xrange_generic(ts_cmd_ctx *c, bool rev)
     if (!s) { ts_reply_array(c->r, 0); return; }
     if (count == 0) { ts_reply_null_array(c->r); return; }
     if (count == -1) count = 0;
-    reply_range(c, s, &start, &end, (size_t)count, rev, NULL, NULL, 0);
+    reply_range(c, s, &start, &end, (size_t)count, rev, NULL, NULL, 0, NULL);
 }
 
 void cmd_xrange(ts_cmd_ctx *c) { xrange_generic(c, false); }
@@ -607,18 +752,11 @@ static bool last_valid_id(const ts_stream *s, ts_stream_id *out)
     return ts_stream_edge_id(s, true, out);
 }
 
-static void xread_impl(ts_cmd_ctx *c);
-
+/* XREAD and XREADGROUP. XREADGROUP (the write one) logs what it changed
+ * in its groups (prop_cg_logs); nothing when it blocked or failed. */
 void cmd_xread(ts_cmd_ctx *c)
 {
     uint32_t errors = c->r->errors;
-    xread_impl(c);
-    /* XREADGROUP (the write one): unless it blocked (propagated nothing). */
-    if ((c->cmd->flags & TS_CMD_WRITE) && !c->propagated && c->r->errors == errors) prop_key_values(c);
-}
-
-static void xread_impl(ts_cmd_ctx *c)
-{
     xread_args a;
     if (!parse_xread(c, &a)) return;
     int n = a.nstreams;
@@ -626,10 +764,13 @@ static void xread_impl(ts_cmd_ctx *c)
     ts_stream_cg *gbuf[8];
     ts_stream *sbuf[8];
     bool dollar_buf[8];
+    cg_log logbuf[8];
     ts_stream_id *ids = n > 8 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
     ts_stream_cg **groups = n > 8 ? ts_malloc(sizeof(*groups) * (size_t)n) : gbuf;
     ts_stream **streams = n > 8 ? ts_malloc(sizeof(*streams) * (size_t)n) : sbuf;
     bool *dollar = n > 8 ? ts_malloc(sizeof(*dollar) * (size_t)n) : dollar_buf;
+    cg_log *logs = n > 8 ? ts_malloc(sizeof(*logs) * (size_t)n) : logbuf;
+    memset(logs, 0, sizeof(*logs) * (size_t)n);
     bool serving = c->serve_key != NULL;
 
     for (int i = 0; i < n; i++) {
@@ -722,8 +863,10 @@ static void xread_impl(ts_cmd_ctx *c)
         ts_reply_bulk(c->r, key.ptr, key.len);
         ts_stream_consumer *cons = NULL;
         if (a.group_mode) {
-            cons = ts_stream_consumer_get(groups[i], a.consumer.ptr, a.consumer.len, c->now_ms, NULL);
-            cons->seen_time = c->now_ms;
+            cg_log_start(c, &logs[i], key, groups[i], a.consumer);
+            cons = ts_stream_consumer_get(groups[i], a.consumer.ptr, a.consumer.len, stamp_clock(c),
+                                          &logs[i].consumer_created);
+            cons->seen_time = stamp_clock(c);
         }
         if (history) {
             /* The consumer's own pending entries from start on. */
@@ -738,11 +881,13 @@ static void xread_impl(ts_cmd_ctx *c)
                 } else {
                     nk->delivery_time = c->now_ms;
                     nk->delivery_count++;
+                    cg_log_claimed(&logs[i], &nk->id);
                 }
             }
             ts_reply_set_array_len(c->r, h, (long)k);
         } else {
-            reply_range(c, s, &start, &ID_MAX, (size_t)a.count, false, groups[i], cons, a.noack ? RWR_NOACK : 0);
+            reply_range(c, s, &start, &ID_MAX, (size_t)a.count, false, groups[i], cons, a.noack ? RWR_NOACK : 0,
+                        &logs[i]);
         }
     }
     if (served) {
@@ -766,10 +911,13 @@ static void xread_impl(ts_cmd_ctx *c)
     }
     ts_reply_null_array(c->r);
 out:
+    if (a.group_mode && c->r->errors == errors) prop_cg_logs(c, logs, n);
+    else for (int i = 0; i < n; i++) cg_log_free(&logs[i]);
     if (ids != idbuf) free(ids);
     if (groups != gbuf) free(groups);
     if (streams != sbuf) free(streams);
     if (dollar != dollar_buf) free(dollar);
+    if (logs != logbuf) free(logs);
 }
 
 bool ts_stream_blocked_ready(const ts_stream *s, bool is_stream, int argc, const ts_arg *argv, ts_arg key)
@@ -938,7 +1086,7 @@ void cmd_xgroup_createconsumer(ts_cmd_ctx *c)
     long long er;
     if (!xgroup_prelude(c, &s, &g, &mk, &er, true)) return;
     bool created;
-    ts_stream_consumer_get(g, c->argv[4].ptr, c->argv[4].len, c->now_ms, &created);
+    ts_stream_consumer_get(g, c->argv[4].ptr, c->argv[4].len, stamp_clock(c), &created);
     ts_reply_int(c->r, created);
 }
 
@@ -1100,16 +1248,8 @@ static bool ll_or_reply(ts_cmd_ctx *c, ts_arg a, long long *out, const char *msg
     return false;
 }
 
-static void xclaim_impl(ts_cmd_ctx *c);
-
+/* Logs what it changed in the group (prop_cg_logs). */
 void cmd_xclaim(ts_cmd_ctx *c)
-{
-    uint32_t errors = c->r->errors;
-    xclaim_impl(c);
-    if (c->r->errors == errors) prop_key_values(c);
-}
-
-static void xclaim_impl(ts_cmd_ctx *c)
 {
     ts_stream *s;
     ts_stream_cg *g = need_group(c, &s, true);
@@ -1124,7 +1264,7 @@ static void xclaim_impl(ts_cmd_ctx *c)
         if (!parse_id(c->argv[j], &ids[nids], 0, true, NULL)) break;
         nids++;
     }
-    int64_t now = c->now_ms;
+    int64_t now = stamp_clock(c);
     ts_stream_id last_id = {0, 0};
     for (; j < c->argc; j++) {
         int more = c->argc - 1 - j;
@@ -1151,6 +1291,8 @@ static void xclaim_impl(ts_cmd_ctx *c)
             goto out;
         }
     }
+    cg_log log;
+    cg_log_start(c, &log, c->argv[1], g, c->argv[3]);
     if (ts_stream_id_cmp(&last_id, &g->last_id) > 0) g->last_id = last_id;
     if (deliverytime != -1) {
         if (deliverytime < 0 || deliverytime > now) deliverytime = now;
@@ -1164,7 +1306,10 @@ static void xclaim_impl(ts_cmd_ctx *c)
         ts_stream_id id = ids[i];
         ts_stream_nack *nk = ts_stream_pel_find(&g->pel, &id);
         if (!entry_exists(s, &id)) {
-            if (nk) ts_stream_cg_ack(g, &id);
+            if (nk) {
+                ts_stream_cg_ack(g, &id);
+                cg_log_acked(&log, &id);
+            }
             continue;
         }
         if (force && !nk) {
@@ -1184,25 +1329,19 @@ static void xclaim_impl(ts_cmd_ctx *c)
         if (retrycount >= 0) nk->delivery_count = (uint64_t)retrycount;
         else if (!justid) nk->delivery_count++;
         ts_stream_nack_move(nk, cons);
+        cg_log_claimed(&log, &id);
         if (justid) reply_id(c->r, &id);
         else if (!reply_one(c, s, &id)) ts_reply_null(c->r);
         n++;
     }
     ts_reply_set_array_len(c->r, h, n);
+    prop_cg_logs(c, &log, 1);
 out:
     free(ids);
 }
 
-static void xautoclaim_impl(ts_cmd_ctx *c);
-
+/* Logs what it changed in the group (prop_cg_logs). */
 void cmd_xautoclaim(ts_cmd_ctx *c)
-{
-    uint32_t errors = c->r->errors;
-    xautoclaim_impl(c);
-    if (c->r->errors == errors) prop_key_values(c);
-}
-
-static void xautoclaim_impl(ts_cmd_ctx *c)
 {
     long long minidle, count = 100;
     bool justid = false;
@@ -1230,7 +1369,9 @@ static void xautoclaim_impl(ts_cmd_ctx *c)
     ts_stream_cg *g = need_group(c, &s, true);
     if (!g) return;
     long long attempts = count * 10;
-    int64_t now = c->now_ms;
+    int64_t now = stamp_clock(c);
+    cg_log log;
+    cg_log_start(c, &log, c->argv[1], g, c->argv[3]);
     ts_stream_consumer *cons = NULL;
     size_t ndel = 0;
     ts_stream_id *deleted = ts_malloc(sizeof(*deleted) * (size_t)(count < 1024 ? count : 1024));
@@ -1256,6 +1397,7 @@ static void xautoclaim_impl(ts_cmd_ctx *c)
                 deleted = ts_realloc(deleted, sizeof(*deleted) * delcap);
             }
             deleted[ndel++] = id;
+            cg_log_acked(&log, &id);
             count--;
             continue;
         }
@@ -1267,6 +1409,7 @@ static void xautoclaim_impl(ts_cmd_ctx *c)
         nk->delivery_time = now;
         if (!justid) nk->delivery_count++;
         ts_stream_nack_move(nk, cons);
+        cg_log_claimed(&log, &id);
         if (justid) reply_id(c->r, &id);
         else reply_one(c, s, &id);
         n++;
@@ -1282,6 +1425,7 @@ static void xautoclaim_impl(ts_cmd_ctx *c)
     ts_reply_array(c->r, (long)ndel);
     for (size_t k = 0; k < ndel; k++) reply_id(c->r, &deleted[k]);
     free(deleted);
+    prop_cg_logs(c, &log, 1);
 }
 
 /* ---------- XINFO ---------- */
@@ -1340,13 +1484,13 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
         ts_reply_cstr(c->r, "groups");
         ts_reply_int(c->r, (long long)s->ngroups);
         ts_reply_cstr(c->r, "first-entry");
-        if (!reply_range(c, s, NULL, NULL, 1, false, NULL, NULL, RWR_RAW)) ts_reply_null(c->r);
+        if (!reply_range(c, s, NULL, NULL, 1, false, NULL, NULL, RWR_RAW, NULL)) ts_reply_null(c->r);
         ts_reply_cstr(c->r, "last-entry");
-        if (!reply_range(c, s, NULL, NULL, 1, true, NULL, NULL, RWR_RAW)) ts_reply_null(c->r);
+        if (!reply_range(c, s, NULL, NULL, 1, true, NULL, NULL, RWR_RAW, NULL)) ts_reply_null(c->r);
         return;
     }
     ts_reply_cstr(c->r, "entries");
-    reply_range(c, s, NULL, NULL, (size_t)count, false, NULL, NULL, 0);
+    reply_range(c, s, NULL, NULL, (size_t)count, false, NULL, NULL, 0, NULL);
     ts_reply_cstr(c->r, "groups");
     ts_reply_array(c->r, (long)s->ngroups);
     for (size_t i = 0; i < s->ngroups; i++) {

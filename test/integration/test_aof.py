@@ -174,21 +174,11 @@ def test_redis_check_aof_accepts_the_file(tmp_path):
     assert "is valid" in out.stdout
 
 
-@pytest.mark.skipif(not REDIS, reason="redis-server not installed")
-def test_redis_server_loads_the_file(tmp_path):
-    """Redis 7.0 loads a single-file AOF found in its dir (it upgrades it to
-    its multi-part layout) with the same contents."""
-    tdir, rdir = tmp_path / "t", tmp_path / "r"
-    tdir.mkdir()
+def redis_loading(aof, rdir):
+    """A redis-server 7.0 started on a copy of the single-file AOF `aof`
+    (it upgrades it to its multi-part layout), once it has loaded it."""
     rdir.mkdir()
-    srv = start_aof(tdir)
-    try:
-        c, other = srv.client(), srv.client()
-        fill(c, other)
-        before = contents(c)
-    finally:
-        assert srv.stop() == 0
-    shutil.copy(tdir / "appendonly.aof", rdir / "appendonly.aof")
+    shutil.copy(aof, rdir / "appendonly.aof")
     port = free_port()
     proc = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--appendonly", "yes",
                              "--dir", str(rdir), "--logfile", str(rdir / "redis.log")], cwd=str(rdir))
@@ -200,9 +190,154 @@ def test_redis_server_loads_the_file(tmp_path):
             if rc.info("persistence")["loading"] == 0:
                 break
             time.sleep(0.05)
-        assert contents(rc) == before
+    except BaseException:
+        ref.stop()
+        raise
+    return ref
+
+
+def assert_redis_replays_alike(tmp_path, write, observe):
+    """Runs write(server) on Tessera with the AOF on, then has redis-server
+    7.0 load the file: observe(client) must read the same on both."""
+    tdir = tmp_path / "t"
+    tdir.mkdir()
+    srv = start_aof(tdir)
+    try:
+        write(srv)
+        before = observe(srv.client())
+    finally:
+        assert srv.stop() == 0
+    ref = redis_loading(tdir / "appendonly.aof", tmp_path / "r")
+    try:
+        assert observe(ref.client()) == before
     finally:
         ref.stop()
+
+
+@pytest.mark.skipif(not REDIS, reason="redis-server not installed")
+def test_redis_server_loads_the_file(tmp_path):
+    """Redis 7.0 loads Tessera's AOF with the same contents."""
+    assert_redis_replays_alike(tmp_path, lambda srv: fill(srv.client(), srv.client()), contents)
+
+
+GROUP_KEYS = ["cg:a", "cg:b", "cg:{a}2"]   # several shards, and two on one
+
+
+def group_state(c):
+    """XINFO STREAM FULL of every GROUP_KEYS stream, less what a replay
+    cannot keep: the consumers' seen-times (the replay's own, in Redis
+    too) and radix-tree-nodes (Tessera estimates it)."""
+    out = {}
+    for key in GROUP_KEYS:
+        info = c.xinfo_stream(key, full=True)
+        info.pop("radix-tree-nodes", None)
+        for g in info["groups"]:
+            for cons in g["consumers"]:
+                i = cons.index(b"seen-time")
+                del cons[i:i + 2]
+        out[key] = info
+    return out
+
+
+def consumer_group_traffic(c, rounds=150, seed=7):
+    """Seeded reads and claims by several consumers of several groups
+    (XREADGROUP new and history, NOACK, keys of several shards in one
+    call, XCLAIM with every option, XAUTOCLAIM over deleted entries, XACK,
+    XDEL, XGROUP SETID/CREATECONSUMER/DELCONSUMER)."""
+    rnd = random.Random(seed)
+    for key in GROUP_KEYS:
+        for i in range(60):
+            c.xadd(key, {"i": i, "k": key})
+        c.xgroup_create(key, "g1", id="0")
+        c.xgroup_create(key, "g2", id="$")
+    consumers = ["alice", "bob", "carol"]
+    for _ in range(rounds):
+        key = rnd.choice(GROUP_KEYS)
+        group = rnd.choice(["g1", "g2"])
+        who = rnd.choice(consumers)
+        op = rnd.randrange(11)
+        ids = [e[0] for e in c.xrange(key)]
+        if op == 0:
+            c.xadd(key, {"new": rnd.random()})
+        elif op in (1, 2):
+            c.xreadgroup(group, who, {k: ">" for k in rnd.sample(GROUP_KEYS, 2)}, count=rnd.randint(1, 4))
+        elif op == 3:
+            c.xreadgroup(group, who, {key: ">"}, count=2, noack=True)
+        elif op == 4:
+            c.xreadgroup(group, who, {key: "0"}, count=rnd.randint(1, 3))
+        elif op == 5 and ids:
+            pending = [p["message_id"] for p in c.xpending_range(key, group, "-", "+", 5)]
+            pick = rnd.sample(ids, 2) + pending[:2]
+            c.xclaim(key, group, who, 0, pick, idle=rnd.choice([None, 5000]),
+                     retrycount=rnd.choice([None, 9]), force=rnd.random() < 0.5,
+                     justid=rnd.random() < 0.5)
+        elif op == 6:
+            c.execute_command("XCLAIM", key, group, who, 0, ids[0] if ids else "0-1",
+                              "TIME", 1600000000000, "LASTID", ids[min(len(ids) - 1, 20)] if ids else "0-1")
+        elif op == 7:
+            c.xautoclaim(key, group, who, 0, "0-0", count=rnd.randint(1, 5), justid=rnd.random() < 0.5)
+        elif op == 8 and ids:
+            pending = [p["message_id"] for p in c.xpending_range(key, group, "-", "+", 10)]
+            c.xdel(key, *rnd.sample(ids, 2))
+            if pending:
+                c.xack(key, group, pending[0])
+        elif op == 9 and rnd.random() < 0.3:
+            c.xgroup_setid(key, group, rnd.choice(["0", "$"] + ids[:5]))
+        elif op == 10:
+            if rnd.random() < 0.5:
+                c.xgroup_createconsumer(key, group, "dave")
+            else:
+                c.xgroup_delconsumer(key, group, rnd.choice(consumers + ["dave"]))
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
+def test_consumer_groups_survive_restart(tmp_path, stop):
+    """Reads and claims are logged as what they changed in the group
+    (XCLAIM ... FORCE JUSTID LASTID, XACK, XGROUP SETID, ...): a replay
+    gives the same pending entries, owners, delivery times and counts,
+    positions and consumers."""
+    srv = start_aof(tmp_path, "--appendfsync", "always", threads=3)
+    try:
+        c = srv.client()
+        consumer_group_traffic(c)
+        before = group_state(c)
+        if stop == "sigkill":
+            kill9(srv)
+        else:
+            assert srv.stop() == 0
+        srv = start_aof(tmp_path, threads=2)
+        assert group_state(srv.client()) == before
+    finally:
+        srv.stop()
+
+
+@pytest.mark.skipif(not REDIS, reason="redis-server not installed")
+def test_redis_server_replays_consumer_groups_alike(tmp_path):
+    assert_redis_replays_alike(tmp_path, lambda srv: consumer_group_traffic(srv.client(), seed=11), group_state)
+
+
+def test_reading_a_big_stream_logs_only_what_changed(tmp_path):
+    """An XREADGROUP or XCLAIM of one entry from a stream of 20000 adds a
+    few hundred bytes to the log, not the stream."""
+    srv = start_aof(tmp_path)
+    try:
+        c = srv.client()
+        p = c.pipeline(transaction=False)
+        for i in range(20000):
+            p.xadd("big", {"field": "value %d" % i})
+        p.execute()
+        c.xgroup_create("big", "g", id="0")
+        size0 = c.info("persistence")["aof_current_size"]
+        for _ in range(10):
+            c.xreadgroup("g", "c1", {"big": ">"}, count=1)
+        first = c.xrange("big", count=1)[0][0]
+        c.xclaim("big", "g", "c2", 0, [first])
+        c.xautoclaim("big", "g", "c3", 0, "0-0", count=1)
+        time.sleep(0.1)
+        grown = c.info("persistence")["aof_current_size"] - size0
+        assert 0 < grown < 12 * 400, grown
+    finally:
+        srv.stop()
 
 
 def write_aof(tdir, data):
