@@ -41,6 +41,7 @@
 #include "tessera/buf.h"
 #include "tessera/cmd.h"
 #include "tessera/common.h"
+#include "tessera/table.h"
 
 typedef struct ts_aof_log {
     ts_buf buf;    /* RESP commands not yet handed to the persistence thread */
@@ -77,6 +78,20 @@ void ts_prop_value(ts_cmd_ctx *c, ts_arg key);
 /* After a command ran: logs its argv unless it propagated something
  * itself; only for write commands that replied without an error. */
 void ts_prop_default(ts_cmd_ctx *c);
+
+/* An AOF rewrite without an RDB preamble (aof-use-rdb-preamble no): the
+ * commands that rebuild key (value v; expire >= 0: its PEXPIREAT), as
+ * Redis 7.0's rewrite writes them (aof_rewrite.c). */
+void ts_aof_rewrite_key(ts_aof_log *l, int db, const char *key, size_t klen, const ts_value *v, int64_t expire);
+/* XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID [LASTID
+ * lastid]: recreates pending entry nk of group g exactly (its owner,
+ * delivery time and count). Shared by the rewrite and by the propagation
+ * of consumer-group commands (streams.c). */
+struct ts_stream_cg;
+struct ts_stream_nack;
+struct ts_stream_id;
+void ts_aof_log_xclaim(ts_aof_log *l, int db, const char *key, size_t klen, const struct ts_stream_cg *g,
+                       const struct ts_stream_nack *nk, const struct ts_stream_id *lastid);
 
 /* ---- the writer (persistence thread; persist.c) ---- */
 

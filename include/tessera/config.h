@@ -68,6 +68,7 @@ typedef struct ts_config {
     char *appendfilename;           /* never NULL */
     int appendfsync;                /* TS_AOF_FSYNC_* of aof.h */
     bool aof_load_truncated;
+    bool aof_use_rdb_preamble;   /* rewrites start with an RDB snapshot (else commands) */
     int auto_aof_rewrite_percentage;         /* 0: no automatic BGREWRITEAOF */
     long long auto_aof_rewrite_min_size;     /* bytes */        /* a torn tail is cut off at startup instead of stopping it */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */

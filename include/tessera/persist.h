@@ -70,14 +70,18 @@ bool ts_snapshot_try_claim(void);
  * frees itself after done has run. */
 ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
                              uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter);
-/* BGREWRITEAOF: a snapshot written as the RDB preamble of a new AOF, to
- * which the persistence thread appends every AOF byte queued after the
+/* BGREWRITEAOF: a snapshot written as the RDB preamble of a new AOF (or,
+ * without rdb_preamble, as the commands that rebuild each key), to which
+ * the persistence thread appends every AOF byte queued after the
  * snapshot's header, then swaps it in (fsync, rename, reopen). */
-ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable);
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable,
+                                 bool rdb_preamble);
 /* Whether it is the rewrite that switches the log on: each shard starts
  * logging at its snapshot point (persist_cmds.c). */
 bool ts_snapshot_enables_aof(const ts_snapshot *snap);
 bool ts_snapshot_compress(const ts_snapshot *snap);
+/* An AOF rewrite written as commands (aof-use-rdb-preamble no). */
+bool ts_snapshot_commands(const ts_snapshot *snap);
 /* A shard's worker: hands over a chunk of the body (takes the bytes; buf
  * is left empty). */
 void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes);

@@ -165,6 +165,8 @@ typedef struct ts_stream_iter {
 
 void ts_stream_iter_start(ts_stream_iter *it, const ts_stream *s, const ts_stream_id *start, const ts_stream_id *end,
                           bool rev);
+/* Whether the stream holds a live entry with this id. */
+bool ts_stream_entry_exists(const ts_stream *s, const ts_stream_id *id);
 /* The next live entry in range: its id and field count. */
 bool ts_stream_iter_next(ts_stream_iter *it, ts_stream_id *id, long long *nfields);
 /* The current entry's next field and value (call nfields times). Bytes

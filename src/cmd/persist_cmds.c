@@ -75,7 +75,8 @@ static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
     ts_worker_aof_flush(w);
     ts_log(TS_LOG_NOTICE, "Background append only file rewriting started");
     bool enable = atomic_exchange(&ts_aof_stat.enable_pending, 0) != 0;
-    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression, enable);
+    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression, enable,
+                               w->config.aof_use_rdb_preamble);
 }
 
 /* The rewrite of CONFIG SET appendonly yes, on each shard at its snapshot

@@ -245,21 +245,7 @@ static void cg_log_emit(ts_cmd_ctx *c, const cg_log *l)
          * delivered); a claimed nack stays pending until the command ends. */
         const ts_stream_nack *nk = ts_stream_pel_find(&g->pel, &l->claimed[i]);
         if (!nk || !nk->consumer) continue;
-        ts_prop_begin(c, 14);
-        ts_aof_log_arg_str(aof, "XCLAIM");
-        ts_aof_log_arg(aof, l->key.ptr, l->key.len);
-        ts_aof_log_arg(aof, g->name, g->name_len);
-        ts_aof_log_arg(aof, nk->consumer->name, nk->consumer->name_len);
-        ts_aof_log_arg_str(aof, "0");
-        log_id(aof, &nk->id);
-        ts_aof_log_arg_str(aof, "TIME");
-        ts_aof_log_arg_ll(aof, (long long)nk->delivery_time);
-        ts_aof_log_arg_str(aof, "RETRYCOUNT");
-        ts_aof_log_arg_ll(aof, (long long)nk->delivery_count);
-        ts_aof_log_arg_str(aof, "FORCE");
-        ts_aof_log_arg_str(aof, "JUSTID");
-        ts_aof_log_arg_str(aof, "LASTID");
-        log_id(aof, &g->last_id);
+        ts_aof_log_xclaim(aof, c->db, l->key.ptr, l->key.len, g, nk, &g->last_id);
     }
     if (cg_log_moved(l)) {
         ts_prop_begin(c, 7);
@@ -335,15 +321,6 @@ static size_t reply_range(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *start
 static bool reply_one(ts_cmd_ctx *c, ts_stream *s, const ts_stream_id *id)
 {
     return reply_range(c, s, id, id, 1, false, NULL, NULL, RWR_RAW, NULL) == 1;
-}
-
-static bool entry_exists(const ts_stream *s, const ts_stream_id *id)
-{
-    ts_stream_iter it;
-    ts_stream_id got;
-    long long nf;
-    ts_stream_iter_start(&it, s, id, id, false);
-    return ts_stream_iter_next(&it, &got, &nf);
 }
 
 /* ---------- XADD / XTRIM ---------- */
@@ -1305,7 +1282,7 @@ void cmd_xclaim(ts_cmd_ctx *c)
     for (int i = 0; i < nids; i++) {
         ts_stream_id id = ids[i];
         ts_stream_nack *nk = ts_stream_pel_find(&g->pel, &id);
-        if (!entry_exists(s, &id)) {
+        if (!ts_stream_entry_exists(s, &id)) {
             if (nk) {
                 ts_stream_cg_ack(g, &id);
                 cg_log_acked(&log, &id);
@@ -1390,7 +1367,7 @@ void cmd_xautoclaim(ts_cmd_ctx *c)
     while (attempts-- && count && i < g->pel.n) {
         ts_stream_nack *nk = g->pel.v[i];
         ts_stream_id id = nk->id;
-        if (!entry_exists(s, &id)) {
+        if (!ts_stream_entry_exists(s, &id)) {
             ts_stream_cg_ack(g, &id);   /* removes index i: the next one slides in */
             if (ndel == delcap) {
                 delcap *= 2;

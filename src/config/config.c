@@ -110,6 +110,7 @@ static const opt_def opts[] = {
     {.name = "auto-aof-rewrite-min-size", .type = T_MEMORY, .runtime = true, .off = FIELD(auto_aof_rewrite_min_size),
      .min = 0, .max = LLONG_MAX, .def = "64mb"},
     {.name = "aof-load-truncated", .type = T_BOOL, .runtime = true, .off = FIELD(aof_load_truncated), .def = "yes"},
+    {.name = "aof-use-rdb-preamble", .type = T_BOOL, .runtime = true, .off = FIELD(aof_use_rdb_preamble), .def = "yes"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,

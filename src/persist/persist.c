@@ -47,6 +47,7 @@ struct ts_snapshot {
     char *filename;
     bool aof_rewrite;            /* BGREWRITEAOF: the RDB preamble of a new AOF (aof_writer.c adds the tail) */
     bool aof_enable;             /* ... that switches the log on (CONFIG SET appendonly yes) */
+    bool commands;               /* ... written as commands, no RDB preamble (aof-use-rdb-preamble no) */
     char tmpname[64];
     unsigned shards_left;        /* persistence thread only */
     bool compress, checksum;
@@ -217,6 +218,7 @@ static void write_header(ts_snapshot *s)
         s->failed = true;
         return;
     }
+    if (s->commands) return;   /* a plain command log: no RDB header */
     ts_buf b;
     ts_buf_init(&b);
     char magic[16];
@@ -280,7 +282,7 @@ static void finish(ts_snapshot *s)
     for (int i = 0; i < 8; i++) tail[1 + i] = (unsigned char)(crc >> (8 * i));
     bool keep = s->checksum;
     s->checksum = false; /* the trailer is not part of its own checksum */
-    snap_write(s, tail, sizeof tail);
+    if (!s->commands) snap_write(s, tail, sizeof tail);
     if (s->aof_rewrite && !s->failed) {
         /* The log written since the snapshot point follows the preamble;
          * nothing else reaches the AOF until the new file replaces it. */
@@ -397,18 +399,22 @@ bool ts_snapshot_try_claim(void)
     return atomic_compare_exchange_strong(&ts_persist.in_progress, &expected, 1);
 }
 
+enum { SNAP_RDB, SNAP_AOF_PREAMBLE, SNAP_AOF_COMMANDS };
+
 static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
-                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, bool aof);
+                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, int form);
 
 ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
                              uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter)
 {
-    return snapshot_new(filename, nshards, compress, checksum, dirty, done, arg, waiter, false);
+    return snapshot_new(filename, nshards, compress, checksum, dirty, done, arg, waiter, SNAP_RDB);
 }
 
-ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable)
+ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable,
+                                 bool rdb_preamble)
 {
-    ts_snapshot *s = snapshot_new(aof_filename, nshards, compress, true, 0, NULL, NULL, false, true);
+    ts_snapshot *s = snapshot_new(aof_filename, nshards, compress, rdb_preamble, 0, NULL, NULL, false,
+                                  rdb_preamble ? SNAP_AOF_PREAMBLE : SNAP_AOF_COMMANDS);
     s->aof_enable = enable;   /* before any shard sees s: the txn's messages publish it */
     return s;
 }
@@ -416,12 +422,14 @@ ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, boo
 bool ts_snapshot_enables_aof(const ts_snapshot *snap) { return snap->aof_enable; }
 
 static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
-                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, bool aof)
+                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, int form)
 {
     TS_ASSERT(atomic_load(&ts_persist.in_progress) == 1);
+    bool aof = form != SNAP_RDB;
     ts_snapshot *s = ts_calloc(1, sizeof(*s));
     s->filename = ts_strndup(filename, strlen(filename));
     s->aof_rewrite = aof;
+    s->commands = form == SNAP_AOF_COMMANDS;   /* before the header job: the thread reads it */
     s->shards_left = nshards;
     s->compress = compress;
     s->checksum = checksum;
@@ -442,6 +450,7 @@ static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool co
 }
 
 bool ts_snapshot_compress(const ts_snapshot *snap) { return snap->compress; }
+bool ts_snapshot_commands(const ts_snapshot *snap) { return snap->commands; }
 
 void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
 {

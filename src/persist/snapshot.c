@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "tessera/aof.h"
 #include "tessera/common.h"
 #include "tessera/rdb.h"
 #include "tessera/server.h"
@@ -38,6 +39,7 @@ typedef struct ts_shard_snap {
     ts_shard *shard;
     ts_snapshot *snap;
     bool compress;
+    bool commands;          /* an AOF rewrite written as commands (aof_rewrite.c) */
     ts_buf chunk;
     int chunk_db;           /* database the chunk's last SELECTDB named, -1 = none */
     size_t cow;             /* bytes written by the hook, since the last chunk */
@@ -53,9 +55,27 @@ static void flush_chunk(ts_shard_snap *ss)
     ss->chunk_db = -1;
 }
 
+/* Appends one key as the commands that rebuild it, after a SELECT when
+ * the chunk's last command named another database. */
+static void write_entry_commands(ts_shard_snap *ss, int db, ts_entry *e)
+{
+    ts_aof_log log = {.buf = ss->chunk, .db = ss->chunk_db};
+    ts_value v;
+    ts_entry_value(e, &v);
+    size_t klen;
+    const char *key = ts_entry_key(e, &klen);
+    ts_aof_rewrite_key(&log, db, key, klen, &v, ts_entry_expire(e));
+    ss->chunk = log.buf;
+    ss->chunk_db = log.db;
+}
+
 /* Appends one key: [SELECTDB] [EXPIRETIME_MS] type key value. */
 static void write_entry(ts_shard_snap *ss, int db, ts_entry *e)
 {
+    if (ss->commands) {
+        write_entry_commands(ss, db, e);
+        return;
+    }
     ts_buf *b = &ss->chunk;
     if (ss->chunk_db != db) {
         ts_buf_putc(b, (char)TS_RDB_OPCODE_SELECTDB);
@@ -105,6 +125,7 @@ void ts_shard_snapshot_begin(ts_shard *s, ts_snapshot *snap)
     ss->shard = s;
     ss->snap = snap;
     ss->compress = ts_snapshot_compress(snap);
+    ss->commands = ts_snapshot_commands(snap);
     ss->chunk_db = -1;
     ts_buf_init(&ss->chunk);
     for (int db = 0; db < s->ndb; db++) ts_table_snapshot_begin(&s->dbs[db], &ss->hook);

@@ -560,6 +560,15 @@ static bool iter_load(ts_stream_iter *it)
     return true;
 }
 
+bool ts_stream_entry_exists(const ts_stream *s, const ts_stream_id *id)
+{
+    ts_stream_iter it;
+    ts_stream_id got;
+    long long nf;
+    ts_stream_iter_start(&it, s, id, id, false);
+    return ts_stream_iter_next(&it, &got, &nf);
+}
+
 bool ts_stream_iter_next(ts_stream_iter *it, ts_stream_id *id, long long *nfields)
 {
     for (;;) {

@@ -654,6 +654,54 @@ def test_bgrewriteaof_shrinks_a_log_of_overwrites(tmp_path):
         srv.stop()
 
 
+def rewrite_as_commands(srv):
+    """Fills every type (streams with groups and an empty one among them),
+    rewrites the AOF as commands, and writes more after the rewrite."""
+    c, other = srv.client(), srv.client()
+    fill(c, other)
+    consumer_group_traffic(c)
+    c.xgroup_create("cg:empty", "g", id="$", mkstream=True)
+    c.xadd("cg:emptied", {"f": "v"}, id="5-5")
+    c.xdel("cg:emptied", "5-5")
+    c.bgrewriteaof()
+    wait_rewrite(c, 1)
+    with open(srv.workdir / "appendonly.aof", "rb") as f:
+        assert f.read(1) == b"*"   # no RDB preamble
+    c.set("after:rewrite", "1")
+    c.xreadgroup("g1", "erin", {"cg:a": ">"}, count=2)
+
+
+def everything(c):
+    return contents(c), group_state(c), c.xinfo_stream("cg:empty"), c.xinfo_stream("cg:emptied")
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_rewrite_without_rdb_preamble(tmp_path, threads):
+    """aof-use-rdb-preamble no: the rewrite writes the commands that rebuild
+    every key (Redis 7.0's forms), and a replay gives the same data."""
+    srv = start_aof(tmp_path, "--appendfsync", "always", "--aof-use-rdb-preamble", "no", threads=threads)
+    try:
+        rewrite_as_commands(srv)
+        c = srv.client()
+        assert c.config_get("aof-use-rdb-preamble") == {"aof-use-rdb-preamble": "no"}
+        before = everything(c)
+        kill9(srv)
+        srv = start_aof(tmp_path, threads=2)
+        assert everything(srv.client()) == before
+    finally:
+        srv.stop()
+
+
+@pytest.mark.skipif(not REDIS or not CHECK_AOF, reason="redis-server or redis-check-aof not installed")
+def test_redis_loads_a_rewrite_without_rdb_preamble(tmp_path):
+    def write(srv):
+        srv.client().config_set("aof-use-rdb-preamble", "no")
+        rewrite_as_commands(srv)
+    assert_redis_replays_alike(tmp_path, write, everything)
+    out = subprocess.run([CHECK_AOF, str(tmp_path / "t" / "appendonly.aof")], capture_output=True, text=True)
+    assert out.returncode == 0 and "is valid" in out.stdout, out.stdout + out.stderr
+
+
 def test_automatic_rewrite(tmp_path):
     srv = start_aof(tmp_path, "--auto-aof-rewrite-min-size", "200kb", "--auto-aof-rewrite-percentage", "100")
     try:
