@@ -64,10 +64,13 @@ typedef struct ts_stream_nack {
     struct ts_stream_consumer *consumer;
 } ts_stream_nack;
 
-/* A PEL: nack pointers sorted by id. */
+/* A PEL: nack pointers sorted by id, v[0..n-1]. The array has room at
+ * both ends (v starts `head` slots into its allocation of `cap`): entries
+ * are usually delivered at the end and acknowledged at the front, and
+ * both are O(1); a change elsewhere moves the shorter side. */
 typedef struct ts_stream_pel {
     ts_stream_nack **v;
-    size_t n, cap;
+    size_t n, cap, head;
 } ts_stream_pel;
 
 typedef struct ts_stream_consumer {

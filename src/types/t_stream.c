@@ -157,7 +157,7 @@ static void pel_free(ts_stream_pel *p, bool owner)
 {
     if (owner)
         for (size_t i = 0; i < p->n; i++) free(p->v[i]);
-    free(p->v);
+    if (p->v) free(p->v - p->head);
 }
 
 static void consumer_free(ts_stream_consumer *c)
@@ -189,6 +189,7 @@ void ts_stream_free(ts_stream *s)
 static void pel_copy(ts_stream_pel *dst, const ts_stream_pel *src)
 {
     dst->n = dst->cap = src->n;
+    dst->head = 0;
     dst->v = src->n ? ts_malloc(sizeof(*dst->v) * src->n) : NULL;
 }
 
@@ -659,14 +660,35 @@ ts_stream_nack *ts_stream_pel_find(const ts_stream_pel *p, const ts_stream_id *i
     return i < p->n && ts_stream_id_cmp(&p->v[i]->id, id) == 0 ? p->v[i] : NULL;
 }
 
+/* Makes room for one more at the back: the free front moves back when it
+ * is a quarter of the array (so the move is paid for by as many removals
+ * from the front), else the array doubles. */
+static void pel_room_at_back(ts_stream_pel *p)
+{
+    if (p->head + p->n < p->cap) return;
+    ts_stream_nack **base = p->v ? p->v - p->head : NULL;
+    if (p->head && p->head >= p->cap / 4) {
+        memmove(base, p->v, sizeof(*p->v) * p->n);
+        p->head = 0;
+    } else {
+        p->cap = p->cap ? p->cap * 2 : 4;
+        base = ts_realloc(base, sizeof(*base) * p->cap);
+    }
+    p->v = base + p->head;
+}
+
 void ts_stream_pel_insert(ts_stream_pel *p, ts_stream_nack *n)
 {
     size_t i = (p->n && ts_stream_id_cmp(&p->v[p->n - 1]->id, &n->id) < 0) ? p->n : ts_stream_pel_lower(p, &n->id);
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 4;
-        p->v = ts_realloc(p->v, sizeof(*p->v) * p->cap);
+    if (i < p->n / 2 && p->head > 0) {
+        /* The front part moves one slot towards the free front. */
+        p->v--;
+        p->head--;
+        memmove(&p->v[0], &p->v[1], sizeof(*p->v) * i);
+    } else {
+        pel_room_at_back(p);
+        memmove(&p->v[i + 1], &p->v[i], sizeof(*p->v) * (p->n - i));
     }
-    memmove(&p->v[i + 1], &p->v[i], sizeof(*p->v) * (p->n - i));
     p->v[i] = n;
     p->n++;
 }
@@ -675,8 +697,18 @@ bool ts_stream_pel_remove(ts_stream_pel *p, const ts_stream_id *id)
 {
     size_t i = ts_stream_pel_lower(p, id);
     if (i >= p->n || ts_stream_id_cmp(&p->v[i]->id, id) != 0) return false;
-    memmove(&p->v[i], &p->v[i + 1], sizeof(*p->v) * (p->n - i - 1));
+    if (i < p->n / 2) {
+        memmove(&p->v[1], &p->v[0], sizeof(*p->v) * i);
+        p->v++;
+        p->head++;
+    } else {
+        memmove(&p->v[i], &p->v[i + 1], sizeof(*p->v) * (p->n - i - 1));
+    }
     p->n--;
+    if (p->n == 0) {
+        p->v -= p->head;
+        p->head = 0;
+    }
     return true;
 }
 

@@ -518,8 +518,9 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 44);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
-                              * worker-sched-batch, list-compress-depth */
+    CHECK_EQ_INT(g.n, 45);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+                              * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble */
+    CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';

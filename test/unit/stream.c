@@ -6,6 +6,7 @@
  */
 #include "tessera/t_stream.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tessera/listpack.h"
@@ -246,8 +247,53 @@ static void test_groups_and_dup(void)
     ts_stream_free(d);
 }
 
+/* A PEL under the queue pattern (deliver at the end, acknowledge at the
+ * front) and random inserts and removals, against a plain sorted model. */
+static void test_pel_both_ends(void)
+{
+    ts_stream_pel pel = {0};
+    uint64_t model[4096];
+    size_t mn = 0;
+    uint64_t next = 1, seed = 42;
+    for (int step = 0; step < 200000; step++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned r = (unsigned)(seed >> 33);
+        bool insert = mn == 0 || (mn < 4000 && r % 100 < 52);
+        if (insert) {
+            uint64_t ms = r % 10 == 0 ? (uint64_t)(r >> 8) % (next + 1) : next++;
+            ts_stream_id id = ID(ms, step);
+            ts_stream_nack *nk = calloc(1, sizeof(*nk));
+            nk->id = id;
+            ts_stream_pel_insert(&pel, nk);
+            size_t i = 0;
+            while (i < mn && (model[i] >> 20 < ms || (model[i] >> 20 == ms && (model[i] & 0xfffff) < (uint64_t)step))) i++;
+            memmove(&model[i + 1], &model[i], sizeof(*model) * (mn - i));
+            model[i] = ms << 20 | (uint64_t)step;
+            mn++;
+        } else {
+            size_t i = r % 10 < 7 ? 0 : (size_t)(r >> 4) % mn;
+            ts_stream_id id = ID(model[i] >> 20, model[i] & 0xfffff);
+            ts_stream_nack *nk = ts_stream_pel_find(&pel, &id);
+            CHECK(nk != NULL);
+            CHECK(ts_stream_pel_remove(&pel, &id));
+            free(nk);
+            memmove(&model[i], &model[i + 1], sizeof(*model) * (mn - i - 1));
+            mn--;
+        }
+        CHECK_EQ_INT(pel.n, mn);
+        if (step % 997 == 0 || mn < 3) {
+            for (size_t i = 0; i < mn; i++)
+                CHECK(pel.v[i]->id.ms == model[i] >> 20 && pel.v[i]->id.seq == (model[i] & 0xfffff));
+            CHECK(pel.head + pel.n <= pel.cap);
+        }
+    }
+    for (size_t i = 0; i < pel.n; i++) free(pel.v[i]);
+    free(pel.v - pel.head);
+}
+
 int main(void)
 {
+    test_pel_both_ends();
     test_layout_matches_redis();
     test_split_by_entries();
     test_split_by_bytes();
