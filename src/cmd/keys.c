@@ -405,7 +405,10 @@ void cmd_ttl(ts_cmd_ctx *c)
     if (expire < 0) { ts_reply_int(c->r, -1); return; }
     long long v = absolute ? expire : expire - c->now_ms;
     if (v < 0) v = 0;
-    ts_reply_int(c->r, ms ? v : (v + 500) / 1000);
+    /* Seconds rounded to nearest, without (v + 500) overflowing near
+     * LLONG_MAX (PEXPIREAT key 9223372036854775807: Redis answers
+     * EXPIRETIME 9223372036854776). */
+    ts_reply_int(c->r, ms ? v : v / 1000 + (v % 1000 >= 500));
 }
 
 /* ---------- PERSIST key ---------- */

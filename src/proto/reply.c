@@ -76,7 +76,7 @@ void ts_reply_bulk(ts_reply *r, const void *p, size_t n)
 {
     ts_buf_reserve(r->out, n + 26);
     put_header(r, '$', (long long)n);
-    memcpy(r->out->data + r->out->len, p, n);
+    if (n) memcpy(r->out->data + r->out->len, p, n);   /* an empty bulk's p may be NULL */
     r->out->len += n;
     r->out->data[r->out->len++] = '\r';
     r->out->data[r->out->len++] = '\n';

@@ -100,6 +100,17 @@ def test_randomkey(server, r):
     assert seen == set(range(NSHARDS))
 
 
+def test_randomkey_empty_name(server, r, d):
+    # The empty key name is a key like any other (ASan+UBSan build: no
+    # memcpy from a NULL pointer for its empty bulk reply).
+    d("SET", "", "v")
+    d("RANDOMKEY")
+    d("GET", "")
+    d("TYPE", "")
+    d("KEYS", "*")
+    d("DEL", "")
+
+
 def test_randomkey_skips_expired(server, r, d):
     # Every key expired: RANDOMKEY deletes them on the way and finds nothing.
     for i in range(20):
@@ -355,6 +366,10 @@ def test_expire_options(d):
         ("PEXPIREAT", "k", str(far * 1000 + 1234)), ("EXPIRETIME", "k"), ("PEXPIRETIME", "k"),
         ("PEXPIREAT", "k", str(far * 1000 + 499)), ("EXPIRETIME", "k"),
         ("PEXPIREAT", "k", str(far * 1000 + 500)), ("EXPIRETIME", "k"),
+        # The far end: rounding to seconds must not overflow.
+        ("PEXPIREAT", "k", "9223372036854775807"), ("EXPIRETIME", "k"), ("PEXPIRETIME", "k"),
+        ("PEXPIREAT", "k", "9223372036854775499"), ("EXPIRETIME", "k"),
+        ("EXPIREAT", "k", "9223372036854775"), ("EXPIRETIME", "k"), ("EXPIREAT", "k", "9223372036854776"),
         ("EXPIREAT", "k", str(far - 10), "GT"), ("EXPIREAT", "k", str(far + 10), "LT"), ("EXPIRETIME", "k"),
         ("PERSIST", "k"), ("PERSIST", "k"), ("PERSIST", "nokey"), ("TTL", "k"), ("PTTL", "k"),
         ("EXPIRETIME", "k"), ("PEXPIRETIME", "k"), ("TTL", "nokey"), ("PTTL", "nokey"),
