@@ -959,6 +959,14 @@ static bool xgroup_prelude(ts_cmd_ctx *c, ts_stream **sp, ts_stream_cg **gp, boo
     *mkstream = false;
     *er = TS_STREAM_READ_INVALID;
     bool create = ts_arg_eq(c->argv[1], "create");
+    if (ts_arg_eq(c->argv[1], "setid") && c->argc > 5) {
+        /* Like Redis 7.0: SETID's option is checked before the key is. */
+        if (!ts_arg_eq(c->argv[5], "entriesread") || c->argc != 7) {
+            subcommand_syntax(c, "XGROUP");
+            return false;
+        }
+        if (!parse_entries_read(c, c->argv[6], er)) return false;
+    }
     if (create && c->argc >= 5) {
         for (int i = 5; i < c->argc;) {
             if (ts_arg_eq(c->argv[i], "mkstream")) {
@@ -1020,7 +1028,6 @@ void cmd_xgroup_setid(ts_cmd_ctx *c)
     bool mk;
     long long er;
     if (!xgroup_prelude(c, &s, &g, &mk, &er, true)) return;
-    if (c->argc != 5 && c->argc != 7) { subcommand_syntax(c, "XGROUP"); return; }
     ts_stream_id id;
     ts_arg ida = c->argv[4];
     if (ida.len == 1 && ida.ptr[0] == '$') {
@@ -1028,10 +1035,6 @@ void cmd_xgroup_setid(ts_cmd_ctx *c)
     } else if (!parse_id(ida, &id, 0, false, NULL)) {
         ts_reply_error(c->r, ERR_BAD_ID);
         return;
-    }
-    if (c->argc == 7) {
-        if (!ts_arg_eq(c->argv[5], "entriesread")) { subcommand_syntax(c, "XGROUP"); return; }
-        if (!parse_entries_read(c, c->argv[6], &er)) return;
     }
     g->last_id = id;
     g->entries_read = er;

@@ -63,13 +63,21 @@ void ts_reply_errorf(ts_reply *r, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(stackbuf, sizeof(stackbuf), fmt, ap);
     va_end(ap);
-    if (n < (int)sizeof(stackbuf)) { ts_reply_error(r, stackbuf); return; }
-    char *big = ts_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    ts_reply_error(r, big);
-    free(big);
+    char *msg = stackbuf;
+    if (n >= (int)sizeof(stackbuf)) {
+        msg = ts_malloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    /* Like Redis's addReplyErrorFormat: newlines at either end (a quoted
+     * argument's) are trimmed, the ones inside become spaces. */
+    char *start = msg, *end = msg + strlen(msg);
+    while (start < end && (*start == '\r' || *start == '\n')) start++;
+    while (end > start && (end[-1] == '\r' || end[-1] == '\n')) end--;
+    *end = '\0';
+    ts_reply_error(r, start);
+    if (msg != stackbuf) free(msg);
 }
 
 void ts_reply_bulk(ts_reply *r, const void *p, size_t n)
