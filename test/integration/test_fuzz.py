@@ -25,7 +25,7 @@ import socket
 import pytest
 import redis
 
-from conftest import start_tessera
+from conftest import resp, start_tessera
 from tessera_testlib import parse
 from test_persistence import contents
 
@@ -182,14 +182,6 @@ def test_found_by_fuzzing(d):
     d("PEXPIRE", "k", "10", b"\x0f\x1d\n")
     d("PEXPIRE", "k", "10", b"\r\nNX\r\n")
     d("PEXPIRE", "k", "10", b"a\nb")
-
-
-def resp(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 VALID = [resp("SET", "a", "1"), resp("GET", "a"), resp("MSET", "a", "1", "{a}b", "2"), resp("MGET", "a", "x", "y"),
