@@ -74,15 +74,17 @@ wait_ready() {
 }
 
 # Start functions: set STARTED_PID and STARTED_PORT. Extra args are put in
-# front of the server command (e.g. valgrind ...).
+# front of the server command (e.g. valgrind ...); TESSERA_ARGS and
+# REDIS_ARGS (arrays) are appended to the server's own arguments.
 #   start_tessera THREADS DIR [wrapper...]
 #   start_redis DIR [wrapper...]
+TESSERA_ARGS=(); REDIS_ARGS=()
 start_tessera() {
   local threads=$1 dir=$2; shift 2
   local port; port=$(free_port)
   mkdir -p "$dir"
   (cd "$dir" && exec "$@" "$(tessera_bin)" --port "$port" --bind 127.0.0.1 --threads "$threads" \
-     --dir "$dir" --logfile "$dir/tessera.log" >"$dir/stdout.log" 2>&1) &
+     --dir "$dir" --logfile "$dir/tessera.log" "${TESSERA_ARGS[@]}" >"$dir/stdout.log" 2>&1) &
   STARTED_PID=$!; STARTED_PORT=$port
   BENCH_PIDS+=("$STARTED_PID")
 }
@@ -91,7 +93,7 @@ start_redis() {
   local port; port=$(free_port)
   mkdir -p "$dir"
   (cd "$dir" && exec "$@" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-     --daemonize no --dir "$dir" --logfile "$dir/redis.log" >"$dir/stdout.log" 2>&1) &
+     --daemonize no --dir "$dir" --logfile "$dir/redis.log" "${REDIS_ARGS[@]}" >"$dir/stdout.log" 2>&1) &
   STARTED_PID=$!; STARTED_PORT=$port
   BENCH_PIDS+=("$STARTED_PID")
 }

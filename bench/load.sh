@@ -4,13 +4,19 @@
 # sets) is loaded by each server in turn; the figure is the load time each
 # logs ("DB loaded from disk: S seconds"), and Redis's time over Tessera's
 # (above 1: Tessera loads faster; its shards load in parallel).
-# Usage: bench/load.sh [--keys N] [--threads N] [--rounds N] [--keep]
+# With --aof, the same dataset is loaded from an append-only file
+# (appendonly yes) instead: `commands` = the dataset as a plain command log
+# (every command replayed), `preamble` = a rewritten AOF (RDB preamble
+# written by Tessera's BGREWRITEAOF, no tail). Both servers load the same
+# single-file AOF (redis-server 7.0 takes it as its base file).
+# Usage: bench/load.sh [--keys N] [--threads N] [--rounds N] [--aof commands|preamble] [--keep]
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-keys=2000000; threads=2; rounds=3
+keys=2000000; threads=2; rounds=3; aof=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --aof) aof=$2; shift 2 ;;
     --keys) keys=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
@@ -19,6 +25,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1" ;;
   esac
 done
+case "$aof" in ""|commands|preamble) ;; *) die "--aof: commands or preamble" ;; esac
 need_cmd redis-server; need_cmd redis-cli
 bench_init load
 
@@ -45,15 +52,37 @@ nkeys=$(redis-cli -h 127.0.0.1 -p "$STARTED_PORT" dbsize)
 stop_server "$STARTED_PID" >/dev/null
 log "dump: $nkeys keys, $(stat -c %s "$BENCH_TMP/make/dump.rdb") bytes"
 
+# The input file of each round, and how the servers are told to load it.
+input=dump.rdb
+load_pattern='DB loaded from disk'
+if [ -n "$aof" ]; then
+  input=appendonly.aof; load_pattern='DB loaded from append only file'
+  TESSERA_ARGS=(--appendonly yes --appendfilename appendonly.aof --save '')
+  REDIS_ARGS=(--appendonly yes --appendfilename appendonly.aof)
+  if [ "$aof" = commands ]; then
+    cp "$BENCH_TMP/load.resp" "$BENCH_TMP/make/appendonly.aof"
+  else
+    start_tessera "$threads" "$BENCH_TMP/rw"
+    cp "$BENCH_TMP/make/dump.rdb" "$BENCH_TMP/rw/dump.rdb"   # first start: the dump becomes the AOF
+    wait_ready "$STARTED_PORT" "$STARTED_PID" 300 || exit 1
+    redis-cli -h 127.0.0.1 -p "$STARTED_PORT" bgrewriteaof >/dev/null
+    until redis-cli -h 127.0.0.1 -p "$STARTED_PORT" info persistence | grep -q '^aof_rewrites:1'; do sleep 0.2; done
+    while redis-cli -h 127.0.0.1 -p "$STARTED_PORT" info persistence | grep -q '^aof_rewrite_in_progress:1'; do sleep 0.2; done
+    stop_server "$STARTED_PID" >/dev/null
+    cp "$BENCH_TMP/rw/appendonly.aof" "$BENCH_TMP/make/appendonly.aof"
+  fi
+  log "aof ($aof): $(stat -c %s "$BENCH_TMP/make/appendonly.aof") bytes"
+fi
+
 load_secs() {  # LOGFILE: the seconds the server logged for its load
-  sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$1" | tail -1
+  sed -n "s/.*$load_pattern: \([0-9.]*\) seconds.*/\1/p" "$1" | tail -1
 }
 
 for round in $(seq 1 "$rounds"); do
+  rm -rf "$BENCH_TMP/t" "$BENCH_TMP/r"
   mkdir -p "$BENCH_TMP/t" "$BENCH_TMP/r"
-  cp "$BENCH_TMP/make/dump.rdb" "$BENCH_TMP/t/dump.rdb"
-  cp "$BENCH_TMP/make/dump.rdb" "$BENCH_TMP/r/dump.rdb"
-  rm -f "$BENCH_TMP/t/tessera.log" "$BENCH_TMP/r/redis.log"
+  cp "$BENCH_TMP/make/$input" "$BENCH_TMP/t/$input"
+  cp "$BENCH_TMP/make/$input" "$BENCH_TMP/r/$input"
   start_tessera "$threads" "$BENCH_TMP/t"
   wait_ready "$STARTED_PORT" "$STARTED_PID" 300 || exit 1
   redis-cli -h 127.0.0.1 -p "$STARTED_PORT" config set save "" >/dev/null   # no save at exit
@@ -62,6 +91,8 @@ for round in $(seq 1 "$rounds"); do
   stop_server "$STARTED_PID" >/dev/null
   start_redis "$BENCH_TMP/r"
   wait_ready "$STARTED_PORT" "$STARTED_PID" 300 || exit 1
+  got=$(redis-cli -h 127.0.0.1 -p "$STARTED_PORT" dbsize)
+  [ "$got" = "$nkeys" ] || die "redis loaded $got keys of $nkeys"
   stop_server "$STARTED_PID" >/dev/null
   t=$(load_secs "$BENCH_TMP/t/tessera.log"); r=$(load_secs "$BENCH_TMP/r/redis.log")
   printf 'round %d  keys %s  tessera (threads %s) %6.3fs  redis %6.3fs  redis/tessera %.2fx\n' \

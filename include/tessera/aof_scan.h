@@ -40,5 +40,9 @@ typedef struct ts_aof_scan_result {
  * only truncated (res->truncated), -1 when corrupt (res->corrupt, or the
  * RDB preamble did not validate), or fn's non-zero return. */
 int ts_aof_scan(const unsigned char *data, size_t len, ts_aof_scan_fn *fn, void *arg, ts_aof_scan_result *res);
+/* The same when data[0..rdb_len) is an RDB preamble already read (and
+ * checked) by its loader: only the commands after it are scanned. */
+int ts_aof_scan_after(const unsigned char *data, size_t len, size_t rdb_len, ts_aof_scan_fn *fn, void *arg,
+                      ts_aof_scan_result *res);
 
 #endif

@@ -28,7 +28,10 @@ typedef struct ts_rdb_load_stats {
 /* 0 = loaded, 1 = no such file, -1 = error (err says what and where; the
  * shards may hold part of the file: the caller must exit). */
 int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen);
-/* The same over bytes in memory. */
-int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_stats *st, char *err, size_t errlen);
+/* The same over bytes in memory; bytes after the RDB's EOF opcode and
+ * checksum are not read (an AOF's command tail), *used (may be NULL)
+ * receives where the RDB ended. */
+int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
+                    size_t errlen);
 
 #endif

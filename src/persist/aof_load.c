@@ -10,10 +10,11 @@
  * time looks expired, like Redis, which does not expire keys while
  * loading), run no active expiry and log nothing to the AOF.
  *
- * The file is checked (aof_scan.c) before anything runs: a torn tail is
- * cut off (aof-load-truncated yes, Redis's default) or stops startup;
- * corruption before the tail always stops startup, naming the offset, so a
- * bad file never loads partly.
+ * An RDB preamble is loaded by the parallel RDB loader (which checks it as
+ * it goes); the command tail is checked (aof_scan.c) before any of it
+ * runs: a torn tail is cut off (aof-load-truncated yes, Redis's default) or
+ * stops startup; corruption anywhere else always stops startup, naming
+ * the offset, so a bad file never starts a server with part of it.
  */
 #include "tessera/aof_load.h"
 
@@ -126,9 +127,25 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
                 return -1;
             }
         }
+        /* An RDB preamble is read once, by the parallel loader, which also
+         * finds where it ends; the command tail is checked before any of it
+         * runs. A bad file still never starts the server: a failure past
+         * this point exits with whatever the preamble put in the shards. */
+        size_t rdb_len = 0;
+        if (len >= 5 && memcmp(map, "REDIS", 5) == 0) {
+            ts_log(TS_LOG_NOTICE, "Reading RDB preamble from AOF file...");
+            ts_rdb_load_stats ls;
+            char err[512];
+            if (ts_rdb_load_mem(srv, map, len, &rdb_len, &ls, err, sizeof err) != 0) {
+                ts_log(TS_LOG_WARNING, "Bad file format reading the RDB preamble of the append only file %s: %s",
+                       file, err);
+                goto fail;
+            }
+            ts_log(TS_LOG_NOTICE, "Reading the remaining AOF tail...");
+        }
         ts_aof_scan_result res;
         check_ctx x = {.file = file};
-        int rc = len ? ts_aof_scan(map, len, check_command, &x, &res) : 0;
+        int rc = len ? ts_aof_scan_after(map, len, rdb_len, check_command, &x, &res) : 0;
         if (!len) memset(&res, 0, sizeof res);
         if (rc > 0) {
             ts_log(TS_LOG_WARNING, "Unknown command '%s' reading the append only file %s", x.bad, file);
@@ -158,17 +175,6 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
             }
             ts_log(TS_LOG_WARNING, "AOF %s loaded anyway because aof-load-truncated is enabled", file);
         }
-        if (res.rdb_len) {
-            ts_log(TS_LOG_NOTICE, "Reading RDB preamble from AOF file...");
-            ts_rdb_load_stats ls;
-            char err[512];
-            if (ts_rdb_load_mem(srv, map, res.rdb_len, &ls, err, sizeof err) != 0) {
-                ts_log(TS_LOG_WARNING, "Bad file format reading the RDB preamble of the append only file %s: %s",
-                       file, err);
-                goto fail;
-            }
-            ts_log(TS_LOG_NOTICE, "Reading the remaining AOF tail...");
-        }
         close(fd);
         fd = -1;
         st->map = map;
@@ -192,10 +198,18 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
 
 /* ---- replay ---- */
 
+/* Commands go to the socket in runs: the file's bytes as they lie in the
+ * map, one write per contiguous stretch of up to FEED_RUN bytes (MULTI and
+ * EXEC are skipped, which is what splits a stretch), not one write per
+ * command. */
+#define FEED_RUN (256 * 1024)
+
 typedef struct feed {
     int fd;
     int failed;
     uint64_t commands;
+    const unsigned char *run;  /* start of the bytes not written yet */
+    size_t run_len;
 } feed;
 
 static int write_all(int fd, const void *p, size_t n)
@@ -211,13 +225,25 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+static int feed_flush(feed *f)
+{
+    if (f->run_len && write_all(f->fd, f->run, f->run_len) != 0) {
+        f->failed = errno;
+        return 1;
+    }
+    f->run_len = 0;
+    return 0;
+}
+
 static int feed_command(void *arg, const unsigned char *cmd, size_t len, int argc, ts_arg name)
 {
     (void)argc;
     feed *f = arg;
     /* Loading is the only client: a MULTI block needs no isolation. */
     if (ts_arg_eq(name, "multi") || ts_arg_eq(name, "exec")) return 0;
-    if (write_all(f->fd, cmd, len) != 0) { f->failed = errno; return 1; }
+    if (f->run_len && (cmd != f->run + f->run_len || f->run_len + len > FEED_RUN) && feed_flush(f)) return 1;
+    if (!f->run_len) f->run = cmd;
+    f->run_len += len;
     f->commands++;
     if (f->commands % 1000000 == 0)
         ts_log(TS_LOG_NOTICE, "Loading AOF: %llu commands so far", (unsigned long long)f->commands);
@@ -279,6 +305,7 @@ int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
         feed f = {.fd = sv[0]};
         ts_aof_scan_result res;
         ts_aof_scan(st->map + st->cmds_off, st->cmds_end - st->cmds_off, feed_command, &f, &res);
+        if (!f.failed) feed_flush(&f);
         char echo[96];
         int n = snprintf(echo, sizeof echo, "*2\r\n$4\r\nECHO\r\n$40\r\n%.40s\r\n", d.token);
         if (!f.failed && write_all(sv[0], echo, (size_t)n) != 0) f.failed = errno;

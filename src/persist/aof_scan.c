@@ -216,11 +216,31 @@ static int check_preamble(scan *s)
     return 0;
 }
 
+static int scan_commands(scan s, ts_aof_scan_fn *fn, void *arg);
+
 int ts_aof_scan(const unsigned char *data, size_t len, ts_aof_scan_fn *fn, void *arg, ts_aof_scan_result *res)
 {
     memset(res, 0, sizeof(*res));
     scan s = {.d = data, .len = len, .res = res, .lines = 0};
     if (len >= 5 && memcmp(data, "REDIS", 5) == 0 && check_preamble(&s) != 0) return -1;
+    return scan_commands(s, fn, arg);
+}
+
+int ts_aof_scan_after(const unsigned char *data, size_t len, size_t rdb_len, ts_aof_scan_fn *fn, void *arg,
+                      ts_aof_scan_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    scan s = {.d = data, .len = len, .res = res, .lines = 0};
+    res->rdb_len = rdb_len <= len ? rdb_len : len;
+    return scan_commands(s, fn, arg);
+}
+
+/* The commands from res->rdb_len on. */
+static int scan_commands(scan s, ts_aof_scan_fn *fn, void *arg)
+{
+    const unsigned char *data = s.d;
+    size_t len = s.len;
+    ts_aof_scan_result *res = s.res;
     size_t pos = res->rdb_len;
     size_t multi = SIZE_MAX;   /* offset of the open MULTI, or none */
     res->valid_len = pos;

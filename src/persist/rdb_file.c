@@ -41,8 +41,8 @@ static int fail(char *err, size_t errlen, const ts_rdb_reader *r, const unsigned
 }
 
 /* The opcode walk; keys go to the shards' loaders (sl). */
-static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t len, ts_rdb_load_stats *st,
-                char *err, size_t errlen)
+static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t len, size_t *used,
+                ts_rdb_load_stats *st, char *err, size_t errlen)
 {
     const unsigned char *base = data;
     ts_rdb_reader r;
@@ -145,6 +145,7 @@ static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t 
                     }
                 }
             }
+            if (used) *used = (size_t)(r.p - base);
             return 0;
         }
         /* A key and its value: the key is read here (it picks the shard),
@@ -184,10 +185,11 @@ static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t 
     }
 }
 
-int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, ts_rdb_load_stats *st, char *err, size_t errlen)
+int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
+                    size_t errlen)
 {
     ts_rdb_shard_load *sl = ts_rdb_shard_load_start(srv, data);
-    int rc = walk(srv, sl, data, len, st, err, errlen);
+    int rc = walk(srv, sl, data, len, used, st, err, errlen);
     /* A loader's failure lies before wherever the walk stopped: it wins. */
     char lerr[320];
     if (ts_rdb_shard_load_finish(sl, lerr, sizeof lerr) != 0) {
@@ -223,7 +225,7 @@ int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, ch
         madvise(map, len, MADV_SEQUENTIAL);
     }
     close(fd);
-    int rc = ts_rdb_load_mem(srv, map ? map : "", len, st, err, errlen);
+    int rc = ts_rdb_load_mem(srv, map ? map : "", len, NULL, st, err, errlen);
     if (map) munmap(map, len);
     return rc;
 }
