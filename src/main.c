@@ -253,6 +253,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     ts_hash_seed_init();
     ts_command_table_init();
+    if (ts_alloc_background_purge(srv.config.jemalloc_bg_thread) != 0)
+        ts_log(TS_LOG_WARNING, "Warning: cannot %s jemalloc's background thread",
+               srv.config.jemalloc_bg_thread ? "start" : "stop");
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned nworkers = srv.config.threads > 0 ? (unsigned)srv.config.threads : (unsigned)(ncpu > 0 ? ncpu : 1);

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #define TS_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -37,6 +38,9 @@ void ts_panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2
 void *ts_malloc(size_t n);
 void *ts_calloc(size_t n, size_t size);
 void *ts_realloc(void *p, size_t n);
+/* jemalloc's background purging threads on or off (jemalloc-bg-thread);
+ * -1 when the allocator refused. Process-wide; any thread. */
+int ts_alloc_background_purge(bool on);
 char *ts_strndup(const char *s, size_t n);
 
 #ifndef NDEBUG

@@ -53,6 +53,7 @@ typedef struct ts_config {
     int databases;
     int threads;                    /* worker threads = shards; 0 = one per CPU */
     bool worker_sched_batch;        /* workers run under SCHED_BATCH (worker.c) */
+    bool jemalloc_bg_thread;        /* jemalloc purges idle arenas in the background (alloc.c) */
     int hz;                         /* stored clamped to 1..500 like Redis */
     char *logfile;                  /* "" = standard output; never NULL */
     int loglevel;                   /* TS_LOG_DEBUG..TS_LOG_WARNING of log.h */

@@ -62,6 +62,7 @@ static void publish(ts_worker *w)
     atomic_store(&w->srv->maxclients, w->config.maxclients);
     ts_log_set_level(w->config.loglevel);
     ts_aof_set_fsync(w->config.appendfsync);
+    ts_alloc_background_purge(w->config.jemalloc_bg_thread);
     int want = w->config.appendonly;
     int was = atomic_exchange(&ts_aof_stat.wanted, want);
     if (want && !was) {

@@ -92,6 +92,7 @@ static const opt_def opts[] = {
     {.name = "threads", .alias = "shards", .type = T_INT, .off = FIELD(threads), .min = 0,
      .max = TS_CONFIG_MAX_THREADS, .def = "0"},
     {.name = "worker-sched-batch", .type = T_BOOL, .runtime = true, .off = FIELD(worker_sched_batch), .def = "yes"},
+    {.name = "jemalloc-bg-thread", .type = T_BOOL, .runtime = true, .off = FIELD(jemalloc_bg_thread), .def = "yes"},
     {.name = "hz", .type = T_INT, .runtime = true, .off = FIELD(hz), .min = 0, .max = INT_MAX, .lo = 1,
      .hi = 500, .def = "10"},
     {.name = "dir", .type = T_DIR, .runtime = true, .off = FIELD(dir), .def = NULL},

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#if defined(TS_HAVE_JEMALLOC) && !defined(TS_SANITIZED)
+#include <jemalloc/jemalloc.h>
+#endif
+
 void ts_panic(const char *fmt, ...)
 {
     va_list ap;
@@ -50,4 +54,19 @@ char *ts_strndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+int ts_alloc_background_purge(bool on)
+{
+#if defined(TS_HAVE_JEMALLOC) && !defined(TS_SANITIZED)
+    /* jemalloc returns the dirty pages of an arena to the kernel only as
+     * that arena allocates; a worker that went idle (its clients moved to
+     * another worker, a burst ended) would keep them for good. Its
+     * background threads purge them after the decay time instead (Redis's
+     * jemalloc-bg-thread). */
+    return mallctl("background_thread", NULL, NULL, &on, sizeof on) == 0 ? 0 : -1;
+#else
+    (void)on;   /* another allocator: it purges by its own rules */
+    return 0;
+#endif
 }

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import Server, free_port, start_tessera, wait_port
+from conftest import Server, free_port, start_tessera, tessera_bin, wait_port
 from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_keys
 
 
@@ -546,6 +546,7 @@ RUNTIME = [
     ("maxclients", ["100", "1", "10000"]),
     ("client-query-buffer-limit", ["2mb", "1048576", "5GB", "3m", "1000000000", "1gb"]),
     ("proto-max-bulk-len", ["1mb", "2000000", "1g", "512mb"]),
+    ("jemalloc-bg-thread", ["no", "YES", "yes"]),
 ]
 
 IMMUTABLE = ["databases", "daemonize", "unixsocket", "logfile", "pidfile", "tcp-backlog", "unixsocketperm"]
@@ -558,6 +559,7 @@ BAD_VALUES = [
     ("client-query-buffer-limit", "1k"), ("client-query-buffer-limit", "x"),
     ("client-query-buffer-limit", "1048575"), ("client-query-buffer-limit", "-5"),
     ("client-query-buffer-limit", "10tb"), ("proto-max-bulk-len", "100"), ("proto-max-bulk-len", "-1"),
+    ("jemalloc-bg-thread", "maybe"), ("jemalloc-bg-thread", ""),
 ]
 
 
@@ -609,7 +611,7 @@ def test_config_get_all_known_to_redis(server, reference):
     # Options whose default does not depend on how the server was started.
     same_default = {b"tcp-backlog", b"unixsocketperm", b"timeout", b"tcp-keepalive", b"daemonize",
                     b"loglevel", b"databases", b"hz", b"maxclients", b"client-query-buffer-limit",
-                    b"proto-max-bulk-len", b"unixsocket", b"pidfile"}
+                    b"proto-max-bulk-len", b"unixsocket", b"pidfile", b"jemalloc-bg-thread"}
     for name, value in mine.items():
         if name in (b"threads", b"shards"):            # Tessera's own
             assert value == str(NSHARDS).encode()
@@ -698,6 +700,53 @@ def test_worker_sched_batch(tmp_path):
         assert set(worker_policies(srv.proc.pid, 2).values()) == {os.SCHED_OTHER}
     finally:
         srv.stop()
+
+
+def thread_names(pid):
+    names = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:
+            pass                                         # a thread that just ended
+    return names
+
+
+def test_jemalloc_bg_thread(tmp_path):
+    """jemalloc-bg-thread (Redis's option, default yes): jemalloc's purging
+    thread runs, so idle workers' freed pages go back to the system; CONFIG
+    SET stops and restarts it."""
+    out = subprocess.run([tessera_bin(), "--version"],
+                         capture_output=True, text=True).stdout
+    if "malloc=jemalloc" not in out:
+        pytest.skip("built without jemalloc (sanitizer build)")
+    srv = start_tessera(tmp_path)
+    try:
+        w = Wire(srv)
+        pid = srv.proc.pid
+        assert w.val("CONFIG", "GET", "jemalloc-bg-thread") == [b"jemalloc-bg-thread", b"yes"]
+        w.cmd("SET", "k", "v" * 100000)                   # the thread starts with the first arena use
+        deadline = time.time() + 5
+        while "jemalloc_bg_thd" not in thread_names(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert "jemalloc_bg_thd" in thread_names(pid)
+        assert w.cmd("CONFIG", "SET", "jemalloc-bg-thread", "no") == b"+OK\r\n"
+        assert "jemalloc_bg_thd" not in thread_names(pid)
+        assert w.cmd("CONFIG", "SET", "jemalloc-bg-thread", "yes") == b"+OK\r\n"
+        deadline = time.time() + 5
+        while "jemalloc_bg_thd" not in thread_names(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert "jemalloc_bg_thd" in thread_names(pid)
+    finally:
+        assert srv.stop() == 0
+    srv = start_tessera(tmp_path, "--jemalloc-bg-thread", "no")
+    try:
+        Wire(srv).cmd("SET", "k", "v" * 100000)
+        time.sleep(0.3)
+        assert "jemalloc_bg_thd" not in thread_names(srv.proc.pid)
+    finally:
+        assert srv.stop() == 0
 
 
 def test_config_set_maxclients_applies(tmp_path):

@@ -513,14 +513,15 @@ static void test_get(void)
     const char *all_prefix =
         "bind=127.0.0.1 -::1;port=6379;tcp-backlog=511;unixsocket=;unixsocketperm=0;timeout=0;"
         "tcp-keepalive=300;daemonize=no;pidfile=;loglevel=notice;logfile=;databases=16;threads=0;"
-        "shards=0;worker-sched-batch=yes;hz=10;dir=/";
+        "shards=0;worker-sched-batch=yes;jemalloc-bg-thread=yes;hz=10;dir=/";
     CHECK(strncmp(g.text, all_prefix, strlen(all_prefix)) == 0);
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 45);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
-                              * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble */
+    CHECK_EQ_INT(g.n, 46);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+                              * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread */
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);
+    CHECK(strstr(g.text, ";jemalloc-bg-thread=yes;") != NULL);
     /* A name with a NUL byte is not a name. */
     ts_arg nul = {"port\0x", 6};
     g.text[0] = '\0';
