@@ -18,6 +18,10 @@
 #                   CONFIG SET list-compress-depth N on both servers before
 #                   loading (default: leave Redis's default, 0)
 #   --timeout S     bound for loading one dataset (default 300)
+#   --decay S       seconds to wait after loading before reading RSS
+#                   (default 11: jemalloc's dirty-page decay is 10 s, and
+#                   both servers run its background purging thread, so
+#                   this reads the RSS the process settles at)
 #   --keep          keep the temp dir
 # Environment: TESSERA_BIN (default build-bench/ or build/ tessera-server).
 # Exit status: 0 ok (targets met or not), 1 load/count failure, 2 setup.
@@ -26,7 +30,7 @@ source "$(dirname "$0")/lib.sh"
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-scale=1000000; only=""; threads=2; load_timeout=300; compress_depth=
+scale=1000000; only=""; threads=2; load_timeout=300; compress_depth=; decay=11
 while [ $# -gt 0 ]; do
   case "$1" in
     --scale) scale=$2; shift 2 ;;
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --list-compress-depth) compress_depth=$2; shift 2 ;;
     --timeout) load_timeout=$2; shift 2 ;;
+    --decay) decay=$2; shift 2 ;;
     --keep) BENCH_KEEP_TMP=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option: $1" >&2; usage 2 ;;
@@ -116,6 +121,7 @@ for ds in "${datasets[@]}"; do
     # shellcheck disable=SC2086  # checkarg may be empty on purpose
     got=$(timeout 10 redis-cli -h 127.0.0.1 -p "$port" $checkcmd $checkarg 2>&1)
     [ "$got" = "$expect" ] || { echo "FAIL: $ds on $srv: $checkcmd $checkarg = '$got', expected $expect" >&2; failed=1; }
+    sleep "$decay"
     after=$(settle_rss "$pid") || { echo "FAIL: $srv died" >&2; failed=1; continue; }
     enc=$(redis-cli -h 127.0.0.1 -p "$port" object encoding "$(redis-cli -h 127.0.0.1 -p "$port" randomkey)" 2>&1)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ds" "$srv" "$elements" "$before" "$after" "$enc" >>"$RESULTS"

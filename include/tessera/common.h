@@ -41,6 +41,8 @@ void *ts_realloc(void *p, size_t n);
 /* jemalloc's background purging threads on or off (jemalloc-bg-thread);
  * -1 when the allocator refused. Process-wide; any thread. */
 int ts_alloc_background_purge(bool on);
+/* Gives the calling thread's cached free memory back to the allocator. */
+void ts_alloc_thread_cache_flush(void);
 char *ts_strndup(const char *s, size_t n);
 
 #ifndef NDEBUG

@@ -120,6 +120,8 @@ typedef struct ts_worker {
      * read by any thread. */
     atomic_ullong dirty;
     int64_t last_save_check_s;      /* worker 0: second of the last `save` rule check */
+    uint64_t activity_seen;          /* commands + bytes read at the last cron tick */
+    unsigned idle_ticks;             /* cron ticks since activity_seen changed */
     /* The AOF (aof.h). The shard logs into aof_log (shard.aof points here
      * once startup replay is over); the worker hands it to the persistence
      * thread before any message leaves and once per loop iteration. With

@@ -463,6 +463,23 @@ void ts_worker_snapshot_kick(ts_worker *w)
     if (ts_shard_snapshot_active(&w->shard)) uv_idle_start(&w->snap_idle, on_snap_idle);
 }
 
+/* A worker that went quiet (its clients moved to the worker owning their
+ * keys, a burst ended) hands the free memory cached by its thread back to
+ * the allocator once, after about a second without commands or input, so
+ * jemalloc's background thread can return it to the system. A busy worker
+ * never pays for it. */
+static void release_idle_caches(ts_worker *w)
+{
+    uint64_t activity = w->stats.commands_processed + w->stats.net_input + w->stats.batches_served;
+    if (activity != w->activity_seen) {
+        w->activity_seen = activity;
+        w->idle_ticks = 0;
+        return;
+    }
+    unsigned hz = (unsigned)(w->config.hz > 0 ? w->config.hz : 10);
+    if (++w->idle_ticks == hz) ts_alloc_thread_cache_flush();
+}
+
 /* The periodic job (hz times a second): active expiry and idle clients. */
 static void on_cron(uv_timer_t *t)
 {
@@ -494,6 +511,7 @@ static void on_cron(uv_timer_t *t)
         ts_save_rules_check(w);
         ts_aof_rewrite_check(w);
     }
+    release_idle_caches(w);
     ts_worker_run_ready(w);
 }
 

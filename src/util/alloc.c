@@ -70,3 +70,10 @@ int ts_alloc_background_purge(bool on)
     return 0;
 #endif
 }
+
+void ts_alloc_thread_cache_flush(void)
+{
+#if defined(TS_HAVE_JEMALLOC) && !defined(TS_SANITIZED)
+    mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+#endif
+}
