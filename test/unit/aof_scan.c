@@ -353,6 +353,35 @@ static void test_preamble(void)
     f[100] ^= 0xff;
     CHECK_EQ_INT(scan_copy(f, total, NULL, &res), -1);
     CHECK(res.corrupt && res.valid_len == 0);
+    f[100] ^= 0xff;
+
+    /* ts_aof_scan_after (startup: the RDB loader has read the preamble):
+     * the preamble's bytes are not looked at, offsets stay absolute. */
+    unsigned char *junk = malloc(total);
+    memcpy(junk, f, total);
+    memset(junk, 0xee, sizeof redis_rdb);                 /* would not check as an RDB */
+    seen after = {0};
+    CHECK_EQ_INT(ts_aof_scan_after(junk, total, sizeof redis_rdb, record, &after, &res), 0);
+    CHECK(!res.truncated && !res.corrupt);
+    CHECK_EQ_INT(res.rdb_len, sizeof redis_rdb);
+    CHECK_EQ_INT(res.valid_len, total);
+    CHECK_EQ_INT(res.commands, 5);
+    CHECK_EQ_INT(after.n, 5);
+    CHECK(!strcmp(after.names[0], "SELECT") && !strcmp(after.names[4], "exec"));
+    /* A torn tail: cut at the last complete command, absolute offset. */
+    CHECK_EQ_INT(ts_aof_scan_after(junk, sizeof redis_rdb + strlen(SELECT0) + 3, sizeof redis_rdb, NULL, NULL, &res), 0);
+    CHECK(res.truncated && res.valid_len == sizeof redis_rdb + strlen(SELECT0));
+    /* Bad syntax in the tail: corrupt at its absolute offset. */
+    junk[sizeof redis_rdb + strlen(SELECT0)] = 'x';
+    CHECK_EQ_INT(ts_aof_scan_after(junk, total, sizeof redis_rdb, NULL, NULL, &res), -1);
+    CHECK(res.corrupt && res.error_off == sizeof redis_rdb + strlen(SELECT0));
+    CHECK_EQ_INT(res.valid_len, sizeof redis_rdb + strlen(SELECT0));
+    /* Only a preamble; a preamble length past the end is clamped. */
+    CHECK_EQ_INT(ts_aof_scan_after(junk, sizeof redis_rdb, sizeof redis_rdb, NULL, NULL, &res), 0);
+    CHECK(!res.truncated && res.valid_len == sizeof redis_rdb);
+    CHECK_EQ_INT(ts_aof_scan_after(junk, 10, sizeof redis_rdb, NULL, NULL, &res), 0);
+    CHECK(!res.truncated && res.valid_len == 10 && res.rdb_len == 10);
+    free(junk);
     free(f);
 }
 
