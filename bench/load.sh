@@ -62,8 +62,9 @@ if [ -n "$aof" ]; then
   if [ "$aof" = commands ]; then
     cp "$BENCH_TMP/load.resp" "$BENCH_TMP/make/appendonly.aof"
   else
-    start_tessera "$threads" "$BENCH_TMP/rw"
+    mkdir -p "$BENCH_TMP/rw"
     cp "$BENCH_TMP/make/dump.rdb" "$BENCH_TMP/rw/dump.rdb"   # first start: the dump becomes the AOF
+    start_tessera "$threads" "$BENCH_TMP/rw"
     wait_ready "$STARTED_PORT" "$STARTED_PID" 300 || exit 1
     redis-cli -h 127.0.0.1 -p "$STARTED_PORT" bgrewriteaof >/dev/null
     until redis-cli -h 127.0.0.1 -p "$STARTED_PORT" info persistence | grep -q '^aof_rewrites:1'; do sleep 0.2; done

@@ -476,8 +476,7 @@ static void release_idle_caches(ts_worker *w)
         w->idle_ticks = 0;
         return;
     }
-    unsigned hz = (unsigned)(w->config.hz > 0 ? w->config.hz : 10);
-    if (++w->idle_ticks == hz) ts_alloc_thread_cache_flush();
+    if (++w->idle_ticks == (unsigned)w->config.hz) ts_alloc_thread_cache_flush();   /* hz: 1..500 */
 }
 
 /* The periodic job (hz times a second): active expiry and idle clients. */

@@ -503,6 +503,7 @@ def test_rdb_preamble_then_command_tail(tmp_path):
     assert start_expect_exit(tmp_path) == 1
     log = (tmp_path / "tessera.log").read_text()
     assert "Bad file format reading the append only file appendonly.aof at offset %d" % len(data) in log
+    assert (tmp_path / "appendonly.aof").read_bytes() == data + b"x" + cmd("SET", "b", 2)   # left as it was
 
     bad = bytearray(data)
     bad[preamble_len // 2] ^= 0x20       # inside the preamble: the CRC64 catches it at least
@@ -510,6 +511,7 @@ def test_rdb_preamble_then_command_tail(tmp_path):
     assert start_expect_exit(tmp_path) == 1
     assert "Bad file format reading the RDB preamble of the append only file" in \
         (tmp_path / "tessera.log").read_text()
+    assert (tmp_path / "appendonly.aof").read_bytes() == bytes(bad)
 
 
 def test_first_start_with_aof_keeps_the_rdb_data(tmp_path):

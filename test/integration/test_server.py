@@ -660,17 +660,27 @@ def test_config_set_reaches_every_worker(server, r):
         w.cmd("CONFIG", "SET", "hz", "10", "timeout", "0")
 
 
+def threads_of(pid):
+    """[(tid, name)] of a process's threads (one that ends meanwhile is left out)."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                out.append((int(tid), f.read().strip()))
+        except FileNotFoundError:
+            pass
+    return out
+
+
 def worker_policies(pid, nworkers=None):
     """{thread name: scheduling policy} of a process's ts-worker-N threads
     (waits until nworkers of them have named themselves, when given)."""
     deadline = time.time() + 10
     while True:
         out = {}
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                name = f.read().strip()
+        for tid, name in threads_of(pid):
             if name.startswith("ts-worker-"):
-                out[name] = os.sched_getscheduler(int(tid))
+                out[name] = os.sched_getscheduler(tid)
         if nworkers is None or len(out) >= nworkers or time.time() > deadline:
             return out
         time.sleep(0.05)
@@ -702,49 +712,45 @@ def test_worker_sched_batch(tmp_path):
         srv.stop()
 
 
-def thread_names(pid):
-    names = []
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
-                names.append(f.read().strip())
-        except FileNotFoundError:
-            pass                                         # a thread that just ended
-    return names
+def skip_without_jemalloc():
+    if "malloc=jemalloc" not in subprocess.run([tessera_bin(), "--version"], capture_output=True, text=True).stdout:
+        pytest.skip("built without jemalloc (sanitizer build)")
+
+
+def has_bg_thread(pid, wait=0.0):
+    """Whether jemalloc's purging thread runs (waiting up to `wait` s for it)."""
+    deadline = time.time() + wait
+    while True:
+        if any(name == "jemalloc_bg_thd" for _, name in threads_of(pid)):
+            return True
+        if time.time() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def test_jemalloc_bg_thread(tmp_path):
     """jemalloc-bg-thread (Redis's option, default yes): jemalloc's purging
     thread runs, so idle workers' freed pages go back to the system; CONFIG
     SET stops and restarts it."""
-    out = subprocess.run([tessera_bin(), "--version"],
-                         capture_output=True, text=True).stdout
-    if "malloc=jemalloc" not in out:
-        pytest.skip("built without jemalloc (sanitizer build)")
+    skip_without_jemalloc()
     srv = start_tessera(tmp_path)
     try:
         w = Wire(srv)
         pid = srv.proc.pid
         assert w.val("CONFIG", "GET", "jemalloc-bg-thread") == [b"jemalloc-bg-thread", b"yes"]
         w.cmd("SET", "k", "v" * 100000)                   # the thread starts with the first arena use
-        deadline = time.time() + 5
-        while "jemalloc_bg_thd" not in thread_names(pid) and time.time() < deadline:
-            time.sleep(0.05)
-        assert "jemalloc_bg_thd" in thread_names(pid)
+        assert has_bg_thread(pid, wait=5)
         assert w.cmd("CONFIG", "SET", "jemalloc-bg-thread", "no") == b"+OK\r\n"
-        assert "jemalloc_bg_thd" not in thread_names(pid)
+        assert not has_bg_thread(pid)
         assert w.cmd("CONFIG", "SET", "jemalloc-bg-thread", "yes") == b"+OK\r\n"
-        deadline = time.time() + 5
-        while "jemalloc_bg_thd" not in thread_names(pid) and time.time() < deadline:
-            time.sleep(0.05)
-        assert "jemalloc_bg_thd" in thread_names(pid)
+        assert has_bg_thread(pid, wait=5)
     finally:
         assert srv.stop() == 0
     srv = start_tessera(tmp_path, "--jemalloc-bg-thread", "no")
     try:
         Wire(srv).cmd("SET", "k", "v" * 100000)
         time.sleep(0.3)
-        assert "jemalloc_bg_thd" not in thread_names(srv.proc.pid)
+        assert not has_bg_thread(srv.proc.pid)
     finally:
         assert srv.stop() == 0
 
@@ -753,8 +759,7 @@ def test_idle_worker_returns_its_cached_memory(tmp_path):
     """A worker that has been idle for about a second gives the memory its
     thread cached back to the allocator (INFO used_memory drops): after a
     burst of SETs and DELs, jemalloc's thread cache holds the freed values."""
-    if "malloc=jemalloc" not in subprocess.run([tessera_bin(), "--version"], capture_output=True, text=True).stdout:
-        pytest.skip("built without jemalloc (sanitizer build)")
+    skip_without_jemalloc()
     srv = start_tessera(tmp_path, threads=1)
     try:
         c = srv.client()
