@@ -108,7 +108,7 @@ void cmd_type(ts_cmd_ctx *c)
 typedef struct scan_opts {
     uint64_t cursor;
     long long count;
-    ts_arg pattern;     /* len 0: no MATCH (or "*") */
+    ts_arg pattern;     /* ptr NULL: no MATCH (or "*"); "" matches only the empty key */
     ts_arg type;        /* ptr NULL: no TYPE */
 } scan_opts;
 
@@ -160,7 +160,7 @@ typedef struct scan_found {
 static void scan_cb(void *ctx, ts_entry *e)
 {
     scan_found *x = ctx;
-    if (x->pattern.len) {
+    if (x->pattern.ptr) {
         size_t klen;
         const char *k = ts_entry_key(e, &klen);
         if (!ts_glob_match(x->pattern.ptr, x->pattern.len, k, klen, false)) return;

@@ -505,6 +505,31 @@ def test_scan_match_and_type(r):
     assert seen == []
 
 
+def test_empty_match_pattern_selects_only_the_empty_name(server, reference):
+    """MATCH '' (and KEYS '') selects only a key, member or field named by
+    the empty string, in SCAN and in every other SCAN variant, as Redis."""
+    for srv in (server, reference):
+        c = srv.client()
+        c.flushall()
+        for i in range(40):
+            c.set("k%d" % i, i)
+        c.sadd("s", "a", "b", "")
+        c.hset("h", mapping={"a": 1, "": 2})
+        c.zadd("z", {"a": 1, "": 2})
+        c.close()
+    results = []
+    for srv in (server, reference):
+        c = srv.client()
+        before = sorted(scan_all(c, match="")[0])
+        c.set("", "empty")
+        after = sorted(scan_all(c, match="")[0])
+        results.append((before, after, sorted(c.keys("")), c.sscan("s", 0, match=""),
+                        c.hscan("h", 0, match=""), c.zscan("z", 0, match="")))
+        c.close()
+    assert results[0] == results[1]
+    assert results[0][0] == [] and results[0][1] == [""]
+
+
 def test_scan_skips_and_deletes_expired(r):
     for i in range(50):
         r.set("x%d" % i, "v")
