@@ -16,18 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tessera/acceptor.h"
-#include "tessera/aof_load.h"
-#include "tessera/cmd.h"
-#include "tessera/config.h"
-#include "tessera/hash.h"
-#include "tessera/lazyfree.h"
-#include "tessera/log.h"
-#include "tessera/persist.h"
-#include "tessera/rdb_file.h"
-#include "tessera/server.h"
-#include "tessera/slot.h"
-#include "tessera/worker.h"
+#include "tessera/net/acceptor.h"
+#include "tessera/persist/aof_load.h"
+#include "tessera/cmd/cmd.h"
+#include "tessera/config/config.h"
+#include "tessera/util/hash.h"
+#include "tessera/store/lazyfree.h"
+#include "tessera/util/log.h"
+#include "tessera/persist/persist.h"
+#include "tessera/persist/rdb_file.h"
+#include "tessera/cmd/server.h"
+#include "tessera/route/slot.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 typedef struct main_ctx {
     ts_server *srv;

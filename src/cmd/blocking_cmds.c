@@ -24,11 +24,11 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/blocking.h"
-#include "tessera/db.h"
-#include "tessera/t_list.h"
-#include "tessera/t_zset.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/blocking.h"
+#include "tessera/store/db.h"
+#include "tessera/types/t_list.h"
+#include "tessera/types/t_zset.h"
 
 static ts_arg end_name(int where) { return where == TS_LIST_HEAD ? (ts_arg){"LEFT", 4} : (ts_arg){"RIGHT", 5}; }
 

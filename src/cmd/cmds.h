@@ -6,8 +6,8 @@
 #ifndef TESSERA_CMDS_H
 #define TESSERA_CMDS_H
 
-#include "tessera/cmd.h"
-#include "tessera/txn.h"
+#include "tessera/cmd/cmd.h"
+#include "tessera/route/txn.h"
 
 #define TS_CMD_FN(name) void name(ts_cmd_ctx *c)
 

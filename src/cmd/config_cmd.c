@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/config.h"
-#include "tessera/log.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
-#include "tessera/aof.h"
-#include "tessera/snapshot.h"
+#include "tessera/config/config.h"
+#include "tessera/util/log.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/persist/snapshot.h"
 
 typedef struct get_acc { ts_buf names; int n; } get_acc;
 

@@ -19,10 +19,11 @@
 #include <stdlib.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/db.h"
-#include "tessera/rdb.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/db.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/net/worker.h"
+#include "tessera/store/lazyfree.h"
 
 void cmd_dump(ts_cmd_ctx *c)
 {

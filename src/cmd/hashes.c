@@ -26,11 +26,11 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/glob.h"
-#include "tessera/t_hash.h"
+#include "tessera/persist/aof.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/util/glob.h"
+#include "tessera/types/t_hash.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS. */
 

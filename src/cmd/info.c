@@ -26,13 +26,14 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/lazyfree.h"
-#include "tessera/conn.h"
-#include "tessera/db.h"
-#include "tessera/persist.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/lazyfree.h"
+#include "tessera/net/conn.h"
+#include "tessera/store/db.h"
+#include "tessera/persist/persist.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 typedef struct db_stat { size_t keys, expires; } db_stat;
 

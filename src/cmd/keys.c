@@ -30,10 +30,10 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/db.h"
-#include "tessera/glob.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/db.h"
+#include "tessera/util/glob.h"
+#include "tessera/net/worker.h"
 
 #define SAME_OBJECT_ERR "ERR source and destination objects are the same"
 

@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/t_list.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/types/t_list.h"
 
 #define ERR_INDEX_RANGE "ERR index out of range"
 #define ERR_MUST_POSITIVE "ERR value is out of range, must be positive"

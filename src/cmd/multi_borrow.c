@@ -36,11 +36,12 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/blocking.h"
-#include "tessera/db.h"
-#include "tessera/object.h"
-#include "tessera/shard.h"
-#include "tessera/worker.h"
+#include "tessera/store/blocking.h"
+#include "tessera/store/db.h"
+#include "tessera/types/object.h"
+#include "tessera/store/shard.h"
+#include "tessera/net/worker.h"
+#include "tessera/store/lazyfree.h"
 
 enum { PHASE_BORROW = 0, PHASE_RETURN = 1 };
 

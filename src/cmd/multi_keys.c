@@ -33,12 +33,13 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/blocking.h"
-#include "tessera/db.h"
-#include "tessera/lazyfree.h"
-#include "tessera/object.h"
-#include "tessera/glob.h"
-#include "tessera/server.h"
+#include "tessera/store/blocking.h"
+#include "tessera/store/db.h"
+#include "tessera/store/lazyfree.h"
+#include "tessera/types/object.h"
+#include "tessera/util/glob.h"
+#include "tessera/cmd/server.h"
+#include "tessera/util/clock.h"
 
 /* ---------- shared helpers ---------- */
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/db.h"
+#include "tessera/store/db.h"
 
 /* Shared with strings.c (see there); the command table owner may move these
  * declarations into cmds.h. */

@@ -20,13 +20,14 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/log.h"
-#include "tessera/server.h"
-#include "tessera/persist.h"
-#include "tessera/snapshot.h"
-#include "tessera/txn.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/util/log.h"
+#include "tessera/cmd/server.h"
+#include "tessera/persist/persist.h"
+#include "tessera/persist/snapshot.h"
+#include "tessera/route/txn.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 #define ERR_IN_PROGRESS "ERR Background save already in progress"
 

@@ -14,13 +14,14 @@
 #include <unistd.h>
 
 #include "cmds.h"
-#include "tessera/conn.h"
-#include "tessera/db.h"
-#include "tessera/quicklist.h"
-#include "tessera/rdb.h"
-#include "tessera/server.h"
-#include "tessera/slot.h"
-#include "tessera/worker.h"
+#include "tessera/net/conn.h"
+#include "tessera/store/db.h"
+#include "tessera/types/quicklist.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/cmd/server.h"
+#include "tessera/route/slot.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 /* Arguments are not NUL-terminated: at most 128 bytes of one, as "%.*s"
  * arguments (stopping at a NUL like Redis's "%.128s" on an sds). */

@@ -24,11 +24,12 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/glob.h"
-#include "tessera/t_set.h"
+#include "tessera/persist/aof.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/util/glob.h"
+#include "tessera/types/t_set.h"
+#include "tessera/store/lazyfree.h"
 
 #define ERR_POSITIVE "ERR value is out of range, must be positive"
 #define ERR_RANDMEMBER_RANGE \

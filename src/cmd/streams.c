@@ -23,12 +23,13 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/blocking.h"
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/t_stream.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/blocking.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/types/t_stream.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 #define ERR_BAD_ID "ERR Invalid stream ID specified as stream command argument"
 #define ERR_ID_SMALL "ERR The ID specified in XADD is equal or smaller than the target stream top item"

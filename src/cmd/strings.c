@@ -26,9 +26,9 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/aof.h"
-#include "tessera/db.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/store/db.h"
+#include "tessera/net/worker.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float strings are not parsed, and a
  * finite long double printed with "%.17Lf" always fits. */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/reply.h"
+#include "tessera/proto/reply.h"
 
 static ts_command commands[] = {
 #include "command_table.inc"

@@ -24,12 +24,12 @@
 #include <time.h>
 
 #include "cmds.h"
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/glob.h"
-#include "tessera/listpack.h"
-#include "tessera/t_set.h"
-#include "tessera/t_zset.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/util/glob.h"
+#include "tessera/types/listpack.h"
+#include "tessera/types/t_set.h"
+#include "tessera/types/t_zset.h"
 
 #define ERR_NAN "ERR resulting score is not a number (NaN)"
 #define ERR_MINMAX "ERR min or max is not a float"

@@ -18,8 +18,8 @@
  * opt_parse like any file line, so the built-in defaults and the shipped
  * conf/tessera.conf are checked by the same code.
  */
-#include "tessera/config.h"
-#include "tessera/strconv.h"
+#include "tessera/config/config.h"
+#include "tessera/util/strconv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -30,10 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tessera/buf.h"
-#include "tessera/glob.h"
-#include "tessera/log.h"
-#include "tessera/server.h"
+#include "tessera/util/buf.h"
+#include "tessera/util/glob.h"
+#include "tessera/util/log.h"
+#include "tessera/cmd/server.h"
 
 /* ------------------------------------------------------------------------ */
 /* The option table                                                          */

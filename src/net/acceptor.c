@@ -6,7 +6,7 @@
  * exactly like Redis, and so the accepted fd can be moved to another loop:
  * a uv_tcp_t accepted on the main loop could not be.
  */
-#include "tessera/acceptor.h"
+#include "tessera/net/acceptor.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,9 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "tessera/log.h"
-#include "tessera/msg.h"
-#include "tessera/worker.h"
+#include "tessera/util/log.h"
+#include "tessera/route/msg.h"
+#include "tessera/net/worker.h"
 
 #define TS_MAX_LISTENERS 16
 #define TS_MAX_ACCEPTS_PER_CALL 1000

@@ -20,7 +20,7 @@
  * Batch encoding (args buffer), per command:
  *   [const ts_command *][int32 db][int32 argc] then argc x ([uint64 len][bytes]).
  */
-#include "tessera/conn.h"
+#include "tessera/net/conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,12 +31,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "tessera/blocking.h"
-#include "tessera/db.h"
-#include "tessera/log.h"
-#include "tessera/slot.h"
-#include "tessera/txn.h"
-#include "tessera/worker.h"
+#include "tessera/store/blocking.h"
+#include "tessera/store/db.h"
+#include "tessera/util/log.h"
+#include "tessera/route/slot.h"
+#include "tessera/route/txn.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 #define TS_READ_CHUNK (16 * 1024)
 /* Backpressure: a connection with this many batches/txns in flight stops

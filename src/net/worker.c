@@ -9,7 +9,7 @@
  * Connections that may continue (a reply came back, the shard was released)
  * are put on the ready list and processed at the same point.
  */
-#include "tessera/worker.h"
+#include "tessera/net/worker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,13 +20,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "tessera/blocking.h"
-#include "tessera/conn.h"
-#include "tessera/db.h"
-#include "tessera/log.h"
-#include "tessera/persist.h"
-#include "tessera/snapshot.h"
-#include "tessera/txn.h"
+#include "tessera/store/blocking.h"
+#include "tessera/net/conn.h"
+#include "tessera/store/db.h"
+#include "tessera/util/log.h"
+#include "tessera/persist/persist.h"
+#include "tessera/persist/snapshot.h"
+#include "tessera/route/txn.h"
+#include "tessera/util/clock.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
 

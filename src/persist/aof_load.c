@@ -16,7 +16,7 @@
  * stops startup; corruption anywhere else always stops startup, naming
  * the offset, so a bad file never starts a server with part of it.
  */
-#include "tessera/aof_load.h"
+#include "tessera/persist/aof_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,15 +29,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tessera/aof.h"
-#include "tessera/aof_scan.h"
-#include "tessera/cmd.h"
-#include "tessera/log.h"
-#include "tessera/msg.h"
-#include "tessera/persist.h"
-#include "tessera/rdb_file.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/persist/aof_scan.h"
+#include "tessera/cmd/cmd.h"
+#include "tessera/util/log.h"
+#include "tessera/route/msg.h"
+#include "tessera/persist/persist.h"
+#include "tessera/persist/rdb_file.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 /* The first AOF of a server that already has an RDB file: a copy of it,
  * which is a valid RDB preamble. Written to a temp name, fsynced, renamed. */

@@ -5,16 +5,16 @@
  * Owns: nothing beyond the ts_aof_log buffers it appends to; a log
  * belongs to whoever owns its shard (or txn), so nothing here locks.
  */
-#include "tessera/aof.h"
+#include "tessera/persist/aof.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/object.h"
-#include "tessera/rdb.h"
-#include "tessera/table.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/types/object.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/types/table.h"
 
 void ts_aof_log_init(ts_aof_log *l)
 {

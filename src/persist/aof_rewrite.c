@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/aof.h"
-#include "tessera/quicklist.h"
-#include "tessera/strconv.h"
-#include "tessera/t_hash.h"
-#include "tessera/t_set.h"
-#include "tessera/t_stream.h"
-#include "tessera/t_zset.h"
+#include "tessera/persist/aof.h"
+#include "tessera/types/quicklist.h"
+#include "tessera/util/strconv.h"
+#include "tessera/types/t_hash.h"
+#include "tessera/types/t_set.h"
+#include "tessera/types/t_stream.h"
+#include "tessera/types/t_zset.h"
 
 #define ITEMS_PER_CMD 64   /* Redis's AOF_REWRITE_ITEMS_PER_CMD */
 

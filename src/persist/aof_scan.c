@@ -24,15 +24,15 @@
  * error_pos is the first wrong byte (redis-check-aof prints a nearby
  * stream position instead; ours points at the byte itself).
  */
-#include "tessera/aof_scan.h"
+#include "tessera/persist/aof_scan.h"
 
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/config.h"
-#include "tessera/rdb_check.h"
+#include "tessera/config/config.h"
+#include "tessera/persist/rdb_check.h"
 
 enum { PARSE_OK = 0, PARSE_SHORT = 1, PARSE_BAD = -1 };
 

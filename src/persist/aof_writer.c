@@ -22,12 +22,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "tessera/aof.h"
-#include "tessera/common.h"
-#include "tessera/log.h"
-#include "tessera/persist.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/util/common.h"
+#include "tessera/util/log.h"
+#include "tessera/persist/persist.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 #define ROUND_IOV 64
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tessera/buf.h"
+#include "tessera/util/buf.h"
 
 struct ts_server;
 

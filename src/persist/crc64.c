@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tessera/rdb.h"
+#include "tessera/persist/rdb.h"
 
 /* The Jones polynomial, bit-reversed for the reflected algorithm. */
 #define CRC64_POLY_REFLECTED 0x95ac9329ac4bc9b5ULL

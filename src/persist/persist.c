@@ -11,7 +11,7 @@
  *   fsync of the directory,
  * so a crash at any moment leaves either the old file or the new one.
  */
-#include "tessera/persist.h"
+#include "tessera/persist/persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +23,13 @@
 #include <unistd.h>
 
 #include "aof_writer.h"
-#include "tessera/aof.h"
-#include "tessera/common.h"
-#include "tessera/log.h"
-#include "tessera/rdb.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/util/common.h"
+#include "tessera/util/log.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 ts_persist_status ts_persist;
 

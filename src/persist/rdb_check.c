@@ -12,16 +12,17 @@
  * offset of the opcode, key or value at fault, which the tool prints as
  * redis-check-rdb does ("[offset N] ...").
  */
-#include "tessera/rdb_check.h"
+#include "tessera/persist/rdb_check.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "tessera/common.h"
-#include "tessera/db.h"
-#include "tessera/rdb.h"
-#include "tessera/table.h"
+#include "tessera/util/common.h"
+#include "tessera/store/db.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/types/table.h"
+#include "tessera/util/clock.h"
 
 static int fail_at(ts_rdb_check_stats *st, char *err, size_t errlen, const unsigned char *base,
                    const unsigned char *at, const char *what, const char *why)
@@ -44,7 +45,7 @@ static int64_t now_ms(void)
 static void drop(ts_value *v)
 {
     if (v->form == TS_FORM_INLINE) free((void *)v->s.ptr);
-    else if (v->form == TS_FORM_PTR) ts_value_free(v);
+    else if (v->form == TS_FORM_PTR) ts_value_free_now(v);
 }
 
 int ts_rdb_check_mem(const void *data, size_t len, const struct ts_config *cfg, size_t *rdb_len,

@@ -15,7 +15,7 @@
  * the same: "REDIS0010", AUX fields, then per database SELECTDB and its
  * keys (each optionally preceded by EXPIRETIME_MS), EOF, CRC-64 (LE).
  */
-#include "tessera/rdb_file.h"
+#include "tessera/persist/rdb_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,14 +25,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tessera/common.h"
-#include "tessera/db.h"
-#include "tessera/log.h"
-#include "tessera/object.h"
-#include "tessera/rdb.h"
-#include "tessera/rdb_shard_load.h"
-#include "tessera/slot.h"
-#include "tessera/worker.h"
+#include "tessera/util/common.h"
+#include "tessera/store/db.h"
+#include "tessera/util/log.h"
+#include "tessera/types/object.h"
+#include "tessera/persist/rdb.h"
+#include "rdb_shard_load.h"
+#include "tessera/route/slot.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 static int fail(char *err, size_t errlen, const ts_rdb_reader *r, const unsigned char *base, const char *what)
 {

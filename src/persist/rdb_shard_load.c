@@ -11,19 +11,20 @@
  * (freeing the keys) so the reader never blocks on it, and records its
  * first failure; the reader checks ts_rdb_shard_load_failed to stop.
  */
-#include "tessera/rdb_shard_load.h"
+#include "rdb_shard_load.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/common.h"
-#include "tessera/db.h"
-#include "tessera/object.h"
-#include "tessera/rdb.h"
-#include "tessera/table.h"
-#include "tessera/worker.h"
+#include "tessera/util/common.h"
+#include "tessera/store/db.h"
+#include "tessera/types/object.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/types/table.h"
+#include "tessera/net/worker.h"
+#include "tessera/store/lazyfree.h"
 
 #define RECS_PER_BATCH 512
 #define MAX_QUEUED 8

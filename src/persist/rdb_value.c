@@ -33,17 +33,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/intset.h"
-#include "tessera/listpack.h"
-#include "tessera/object.h"
-#include "tessera/quicklist.h"
-#include "tessera/rdb.h"
-#include "tessera/strconv.h"
-#include "tessera/t_hash.h"
-#include "tessera/t_set.h"
-#include "tessera/t_stream.h"
-#include "tessera/t_zset.h"
-#include "tessera/zskiplist.h"
+#include "tessera/types/intset.h"
+#include "tessera/types/listpack.h"
+#include "tessera/types/object.h"
+#include "tessera/types/quicklist.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/util/strconv.h"
+#include "tessera/types/t_hash.h"
+#include "tessera/types/t_set.h"
+#include "tessera/types/t_stream.h"
+#include "tessera/types/t_zset.h"
+#include "tessera/types/zskiplist.h"
 
 /* Length prefixes (rdb.h's "6-bit, 14-bit, 32-bit or 64-bit form"). */
 #define RDB_6BITLEN 0

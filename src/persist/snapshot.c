@@ -22,15 +22,15 @@
  * The cost of changes during the walk is only the bytes of the changed
  * keys written early: no copy of the keyspace, no fork, no page faults.
  */
-#include "tessera/snapshot.h"
+#include "tessera/persist/snapshot.h"
 
 #include <stddef.h>
 #include <string.h>
 
-#include "tessera/aof.h"
-#include "tessera/common.h"
-#include "tessera/rdb.h"
-#include "tessera/server.h"
+#include "tessera/persist/aof.h"
+#include "tessera/util/common.h"
+#include "tessera/persist/rdb.h"
+#include "tessera/cmd/server.h"
 
 #define CHUNK_BYTES (256 * 1024)  /* hand a chunk over past this size */
 

@@ -6,8 +6,8 @@
  * memmove when the length is known (aggregates are built once, so this is
  * cheap).
  */
-#include "tessera/reply.h"
-#include "tessera/strconv.h"
+#include "tessera/proto/reply.h"
+#include "tessera/util/strconv.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/reply.h"
+#include "tessera/proto/reply.h"
 
 static long read_num(const char **p)
 {

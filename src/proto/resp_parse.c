@@ -34,7 +34,7 @@
  *    the middle of a token (a"b c" is "ab c") and its closing quote must be
  *    followed by a blank or the end of the line.
  */
-#include "tessera/resp_parse.h"
+#include "tessera/proto/resp_parse.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * at compile time by a constant-expression macro, so there is no init order
  * to get wrong.
  */
-#include "tessera/slot.h"
+#include "tessera/route/slot.h"
 
 #include <string.h>
 

@@ -7,13 +7,13 @@
  * processed RELEASE) and one for the coordinator (dropped when the reply has
  * been handed to the connection).
  */
-#include "tessera/txn.h"
+#include "tessera/route/txn.h"
 
 #include <string.h>
 
-#include "tessera/conn.h"
-#include "tessera/slot.h"
-#include "tessera/worker.h"
+#include "tessera/net/conn.h"
+#include "tessera/route/slot.h"
+#include "tessera/net/worker.h"
 
 static int cmp_uint(const void *a, const void *b)
 {

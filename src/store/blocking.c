@@ -13,17 +13,18 @@
  * nothing when nobody waits (one counter test) and one lookup when someone
  * might; FIFO per key is what makes serving fair.
  */
-#include "tessera/blocking.h"
+#include "tessera/store/blocking.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/conn.h"
-#include "tessera/db.h"
-#include "tessera/slot.h"
-#include "tessera/t_stream.h"
-#include "tessera/worker.h"
+#include "tessera/net/conn.h"
+#include "tessera/store/db.h"
+#include "tessera/route/slot.h"
+#include "tessera/types/t_stream.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 typedef struct ts_ready_key {
     char *k;       /* 4-byte db + key */

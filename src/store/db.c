@@ -2,15 +2,16 @@
  * db.c - keyspace access rules shared by all commands (see db.h): lazy
  * expiry, hit/miss statistics, LRU clock, string encodings, active expiry.
  */
-#include "tessera/db.h"
+#include "tessera/store/db.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/aof.h"
-#include "tessera/server.h"
-#include "tessera/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/cmd/server.h"
+#include "tessera/net/worker.h"
+#include "tessera/util/clock.h"
 
 
 /* An expiring stream ends the wait of XREADGROUP clients blocked on it. */

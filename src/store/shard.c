@@ -2,14 +2,15 @@
  * shard.c - shard lifecycle and the queue of work parked while the shard is
  * held by a multi-shard transaction (see shard.h).
  */
-#include "tessera/shard.h"
+#include "tessera/store/shard.h"
 
-#include "tessera/blocking.h"
+#include "tessera/store/blocking.h"
 
 #include <string.h>
 
-#include "tessera/db.h"
-#include "tessera/hash.h"
+#include "tessera/store/db.h"
+#include "tessera/util/hash.h"
+#include "tessera/store/lazyfree.h"
 
 void ts_shard_init(ts_shard *s, unsigned id, int ndb)
 {

@@ -32,11 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tessera/aof_scan.h"
-#include "tessera/config.h"
-#include "tessera/rdb_check.h"
-#include "tessera/server.h"
-#include "tessera/table.h"
+#include "tessera/persist/aof_scan.h"
+#include "tessera/config/config.h"
+#include "tessera/persist/rdb_check.h"
+#include "tessera/cmd/server.h"
+#include "tessera/types/table.h"
 
 /* ---- what src/main.c provides to the core library ---- */
 

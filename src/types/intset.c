@@ -8,11 +8,11 @@
  * are the on-disk format. Lookups are binary searches; inserts and removals
  * shift the tail with one memmove after an exact-size realloc.
  */
-#include "tessera/intset.h"
+#include "tessera/types/intset.h"
 
 #include <string.h>
 
-#include "tessera/common.h"
+#include "tessera/util/common.h"
 
 struct ts_intset {
     uint8_t bytes[TS_INTSET_HEADER]; /* followed by the elements */

@@ -13,13 +13,13 @@
  * odd "< 16383" backlen bounds), so blobs are byte-identical to what Redis
  * would build and pass its integrity check when written into an RDB.
  */
-#include "tessera/listpack.h"
+#include "tessera/types/listpack.h"
 
 #include <malloc.h>
 #include <string.h>
 
-#include "tessera/common.h"
-#include "tessera/strconv.h"
+#include "tessera/util/common.h"
+#include "tessera/util/strconv.h"
 
 #define LP_COUNT_UNKNOWN 65535u
 

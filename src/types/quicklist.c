@@ -29,13 +29,13 @@
  * node as it leaves it. Iterator calls (iter_next, iter_del, iter_insert)
  * never settle: they continue an operation.
  */
-#include "tessera/quicklist.h"
+#include "tessera/types/quicklist.h"
 
 #include <malloc.h>
 #include <string.h>
 
-#include "tessera/common.h"
-#include "tessera/lzf.h"
+#include "tessera/util/common.h"
+#include "tessera/util/lzf.h"
 
 #define SAFETY_LIMIT 8192
 #define FILL_MAX (1 << 15)

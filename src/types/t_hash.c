@@ -13,13 +13,13 @@
  * Redis 7.0 converts (hashTypeTryConversion before HSET-like commands,
  * hashTypeSet's length checks), so OBJECT ENCODING answers the same.
  */
-#include "tessera/t_hash.h"
+#include "tessera/types/t_hash.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "tessera/listpack.h"
-#include "tessera/table.h"
+#include "tessera/types/listpack.h"
+#include "tessera/types/table.h"
 
 /* Redis's LISTPACK_MAX_SAFETY_SIZE. */
 #define LP_SAFE_BYTES ((size_t)1 << 30)

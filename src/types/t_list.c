@@ -9,12 +9,12 @@
  * encoding), so the PTR of a list entry is the ts_quicklist itself and never
  * changes for the life of the key: no ts_entry_set_object is ever needed.
  */
-#include "tessera/t_list.h"
+#include "tessera/types/t_list.h"
 
 #include <string.h>
 
-#include "tessera/config.h"
-#include "tessera/db.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
 
 /* ---------- type ops ---------- */
 

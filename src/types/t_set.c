@@ -13,14 +13,14 @@
  * key, value = empty INLINE bytes, so big sets get incremental rehash and
  * Redis's SCAN guarantees for SSCAN with no new code.
  */
-#include "tessera/t_set.h"
+#include "tessera/types/t_set.h"
 
 #include <string.h>
 
-#include "tessera/common.h"
-#include "tessera/intset.h"
-#include "tessera/strconv.h"
-#include "tessera/table.h"
+#include "tessera/util/common.h"
+#include "tessera/types/intset.h"
+#include "tessera/util/strconv.h"
+#include "tessera/types/table.h"
 
 /* Redis 7.0 caps the intset at 2^30 entries whatever the configuration
  * says (intset internals use 32-bit sizes). */

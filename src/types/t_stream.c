@@ -12,14 +12,14 @@
  * arrays because deliveries arrive in ID order (appends) and ACKs mostly
  * take the oldest entries.
  */
-#include "tessera/t_stream.h"
+#include "tessera/types/t_stream.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/listpack.h"
+#include "tessera/types/listpack.h"
 
 #define NODE_MAX_BYTES_CAP (1LL << 30)   /* Redis's STREAM_LISTPACK_MAX_SIZE */
 

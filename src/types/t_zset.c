@@ -11,7 +11,7 @@
  * zset-max-listpack-entries members) - and keeps Redis's byte layout so an
  * RDB can carry it as it is.
  */
-#include "tessera/t_zset.h"
+#include "tessera/types/t_zset.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/config.h"
-#include "tessera/db.h"
-#include "tessera/listpack.h"
+#include "tessera/config/config.h"
+#include "tessera/store/db.h"
+#include "tessera/types/listpack.h"
 
 /* ---------- scores ---------- */
 

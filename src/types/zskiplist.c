@@ -11,12 +11,12 @@
  * (update[]) and its rank (rank[]), so insert/delete fix spans in O(level).
  * Level 0 keeps no span: every level-0 link skips exactly one node.
  */
-#include "tessera/zskiplist.h"
+#include "tessera/types/zskiplist.h"
 
 #include <malloc.h>
 #include <string.h>
 
-#include "tessera/common.h"
+#include "tessera/util/common.h"
 
 /* ---- node layout ---- */
 

@@ -6,7 +6,7 @@
  * wrappers only turn allocation failure into a clear abort instead of a
  * NULL that every caller would have to check.
  */
-#include "tessera/common.h"
+#include "tessera/util/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * Growth doubles the capacity (at least 64 bytes), so appending n bytes in
  * pieces costs O(n) copies in total.
  */
-#include "tessera/buf.h"
+#include "tessera/util/buf.h"
 
 void ts_buf_free(ts_buf *b)
 {

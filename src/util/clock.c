@@ -1,5 +1,5 @@
 /*
- * clock.c - the process's clocks (declared in server.h): wall time in ms
+ * clock.c - the process's clocks (declared in clock.h): wall time in ms
  * and us, monotonic us. In the core library so tessera-server and
  * tessera-check share them; unit tests that need a fixed clock define
  * their own, which the linker then prefers over this file.
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tessera/server.h"
+#include "tessera/util/clock.h"
 
 #if defined(__x86_64__)
 #include <x86intrin.h>

@@ -13,7 +13,7 @@
  * them on the platforms it ships for, so "[a-\xff]" selects what it selects
  * there. Case folding is ASCII-only and independent of the C locale.
  */
-#include "tessera/glob.h"
+#include "tessera/util/glob.h"
 
 #include <stdint.h>
 

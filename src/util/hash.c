@@ -27,9 +27,9 @@
  * strict-aliasing or alignment UB. The result depends on byte order, which
  * does not matter: hashes never leave the process.
  */
-#include "tessera/hash.h"
+#include "tessera/util/hash.h"
 
-#include "tessera/common.h"
+#include "tessera/util/common.h"
 
 #include <errno.h>
 #include <string.h>

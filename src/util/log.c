@@ -2,7 +2,7 @@
  * log.c - the server log (see log.h). The role character is always M (as a
  * Redis master prints), so log scrapers written for Redis keep working.
  */
-#include "tessera/log.h"
+#include "tessera/util/log.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/lzf.h"
+#include "tessera/util/lzf.h"
 
 #define LZF_HLOG 14                    /* at most 16384 hash slots, like liblzf's default */
 #define LZF_HLOG_MIN 8                 /* short strings (most of a snapshot's) get a small table */

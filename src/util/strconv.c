@@ -1,9 +1,9 @@
 /*
  * strconv.c - integer <-> decimal text (see strconv.h).
  */
-#include "tessera/strconv.h"
+#include "tessera/util/strconv.h"
 
-#include "tessera/common.h"
+#include "tessera/util/common.h"
 
 #include <limits.h>
 #include <string.h>

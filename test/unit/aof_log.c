@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/aof.h"
-#include "tessera/aof_scan.h"
-#include "tessera/server.h"
+#include "tessera/persist/aof.h"
+#include "tessera/persist/aof_scan.h"
+#include "tessera/cmd/server.h"
+#include "tessera/util/clock.h"
 #include "ts_test.h"
 
 /* The propagation helpers link the keyspace and, through it, src/main.c's

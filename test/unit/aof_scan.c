@@ -6,14 +6,15 @@
  * Every truncated input is scanned from its own malloc'd copy of exactly
  * that many bytes, so an over-read shows under ASan/valgrind.
  */
-#include "tessera/aof_scan.h"
+#include "tessera/persist/aof_scan.h"
 
 #include <stdlib.h>
 
-#include "tessera/config.h"
-#include "tessera/rdb_check.h"
-#include "tessera/table.h"
-#include "tessera/server.h"
+#include "tessera/config/config.h"
+#include "tessera/persist/rdb_check.h"
+#include "tessera/types/table.h"
+#include "tessera/cmd/server.h"
+#include "tessera/util/clock.h"
 #include "ts_test.h"
 
 /* Decoding values links the keyspace and, through it, src/main.c's clock

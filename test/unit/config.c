@@ -5,7 +5,7 @@
  * to text. The expected error texts are the ones real redis-server 7.0.15
  * prints for the same input.
  */
-#include "tessera/config.h"
+#include "tessera/config/config.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tessera/log.h"
+#include "tessera/util/log.h"
 #include "ts_test.h"
 
 #define STREQ(a, b) CHECK(strcmp((a), (b)) == 0)

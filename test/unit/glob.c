@@ -5,7 +5,7 @@
  * bracket sets, escapes inside and outside sets, reversed ranges, bytes
  * above 0x7f (compared as signed chars in ranges) and the empty subject.
  */
-#include "tessera/glob.h"
+#include "tessera/util/glob.h"
 #include "ts_test.h"
 
 static bool m(const char *pat, const char *s) { return ts_glob_match(pat, strlen(pat), s, strlen(s), false); }

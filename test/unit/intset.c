@@ -8,7 +8,7 @@
  * module builds and rejects corrupt blobs without reading out of bounds
  * (random corruption; run it under ASan).
  */
-#include "tessera/intset.h"
+#include "tessera/types/intset.h"
 
 #include "ts_test.h"
 

@@ -12,7 +12,7 @@
  * corrupted blob must never make validate read out of bounds, and a blob
  * that validate accepts must be safe to walk).
  */
-#include "tessera/listpack.h"
+#include "tessera/types/listpack.h"
 
 #include "ts_test.h"
 

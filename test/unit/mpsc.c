@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "tessera/mpsc.h"
-#include "tessera/common.h"
+#include "tessera/util/mpsc.h"
+#include "tessera/util/common.h"
 #include "ts_test.h"
 
 typedef struct msg {

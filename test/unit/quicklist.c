@@ -9,7 +9,7 @@
  * ends; iteration in both directions from every index; dup; and 1M pushes
  * (printing the bytes per element).
  */
-#include "tessera/quicklist.h"
+#include "tessera/types/quicklist.h"
 
 #include "ts_test.h"
 

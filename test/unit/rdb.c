@@ -12,24 +12,25 @@
  * footers, and that corrupt payloads (hand-made and random) fail with an
  * error instead of crashing (run it under ASan).
  */
-#include "tessera/rdb.h"
+#include "tessera/persist/rdb.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/intset.h"
-#include "tessera/listpack.h"
-#include "tessera/object.h"
-#include "tessera/quicklist.h"
-#include "tessera/t_hash.h"
-#include "tessera/t_set.h"
-#include "tessera/t_stream.h"
-#include "tessera/t_zset.h"
-#include "tessera/zskiplist.h"
+#include "tessera/types/intset.h"
+#include "tessera/types/listpack.h"
+#include "tessera/types/object.h"
+#include "tessera/types/quicklist.h"
+#include "tessera/types/t_hash.h"
+#include "tessera/types/t_set.h"
+#include "tessera/types/t_stream.h"
+#include "tessera/types/t_zset.h"
+#include "tessera/types/zskiplist.h"
 
-#include "tessera/server.h"
+#include "tessera/cmd/server.h"
+#include "tessera/util/clock.h"
 
 #include "ts_test.h"
 

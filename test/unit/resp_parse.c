@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/buf.h"
-#include "tessera/resp_parse.h"
+#include "tessera/util/buf.h"
+#include "tessera/proto/resp_parse.h"
 #include "ts_test.h"
 
 #define K64 ((size_t)64 * 1024)

@@ -3,7 +3,7 @@
  * vectors (CRC16("123456789") = 0x31C3, the hash-tag rules of the cluster
  * specification) and of the slot->shard table.
  */
-#include "tessera/slot.h"
+#include "tessera/route/slot.h"
 #include "ts_test.h"
 
 static unsigned slot_of(const char *s) { return ts_key_slot(s, strlen(s)); }

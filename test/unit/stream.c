@@ -4,12 +4,12 @@
  * append, ranges in both directions, delete, trim, node splits at
  * stream-node-max-bytes / stream-node-max-entries, groups and PELs, dup.
  */
-#include "tessera/t_stream.h"
+#include "tessera/types/t_stream.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/listpack.h"
+#include "tessera/types/listpack.h"
 
 #include <stdio.h>
 

@@ -7,7 +7,7 @@
  * crossed a threshold), and walks, dups, scans and random picks must agree
  * with the model. Run under ASan it also checks for leaks and overreads.
  */
-#include "tessera/t_hash.h"
+#include "tessera/types/t_hash.h"
 
 #include "ts_test.h"
 
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/listpack.h"
-#include "tessera/table.h"
+#include "tessera/types/listpack.h"
+#include "tessera/types/table.h"
 
 static uint64_t rng_state = 42;
 

@@ -7,7 +7,7 @@
  * every member once, and that dup gives an independent deep copy (run it
  * under ASan to catch leaks and double frees).
  */
-#include "tessera/t_set.h"
+#include "tessera/types/t_set.h"
 
 #include "ts_test.h"
 

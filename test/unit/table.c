@@ -8,8 +8,8 @@
  * grows and shrinks between calls; ts_table_random's liveness and coverage;
  * and prints the memory cost per key for 1M 16-byte keys with 16-byte values.
  */
-#include "tessera/hash.h"
-#include "tessera/table.h"
+#include "tessera/util/hash.h"
+#include "tessera/types/table.h"
 
 #include "ts_test.h"
 

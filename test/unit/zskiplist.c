@@ -9,8 +9,8 @@
  * them); the sorted build (append) and dup; and prints the memory cost per
  * member of one sorted set of 1M members.
  */
-#include "tessera/common.h"
-#include "tessera/zskiplist.h"
+#include "tessera/util/common.h"
+#include "tessera/types/zskiplist.h"
 
 #include "ts_test.h"
 

@@ -1,0 +1,25 @@
+/*
+ * acceptor.h - the listening sockets and the hand-off of accepted
+ * connections to workers.
+ *
+ * Owns: the listening sockets (TCP v4/v6 per `bind`, optional unix socket)
+ * and their uv_poll_t handles on the main loop; the round-robin cursor.
+ * Thread: the main thread only. Accepted fds are handed to a worker as a
+ * TS_MSG_NEW_CONN message (the worker opens them in its own loop), the
+ * model of memcached's dispatch_conn_new.
+ */
+#ifndef TESSERA_ACCEPTOR_H
+#define TESSERA_ACCEPTOR_H
+
+#include "tessera/cmd/server.h"
+
+typedef struct ts_acceptor ts_acceptor;
+
+/* Opens every listener. On failure logs Redis's messages and returns -1. */
+ts_acceptor *ts_acceptor_start(ts_server *srv);
+/* Stops listening (shutdown); the unix socket file is removed. */
+void ts_acceptor_stop(ts_acceptor *a);
+/* After the main loop has run the close callbacks. */
+void ts_acceptor_free(ts_acceptor *a);
+
+#endif

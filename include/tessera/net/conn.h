@@ -1,0 +1,174 @@
+/*
+ * conn.h - a client connection: socket, query buffer, parser, reply
+ * ordering, and dispatch of its commands to shards.
+ *
+ * Owns: the socket handle, the query and output buffers, the queue of
+ * replies not yet sendable (slots), per-client state (db, protocol, name).
+ * Thread: the worker the acceptor handed it to, only. Messages from other
+ * shards carry a pointer to the connection but only its own worker
+ * dereferences it (when the reply comes back).
+ *
+ * Why: replies must leave in request order, while commands of one pipeline
+ * may run on several shards at once. Each command gets a reply slot; local
+ * commands fill theirs at once, remote ones when their batch returns; the
+ * output takes slots from the head while they are filled.
+ */
+#ifndef TESSERA_CONN_H
+#define TESSERA_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "tessera/util/buf.h"
+#include "tessera/cmd/cmd.h"
+#include "tessera/route/msg.h"
+#include "tessera/proto/resp_parse.h"
+
+struct ts_worker;
+struct ts_txn;
+
+#define TS_GROUP_MAX 32   /* most pipelined multi-shard commands run as one txn group */
+
+/* Replies of several commands executed together on one shard: the commands
+ * travel to the owner in `args`, their replies come back in `reply`. */
+typedef struct ts_batch {
+    ts_msg msg;
+    struct ts_conn *conn;        /* origin side only */
+    struct ts_worker *origin;
+    unsigned target;
+    int ncmds;                   /* commands with a reply so far */
+    int total;                   /* commands in the batch */
+    int exec_idx;                /* owner side: next command to run (parked batches resume) */
+    size_t exec_off;             /* owner side: its offset in args */
+    int consumed;                /* replies already moved to the connection */
+    bool done;                   /* origin side: replies are back (set on BATCH_DONE) */
+    bool is_local;               /* the connection's own pseudo-batch */
+    int64_t now_ms;
+    ts_buf args;                 /* encoded commands (see conn.c) */
+    ts_buf reply;
+    uint32_t *reply_end;         /* end offset in `reply` of each command's reply */
+    uint32_t reply_end_cap;
+    uint32_t errors;
+} ts_batch;
+
+enum ts_conn_wait {
+    TS_WAIT_NONE = 0,
+    TS_WAIT_INFLIGHT,   /* a barrier command waits for everything in flight */
+    TS_WAIT_SHARD,      /* the local shard is held by a multi-shard txn */
+    TS_WAIT_TXN,        /* our own multi-shard txn is running */
+    TS_WAIT_BLOCKED,    /* a blocking command waits for its keys (blocking.h) */
+};
+
+typedef struct ts_conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
+    struct ts_worker *w;
+    struct ts_conn *prev, *next;        /* worker's connection list */
+    struct ts_conn *ready_next;         /* worker's ready list */
+    struct ts_conn *waiter_next;        /* shard waiters list */
+    uint64_t id;
+    ts_buf query;
+    size_t qpos;
+    ts_parser parser;
+    ts_buf out;                          /* replies ready to send */
+    ts_buf writing;                      /* buffer owned by the write in progress */
+    uv_write_t wreq;
+    bool write_in_flight;
+    /* appendfsync always (aof.h): the AOF sequence number this
+     * connection's output waits for, and its link in the worker's list of
+     * connections holding output until the fsync. */
+    uint64_t aof_need;
+    bool aof_held;
+    bool aof_wait_flush;                 /* needs the worker's next submission too */
+    bool aof_produced;                   /* this pass ran a command here (conn.c aof_note_replies) */
+    struct ts_conn *aof_next;
+    /* Reply slots: ring of batch pointers, one per command not yet replied. */
+    ts_batch **slots;
+    uint32_t slot_head, slot_count, slot_cap;
+    ts_batch *local_batch;               /* pseudo-batch for local replies queued behind remote ones */
+    int inflight;                        /* remote batches + txns not yet returned */
+    struct ts_txn *pending[TS_GROUP_MAX];  /* consecutive multi-shard commands of this pass, */
+    int npending;                          /* started together as one txn group */
+    uint8_t wait;                        /* enum ts_conn_wait */
+    struct ts_blocker *blocker;          /* the blocking command in progress, or NULL */
+    bool in_ready;
+    bool in_waiters;
+    bool closing;                        /* handle close started */
+    bool close_after_reply;              /* QUIT / protocol error / CLIENT KILL */
+    bool reading;
+    bool paused;                         /* reading stopped: too much in flight (backpressure) */
+    bool migrating;                      /* handed to another worker; this copy just closes */
+    /* Connection migration: consecutive single-shard commands that went to
+     * the same other shard. */
+    unsigned streak_target;
+    uint32_t streak;
+    bool is_unix;
+    int db;
+    int resp;
+    char *name;
+    char addr[64];
+    char laddr[64];
+    int64_t ctime_ms;
+    int64_t last_interaction_ms;
+    const char *last_cmd;
+    uint64_t net_in, net_out;
+} ts_conn;
+
+/* A client moving to the worker that owns the keys it uses (conn.c). */
+typedef struct ts_msg_migrate {
+    ts_msg msg;
+    int fd;
+    bool is_unix;
+    uint64_t id;
+    int db, resp;
+    char *name;
+    char addr[64], laddr[64];
+    int64_t ctime_ms, last_interaction_ms;
+    const char *last_cmd;
+    uint64_t net_in, net_out;
+} ts_msg_migrate;
+
+/* Worker thread: adopt a client another worker handed over. */
+void ts_conn_adopt_migrated(struct ts_worker *w, ts_msg_migrate *m);
+/* Frees an undelivered migration (shutdown). */
+void ts_msg_migrate_drop(ts_msg_migrate *m);
+
+/* Frees a batch and its buffers (the worker's batch cache at shutdown). */
+void ts_batch_release(ts_batch *b);
+/* Worker thread: adopt an accepted socket. */
+void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
+/* Worker thread: continue processing buffered commands (after a wait ended). */
+void ts_conn_process(ts_conn *c);
+/* Worker thread: a remote batch came back. */
+void ts_conn_on_batch_done(ts_batch *b);
+/* Worker thread (the shard owner): runs a batch that arrived from another
+ * worker, from where it stopped last time. False when it stopped at a
+ * command whose keys a multi-shard txn holds (the caller parks it). */
+bool ts_batch_execute(struct ts_worker *w, ts_batch *b);
+/* True when a command may not run on the shard now (locks, parked work). */
+bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv);
+/* Worker thread: a multi-shard txn this connection started has its reply. */
+void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
+/* Worker thread: a blocked client was served (BLOCK_DONE). */
+void ts_conn_on_block_done(struct ts_blocker *b);
+/* The persistence thread made more of the AOF durable: held output goes. */
+void ts_conn_aof_release(struct ts_worker *w);
+/* The worker handed its log over as `seq`: connections waiting for that
+ * submission now wait for seq. */
+void ts_conn_aof_submitted(struct ts_worker *w, uint64_t seq);
+/* Worker thread: ends the blocked commands whose timeout passed; returns
+ * the earliest deadline still pending (0 = none). */
+int64_t ts_conn_expire_blocked(struct ts_worker *w, int64_t now_ms);
+/* Worker thread: server shutdown: send what is ready, then close. */
+void ts_conn_shutdown(ts_conn *c);
+/* Worker thread: begin closing (replies already queued are dropped). */
+void ts_conn_close(ts_conn *c);
+/* Formats the CLIENT LIST / CLIENT INFO line of a connection. */
+void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
+
+#endif
