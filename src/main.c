@@ -29,6 +29,7 @@
 #include "tessera/route/slot.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/version.h"
 
 typedef struct main_ctx {
     ts_server *srv;

@@ -29,6 +29,7 @@
 #include "tessera/store/db.h"
 #include "tessera/types/t_list.h"
 #include "tessera/types/t_zset.h"
+#include "tessera/store/typed_ops.h"
 
 static ts_arg end_name(int where) { return where == TS_LIST_HEAD ? (ts_arg){"LEFT", 4} : (ts_arg){"RIGHT", 5}; }
 
@@ -52,12 +53,12 @@ static void bpop_list(ts_cmd_ctx *c, int where)
     for (int j = 1; j < c->argc - 1; j++) {
         if (!ts_cmd_key_wanted(c, j)) continue;
         bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(c, c->argv[j], TS_TYPE_LIST, &wrong);
+        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[j], TS_TYPE_LIST, &wrong);
         if (wrong) return;
         if (!e) continue;
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[j].ptr, c->argv[j].len);
-        ts_list_pop_reply(c, c->argv[j], e, where, 1, true);
+        ts_list_pop_reply(&c->ex, c->argv[j], e, where, 1, true);
         ts_arg pop[2] = {where == TS_LIST_HEAD ? (ts_arg){"LPOP", 4} : (ts_arg){"RPOP", 4}, c->argv[j]};
         ts_prop_argv(c, 2, pop);
         return;
@@ -77,14 +78,14 @@ static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
     const char *err = ts_parse_block_timeout(timeout, true, &ms);
     if (err) { ts_reply_error(c->r, err); return; }
     bool wrong;
-    ts_entry *se = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *se = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!se) {
         ts_prop_none(c);
         ts_cmd_block(c, ms);
         return;
     }
-    ts_list_move(c, c->argv[1], se, c->argv[2], from, to);
+    ts_list_move(&c->ex, c->argv[1], se, c->argv[2], from, to);
     ts_arg lmove[5] = {{"LMOVE", 5}, c->argv[1], c->argv[2], end_name(from), end_name(to)};
     ts_prop_argv(c, 5, lmove);
 }
@@ -113,12 +114,12 @@ void cmd_blmpop(ts_cmd_ctx *c)
     for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
         if (!ts_cmd_key_wanted(c, k)) continue;
         bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_LIST, &wrong);
+        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_LIST, &wrong);
         if (wrong) return;
         if (!e) continue;
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(c, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
+        ts_list_pop_reply(&c->ex, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
         prop_pop_count(c, o.second_word ? "RPOP" : "LPOP", c->argv[k], o.count);
         return;
     }
@@ -136,10 +137,10 @@ static void bzpop(ts_cmd_ctx *c, bool max)
     for (int j = 1; j < c->argc - 1; j++) {
         if (!ts_cmd_key_wanted(c, j)) continue;
         bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(c, c->argv[j], TS_TYPE_ZSET, &wrong);
+        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[j], TS_TYPE_ZSET, &wrong);
         if (wrong) return;
         if (!e) continue;
-        ts_zset_pop(c, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
+        ts_zset_pop(&c->ex, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
         ts_arg pop[2] = {max ? (ts_arg){"ZPOPMAX", 7} : (ts_arg){"ZPOPMIN", 7}, c->argv[j]};
         ts_prop_argv(c, 2, pop);
         return;
@@ -161,10 +162,10 @@ void cmd_bzmpop(ts_cmd_ctx *c)
     for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
         if (!ts_cmd_key_wanted(c, k)) continue;
         bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_ZSET, &wrong);
+        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_ZSET, &wrong);
         if (wrong) return;
         if (!e) continue;
-        ts_zset_pop(c, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
+        ts_zset_pop(&c->ex, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
         prop_pop_count(c, o.second_word ? "ZPOPMAX" : "ZPOPMIN", c->argv[k], o.count);
         return;
     }

@@ -27,7 +27,7 @@
 
 void cmd_dump(ts_cmd_ctx *c)
 {
-    ts_entry *e = ts_db_lookup_read(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_read(&c->ex, c->argv[1]);
     if (!e) {
         ts_reply_null(c->r);
         return;
@@ -36,7 +36,7 @@ void cmd_dump(ts_cmd_ctx *c)
     ts_entry_value(e, &v);
     ts_buf out;
     ts_buf_init(&out);
-    ts_rdb_dump_payload(&out, &v, ts_db_config(c)->rdbcompression);
+    ts_rdb_dump_payload(&out, &v, ts_db_config(&c->ex)->rdbcompression);
     ts_reply_bulk(c->r, out.data, out.len);
     ts_buf_free(&out);
 }
@@ -89,7 +89,7 @@ static void restore_impl(ts_cmd_ctx *c)
             return;
         }
     }
-    if (!replace && ts_db_lookup_write(c, key)) {
+    if (!replace && ts_db_lookup_write(&c->ex, key)) {
         ts_reply_error(c->r, "BUSYKEY Target key name already exists.");
         return;
     }
@@ -98,11 +98,11 @@ static void restore_impl(ts_cmd_ctx *c)
 
     ts_value v;
     const char *err;
-    if (ts_rdb_restore_payload(c->argv[3].ptr, c->argv[3].len, ts_db_config(c), &v, &err) != 0) {
+    if (ts_rdb_restore_payload(c->argv[3].ptr, c->argv[3].len, ts_db_config(&c->ex), &v, &err) != 0) {
         ts_reply_errorf(c->r, "ERR %s", err);
         return;
     }
-    bool deleted = replace && ts_db_delete(c, key);
+    bool deleted = replace && ts_db_delete(&c->ex, key);
     (void)deleted;   /* Redis propagates a DEL for it; nothing to do here */
     if (ttl && !absttl) ttl = ttl > LLONG_MAX - c->now_ms ? LLONG_MAX : ttl + c->now_ms;
     /* Already expired: the key is not created (and REPLACE deleted the old
@@ -113,7 +113,7 @@ static void restore_impl(ts_cmd_ctx *c)
         ts_reply_ok(c->r);
         return;
     }
-    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, ttl ? ttl : -1, false);
+    ts_entry *e = ts_table_set(ts_db_table(&c->ex), key.ptr, key.len, &v, ttl ? ttl : -1, false);
     ts_entry_set_lru(e, idle >= 0 ? lru_for_idle(c->now_ms, idle) : ts_lru_clock(c->now_ms));
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
     ts_db_signal_ready_in(c->shard, c->db, key, v.type);

@@ -48,7 +48,7 @@ typedef struct hash_ref {
 static bool hash_open(ts_cmd_ctx *c, ts_arg key, bool create, hash_ref *h)
 {
     bool wrong;
-    h->e = ts_db_lookup_write_type(c, key, TS_TYPE_HASH, &wrong);
+    h->e = ts_db_lookup_write_type(&c->ex, key, TS_TYPE_HASH, &wrong);
     h->obj = NULL;
     h->enc = TS_ENC_LISTPACK;
     if (wrong) return false;
@@ -68,7 +68,7 @@ static void hash_close(ts_cmd_ctx *c, ts_arg key, hash_ref *h)
     if (ts_hobj_len(h->obj, h->enc) == 0) {
         if (h->e) {
             ts_entry_set_object(h->e, h->enc, h->obj);
-            ts_table_delete_entry(ts_db_table(c), h->e);
+            ts_table_delete_entry(ts_db_table(&c->ex), h->e);
         } else {
             ts_hobj_free(h->obj, h->enc);
         }
@@ -80,7 +80,7 @@ static void hash_close(ts_cmd_ctx *c, ts_arg key, hash_ref *h)
         ts_entry_set_object(h->e, h->enc, h->obj);
         ts_entry_set_lru(h->e, ts_lru_clock(c->now_ms));
     } else {
-        h->e = ts_db_add_object(c, key, TS_TYPE_HASH, h->enc, h->obj);
+        h->e = ts_db_add_object(&c->ex, key, TS_TYPE_HASH, h->enc, h->obj);
     }
 }
 
@@ -88,12 +88,12 @@ static void hash_close(ts_cmd_ctx *c, ts_arg key, hash_ref *h)
  * (*wrong set, WRONGTYPE written). */
 static ts_entry *hash_read(ts_cmd_ctx *c, ts_arg key, bool *wrong)
 {
-    return ts_db_lookup_read_type(c, key, TS_TYPE_HASH, wrong);
+    return ts_db_lookup_read_type(&c->ex, key, TS_TYPE_HASH, wrong);
 }
 
 static bool hash_set(ts_cmd_ctx *c, hash_ref *h, ts_arg f, const char *v, size_t vl)
 {
-    const ts_config *cfg = ts_db_config(c);
+    const ts_config *cfg = ts_db_config(&c->ex);
     return ts_hobj_set(&h->obj, &h->enc, f.ptr, f.len, v, vl, cfg->hash_max_listpack_entries,
                        cfg->hash_max_listpack_value);
 }
@@ -111,7 +111,7 @@ static void hset_generic(ts_cmd_ctx *c, bool hmset)
     ts_arg key = c->argv[1];
     hash_ref h;
     if (!hash_open(c, key, true, &h)) return;
-    ts_hobj_try_convert(&h.obj, &h.enc, c->argv + 2, c->argc - 2, ts_db_config(c)->hash_max_listpack_value);
+    ts_hobj_try_convert(&h.obj, &h.enc, c->argv + 2, c->argc - 2, ts_db_config(&c->ex)->hash_max_listpack_value);
     long long created = 0;
     for (int i = 2; i < c->argc; i += 2)
         created += hash_set(c, &h, c->argv[i], c->argv[i + 1].ptr, c->argv[i + 1].len);
@@ -132,7 +132,7 @@ TS_CMD_FN(cmd_hsetnx)
         ts_reply_int(c->r, 0);
         return;
     }
-    ts_hobj_try_convert(&h.obj, &h.enc, c->argv + 2, 2, ts_db_config(c)->hash_max_listpack_value);
+    ts_hobj_try_convert(&h.obj, &h.enc, c->argv + 2, 2, ts_db_config(&c->ex)->hash_max_listpack_value);
     hash_set(c, &h, c->argv[2], c->argv[3].ptr, c->argv[3].len);
     hash_close(c, key, &h);
     ts_reply_int(c->r, 1);

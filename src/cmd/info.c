@@ -34,6 +34,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "tessera/cmd/server.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/version.h"
 
 typedef struct db_stat { size_t keys, expires; } db_stat;
 

@@ -99,7 +99,7 @@ void cmd_swapdb(ts_cmd_ctx *c) { run_as_txn(c, &ts_multi_swapdb); }
 
 void cmd_type(ts_cmd_ctx *c)
 {
-    ts_entry *e = ts_db_lookup_notouch(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_notouch(&c->ex, c->argv[1]);
     ts_reply_simple(c->r, e ? ts_type_name(ts_entry_type(e)) : "none");
 }
 
@@ -196,7 +196,7 @@ void cmd_scan(ts_cmd_ctx *c)
     if (!scan_parse(c, &o)) return;
     unsigned shard = c->shard->id, nshards = c->worker->srv->nworkers;
     scan_found x = {.pattern = o.pattern};
-    uint64_t next = ts_table_scan(ts_db_table(c), o.cursor >> 8, (size_t)o.count, scan_cb, &x);
+    uint64_t next = ts_table_scan(ts_db_table(&c->ex), o.cursor >> 8, (size_t)o.count, scan_cb, &x);
     uint64_t out = next != 0 ? (next << 8) | shard : shard + 1 < nshards ? shard + 1 : 0;
     scan_filter(c, &x, o.type);
 
@@ -223,20 +223,20 @@ void cmd_move(ts_cmd_ctx *c)
     if (err) { ts_reply_error(c->r, err); return; }
     if (dst < 0 || dst >= c->shard->ndb) { ts_reply_error(c->r, TS_ERR_DB_INDEX); return; }
     if (dst == c->db) { ts_reply_error(c->r, SAME_OBJECT_ERR); return; }
-    ts_entry *e = ts_db_lookup_write(c, key);
+    ts_entry *e = ts_db_lookup_write(&c->ex, key);
     if (!e || ts_db_lookup_in(c->shard, dst, key, c->now_ms)) { ts_reply_int(c->r, 0); return; }
     /* The value object moves (its LRU clock and expire with it), as in Redis. */
     uint32_t lru = ts_entry_lru(e);
     ts_value v;
     int64_t expire;
-    ts_db_signal_deleted(c, key);
-    ts_table_detach(ts_db_table(c), e, &v, &expire);
+    ts_db_signal_deleted(&c->ex, key);
+    ts_table_detach(ts_db_table(&c->ex), e, &v, &expire);
     e = ts_table_set(&c->shard->dbs[dst], key.ptr, key.len, &v, expire, false);
     ts_db_signal_ready_in(c->shard, dst, key, v.type);
     ts_entry_set_lru(e, lru);
     ts_cmd_ctx dc = *c;
     dc.db = dst;
-    ts_db_signal_ready(&dc, key);   /* blocked clients of the key in db dst */
+    ts_db_signal_ready(&dc.ex, key);   /* blocked clients of the key in db dst */
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
     ts_reply_int(c->r, 1);
 }
@@ -260,7 +260,7 @@ static long long object_idletime(const ts_entry *e, int64_t now_ms)
 void cmd_object(ts_cmd_ctx *c)
 {
     const char *sub = subcommand(c);
-    ts_entry *e = ts_db_lookup_notouch(c, c->argv[2]);
+    ts_entry *e = ts_db_lookup_notouch(&c->ex, c->argv[2]);
     if (!e) { ts_reply_null(c->r); return; }
     if (strcmp(sub, "encoding") == 0) {
         ts_reply_cstr(c->r, ts_encoding_name(ts_entry_enc(e)));
@@ -370,7 +370,7 @@ void cmd_expire(ts_cmd_ctx *c)
     int flags;
     long long when;
     if (!expire_flags(c, &flags) || !expire_when(c, &when)) return;
-    ts_entry *e = ts_db_lookup_write(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_write(&c->ex, c->argv[1]);
     if (!e || !expire_allowed(flags, ts_entry_expire(e), when)) {
         ts_prop_none(c);
         ts_reply_int(c->r, 0);
@@ -382,12 +382,12 @@ void cmd_expire(ts_cmd_ctx *c)
     if (when <= c->now_ms) {
         ts_arg del[2] = {{"DEL", 3}, key};
         ts_prop_argv(c, 2, del);
-        ts_table_delete_entry(ts_db_table(c), e);
+        ts_table_delete_entry(ts_db_table(&c->ex), e);
     } else {
         char num[24];
         ts_arg pexpireat[3] = {{"PEXPIREAT", 9}, key, {num, (size_t)snprintf(num, sizeof num, "%lld", when)}};
         ts_prop_argv(c, 3, pexpireat);
-        ts_table_set_expire(ts_db_table(c), e, when);
+        ts_table_set_expire(ts_db_table(&c->ex), e, when);
     }
     ts_reply_int(c->r, 1);
 }
@@ -399,7 +399,7 @@ void cmd_ttl(ts_cmd_ctx *c)
     const char *name = c->cmd->name;
     bool ms = name[0] == 'p';
     bool absolute = strstr(name, "expiretime") != NULL;
-    ts_entry *e = ts_db_lookup_notouch(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_notouch(&c->ex, c->argv[1]);
     if (!e) { ts_reply_int(c->r, -2); return; }
     long long expire = ts_entry_expire(e);
     if (expire < 0) { ts_reply_int(c->r, -1); return; }
@@ -415,8 +415,8 @@ void cmd_ttl(ts_cmd_ctx *c)
 
 void cmd_persist(ts_cmd_ctx *c)
 {
-    ts_entry *e = ts_db_lookup_write(c, c->argv[1]);
+    ts_entry *e = ts_db_lookup_write(&c->ex, c->argv[1]);
     if (!e || ts_entry_expire(e) < 0) { ts_reply_int(c->r, 0); return; }
-    ts_table_set_expire(ts_db_table(c), e, -1);
+    ts_table_set_expire(ts_db_table(&c->ex), e, -1);
     ts_reply_int(c->r, 1);
 }

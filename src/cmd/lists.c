@@ -21,6 +21,7 @@
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
 #include "tessera/types/t_list.h"
+#include "tessera/store/typed_ops.h"
 
 #define ERR_INDEX_RANGE "ERR index out of range"
 #define ERR_MUST_POSITIVE "ERR value is out of range, must be positive"
@@ -53,7 +54,7 @@ static ts_quicklist *list_of(ts_entry *e) { return ts_entry_obj(e); }
 /* Deletes the key of e when its list is empty. */
 static void drop_if_empty(ts_cmd_ctx *c, ts_entry *e)
 {
-    if (list_of(e)->count == 0) ts_table_delete_entry(ts_db_table(c), e);
+    if (list_of(e)->count == 0) ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
 
 /* ---------- LPUSH / RPUSH / LPUSHX / RPUSHX ---------- */
@@ -62,19 +63,19 @@ static void push_generic(ts_cmd_ctx *c, int where, bool xx)
 {
     ts_arg key = c->argv[1];
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, key, TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, key, TS_TYPE_LIST, &wrong);
     if (wrong) return;
     ts_quicklist *ql;
     if (!e) {
         if (xx) { ts_reply_int(c->r, 0); return; }
-        ql = ts_ql_new(ts_db_config(c)->list_max_listpack_size, ts_db_config(c)->list_compress_depth);
-        ts_db_add_object(c, key, TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
+        ql = ts_ql_new(ts_db_config(&c->ex)->list_max_listpack_size, ts_db_config(&c->ex)->list_compress_depth);
+        ts_db_add_object(&c->ex, key, TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
     } else {
         ql = list_of(e);
     }
     for (int i = 2; i < c->argc; i++) ts_ql_push(ql, where, c->argv[i].ptr, c->argv[i].len);
     ts_reply_int(c->r, (long long)ql->count);
-    ts_db_signal_ready(c, key);
+    ts_db_signal_ready(&c->ex, key);
 }
 
 void cmd_lpush(ts_cmd_ctx *c) { push_generic(c, TS_LIST_HEAD, false); }
@@ -97,7 +98,7 @@ static void pop_generic(ts_cmd_ctx *c, int where)
         return;
     }
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) {
         if (has_count) ts_reply_null_array(c->r);
@@ -108,7 +109,7 @@ static void pop_generic(ts_cmd_ctx *c, int where)
         ts_reply_array(c->r, 0);
         return;
     }
-    ts_list_pop_reply(c, c->argv[1], e, where, (long)(count > LONG_MAX ? LONG_MAX : count), !has_count);
+    ts_list_pop_reply(&c->ex, c->argv[1], e, where, (long)(count > LONG_MAX ? LONG_MAX : count), !has_count);
 }
 
 void cmd_lpop(ts_cmd_ctx *c) { pop_generic(c, TS_LIST_HEAD); }
@@ -119,7 +120,7 @@ void cmd_rpop(ts_cmd_ctx *c) { pop_generic(c, TS_LIST_TAIL); }
 void cmd_llen(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     ts_reply_int(c->r, e ? (long long)list_of(e)->count : 0);
 }
@@ -127,7 +128,7 @@ void cmd_llen(ts_cmd_ctx *c)
 void cmd_lindex(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_null(c->r); return; }
     long long index;
@@ -146,7 +147,7 @@ void cmd_lrange(ts_cmd_ctx *c)
     long long start, end;
     if (!parse_long(c, c->argv[2], &start) || !parse_long(c, c->argv[3], &end)) return;
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_array(c->r, 0); return; }
     ts_quicklist *ql = list_of(e);
@@ -170,7 +171,7 @@ void cmd_lrange(ts_cmd_ctx *c)
 void cmd_lset(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
     long long index;
@@ -191,7 +192,7 @@ void cmd_linsert(ts_cmd_ctx *c)
     else if (ts_arg_eq(c->argv[2], "before")) where = TS_LP_BEFORE;
     else { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_int(c->r, 0); return; }
     ts_quicklist *ql = list_of(e);
@@ -202,7 +203,7 @@ void cmd_linsert(ts_cmd_ctx *c)
         if (val_eq(&v, c->argv[3])) {
             ts_ql_iter_insert(&it, where, c->argv[4].ptr, c->argv[4].len);
             ts_reply_int(c->r, (long long)ql->count);
-            ts_db_signal_ready(c, c->argv[1]);
+            ts_db_signal_ready(&c->ex, c->argv[1]);
             return;
         }
     }
@@ -216,7 +217,7 @@ void cmd_lrem(ts_cmd_ctx *c)
     long long toremove;
     if (!parse_long(c, c->argv[2], &toremove)) return;
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_int(c->r, 0); return; }
     ts_quicklist *ql = list_of(e);
@@ -245,7 +246,7 @@ void cmd_ltrim(ts_cmd_ctx *c)
     long long start, end;
     if (!parse_long(c, c->argv[2], &start) || !parse_long(c, c->argv[3], &end)) return;
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_ok(c->r); return; }
     ts_quicklist *ql = list_of(e);
@@ -298,7 +299,7 @@ void cmd_lpos(ts_cmd_ctx *c)
         }
     }
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!e) {
         if (count != -1) ts_reply_array(c->r, 0);
@@ -350,10 +351,10 @@ void cmd_lpos(ts_cmd_ctx *c)
 static void move_generic(ts_cmd_ctx *c, int from, int to)
 {
     bool wrong;
-    ts_entry *se = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_LIST, &wrong);
+    ts_entry *se = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
     if (!se) { ts_reply_null(c->r); return; }
-    ts_list_move(c, c->argv[1], se, c->argv[2], from, to);
+    ts_list_move(&c->ex, c->argv[1], se, c->argv[2], from, to);
 }
 
 void cmd_lmove(ts_cmd_ctx *c)
@@ -377,12 +378,12 @@ void cmd_lmpop(ts_cmd_ctx *c)
     int where = o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD;
     for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
         bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(c, c->argv[k], TS_TYPE_LIST, &wrong);
+        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_LIST, &wrong);
         if (wrong) return;
         if (!e) continue;
         ts_reply_array(c->r, 2);
         ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(c, c->argv[k], e, where, o.count, false);
+        ts_list_pop_reply(&c->ex, c->argv[k], e, where, o.count, false);
         return;
     }
     ts_reply_null_array(c->r);

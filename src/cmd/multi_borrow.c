@@ -118,7 +118,7 @@ static void borrow_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             if (repeated(t, p, k)) continue;
             loan *x = &l->items[l->n++];
             x->pos = p->keys[k];
-            loan_take(x, ts_db_table(c), ts_db_lookup_in(c->shard, c->db, t->argv[x->pos], c->now_ms));
+            loan_take(x, ts_db_table(&c->ex), ts_db_lookup_in(c->shard, c->db, t->argv[x->pos], c->now_ms));
         }
         p->ptr = l;
         return;
@@ -132,7 +132,7 @@ static void borrow_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
         loan *x = &l->items[i];
         if (!x->present) continue;
         int type = x->v.type;
-        loan_put(x, ts_db_table(c), t->argv[x->pos]);
+        loan_put(x, ts_db_table(&c->ex), t->argv[x->pos]);
         ts_db_signal_ready_in(c->shard, c->db, t->argv[x->pos], type);
     }
     loans_free(l);
@@ -156,7 +156,7 @@ static void run_on_scratch(ts_txn *t)
         for (int i = 0; l && i < l->n; i++) loan_put(&l->items[i], tab, t->argv[l->items[i].pos]);
     }
     ts_cmd_ctx ctx = {
-        .shard = &scratch, .worker = t->coord, .conn = NULL, .cmd = t->cmd, .db = t->db,
+        .shard = &scratch, .config = &t->coord->config, .worker = t->coord, .conn = NULL, .cmd = t->cmd, .db = t->db,
         .argc = t->argc, .argv = t->argv, .r = &t->reply, .now_ms = t->now_ms, .blocker = t->blocker,
     };
     if (t->coord->shard.aof) {

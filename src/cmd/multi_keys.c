@@ -114,7 +114,7 @@ static int after_sum(ts_txn *t)
 static void del_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
     long long n = 0;
-    for (int k = 0; k < p->nkeys; k++) n += ts_db_delete(c, t->argv[p->keys[k]]);
+    for (int k = 0; k < p->nkeys; k++) n += ts_db_delete(&c->ex, t->argv[p->keys[k]]);
     p->n = n;
 }
 
@@ -128,7 +128,7 @@ static void exists_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     long long n = 0;
     for (int k = 0; k < p->nkeys; k++) {
         ts_arg key = t->argv[p->keys[k]];
-        n += (touch ? ts_db_lookup_read(c, key) : ts_db_lookup_notouch(c, key)) != NULL;
+        n += (touch ? ts_db_lookup_read(&c->ex, key) : ts_db_lookup_notouch(&c->ex, key)) != NULL;
     }
     p->n = n;
 }
@@ -140,7 +140,7 @@ const ts_txn_ops ts_multi_exists = {.step = exists_step, .after = after_sum};
 static void dbsize_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
     (void)t;
-    p->n = (long long)ts_table_size(ts_db_table(c));
+    p->n = (long long)ts_table_size(ts_db_table(&c->ex));
 }
 
 const ts_txn_ops ts_multi_dbsize = {.step = dbsize_step, .after = after_sum};
@@ -172,7 +172,7 @@ static void keys_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
     keys_scan x = {.pattern = t->argv[1], .now_ms = c->now_ms, .r = c->r};
     x.all = x.pattern.len == 1 && x.pattern.ptr[0] == '*';
-    ts_table *tab = ts_db_table(c);
+    ts_table *tab = ts_db_table(&c->ex);
     uint64_t cursor = 0;
     do {
         cursor = ts_table_scan(tab, cursor, 1024, keys_cb, &x);
@@ -203,7 +203,7 @@ const ts_txn_ops ts_multi_keys = {.step = keys_step, .after = keys_after};
 static void randomkey_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
     (void)t;
-    ts_table *tab = ts_db_table(c);
+    ts_table *tab = ts_db_table(&c->ex);
     ts_entry *e;
     while ((e = ts_table_random(tab)) != NULL) {
         size_t klen;
@@ -262,7 +262,7 @@ static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     p->i64 = ok ? ARG_OK : ARG_SYNTAX;
     if (!ok) return;
     bool all = strcmp(t->cmd->name, "flushall") == 0;
-    ts_table *first = all ? c->shard->dbs : ts_db_table(c);
+    ts_table *first = all ? c->shard->dbs : ts_db_table(&c->ex);
     int n = all ? c->shard->ndb : 1;
     if (async) {
         ts_lazyfree_tables(first, n);
@@ -417,15 +417,15 @@ static void look_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c, const xfer_args 
     long long flags = o->replace ? F_REPLACE : 0;
     if (part_has_pos(p, 1)) {
         ts_arg src = t->argv[1];
-        ts_entry *e = is_copy(t) ? ts_db_lookup_read(c, src) : ts_db_lookup_write(c, src);
+        ts_entry *e = is_copy(t) ? ts_db_lookup_read(&c->ex, src) : ts_db_lookup_write(&c->ex, src);
         if (e) {
             flags |= F_SRC_FOUND;
             if (is_copy(t)) {
                 p->ptr = take_copy(e, c->now_ms);
                 if (!p->ptr) flags |= F_UNCOPYABLE;
             } else if (!is_renamenx(t) && !same_key(t)) {
-                ts_db_signal_deleted(c, src);
-                p->ptr = take_detach(ts_db_table(c), e);
+                ts_db_signal_deleted(&c->ex, src);
+                p->ptr = take_detach(ts_db_table(&c->ex), e);
             }
         }
     }
@@ -443,19 +443,19 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
         if (v == ARG_OK) look_step(t, p, c, &o);
     } else if (t->phase == PHASE_TAKE) {
         if (part_has_pos(p, 1)) {
-            ts_entry *e = ts_db_lookup_write(c, t->argv[1]);
+            ts_entry *e = ts_db_lookup_write(&c->ex, t->argv[1]);
             /* Found in PHASE_LOOK; the shard stayed held (no active expiry
              * runs on a held shard) and the txn's clock is fixed. */
             TS_ASSERT(e);
-            if (e) ts_db_signal_deleted(c, t->argv[1]);
-            if (e) p->ptr = take_detach(ts_db_table(c), e);
+            if (e) ts_db_signal_deleted(&c->ex, t->argv[1]);
+            if (e) p->ptr = take_detach(ts_db_table(&c->ex), e);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
         /* Blocked clients of the destination: the old value goes, the new
          * one may serve them (Redis signals both). */
         ts_cmd_ctx dc = *c;
         dc.db = o.dst_db;
-        ts_db_signal_deleted(&dc, t->argv[2]);
+        ts_db_signal_deleted(&dc.ex, t->argv[2]);
         int type = ((carried *)p->ptr)->v.type;
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
         ts_db_signal_ready_in(c->shard, o.dst_db, t->argv[2], type);

@@ -151,7 +151,7 @@ static void msetnx_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
         return;
     }
     p->n = 0;
-    for (int i = 0; i < p->nkeys; i++) p->n += ts_db_exists(ctx, ctx->argv[p->keys[i]]);
+    for (int i = 0; i < p->nkeys; i++) p->n += ts_db_exists(&ctx->ex, ctx->argv[p->keys[i]]);
 }
 
 static int msetnx_after(ts_txn *t)

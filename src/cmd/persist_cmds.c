@@ -190,7 +190,7 @@ static void start_conn_less(ts_worker *w, const char *name)
     const ts_command *cmd = ts_command_lookup(name, strlen(name));
     ts_arg argv[1] = {{.ptr = name, .len = strlen(name)}};
     if (w->srv->nworkers == 1) {
-        ts_cmd_ctx c = {.shard = &w->shard, .worker = w, .cmd = cmd, .argc = 1, .argv = argv,
+        ts_cmd_ctx c = {.shard = &w->shard, .config = &w->config, .worker = w, .cmd = cmd, .argc = 1, .argv = argv,
                         .now_ms = w->now_ms};
         run_one_shard(&c, NULL);
         return;

@@ -22,6 +22,7 @@
 #include "tessera/route/slot.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/version.h"
 
 /* Arguments are not NUL-terminated: at most 128 bytes of one, as "%.*s"
  * arguments (stopping at a NUL like Redis's "%.128s" on an sds). */
@@ -813,7 +814,7 @@ static void debug_object(ts_cmd_ctx *c)
 {
     /* Like Redis: a plain find, which neither expires the key nor
      * touches its LRU clock. */
-    ts_entry *e = ts_table_find(ts_db_table(c), c->argv[2].ptr, c->argv[2].len);
+    ts_entry *e = ts_table_find(ts_db_table(&c->ex), c->argv[2].ptr, c->argv[2].len);
     if (!e) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
     ts_value v;
     ts_entry_value(e, &v);

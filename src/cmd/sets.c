@@ -47,7 +47,7 @@
 
 /* ---------- helpers ---------- */
 
-static long long max_intset(ts_cmd_ctx *c) { return ts_db_config(c)->set_max_intset_entries; }
+static long long max_intset(ts_cmd_ctx *c) { return ts_db_config(&c->ex)->set_max_intset_entries; }
 
 /* A set entry's object and encoding. */
 typedef struct setv {
@@ -73,7 +73,7 @@ static void setv_commit(ts_cmd_ctx *c, setv *s)
     /* First the new pointer: deleting frees what the entry points at. */
     ts_entry_set_object(s->e, s->enc, s->obj);
     if (ts_set_size(s->obj, s->enc) == 0) {
-        ts_table_delete_entry(ts_db_table(c), s->e);
+        ts_table_delete_entry(ts_db_table(&c->ex), s->e);
         s->e = NULL;
     }
 }
@@ -83,9 +83,9 @@ static void setv_commit(ts_cmd_ctx *c, setv *s)
 static size_t store_set(ts_cmd_ctx *c, ts_arg key, void *obj, int enc)
 {
     size_t n = ts_set_size(obj, enc);
-    ts_db_delete(c, key);
+    ts_db_delete(&c->ex, key);
     if (n == 0) ts_set_free(obj, enc);
-    else ts_db_add_object(c, key, TS_TYPE_SET, enc, obj);
+    else ts_db_add_object(&c->ex, key, TS_TYPE_SET, enc, obj);
     return n;
 }
 
@@ -137,14 +137,14 @@ static void reply_set_members(ts_cmd_ctx *c, void *obj, int enc)
 void cmd_sadd(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     setv s;
     if (e) {
         s = setv_of(e);
     } else {
         s.obj = ts_set_create(c->argv[2].ptr, c->argv[2].len, &s.enc);
-        s.e = ts_db_add_object(c, c->argv[1], TS_TYPE_SET, s.enc, s.obj);
+        s.e = ts_db_add_object(&c->ex, c->argv[1], TS_TYPE_SET, s.enc, s.obj);
     }
     long long added = 0, max = max_intset(c);
     for (int i = 2; i < c->argc; i++) added += ts_set_add(&s.obj, &s.enc, c->argv[i].ptr, c->argv[i].len, max);
@@ -155,7 +155,7 @@ void cmd_sadd(ts_cmd_ctx *c)
 void cmd_srem(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_int(c->r, 0); return; }
     setv s = setv_of(e);
@@ -171,7 +171,7 @@ void cmd_srem(ts_cmd_ctx *c)
 void cmd_sismember(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     setv s = setv_of(e);
     ts_reply_int(c->r, e && ts_set_has(s.obj, s.enc, c->argv[2].ptr, c->argv[2].len));
@@ -180,7 +180,7 @@ void cmd_sismember(ts_cmd_ctx *c)
 void cmd_smismember(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     setv s = setv_of(e);
     ts_reply_array(c->r, c->argc - 2);
@@ -191,7 +191,7 @@ void cmd_smismember(ts_cmd_ctx *c)
 void cmd_scard(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     setv s = setv_of(e);
     ts_reply_int(c->r, e ? (long long)ts_set_size(s.obj, s.enc) : 0);
@@ -200,7 +200,7 @@ void cmd_scard(ts_cmd_ctx *c)
 void cmd_smembers(ts_cmd_ctx *c)
 {
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_set(c->r, 0); return; }
     setv s = setv_of(e);
@@ -245,7 +245,7 @@ static void spop_count(ts_cmd_ctx *c)
     long long count;
     if (!ts_arg_to_ll(c->argv[2], &count) || count < 0) { ts_reply_error(c->r, ERR_POSITIVE); return; }
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e || count == 0) { ts_reply_set(c->r, 0); return; }
     setv s = setv_of(e);
@@ -261,7 +261,7 @@ static void spop_count(ts_cmd_ctx *c)
         mlist_free(&m);
         reply_set_members(c, u, uenc);
         ts_set_free(u, uenc);
-        ts_table_delete_entry(ts_db_table(c), e);
+        ts_table_delete_entry(ts_db_table(&c->ex), e);
         ts_arg del[2] = {{"DEL", 3}, c->argv[1]};
         ts_prop_argv(c, 2, del);
         return;
@@ -303,7 +303,7 @@ void cmd_spop(ts_cmd_ctx *c)
     if (c->argc == 3) { spop_count(c); return; }
     if (c->argc > 3) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
     bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_null(c->r); return; }
     setv s = setv_of(e);
@@ -323,7 +323,7 @@ static void srandmember_count(ts_cmd_ctx *c)
     bool uniq = l >= 0;
     unsigned long long count = uniq ? (unsigned long long)l : (unsigned long long)-l;
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e || count == 0) { ts_reply_array(c->r, 0); return; }
     setv s = setv_of(e);
@@ -375,7 +375,7 @@ void cmd_srandmember(ts_cmd_ctx *c)
     if (c->argc == 3) { srandmember_count(c); return; }
     if (c->argc > 3) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e) { ts_reply_null(c->r); return; }
     setv s = setv_of(e);
@@ -391,8 +391,8 @@ void cmd_srandmember(ts_cmd_ctx *c)
 void cmd_smove(ts_cmd_ctx *c)
 {
     ts_arg ele = c->argv[3];
-    ts_entry *src = ts_db_lookup_write(c, c->argv[1]);
-    ts_entry *dst = ts_db_lookup_write(c, c->argv[2]);
+    ts_entry *src = ts_db_lookup_write(&c->ex, c->argv[1]);
+    ts_entry *dst = ts_db_lookup_write(&c->ex, c->argv[2]);
     if (!src) { ts_reply_int(c->r, 0); return; }
     if (ts_entry_type(src) != TS_TYPE_SET || (dst && ts_entry_type(dst) != TS_TYPE_SET)) {
         ts_reply_error(c->r, TS_ERR_WRONGTYPE);
@@ -410,7 +410,7 @@ void cmd_smove(ts_cmd_ctx *c)
         d = setv_of(dst);
     } else {
         d.obj = ts_set_create(ele.ptr, ele.len, &d.enc);
-        d.e = ts_db_add_object(c, c->argv[2], TS_TYPE_SET, d.enc, d.obj);
+        d.e = ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_SET, d.enc, d.obj);
     }
     ts_set_add(&d.obj, &d.enc, ele.ptr, ele.len, max_intset(c));
     ts_entry_set_object(d.e, d.enc, d.obj);
@@ -434,8 +434,8 @@ static srcset *lookup_sets(ts_cmd_ctx *c, const ts_arg *keys, int n, bool write,
     *missing = 0;
     for (int i = 0; i < n; i++) {
         bool wrong;
-        ts_entry *e = write ? ts_db_lookup_write_type(c, keys[i], TS_TYPE_SET, &wrong)
-                            : ts_db_lookup_read_type(c, keys[i], TS_TYPE_SET, &wrong);
+        ts_entry *e = write ? ts_db_lookup_write_type(&c->ex, keys[i], TS_TYPE_SET, &wrong)
+                            : ts_db_lookup_read_type(&c->ex, keys[i], TS_TYPE_SET, &wrong);
         if (wrong) { free(v); return NULL; }
         v[i].e = e;
         if (!e) { (*missing)++; v[i].obj = NULL; v[i].enc = 0; v[i].size = 0; continue; }
@@ -626,7 +626,7 @@ void cmd_sscan(ts_cmd_ctx *c)
     uint64_t cursor;
     if (!ts_arg_to_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
     bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(c, c->argv[1], TS_TYPE_SET, &wrong);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
     if (!e) {
         ts_reply_array(c->r, 2);

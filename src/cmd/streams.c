@@ -118,13 +118,13 @@ static void reply_id(ts_reply *r, const ts_stream_id *id)
 
 static ts_stream *stream_read(ts_cmd_ctx *c, ts_arg key, bool *wrongtype)
 {
-    ts_entry *e = ts_db_lookup_read_type(c, key, TS_TYPE_STREAM, wrongtype);
+    ts_entry *e = ts_db_lookup_read_type(&c->ex, key, TS_TYPE_STREAM, wrongtype);
     return e ? ts_entry_obj(e) : NULL;
 }
 
 static ts_stream *stream_write(ts_cmd_ctx *c, ts_arg key, bool *wrongtype)
 {
-    ts_entry *e = ts_db_lookup_write_type(c, key, TS_TYPE_STREAM, wrongtype);
+    ts_entry *e = ts_db_lookup_write_type(&c->ex, key, TS_TYPE_STREAM, wrongtype);
     return e ? ts_entry_obj(e) : NULL;
 }
 
@@ -402,7 +402,7 @@ static int parse_add_trim(ts_cmd_ctx *c, trim_args *a, bool xadd)
     }
     if (a->approx) {
         if (!limit_given) {
-            long long e = ts_db_config(c)->stream_node_max_entries;
+            long long e = ts_db_config(&c->ex)->stream_node_max_entries;
             a->limit = e > 0 && e <= LLONG_MAX / 100 ? e * 100 : 10000;
             if (a->limit > 1000000) a->limit = 1000000;
         }
@@ -479,7 +479,7 @@ void cmd_xadd(ts_cmd_ctx *c)
     if (!s) {
         if (a.nomkstream) { ts_reply_null(c->r); return; }
         s = ts_stream_new();
-        ts_db_add_object(c, key, TS_TYPE_STREAM, TS_ENC_STREAM, s);
+        ts_db_add_object(&c->ex, key, TS_TYPE_STREAM, TS_ENC_STREAM, s);
     }
     if (s->last_id.ms == UINT64_MAX && s->last_id.seq == UINT64_MAX) {
         ts_reply_error(c->r, ERR_EXHAUSTED);
@@ -505,12 +505,12 @@ void cmd_xadd(ts_cmd_ctx *c)
         ts_reply_error(c->r, ERR_ID_SMALL);
         return;
     }
-    const ts_config *cfg = ts_db_config(c);
+    const ts_config *cfg = ts_db_config(&c->ex);
     ts_stream_append(s, &id, c->argv + fpos, nfv / 2, cfg->stream_node_max_bytes, cfg->stream_node_max_entries);
     reply_id(c->r, &id);
     do_trim(s, &a);
     prop_xadd(c, &a, s, &id, fpos);
-    ts_db_signal_ready(c, key);
+    ts_db_signal_ready(&c->ex, key);
 }
 
 void cmd_xtrim(ts_cmd_ctx *c)
@@ -759,7 +759,7 @@ void cmd_xread(ts_cmd_ctx *c)
         dollar[i] = false;
         if (!ts_cmd_key_wanted(c, kpos)) continue;
         bool wt;
-        ts_entry *e = ts_db_lookup_read(c, key);
+        ts_entry *e = ts_db_lookup_read(&c->ex, key);
         wt = e && ts_entry_type(e) != TS_TYPE_STREAM;
         if (wt) {
             if (serving && a.group_mode) ts_reply_error(c->r, "UNBLOCKED the stream key no longer exists");
@@ -1016,7 +1016,7 @@ void cmd_xgroup_create(ts_cmd_ctx *c)
     }
     if (!s) {
         s = ts_stream_new();
-        ts_db_add_object(c, c->argv[2], TS_TYPE_STREAM, TS_ENC_STREAM, s);
+        ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_STREAM, TS_ENC_STREAM, s);
     }
     if (ts_stream_cg_create(s, c->argv[3].ptr, c->argv[3].len, &id, er)) ts_reply_ok(c->r);
     else ts_reply_error(c->r, "BUSYGROUP Consumer Group name already exists");
@@ -1053,7 +1053,7 @@ void cmd_xgroup_destroy(ts_cmd_ctx *c)
         ts_stream_cg_destroy(s, c->argv[3].ptr, c->argv[3].len);
         ts_reply_int(c->r, 1);
         /* Clients blocked on the group get their NOGROUP error. */
-        ts_db_signal_ready(c, c->argv[2]);
+        ts_db_signal_ready(&c->ex, c->argv[2]);
     } else {
         ts_reply_int(c->r, 0);
     }

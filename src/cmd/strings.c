@@ -46,7 +46,7 @@
  * not exist, -1 when it holds another type. */
 int ts_str_read(ts_cmd_ctx *c, ts_arg key, char *numbuf, const char **p, size_t *n)
 {
-    ts_entry *e = ts_db_lookup_read(c, key);
+    ts_entry *e = ts_db_lookup_read(&c->ex, key);
     if (!e) return 0;
     if (ts_entry_type(e) != TS_TYPE_STRING) return -1;
     ts_entry_string(e, numbuf, p, n);
@@ -79,7 +79,7 @@ static void reply_entry(ts_cmd_ctx *c, const ts_entry *e)
 static bool reply_get(ts_cmd_ctx *c, ts_arg key)
 {
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(c, key), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, key), &ok);
     if (!ok) return false;
     if (e) reply_entry(c, e);
     else ts_reply_null(c->r);
@@ -101,7 +101,7 @@ static size_t entry_strlen(const ts_entry *e)
  * and refreshes the LRU clock the way ts_db_set_string does. */
 static void store_value(ts_cmd_ctx *c, ts_arg key, ts_entry *e, const ts_value *v)
 {
-    ts_table *t = ts_db_table(c);
+    ts_table *t = ts_db_table(&c->ex);
     e = e ? ts_table_set_value(t, e, v) : ts_table_set(t, key.ptr, key.len, v, -1, false);
     ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
 }
@@ -247,9 +247,9 @@ static void set_generic(ts_cmd_ctx *c, const set_opts *o, bool as_int)
     int64_t when = -1;
     if (o->expire && !opts_expire_at_ms(c, o, &when)) return;
     if (get && !reply_get(c, key)) return;
-    bool found = ts_db_exists(c, key);
+    bool found = ts_db_exists(&c->ex, key);
     bool stored = !((o->flags & OPT_NX) && found) && !((o->flags & OPT_XX) && !found);
-    if (stored) ts_db_set_string(c, key, val.ptr, val.len, when, (o->flags & OPT_KEEPTTL) != 0);
+    if (stored) ts_db_set_string(&c->ex, key, val.ptr, val.len, when, (o->flags & OPT_KEEPTTL) != 0);
     if (stored) prop_set(c, key, val.ptr, val.len, when, (o->flags & OPT_KEEPTTL) != 0);
     else ts_prop_none(c);
     if (get) return;
@@ -275,7 +275,7 @@ static void setex_generic(ts_cmd_ctx *c, bool seconds)
 {
     int64_t when;
     if (!expire_at_ms(c, c->argv[2], seconds, true, &when)) return;
-    ts_db_set_string(c, c->argv[1], c->argv[3].ptr, c->argv[3].len, when, false);
+    ts_db_set_string(&c->ex, c->argv[1], c->argv[3].ptr, c->argv[3].len, when, false);
     prop_set(c, c->argv[1], c->argv[3].ptr, c->argv[3].len, when, false);
     ts_reply_ok(c->r);
 }
@@ -290,20 +290,20 @@ TS_CMD_FN(cmd_get) { reply_get(c, c->argv[1]); }
 TS_CMD_FN(cmd_getset)
 {
     if (!reply_get(c, c->argv[1])) return;
-    ts_db_set_string(c, c->argv[1], c->argv[2].ptr, c->argv[2].len, -1, false);
+    ts_db_set_string(&c->ex, c->argv[1], c->argv[2].ptr, c->argv[2].len, -1, false);
 }
 
 TS_CMD_FN(cmd_getdel)
 {
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(c, c->argv[1]), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
     if (!ok) return;
     if (!e) {
         ts_reply_null(c->r);
         return;
     }
     reply_entry(c, e);
-    ts_table_delete_entry(ts_db_table(c), e);
+    ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
 
 /* GETEX: options first (syntax), then the key (nil when missing), its type,
@@ -314,7 +314,7 @@ TS_CMD_FN(cmd_getex)
     if (!parse_set_opts(c, 2, false, &o)) return;
     ts_prop_none(c);   /* unless it changes the expire time, below */
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(c, c->argv[1]), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
     if (!ok) return;
     if (!e) {
         ts_reply_null(c->r);
@@ -323,7 +323,7 @@ TS_CMD_FN(cmd_getex)
     int64_t when = -1;
     if (o.expire && !opts_expire_at_ms(c, &o, &when)) return;
     reply_entry(c, e);
-    ts_table *t = ts_db_table(c);
+    ts_table *t = ts_db_table(&c->ex);
     ts_arg key = c->argv[1];
     if (o.expire && when <= c->now_ms) {
         ts_arg del[2] = {{"DEL", 3}, key};
@@ -344,7 +344,7 @@ TS_CMD_FN(cmd_getex)
 TS_CMD_FN(cmd_strlen)
 {
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(c, c->argv[1]), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
     if (ok) ts_reply_int(c->r, e ? (long long)entry_strlen(e) : 0);
 }
 
@@ -382,7 +382,7 @@ bool ts_str_check_pairs(ts_reply *r, const ts_command *cmd, int argc)
 void ts_str_set_pair(ts_cmd_ctx *c, int pos)
 {
     ts_arg val = c->argv[pos + 1];
-    ts_db_set_string(c, c->argv[pos], val.ptr, val.len, -1, false);
+    ts_db_set_string(&c->ex, c->argv[pos], val.ptr, val.len, -1, false);
 }
 
 TS_CMD_FN(cmd_mset)
@@ -396,7 +396,7 @@ TS_CMD_FN(cmd_msetnx)
 {
     if (!ts_str_check_pairs(c->r, c->cmd, c->argc)) return;
     for (int j = 1; j < c->argc; j += 2) {
-        if (ts_db_exists(c, c->argv[j])) {
+        if (ts_db_exists(&c->ex, c->argv[j])) {
             ts_reply_int(c->r, 0);
             return;
         }
@@ -429,11 +429,11 @@ TS_CMD_FN(cmd_append)
 {
     ts_arg key = c->argv[1], val = c->argv[2];
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_write(c, key), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_write(&c->ex, key), &ok);
     if (!ok) return;
     if (!e) {
         /* A new key gets the argument as SET would store it (maybe "int"). */
-        ts_db_set_string(c, key, val.ptr, val.len, -1, false);
+        ts_db_set_string(&c->ex, key, val.ptr, val.len, -1, false);
         ts_reply_int(c->r, (long long)val.len);
         return;
     }
@@ -455,7 +455,7 @@ TS_CMD_FN(cmd_setrange)
         return;
     }
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_write(c, key), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_write(&c->ex, key), &ok);
     if (!ok) return;
     if (val.len == 0) {
         /* Nothing to write: the current length, and no key is created. */
@@ -502,7 +502,7 @@ static void incr_by(ts_cmd_ctx *c, long long delta)
 {
     ts_arg key = c->argv[1];
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_write(c, key), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_write(&c->ex, key), &ok);
     if (!ok) return;
     long long cur = 0;
     if (e) {
@@ -557,7 +557,7 @@ TS_CMD_FN(cmd_incrbyfloat)
 {
     ts_arg key = c->argv[1];
     bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_write(c, key), &ok);
+    ts_entry *e = string_entry(c, ts_db_lookup_write(&c->ex, key), &ok);
     if (!ok) return;
     long double cur = 0, incr;
     if (e) {

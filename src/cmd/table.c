@@ -181,12 +181,6 @@ int ts_command_keys(const ts_command *cmd, int argc, const ts_arg *argv, int *po
     return n;
 }
 
-bool ts_arg_eq(ts_arg a, const char *lit)
-{
-    size_t n = strlen(lit);
-    return a.len == n && strncasecmp(a.ptr, lit, n) == 0;
-}
-
 const char *ts_arg_to_int(ts_arg a, int *out)
 {
     long long v;

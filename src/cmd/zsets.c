@@ -30,6 +30,7 @@
 #include "tessera/types/listpack.h"
 #include "tessera/types/t_set.h"
 #include "tessera/types/t_zset.h"
+#include "tessera/store/typed_ops.h"
 
 #define ERR_NAN "ERR resulting score is not a number (NaN)"
 #define ERR_MINMAX "ERR min or max is not a float"
@@ -37,12 +38,12 @@
 
 static ts_entry *zread(ts_cmd_ctx *c, ts_arg key, bool *wrong)
 {
-    return ts_db_lookup_read_type(c, key, TS_TYPE_ZSET, wrong);
+    return ts_db_lookup_read_type(&c->ex, key, TS_TYPE_ZSET, wrong);
 }
 
 static ts_entry *zwrite(ts_cmd_ctx *c, ts_arg key, bool *wrong)
 {
-    return ts_db_lookup_write_type(c, key, TS_TYPE_ZSET, wrong);
+    return ts_db_lookup_write_type(&c->ex, key, TS_TYPE_ZSET, wrong);
 }
 
 /* Redis's getLongFromObjectOrReply. */
@@ -75,7 +76,7 @@ static bool get_range_long(ts_cmd_ctx *c, ts_arg a, long long min, long long max
 static void store_or_delete(ts_cmd_ctx *c, ts_entry *e, ts_zset *z)
 {
     ts_zset_store(e, z);   /* first: the entry must free the current pointer */
-    if (ts_zset_length(z) == 0) ts_table_delete_entry(ts_db_table(c), e);
+    if (ts_zset_length(z) == 0) ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
 
 static void reply_member(ts_cmd_ctx *c, const char *m, size_t n) { ts_reply_bulk(c->r, m, n); }
@@ -132,15 +133,15 @@ static void zadd_generic(ts_cmd_ctx *c, int flags)
     double score = 0;
     if (!e) {
         if (xx) goto reply;
-        ts_zset nz = ts_zset_create(ts_db_config(c), c->argv[idx + 1].len);
-        e = ts_db_add_object(c, key, TS_TYPE_ZSET, nz.enc, nz.ptr);
+        ts_zset nz = ts_zset_create(ts_db_config(&c->ex), c->argv[idx + 1].len);
+        e = ts_db_add_object(&c->ex, key, TS_TYPE_ZSET, nz.enc, nz.ptr);
     }
     ts_zset z = ts_zset_of(e);
     for (int j = 0; j < elements; j++) {
         ts_arg m = c->argv[idx + 2 * j + 1];
         int out;
         double newscore = 0;
-        if (!ts_zset_add(&z, ts_db_config(c), scores[j], m.ptr, m.len, flags, &out, &newscore)) {
+        if (!ts_zset_add(&z, ts_db_config(&c->ex), scores[j], m.ptr, m.len, flags, &out, &newscore)) {
             store_or_delete(c, e, &z);
             ts_reply_error(c->r, ERR_NAN);
             goto done;
@@ -151,7 +152,7 @@ static void zadd_generic(ts_cmd_ctx *c, int flags)
         score = newscore;
     }
     store_or_delete(c, e, &z);
-    if (added) ts_db_signal_ready(c, key);
+    if (added) ts_db_signal_ready(&c->ex, key);
 reply:
     if (incr) {
         if (processed) ts_reply_double(c->r, score);
@@ -313,7 +314,7 @@ static int item_cmp(const void *pa, const void *pb)
  * encoding Redis picks for a stored result (zsetConvertToListpackIfNeeded). */
 static ts_zset build_sorted(ts_cmd_ctx *c, const zitems *it)
 {
-    const ts_config *cfg = ts_db_config(c);
+    const ts_config *cfg = ts_db_config(&c->ex);
     size_t maxlen = 0;
     for (size_t i = 0; i < it->n; i++) if (it->v[i].n > maxlen) maxlen = it->v[i].n;
     if (it->n <= (unsigned long long)cfg->zset_max_listpack_entries &&
@@ -332,14 +333,14 @@ static ts_zset build_sorted(ts_cmd_ctx *c, const zitems *it)
 static void store_result(ts_cmd_ctx *c, ts_arg dst, const zitems *it)
 {
     if (it->n == 0) {
-        ts_db_delete(c, dst);
+        ts_db_delete(&c->ex, dst);
         ts_reply_int(c->r, 0);
         return;
     }
     ts_zset z = build_sorted(c, it);
-    ts_db_delete(c, dst);
-    ts_db_add_object(c, dst, TS_TYPE_ZSET, z.enc, z.ptr);
-    ts_db_signal_ready(c, dst);
+    ts_db_delete(&c->ex, dst);
+    ts_db_add_object(&c->ex, dst, TS_TYPE_ZSET, z.enc, z.ptr);
+    ts_db_signal_ready(&c->ex, dst);
     ts_reply_int(c->r, (long long)it->n);
 }
 
@@ -582,7 +583,7 @@ static void zpop_command(ts_cmd_ctx *c, bool max)
         return;
     }
     int shape = c->r->resp > 2 && count != -1 ? TS_ZPOP_NESTED : TS_ZPOP_FLAT;
-    ts_zset_pop(c, c->argv[1], e, max, count == -1 ? 1 : (long)count, shape);
+    ts_zset_pop(&c->ex, c->argv[1], e, max, count == -1 ? 1 : (long)count, shape);
 }
 
 void cmd_zpopmin(ts_cmd_ctx *c) { zpop_command(c, false); }
@@ -598,7 +599,7 @@ void cmd_zmpop(ts_cmd_ctx *c)
         ts_entry *e = zwrite(c, key, &wrong);
         if (wrong) return;
         if (!e) continue;
-        ts_zset_pop(c, key, e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
+        ts_zset_pop(&c->ex, key, e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
         return;
     }
     ts_reply_null_array(c->r);
@@ -911,7 +912,7 @@ static void zsetop(ts_cmd_ctx *c, int numkeys_idx, int op, bool store, bool card
     zsrc *src = ts_calloc((size_t)setnum, sizeof(zsrc));
     int j = numkeys_idx + 1;
     for (long long i = 0; i < setnum; i++, j++) {
-        ts_entry *e = store ? ts_db_lookup_write(c, c->argv[j]) : ts_db_lookup_read(c, c->argv[j]);
+        ts_entry *e = store ? ts_db_lookup_write(&c->ex, c->argv[j]) : ts_db_lookup_read(&c->ex, c->argv[j]);
         src[i].weight = 1.0;
         if (!e) continue;
         if (ts_entry_type(e) == TS_TYPE_SET) {

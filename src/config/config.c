@@ -33,7 +33,7 @@
 #include "tessera/util/buf.h"
 #include "tessera/util/glob.h"
 #include "tessera/util/log.h"
-#include "tessera/cmd/server.h"
+#include "tessera/util/version.h"
 
 /* ------------------------------------------------------------------------ */
 /* The option table                                                          */

@@ -369,7 +369,7 @@ static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, i
                       ts_reply *r, int64_t now_ms, ts_blocker *blocker)
 {
     ts_cmd_ctx ctx = {
-        .shard = &w->shard, .worker = w, .conn = c, .cmd = cmd, .db = db,
+        .shard = &w->shard, .config = &w->config, .worker = w, .conn = c, .cmd = cmd, .db = db,
         .argc = argc, .argv = argv, .r = r, .now_ms = now_ms, .blocker = blocker,
     };
     ctx.aof = w->shard.aof;

@@ -30,6 +30,7 @@
 #include "tessera/cmd/server.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/version.h"
 
 ts_persist_status ts_persist;
 

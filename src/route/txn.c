@@ -235,7 +235,7 @@ static void run_step(ts_worker *w, ts_txn_part *p)
     ts_reply r;
     ts_reply_init(&r, &p->out, t->resp);
     ts_cmd_ctx ctx = {
-        .shard = &w->shard, .worker = w, .conn = NULL, .cmd = t->cmd, .db = t->db,
+        .shard = &w->shard, .config = &w->config, .worker = w, .conn = NULL, .cmd = t->cmd, .db = t->db,
         .argc = t->argc, .argv = t->argv, .r = &r, .now_ms = t->now_ms,
     };
     t->ops->step(t, p, &ctx);

@@ -305,7 +305,7 @@ static void ready_push(ts_shard *s, waitlist *l, char *k, size_t len, bool owned
     s->nready++;
 }
 
-void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key) { ts_db_signal_ready_in(c->shard, c->db, key, TS_TYPE_LIST); }
+void ts_db_signal_ready(ts_exec *x, ts_arg key) { ts_db_signal_ready_in(x->shard, x->db, key, TS_TYPE_LIST); }
 
 void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type)
 {
@@ -418,7 +418,7 @@ static bool serve_key(ts_worker *w, waitlist *l, ts_arg key)
             ts_reply r;
             ts_reply_init(&r, &b->reply, b->resp);
             ts_cmd_ctx ctx = {
-                .shard = s, .worker = w, .conn = NULL, .cmd = b->cmd, .db = b->db, .argc = b->argc,
+                .shard = s, .config = &w->config, .worker = w, .conn = NULL, .cmd = b->cmd, .db = b->db, .argc = b->argc,
                 .argv = b->argv, .r = &r, .now_ms = w->now_ms, .serve_key = &key, .aof = s->aof,
             };
             b->cmd->run(&ctx);   /* a blocking command always propagates its pop itself (aof.h) */

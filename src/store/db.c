@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tessera/persist/aof.h"
-#include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
+#include "tessera/store/aof_log.h"
+#include "tessera/store/blocking.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/strconv.h"
 
 
 /* An expiring stream ends the wait of XREADGROUP clients blocked on it. */
@@ -27,8 +27,8 @@ static void log_expired(ts_shard *s, int db, ts_arg key)
 static void signal_expired(ts_shard *s, int db, ts_entry *e, ts_arg key)
 {
     if (TS_LIKELY(s->blocked_keys == 0) || ts_entry_type(e) != TS_TYPE_STREAM) return;
-    ts_cmd_ctx c = {.shard = s, .db = db};
-    ts_db_signal_ready(&c, key);
+    ts_exec x = {.shard = s, .db = db};
+    ts_db_signal_ready(&x, key);
 }
 
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
@@ -45,51 +45,49 @@ ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
     return e;
 }
 
-ts_entry *ts_db_lookup_write(ts_cmd_ctx *c, ts_arg key)
+ts_entry *ts_db_lookup_write(ts_exec *x, ts_arg key)
 {
-    return ts_db_lookup_in(c->shard, c->db, key, c->now_ms);
+    return ts_db_lookup_in(x->shard, x->db, key, x->now_ms);
 }
 
-ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key)
+ts_entry *ts_db_lookup_read(ts_exec *x, ts_arg key)
 {
-    ts_entry *e = ts_db_lookup_in(c->shard, c->db, key, c->now_ms);
+    ts_entry *e = ts_db_lookup_in(x->shard, x->db, key, x->now_ms);
     if (e) {
-        c->shard->stats.keyspace_hits++;
-        ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
+        x->shard->stats.keyspace_hits++;
+        ts_entry_set_lru(e, ts_lru_clock(x->now_ms));
     } else {
-        c->shard->stats.keyspace_misses++;
+        x->shard->stats.keyspace_misses++;
     }
     return e;
 }
 
-ts_entry *ts_db_lookup_notouch(ts_cmd_ctx *c, ts_arg key)
+ts_entry *ts_db_lookup_notouch(ts_exec *x, ts_arg key)
 {
-    ts_entry *e = ts_db_lookup_write(c, key);
-    if (e) c->shard->stats.keyspace_hits++;
-    else c->shard->stats.keyspace_misses++;
+    ts_entry *e = ts_db_lookup_write(x, key);
+    if (e) x->shard->stats.keyspace_hits++;
+    else x->shard->stats.keyspace_misses++;
     return e;
 }
 
-bool ts_db_exists(ts_cmd_ctx *c, ts_arg key) { return ts_db_lookup_write(c, key) != NULL; }
+bool ts_db_exists(ts_exec *x, ts_arg key) { return ts_db_lookup_write(x, key) != NULL; }
 
 /* A stream key that disappears or changes type ends the wait of XREADGROUP
  * clients blocked on it with an error (Redis 7.0's signalDeletedKeyAsReady):
  * the blocking registry gets a signal; cheap when nobody is blocked. */
-void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key)
+void ts_db_signal_deleted(ts_exec *x, ts_arg key)
 {
-    if (TS_LIKELY(c->shard->blocked_keys == 0)) return;
-    ts_entry *e = ts_table_find(ts_db_table(c), key.ptr, key.len);
-    if (e && ts_entry_type(e) == TS_TYPE_STREAM) ts_db_signal_ready(c, key);
+    if (TS_LIKELY(x->shard->blocked_keys == 0)) return;
+    ts_entry *e = ts_table_find(ts_db_table(x), key.ptr, key.len);
+    if (e && ts_entry_type(e) == TS_TYPE_STREAM) ts_db_signal_ready(x, key);
 }
 
-bool ts_db_delete(ts_cmd_ctx *c, ts_arg key)
+bool ts_db_delete(ts_exec *x, ts_arg key)
 {
-    if (!ts_db_lookup_write(c, key)) return false;
-    ts_db_signal_deleted(c, key);
-    return ts_table_delete(ts_db_table(c), key.ptr, key.len) == 1;
+    if (!ts_db_lookup_write(x, key)) return false;
+    ts_db_signal_deleted(x, key);
+    return ts_table_delete(ts_db_table(x), key.ptr, key.len) == 1;
 }
-
-bool ts_arg_to_ll(ts_arg a, long long *out) { return ts_str_to_ll(a.ptr, a.len, out); }
 
 void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n)
 {
@@ -104,56 +102,55 @@ void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n)
     }
 }
 
-ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl)
+ts_entry *ts_db_set_string(ts_exec *x, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl)
 {
     ts_value v;
     ts_value_string(&v, p, n);
-    ts_db_signal_deleted(c, key);
-    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, expire_ms, keep_ttl);
-    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
+    ts_db_signal_deleted(x, key);
+    ts_entry *e = ts_table_set(ts_db_table(x), key.ptr, key.len, &v, expire_ms, keep_ttl);
+    ts_entry_set_lru(e, ts_lru_clock(x->now_ms));
     return e;
 }
 
-ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long val, bool keep_ttl)
+ts_entry *ts_db_set_int(ts_exec *x, ts_arg key, long long val, bool keep_ttl)
 {
     ts_value v = { .type = TS_TYPE_STRING, .enc = TS_ENC_INT, .form = TS_FORM_INT };
     v.i = val;
-    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, -1, keep_ttl);
-    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
+    ts_entry *e = ts_table_set(ts_db_table(x), key.ptr, key.len, &v, -1, keep_ttl);
+    ts_entry_set_lru(e, ts_lru_clock(x->now_ms));
     return e;
 }
 
-static ts_entry *check_type(ts_cmd_ctx *c, ts_entry *e, int type, bool *wrongtype)
+static ts_entry *check_type(ts_exec *x, ts_entry *e, int type, bool *wrongtype)
 {
     *wrongtype = false;
     if (e && ts_entry_type(e) != type) {
-        ts_reply_error(c->r, TS_ERR_WRONGTYPE);
+        ts_reply_error(x->r, TS_ERR_WRONGTYPE);
         *wrongtype = true;
         return NULL;
     }
     return e;
 }
 
-ts_entry *ts_db_lookup_read_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype)
+ts_entry *ts_db_lookup_read_type(ts_exec *x, ts_arg key, int type, bool *wrongtype)
 {
-    return check_type(c, ts_db_lookup_read(c, key), type, wrongtype);
+    return check_type(x, ts_db_lookup_read(x, key), type, wrongtype);
 }
 
-ts_entry *ts_db_lookup_write_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype)
+ts_entry *ts_db_lookup_write_type(ts_exec *x, ts_arg key, int type, bool *wrongtype)
 {
-    return check_type(c, ts_db_lookup_write(c, key), type, wrongtype);
+    return check_type(x, ts_db_lookup_write(x, key), type, wrongtype);
 }
 
-ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *obj)
+ts_entry *ts_db_add_object(ts_exec *x, ts_arg key, int type, int enc, void *obj)
 {
     ts_value v = { .type = (uint8_t)type, .enc = (uint8_t)enc, .form = TS_FORM_PTR };
     v.ptr = obj;
-    ts_entry *e = ts_table_set(ts_db_table(c), key.ptr, key.len, &v, -1, false);
-    ts_entry_set_lru(e, ts_lru_clock(c->now_ms));
+    ts_entry *e = ts_table_set(ts_db_table(x), key.ptr, key.len, &v, -1, false);
+    ts_entry_set_lru(e, ts_lru_clock(x->now_ms));
     return e;
 }
 
-const ts_config *ts_db_config(const ts_cmd_ctx *c) { return &c->worker->config; }
 
 const char *ts_type_name(int type)
 {

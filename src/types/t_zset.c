@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "tessera/config/config.h"
-#include "tessera/store/db.h"
 #include "tessera/types/listpack.h"
 
 /* ---------- scores ---------- */
@@ -471,46 +470,6 @@ void ts_zset_it_next(ts_zset_it *it)
     } else {
         it->x = it->rev ? ts_zsl_prev(it->x) : ts_zsl_next(it->x);
     }
-}
-
-/* ---------- pop ---------- */
-
-long ts_zset_pop(ts_cmd_ctx *c, ts_arg key, ts_entry *e, bool max, long count, int shape)
-{
-    ts_zset z = ts_zset_of(e);
-    size_t len = ts_zset_length(&z);
-    long n = count > (long)len ? (long)len : count;
-    bool nested = shape == TS_ZPOP_NESTED || shape == TS_ZPOP_KEY_NESTED;
-    switch (shape) {
-    case TS_ZPOP_FLAT: ts_reply_array(c->r, n * 2); break;
-    case TS_ZPOP_NESTED: ts_reply_array(c->r, n); break;
-    case TS_ZPOP_KEY_FLAT:
-        ts_reply_array(c->r, n * 2 + 1);
-        ts_reply_bulk(c->r, key.ptr, key.len);
-        break;
-    default:
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, key.ptr, key.len);
-        ts_reply_array(c->r, n);
-        break;
-    }
-    ts_zset_it it;
-    ts_zset_it_at(&z, &it, 0, max);
-    for (long i = 0; i < n; i++) {
-        if (nested) ts_reply_array(c->r, 2);
-        size_t ml;
-        const char *m = ts_zset_it_member(&it, &ml);
-        ts_reply_bulk(c->r, m, ml);
-        ts_reply_double(c->r, ts_zset_it_score(&it));
-        ts_zset_it_next(&it);
-    }
-    if (n > 0) {
-        size_t start = max ? len - (size_t)n : 0;
-        ts_zset_delete_ranks(&z, start, start + (size_t)n - 1);
-    }
-    ts_zset_store(e, &z);   /* first: the entry must free the current pointer */
-    if (ts_zset_length(&z) == 0) ts_table_delete_entry(ts_db_table(c), e);
-    return n;
 }
 
 /* ---------- ops ---------- */

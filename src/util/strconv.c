@@ -81,3 +81,11 @@ size_t ts_ld_to_str(char *buf, size_t cap, long double v)
     }
     return n;
 }
+
+bool ts_arg_to_ll(ts_arg a, long long *out) { return ts_str_to_ll(a.ptr, a.len, out); }
+
+bool ts_arg_eq(ts_arg a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.len == n && strncasecmp(a.ptr, lit, n) == 0;
+}

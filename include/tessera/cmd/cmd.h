@@ -20,6 +20,7 @@
 
 #include "tessera/util/common.h"
 #include "tessera/proto/reply.h"
+#include "tessera/store/exec.h"
 #include "tessera/util/strconv.h"
 
 struct ts_shard;
@@ -68,23 +69,21 @@ enum ts_txn_mode {
 #define TS_CMD_ALLOW_STALE (1u << 21)
 
 typedef struct ts_cmd_ctx {
-    struct ts_shard *shard;     /* the shard this runs on (owner thread) */
+    /* The store-level context (store/exec.h): &c->ex for store/ calls,
+     * c->shard, c->db, c->r, ... field by field (the same memory). */
+    union {
+        ts_exec ex;
+        struct { TS_EXEC_FIELDS };
+    };
     struct ts_worker *worker;   /* the worker running it (owns `shard`) */
     struct ts_conn *conn;       /* the client, only for ROUTE_NONE/ROUTE_CONN; NULL elsewhere */
     const struct ts_command *cmd;
-    int db;
     int argc;
     ts_arg *argv;
-    ts_reply *r;
-    int64_t now_ms;             /* wall clock, ms, taken once per batch */
     /* Blocking commands (blocking.h): the client's blocker during its
      * attempt, and in serve mode the one key being served. */
     struct ts_blocker *blocker;
     const ts_arg *serve_key;
-    /* The AOF (aof.h): where this execution logs its effect (NULL: not
-     * logged), and whether the command said what to log itself. */
-    struct ts_aof_log *aof;
-    bool propagated;
 } ts_cmd_ctx;
 
 typedef void ts_cmd_fn(ts_cmd_ctx *ctx);
@@ -133,8 +132,7 @@ void ts_command_table_init(void);
 bool ts_command_check_arity(const ts_command *cmd, int argc, const ts_arg *argv, ts_reply *r);
 
 /* Helpers shared by command files. */
-bool ts_arg_eq(ts_arg a, const char *lit);     /* case-insensitive compare to a literal */
-bool ts_arg_to_ll(ts_arg a, long long *out);   /* strict, like Redis's string2ll */
+/* ts_arg_eq and ts_arg_to_ll: util/strconv.h. */
 /* Like Redis's getIntFromObjectOrReply: NULL, or the error text to reply. */
 const char *ts_arg_to_int(ts_arg a, int *out);
 bool ts_arg_to_double(ts_arg a, double *out);

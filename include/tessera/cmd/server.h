@@ -17,9 +17,6 @@
 
 #include "tessera/config/config.h"
 
-#define TS_VERSION "7.0.15"          /* the Redis version we answer as */
-#define TS_TESSERA_VERSION "0.1.0"
-#define TS_MAX_SHARDS 256
 
 struct ts_worker;
 

@@ -39,27 +39,10 @@
 #include <stdint.h>
 
 #include "tessera/util/buf.h"
+#include "tessera/store/aof_log.h"
 #include "tessera/cmd/cmd.h"
 #include "tessera/util/common.h"
 #include "tessera/types/table.h"
-
-typedef struct ts_aof_log {
-    ts_buf buf;    /* RESP commands not yet handed to the persistence thread */
-    int db;        /* database of the last command in buf; -1: the next one SELECTs */
-} ts_aof_log;
-
-void ts_aof_log_init(ts_aof_log *l);
-void ts_aof_log_free(ts_aof_log *l);
-/* One command (a SELECT first when db differs from the last one). */
-void ts_aof_log_argv(ts_aof_log *l, int db, int argc, const ts_arg *argv);
-/* Piecewise: the array header, then exactly argc arguments. */
-void ts_aof_log_begin(ts_aof_log *l, int db, int argc);
-void ts_aof_log_arg(ts_aof_log *l, const void *p, size_t n);
-void ts_aof_log_arg_str(ts_aof_log *l, const char *s);
-void ts_aof_log_arg_ll(ts_aof_log *l, long long v);
-/* Takes the buffered bytes (leaves the log empty and makes the next
- * command SELECT its database). */
-void ts_aof_log_take(ts_aof_log *l, ts_buf *out);
 
 /* ---- what commands call (on the shard running them) ---- */
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #define TS_SLOTS 16384
+#define TS_MAX_SHARDS 256   /* most worker threads (shards) a server runs */
 
 uint16_t ts_crc16(const char *buf, size_t len);
 unsigned ts_key_slot(const char *key, size_t len);

@@ -6,27 +6,27 @@
  * is deleted when looked up (lazy expiry), reads count keyspace hits/misses
  * and refresh the key's LRU clock, strings are stored as integers when Redis
  * would use the "int" encoding.
- * Thread: the owner of ctx->shard only.
+ * Thread: the owner of x->shard only.
  */
 #ifndef TESSERA_DB_H
 #define TESSERA_DB_H
 
-#include "tessera/cmd/cmd.h"
+#include "tessera/store/exec.h"
 #include "tessera/types/object.h"
 #include "tessera/store/shard.h"
 #include "tessera/types/table.h"
 
-static inline ts_table *ts_db_table(ts_cmd_ctx *c) { return &c->shard->dbs[c->db]; }
+static inline ts_table *ts_db_table(ts_exec *x) { return &x->shard->dbs[x->db]; }
 
 /* Lookup for reading: deletes the key if expired, counts hit/miss, touches LRU. */
-ts_entry *ts_db_lookup_read(ts_cmd_ctx *c, ts_arg key);
+ts_entry *ts_db_lookup_read(ts_exec *x, ts_arg key);
 /* Lookup for writing: deletes the key if expired, no statistics. */
-ts_entry *ts_db_lookup_write(ts_cmd_ctx *c, ts_arg key);
+ts_entry *ts_db_lookup_write(ts_exec *x, ts_arg key);
 /* Same, in an explicit database of the shard. */
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms);
 /* Lookup that counts a hit/miss but keeps the key's LRU clock (Redis's
  * LOOKUP_NOTOUCH: TYPE, OBJECT, TTL, EXISTS). */
-ts_entry *ts_db_lookup_notouch(ts_cmd_ctx *c, ts_arg key);
+ts_entry *ts_db_lookup_notouch(ts_exec *x, ts_arg key);
 /* Redis's rule: expired when now > the expire time. */
 static inline bool ts_entry_expired(const ts_entry *e, int64_t now_ms)
 {
@@ -36,22 +36,22 @@ static inline bool ts_entry_expired(const ts_entry *e, int64_t now_ms)
 /* The 24-bit LRU clock (seconds) stored in entries. */
 static inline uint32_t ts_lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
 /* Like lookup_write but does not delete/touch: true if key exists and is not expired. */
-bool ts_db_exists(ts_cmd_ctx *c, ts_arg key);
-bool ts_db_delete(ts_cmd_ctx *c, ts_arg key);
+bool ts_db_exists(ts_exec *x, ts_arg key);
+bool ts_db_delete(ts_exec *x, ts_arg key);
 
 /* Strings: ts_value_string (object.h) gives a string's value form. */
 /* Reads a string entry's bytes: for INT values formats into buf (>= 24 bytes). */
 void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n);
 /* Sets key to a string value; expire_ms -1 clears, keep_ttl keeps the existing one. */
-ts_entry *ts_db_set_string(ts_cmd_ctx *c, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl);
-ts_entry *ts_db_set_int(ts_cmd_ctx *c, ts_arg key, long long v, bool keep_ttl);
+ts_entry *ts_db_set_string(ts_exec *x, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl);
+ts_entry *ts_db_set_int(ts_exec *x, ts_arg key, long long v, bool keep_ttl);
 
 
 /* Lookups for commands of one type (TS_TYPE_*): like lookup_read/write, but
  * when the key holds another type they reply WRONGTYPE, set *wrongtype and
  * return NULL. A missing key returns NULL with *wrongtype false. */
-ts_entry *ts_db_lookup_read_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype);
-ts_entry *ts_db_lookup_write_type(ts_cmd_ctx *c, ts_arg key, int type, bool *wrongtype);
+ts_entry *ts_db_lookup_read_type(ts_exec *x, ts_arg key, int type, bool *wrongtype);
+ts_entry *ts_db_lookup_write_type(ts_exec *x, ts_arg key, int type, bool *wrongtype);
 /* The collection object of a PTR entry. */
 static inline void *ts_entry_obj(const ts_entry *e)
 {
@@ -60,7 +60,7 @@ static inline void *ts_entry_obj(const ts_entry *e)
     return v.ptr;
 }
 /* Adds a key holding a new collection object (the key must be absent). */
-ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *obj);
+ts_entry *ts_db_add_object(ts_exec *x, ts_arg key, int type, int enc, void *obj);
 /* After a collection object was reallocated or converted, store its new
  * pointer / encoding in the entry: ts_entry_set_object (table.h), which
  * frees nothing and never moves the entry. */
@@ -68,7 +68,7 @@ ts_entry *ts_db_add_object(ts_cmd_ctx *c, ts_arg key, int type, int enc, void *o
  * the current database may now serve them: call it after every write that
  * adds elements to a list, sorted set or stream (push, insert, store,
  * rename/move into place). Cheap when nobody is blocked on the shard. */
-void ts_db_signal_ready(ts_cmd_ctx *c, ts_arg key);
+void ts_db_signal_ready(ts_exec *x, ts_arg key);
 /* The same for a key of database db that just received value type `type`
  * (does nothing unless it is a list, sorted set or stream). */
 void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type);
@@ -76,9 +76,9 @@ void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type);
  * ts_db_delete / ts_db_set_string (RENAME, MOVE, ...): a stream there ends
  * the wait of XREADGROUP clients blocked on it (Redis 7.0). Cheap when
  * nobody is blocked on the shard. */
-void ts_db_signal_deleted(ts_cmd_ctx *c, ts_arg key);
+void ts_db_signal_deleted(ts_exec *x, ts_arg key);
 /* The worker's configuration copy (thresholds of the compact encodings). */
-const struct ts_config *ts_db_config(const ts_cmd_ctx *c);
+static inline const struct ts_config *ts_db_config(const ts_exec *x) { return x->config; }
 
 /* Active expiry: one adaptive cycle bounded by `budget_us` of CPU. */
 void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us);

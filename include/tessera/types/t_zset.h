@@ -27,10 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tessera/cmd/cmd.h"
 #include "tessera/types/object.h"
 #include "tessera/types/table.h"
 #include "tessera/types/zskiplist.h"
+#include "tessera/util/common.h"
 
 struct ts_config;
 
@@ -104,18 +104,5 @@ static inline bool ts_zset_it_valid(const ts_zset_it *it) { return it->enc == TS
 const char *ts_zset_it_member(ts_zset_it *it, size_t *len);
 double ts_zset_it_score(const ts_zset_it *it);
 void ts_zset_it_next(ts_zset_it *it);
-
-/* ---- the pop primitive ---- */
-/* Reply shapes of Redis's genericZpopCommand:
- *   FLAT       ZPOPMIN/ZPOPMAX in RESP2, or without COUNT: m1 s1 m2 s2 ...
- *   NESTED     ZPOPMIN/ZPOPMAX with COUNT in RESP3: [m1 s1] [m2 s2] ...
- *   KEY_FLAT   BZPOPMIN/BZPOPMAX: key m s
- *   KEY_NESTED ZMPOP/BZMPOP: key [[m1 s1] [m2 s2] ...] */
-enum { TS_ZPOP_FLAT, TS_ZPOP_NESTED, TS_ZPOP_KEY_FLAT, TS_ZPOP_KEY_NESTED };
-/* Pops up to count (>= 1) members of the sorted set in e (the live entry
- * of key, type zset), lowest first or highest first (max), writing the
- * reply in `shape`. Deletes the key when it becomes empty (e is then
- * invalid). Returns the number popped. */
-long ts_zset_pop(ts_cmd_ctx *c, ts_arg key, ts_entry *e, bool max, long count, int shape);
 
 #endif

@@ -10,11 +10,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tessera/util/common.h"
+
 /* Writes v in decimal plus a NUL (dst needs 21 bytes); returns the length. */
 size_t ts_ll_to_str(char *dst, long long v);
 /* Strict parse like Redis's string2ll: the whole of p, no spaces, no '+',
  * no leading zeros, within 64 bits. */
 bool ts_str_to_ll(const char *p, size_t n, long long *out);
+/* The same for an argument slice. */
+bool ts_arg_to_ll(ts_arg a, long long *out);
+/* Case-insensitive (ASCII) comparison of an argument to a literal. */
+bool ts_arg_eq(ts_arg a, const char *lit);
 
 /* Redis's long double strings (INCRBYFLOAT, HINCRBYFLOAT). */
 #define TS_LD_CHARS (5 * 1024)   /* Redis's MAX_LONG_DOUBLE_CHARS */
