@@ -10,7 +10,9 @@ The output is committed; the build does not need Redis.
 import socket
 import sys
 
-# name -> (route, run function, multi-shard ops or None)
+# name -> (route, run function, multi-shard ops or None). A run of None is
+# bound at startup by the layer that owns the command's state
+# (net/conn_cmds.c for the connection commands: ts_command_bind).
 COMMANDS = {
     # strings
     "get": ("KEYS", "cmd_get", None), "set": ("KEYS", "cmd_set", None),
@@ -46,7 +48,7 @@ COMMANDS = {
     "object|idletime": ("KEYS", "cmd_object", None), "object|freq": ("KEYS", "cmd_object", None),
     "object|help": ("NONE", "cmd_object_help", None),
     "dbsize": ("ALL", "cmd_dbsize", "&ts_multi_dbsize"), "flushdb": ("ALL", "cmd_flushdb", "&ts_multi_flush"),
-    "flushall": ("ALL", "cmd_flushall", "&ts_multi_flush"), "select": ("CONN", "cmd_select", None),
+    "flushall": ("ALL", "cmd_flushall", "&ts_multi_flush"), "select": ("CONN", None, None),
     "swapdb": ("ALL", "cmd_swapdb", "&ts_multi_swapdb"),
     # expiry
     "expire": ("KEYS", "cmd_expire", None), "pexpire": ("KEYS", "cmd_expire", None),
@@ -94,12 +96,12 @@ COMMANDS = {
     "bzmpop": ("KEYS", "cmd_bzmpop", "&ts_multi_borrow"),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
-    "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", "cmd_hello", None),
+    "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", None, None),
     "client": ("NONE", "cmd_container", None),
-    "client|id": ("CONN", "cmd_client", None), "client|setname": ("CONN", "cmd_client", None),
-    "client|getname": ("CONN", "cmd_client", None), "client|list": ("ALL", "cmd_client", "&ts_multi_client_list"),
-    "client|info": ("CONN", "cmd_client", None), "client|kill": ("ALL", "cmd_client", "&ts_multi_client_kill"),
-    "client|help": ("NONE", "cmd_client_help", None),
+    "client|id": ("CONN", None, None), "client|setname": ("CONN", None, None),
+    "client|getname": ("CONN", None, None), "client|list": ("ALL", None, None),
+    "client|info": ("CONN", None, None), "client|kill": ("ALL", None, None),
+    "client|help": ("NONE", None, None),
     "command": ("NONE", "cmd_command", None),
     "command|count": ("NONE", "cmd_command", None), "command|info": ("NONE", "cmd_command", None),
     "command|list": ("NONE", "cmd_command", None), "command|docs": ("NONE", "cmd_command", None),
@@ -240,7 +242,7 @@ def main():
                     " .key_step = %d, .route = TS_ROUTE_%s, .run = %s, .multi = %s,\n"
                     "     .summary = %s, .since = %s, .group = %s, .complexity = %s,\n"
                     "     .tips = %s,\n     .key_specs = %s,\n     .docs_npairs = %d, .docs = %s},"
-                    % (cstr(name), info[1], flags, cstr(acl), info[3], info[4], info[5], route, fn,
+                    % (cstr(name), info[1], flags, cstr(acl), info[3], info[4], info[5], route, fn or "NULL",
                        multi or "NULL", cstr(d.get("summary", "")), cstr(d.get("since", "")),
                        cstr(d.get("group", "")), cstr(d.get("complexity", "")),
                        cstr(tips), cstr(specs), len(pairs), cstr(docs_enc)))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tessera/net/acceptor.h"
+#include "tessera/net/conn_cmds.h"
 #include "tessera/persist/aof_load.h"
 #include "tessera/cmd/cmd.h"
 #include "tessera/config/config.h"
@@ -33,6 +34,9 @@
 
 typedef struct main_ctx {
     ts_server *srv;
+    ts_worker **workers;
+    uv_loop_t *loop;
+    uv_async_t shutdown_async;   /* any thread -> main loop: begin or advance shutdown */
     ts_acceptor *acc;
     uv_signal_t sigterm, sigint;
     bool shutting_down;
@@ -56,7 +60,7 @@ static void begin_shutdown(main_ctx *m, const char *why, int mode)
     for (unsigned i = 0; i < srv->nworkers; i++) {
         ts_msg *stop = ts_calloc(1, sizeof(*stop));
         stop->kind = TS_MSG_STOP;
-        ts_worker_post(srv->workers[i], stop);
+        ts_engine_post(srv->router.engines[i], stop);
     }
     uv_signal_stop(&m->sigterm);
     uv_signal_stop(&m->sigint);
@@ -89,7 +93,7 @@ static bool shutdown_save_pending(main_ctx *m)
         atomic_store(&srv->final_save, 1);
         ts_msg *msg = ts_calloc(1, sizeof(*msg));
         msg->kind = TS_MSG_FINAL_SAVE;
-        ts_worker_post(srv->workers[0], msg);
+        ts_engine_post(srv->router.engines[0], msg);
         return true;
     }
     if (state == 1) return true;
@@ -113,15 +117,9 @@ static void maybe_finish_shutdown(main_ctx *m)
     for (unsigned i = 0; i < srv->nworkers; i++) {
         ts_msg *fin = ts_calloc(1, sizeof(*fin));
         fin->kind = TS_MSG_FINAL;
-        ts_worker_post(srv->workers[i], fin);
+        ts_engine_post(srv->router.engines[i], fin);
     }
-    uv_close((uv_handle_t *)&srv->shutdown_async, NULL);
-}
-
-void ts_server_worker_idle(ts_server *srv)
-{
-    atomic_fetch_add(&srv->idle_workers, 1);
-    uv_async_send(&srv->shutdown_async);
+    uv_close((uv_handle_t *)&m->shutdown_async, NULL);
 }
 
 static void on_save_wait(uv_timer_t *t)
@@ -145,11 +143,32 @@ static void on_shutdown_async(uv_async_t *a)
     maybe_finish_shutdown(&g_main);
 }
 
-void ts_server_request_shutdown(ts_server *srv, int mode)
+/* The server context's hooks (cmd/server.h): any thread. */
+static void hook_request_shutdown(ts_server *srv, int mode)
 {
     atomic_store(&srv->shutdown_requested, mode);
-    uv_async_send(&srv->shutdown_async);
+    uv_async_send(&g_main.shutdown_async);
 }
+
+static void hook_shutdown_progress(ts_server *srv)
+{
+    (void)srv;
+    uv_async_send(&g_main.shutdown_async);
+}
+
+/* The AOF replay's connection (persist/aof_load.h): a client of worker 0. */
+static void open_replay_connection(int fd, void *arg)
+{
+    ts_server *srv = arg;
+    atomic_fetch_add(&srv->connected_clients, 1);
+    ts_msg_new_conn *m = ts_calloc(1, sizeof(*m));
+    m->msg.kind = TS_MSG_NEW_CONN;
+    m->fd = fd;
+    m->is_unix = 1;
+    ts_engine_post(srv->router.engines[0], &m->msg);
+}
+
+static bool known_command(ts_arg name) { return ts_command_lookup(name.ptr, name.len) != NULL; }
 
 static void make_run_id(char *out)
 {
@@ -164,27 +183,31 @@ static void make_run_id(char *out)
     out[40] = '\0';
 }
 
-/* Startup: the RDB file in `dir`, if there is one. */
+/* Startup with appendonly yes. */
 static ts_aof_startup g_aof_startup;
+static ts_aof_load_env g_aof_env;
 
 /* Startup: the AOF with appendonly yes (as Redis, the RDB file is then
  * only its first version's source), otherwise the RDB file in `dir`. */
 static int load_data(ts_server *srv)
 {
     if (srv->config.appendonly) {
-        if (ts_aof_startup_prepare(srv, &g_aof_startup) != 0) return -1;
+        g_aof_env = (ts_aof_load_env){.config = &srv->config, .router = &srv->router, .known_command = known_command,
+                                      .open_replay_connection = open_replay_connection, .arg = srv};
+        if (ts_aof_startup_prepare(&g_aof_env, &g_aof_startup) != 0) return -1;
+        srv->loading = g_aof_startup.replay;
         for (unsigned i = 0; i < srv->nworkers; i++) {
-            ts_worker *w = srv->workers[i];
-            w->loading = srv->loading;
-            w->shard.aof = w->loading ? NULL : &w->aof_log;
-            w->now_ms = ts_worker_clock(w);
+            ts_engine *e = srv->router.engines[i];
+            e->loading = srv->loading;
+            e->shard.aof = e->loading ? NULL : &e->aof_log;
+            ts_engine_tick(e);
         }
         return 0;
     }
     ts_rdb_load_stats st;
     char err[512];
     uint64_t t0 = ts_monotonic_us();
-    int rc = ts_rdb_load_file(srv, srv->config.dbfilename, &st, err, sizeof err);
+    int rc = ts_rdb_load_file(&srv->router, &srv->config, srv->config.dbfilename, &st, err, sizeof err);
     if (rc == 1) return 0;
     if (rc == 0) {
         atomic_store(&ts_persist.last_load_keys_loaded, st.keys);
@@ -255,6 +278,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     ts_hash_seed_init();
     ts_command_table_init();
+    ts_conn_commands_bind();
+    ts_command_table_check();
     if (ts_alloc_background_purge(srv.config.jemalloc_bg_thread) != 0)
         ts_log(TS_LOG_WARNING, "Warning: cannot %s jemalloc's background thread",
                srv.config.jemalloc_bg_thread ? "start" : "stop");
@@ -263,7 +288,8 @@ int main(int argc, char **argv)
     unsigned nworkers = srv.config.threads > 0 ? (unsigned)srv.config.threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (nworkers > TS_MAX_SHARDS) nworkers = TS_MAX_SHARDS;
     srv.nworkers = nworkers;
-    srv.main_loop = uv_default_loop();
+    srv.hooks = (ts_server_hooks){.request_shutdown = hook_request_shutdown, .shutdown_progress = hook_shutdown_progress};
+    g_main.loop = uv_default_loop();
     srv.start_time_ms = ts_mstime();
     atomic_init(&srv.next_client_id, 1);
     atomic_init(&srv.maxclients, srv.config.maxclients);
@@ -277,43 +303,48 @@ int main(int argc, char **argv)
     if (!conffile)
         ts_log(TS_LOG_WARNING, "Warning: no config file specified, using the default config. In order to specify a config file use ./tessera-server /path/to/tessera.conf");
 
-    srv.workers = ts_calloc(nworkers, sizeof(ts_worker *));
+    ts_worker **workers = ts_calloc(nworkers, sizeof(ts_worker *));
+    srv.router.nshards = nworkers;
+    srv.router.engines = ts_calloc(nworkers, sizeof(ts_engine *));
     for (unsigned i = 0; i < nworkers; i++) {
-        srv.workers[i] = ts_calloc(1, sizeof(ts_worker));
-        if (ts_worker_init(srv.workers[i], &srv, i) != 0) ts_panic("cannot initialise worker %u", i);
+        workers[i] = ts_calloc(1, sizeof(ts_worker));
+        srv.router.engines[i] = &workers[i]->e;
     }
-    uv_async_init(srv.main_loop, &srv.shutdown_async, on_shutdown_async);
-    uv_timer_init(srv.main_loop, &g_main.save_wait);
+    for (unsigned i = 0; i < nworkers; i++)
+        if (ts_worker_init(workers[i], &srv, &srv.router, i) != 0) ts_panic("cannot initialise worker %u", i);
+    g_main.workers = workers;
+    uv_async_init(g_main.loop, &g_main.shutdown_async, on_shutdown_async);
+    uv_timer_init(g_main.loop, &g_main.save_wait);
     atomic_init(&srv.save_rules_present, srv.config.save[0] != '\0');
 
     if (load_data(&srv) != 0) {
         /* What was loaded before the error is dropped, not leaked: the
          * workers never started, so their shards are still ours. Their
          * loops hold live handles, so the process exits from here. */
-        for (unsigned i = 0; i < nworkers; i++) ts_shard_free(&srv.workers[i]->shard);
+        for (unsigned i = 0; i < nworkers; i++) ts_shard_free(&srv.router.engines[i]->shard);
         exit(1);
     }
     /* After loading: the AOF file (opened by load_data) is the thread's
      * from here on. */
-    ts_persist_start(&srv);
+    ts_persist_start(&srv.router);
 
     g_main.srv = &srv;
     /* Signals first: a client that can connect can also see us stopped
      * cleanly by SIGTERM. */
-    uv_signal_init(srv.main_loop, &g_main.sigterm);
-    uv_signal_init(srv.main_loop, &g_main.sigint);
+    uv_signal_init(g_main.loop, &g_main.sigterm);
+    uv_signal_init(g_main.loop, &g_main.sigint);
     uv_signal_start(&g_main.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g_main.sigint, on_signal, SIGINT);
-    g_main.acc = ts_acceptor_start(&srv);
+    g_main.acc = ts_acceptor_start(&srv, g_main.loop);
     if (!g_main.acc) return 1;
 
     ts_lazyfree_start();
     for (unsigned i = 0; i < nworkers; i++)
-        if (ts_worker_start(srv.workers[i]) != 0) ts_panic("cannot start worker thread %u", i);
+        if (ts_worker_start(workers[i]) != 0) ts_panic("cannot start worker thread %u", i);
     if (srv.config.appendonly) {
-        if (ts_aof_startup_replay(&srv, &g_aof_startup) != 0) exit(1);
+        if (ts_aof_startup_replay(&g_aof_env, &g_aof_startup) != 0) exit(1);
         /* Changes replayed are not changes since the last save. */
-        atomic_store(&ts_persist.dirty_saved, ts_persist_dirty(&srv));
+        atomic_store(&ts_persist.dirty_saved, ts_router_dirty(&srv.router));
     }
 
     if (srv.config.pidfile && srv.config.pidfile[0]) {
@@ -327,18 +358,19 @@ int main(int argc, char **argv)
     ts_log(TS_LOG_NOTICE, "Server initialized with %u worker threads (shards)", nworkers);
     ts_log(TS_LOG_NOTICE, "Ready to accept connections tcp");
 
-    uv_run(srv.main_loop, UV_RUN_DEFAULT);
+    uv_run(g_main.loop, UV_RUN_DEFAULT);
 
-    for (unsigned i = 0; i < nworkers; i++) ts_worker_join(srv.workers[i]);
+    for (unsigned i = 0; i < nworkers; i++) ts_worker_join(workers[i]);
     ts_lazyfree_stop();
     ts_persist_stop();
     for (unsigned i = 0; i < nworkers; i++) {
-        ts_worker_destroy(srv.workers[i]);
-        free(srv.workers[i]);
+        ts_worker_destroy(workers[i]);
+        free(workers[i]);
     }
-    free(srv.workers);
+    free(workers);
+    free(srv.router.engines);
     ts_acceptor_free(g_main.acc);
-    uv_loop_close(srv.main_loop);
+    uv_loop_close(g_main.loop);
     if (srv.config.pidfile && srv.config.pidfile[0]) unlink(srv.config.pidfile);
     ts_log(TS_LOG_WARNING, "Tessera is now ready to exit, bye bye...");
     ts_config_free(&srv.config);

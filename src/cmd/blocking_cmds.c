@@ -21,15 +21,17 @@
  * and only then the timeout.
  */
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "cmds.h"
 #include "tessera/persist/aof.h"
-#include "tessera/store/blocking.h"
+#include "tessera/route/blocking.h"
 #include "tessera/store/db.h"
 #include "tessera/types/t_list.h"
 #include "tessera/types/t_zset.h"
 #include "tessera/store/typed_ops.h"
+#include "tessera/util/clock.h"
 
 static ts_arg end_name(int where) { return where == TS_LIST_HEAD ? (ts_arg){"LEFT", 4} : (ts_arg){"RIGHT", 5}; }
 
@@ -171,4 +173,26 @@ void cmd_bzmpop(ts_cmd_ctx *c)
     }
     ts_prop_none(c);
     ts_cmd_block(c, ms);
+}
+
+const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms)
+{
+    long double v;
+    if (seconds) {
+        if (!ts_arg_to_long_double(a, &v) || isnan(v)) return "ERR timeout is not a float or out of range";
+        /* Redis 7.0 truncates seconds * 1000 to an integer (0.0001 is 0:
+         * forever), and a value too big for it comes out negative (x86's
+         * out-of-range conversion), hence "negative" for 1e300. */
+        v *= 1000.0L;
+        if (!(v < 9223372036854775808.0L) || v <= -9223372036854775808.0L) return "ERR timeout is negative";
+        v = truncl(v);
+    } else {
+        long long ll;
+        if (!ts_arg_to_ll(a, &ll)) return "ERR timeout is not an integer or out of range";
+        v = (long double)ll;
+    }
+    if (v < 0) return "ERR timeout is negative";
+    *ms = (int64_t)v;
+    if (*ms > INT64_MAX - ts_mstime()) return "ERR timeout is out of range";
+    return NULL;
 }

@@ -37,8 +37,8 @@ TS_CMD_FN(cmd_smove); TS_CMD_FN(cmd_sinter); TS_CMD_FN(cmd_sintercard); TS_CMD_F
 TS_CMD_FN(cmd_sunion); TS_CMD_FN(cmd_sunionstore); TS_CMD_FN(cmd_sdiff); TS_CMD_FN(cmd_sdiffstore);
 TS_CMD_FN(cmd_sscan);
 /* server.c */
-TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit); TS_CMD_FN(cmd_hello);
-TS_CMD_FN(cmd_select); TS_CMD_FN(cmd_client); TS_CMD_FN(cmd_client_help); TS_CMD_FN(cmd_command);
+TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit);
+TS_CMD_FN(cmd_command);
 TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
 TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
 TS_CMD_FN(cmd_debug);
@@ -70,7 +70,7 @@ TS_CMD_FN(cmd_xinfo_help); TS_CMD_FN(cmd_xsetid);
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
-    ts_multi_flush, ts_multi_swapdb, ts_multi_client_list, ts_multi_client_kill, ts_multi_info,
+    ts_multi_flush, ts_multi_swapdb, ts_multi_info,
     ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
 
 /* persist_cmds.c */
@@ -87,6 +87,10 @@ typedef struct ts_mpop_args {
 bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1, ts_mpop_args *o);
 
 /* blocking_cmds.c */
+/* Redis's timeout argument: seconds as a float (BLPOP...) or integer
+ * milliseconds (XREAD BLOCK). NULL and *ms = the timeout in ms, or the error
+ * text to reply. */
+const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms);
 ts_cmd_fn cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
 
 #endif

@@ -14,7 +14,7 @@
 #include "tessera/config/config.h"
 #include "tessera/util/log.h"
 #include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
 #include "tessera/persist/aof.h"
 #include "tessera/persist/snapshot.h"
 
@@ -32,7 +32,7 @@ void cmd_config_get(ts_cmd_ctx *c)
 {
     get_acc a = {.n = 0};
     ts_buf_init(&a.names);
-    ts_config_get(&c->worker->config, c->argv + 2, c->argc - 2, collect, &a);
+    ts_config_get(&c->engine->config, c->argv + 2, c->argc - 2, collect, &a);
     ts_reply_map(c->r, a.n);
     const char *p = a.names.data;
     for (int i = 0; i < 2 * a.n; i++) {
@@ -48,28 +48,28 @@ void cmd_config_get(ts_cmd_ctx *c)
  * after handing over what it logged (the persistence thread closes the
  * file once every worker has: publish). appendonly yes starts logging
  * later, at the rewrite's snapshot point (persist_cmds.c). */
-static void apply_local(ts_worker *w)
+static void apply_local(ts_engine *e)
 {
-    ts_worker_apply_sched_policy(w);
-    if (w->config.appendonly || !w->aof_on) return;
-    ts_worker_aof_flush(w);
-    w->aof_on = false;
-    w->shard.aof = NULL;
+    e->hooks->config_changed(e);
+    if (e->config.appendonly || !e->aof_on) return;
+    ts_engine_flush_log(e);
+    e->aof_on = false;
+    e->shard.aof = NULL;
 }
 
-static void publish(ts_worker *w)
+static void publish(ts_engine *e)
 {
-    atomic_store(&w->srv->maxclients, w->config.maxclients);
-    ts_log_set_level(w->config.loglevel);
-    ts_aof_set_fsync(w->config.appendfsync);
-    ts_alloc_background_purge(w->config.jemalloc_bg_thread);
-    int want = w->config.appendonly;
+    atomic_store(&e->srv->maxclients, e->config.maxclients);
+    ts_log_set_level(e->config.loglevel);
+    ts_aof_set_fsync(e->config.appendfsync);
+    ts_alloc_background_purge(e->config.jemalloc_bg_thread);
+    int want = e->config.appendonly;
     int was = atomic_exchange(&ts_aof_stat.wanted, want);
     if (want && !was) {
         /* As Redis: a rewrite makes the file, then the log goes on. */
         atomic_store(&ts_aof_stat.enabling, 1);
         atomic_store(&ts_aof_stat.enable_pending, 1);
-        ts_aof_rewrite_start(w);
+        ts_aof_rewrite_start(e);
     } else if (!want && was) {
         atomic_store(&ts_aof_stat.enable_pending, 0);
         ts_aof_submit_off();
@@ -79,12 +79,12 @@ static void publish(ts_worker *w)
 void cmd_config_set(ts_cmd_ctx *c)
 {
     char err[512];
-    if (ts_config_set(&c->worker->config, c->argv + 2, c->argc - 2, err, sizeof(err)) != 0) {
+    if (ts_config_set(&c->engine->config, c->argv + 2, c->argc - 2, err, sizeof(err)) != 0) {
         ts_reply_error(c->r, err);
         return;
     }
-    apply_local(c->worker);
-    publish(c->worker);
+    apply_local(c->engine);
+    publish(c->engine);
     ts_reply_ok(c->r);
 }
 
@@ -94,12 +94,12 @@ static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
     char err[512];
     /* Every copy holds the same values, so validation gives the same
      * answer everywhere: all copies change or none does. */
-    if (ts_config_set(&ctx->worker->config, ctx->argv + 2, ctx->argc - 2, err, sizeof(err)) != 0) {
+    if (ts_config_set(&ctx->engine->config, ctx->argv + 2, ctx->argc - 2, err, sizeof(err)) != 0) {
         ts_buf_append(&p->out, err, strlen(err) + 1);
         p->n = -1;
         return;
     }
-    apply_local(ctx->worker);
+    apply_local(ctx->engine);
 }
 
 static int config_set_after(ts_txn *t)

@@ -22,7 +22,6 @@
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
 #include "tessera/persist/rdb.h"
-#include "tessera/net/worker.h"
 #include "tessera/store/lazyfree.h"
 
 void cmd_dump(ts_cmd_ctx *c)

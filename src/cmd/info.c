@@ -28,11 +28,9 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include "cmds.h"
 #include "tessera/persist/aof.h"
 #include "tessera/store/lazyfree.h"
-#include "tessera/net/conn.h"
 #include "tessera/store/db.h"
 #include "tessera/persist/persist.h"
 #include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
 #include "tessera/util/version.h"
 
@@ -40,10 +38,8 @@ typedef struct db_stat { size_t keys, expires; } db_stat;
 
 /* One worker's numbers, copied on its own thread. */
 typedef struct info_snapshot {
-    ts_worker_stats stats;
+    ts_engine_stats stats;
     ts_shard_stats shard;
-    long nconns;
-    long nblocked;
     db_stat *dbs;
     int ndb;
     ts_cmd_stats *cmds;
@@ -52,13 +48,11 @@ typedef struct info_snapshot {
     size_t table_memory;
 } info_snapshot;
 
-static info_snapshot *snapshot_take(ts_worker *w)
+static info_snapshot *snapshot_take(ts_engine *w)
 {
     info_snapshot *s = ts_calloc(1, sizeof(*s));
     s->stats = w->stats;
     s->shard = w->shard.stats;
-    s->nconns = w->nconns;
-    s->nblocked = w->nblocked;
     s->ndb = w->shard.ndb;
     s->dbs = ts_calloc((size_t)s->ndb, sizeof(db_stat));
     for (int i = 0; i < s->ndb; i++) {
@@ -93,8 +87,8 @@ static void snapshot_add(info_snapshot *acc, const info_snapshot *s)
     acc->shard.keyspace_misses += s->shard.keyspace_misses;
     acc->shard.expired_keys += s->shard.expired_keys;
     acc->shard.expire_cycle_cpu_usec += s->shard.expire_cycle_cpu_usec;
-    acc->nconns += s->nconns;
-    acc->nblocked += s->nblocked;
+    acc->stats.clients += s->stats.clients;
+    acc->stats.blocked_clients += s->stats.blocked_clients;
     acc->table_memory += s->table_memory;
     for (int i = 0; i < acc->ndb && i < s->ndb; i++) {
         acc->dbs[i].keys += s->dbs[i].keys;
@@ -228,11 +222,11 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
     }
     if (want(c, "clients", true)) {
         SECTION("Clients");
-        add(&b, "connected_clients:%ld\r\n", s->nconns);
+        add(&b, "connected_clients:%ld\r\n", s->stats.clients);
         add(&b, "cluster_connections:0\r\n");
         add(&b, "maxclients:%d\r\n", cfg->maxclients);
         add(&b, "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n");
-        add(&b, "blocked_clients:%ld\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", s->nblocked);
+        add(&b, "blocked_clients:%ld\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n", s->stats.blocked_clients);
     }
     if (want(c, "memory", true)) {
         size_t used = used_memory(), rss = rss_bytes();
@@ -263,7 +257,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n");
         add(&b, "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n");
         int in_progress = atomic_load(&ts_persist.in_progress) && !atomic_load(&ts_aof_stat.rewrite_in_progress);
-        uint64_t dirty = ts_persist_dirty(srv), saved = atomic_load(&ts_persist.dirty_saved);
+        uint64_t dirty = ts_router_dirty(&srv->router), saved = atomic_load(&ts_persist.dirty_saved);
         add(&b, "rdb_changes_since_last_save:%llu\r\n", (unsigned long long)(dirty > saved ? dirty - saved : 0));
         add(&b, "rdb_bgsave_in_progress:%d\r\n", in_progress);
         add(&b, "rdb_last_save_time:%lld\r\n", (long long)atomic_load(&ts_persist.lastsave));
@@ -366,15 +360,15 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
 
 void cmd_info(ts_cmd_ctx *c)
 {
-    info_snapshot *s = snapshot_take(c->worker);
-    info_format(c, c->worker->srv, &c->worker->config, s, c->r);
+    info_snapshot *s = snapshot_take(c->engine);
+    info_format(c, c->engine->srv, &c->engine->config, s, c->r);
     snapshot_free(s);
 }
 
 static void info_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 {
     (void)t;
-    p->ptr = snapshot_take(ctx->worker);
+    p->ptr = snapshot_take(ctx->engine);
 }
 
 static int info_after(ts_txn *t)
@@ -384,7 +378,7 @@ static int info_after(ts_txn *t)
         snapshot_add(acc, t->parts[i].ptr);
         snapshot_free(t->parts[i].ptr);
     }
-    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd, .worker = t->coord};
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd, .engine = t->coord};
     info_format(&ctx, t->coord->srv, &t->coord->config, acc, &t->reply);
     snapshot_free(acc);
     return -1;
@@ -393,9 +387,13 @@ static int info_after(ts_txn *t)
 const ts_txn_ops ts_multi_info = {info_step, info_after};
 
 /* CONFIG RESETSTAT: every worker clears its own counters. */
-static void resetstat_here(ts_worker *w)
+static void resetstat_here(ts_engine *w)
 {
+    /* The counters; the gauges (clients, blocked clients) stay. */
+    long clients = w->stats.clients, blocked = w->stats.blocked_clients;
     memset(&w->stats, 0, sizeof(w->stats));
+    w->stats.clients = clients;
+    w->stats.blocked_clients = blocked;
     memset(&w->shard.stats, 0, sizeof(w->shard.stats));
     memset(w->cmd_stats, 0, sizeof(ts_cmd_stats) * (size_t)ts_command_count());
     w->nerrstats = 0;
@@ -403,14 +401,14 @@ static void resetstat_here(ts_worker *w)
 
 void cmd_config_resetstat(ts_cmd_ctx *c)
 {
-    resetstat_here(c->worker);
+    resetstat_here(c->engine);
     ts_reply_ok(c->r);
 }
 
 static void resetstat_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 {
     (void)t; (void)p;
-    resetstat_here(ctx->worker);
+    resetstat_here(ctx->engine);
 }
 
 static int resetstat_after(ts_txn *t)

@@ -33,7 +33,7 @@
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
 #include "tessera/util/glob.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
 
 #define SAME_OBJECT_ERR "ERR source and destination objects are the same"
 
@@ -53,7 +53,7 @@ static void run_as_txn(ts_cmd_ctx *c, const ts_txn_ops *ops)
     part.nkeys = ts_command_keys(c->cmd, c->argc, c->argv, pos, c->argc);
     ts_buf_init(&part.out);
     ts_txn t = {
-        .ops = ops, .cmd = c->cmd, .coord = c->worker, .conn = c->conn, .db = c->db,
+        .ops = ops, .cmd = c->cmd, .coord = c->engine, .db = c->db,
         .resp = c->r->resp, .argc = c->argc, .argv = c->argv, .nparts = 1, .parts = &part,
         .now_ms = c->now_ms, .reply = *c->r,
     };
@@ -194,7 +194,7 @@ void cmd_scan(ts_cmd_ctx *c)
 {
     scan_opts o;
     if (!scan_parse(c, &o)) return;
-    unsigned shard = c->shard->id, nshards = c->worker->srv->nworkers;
+    unsigned shard = c->shard->id, nshards = c->engine->router->nshards;
     scan_found x = {.pattern = o.pattern};
     uint64_t next = ts_table_scan(ts_db_table(&c->ex), o.cursor >> 8, (size_t)o.count, scan_cb, &x);
     uint64_t out = next != 0 ? (next << 8) | shard : shard + 1 < nshards ? shard + 1 : 0;

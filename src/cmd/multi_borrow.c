@@ -36,11 +36,12 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/store/blocking.h"
+#include "tessera/route/blocking.h"
 #include "tessera/store/db.h"
 #include "tessera/types/object.h"
 #include "tessera/store/shard.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
+#include "tessera/route/run.h"
 #include "tessera/store/lazyfree.h"
 
 enum { PHASE_BORROW = 0, PHASE_RETURN = 1 };
@@ -155,15 +156,21 @@ static void run_on_scratch(ts_txn *t)
         loans *l = t->parts[j].ptr;
         for (int i = 0; l && i < l->n; i++) loan_put(&l->items[i], tab, t->argv[l->items[i].pos]);
     }
-    ts_cmd_ctx ctx = {
-        .shard = &scratch, .config = &t->coord->config, .worker = t->coord, .conn = NULL, .cmd = t->cmd, .db = t->db,
-        .argc = t->argc, .argv = t->argv, .r = &t->reply, .now_ms = t->now_ms, .blocker = t->blocker,
-    };
+    /* The command's one execution, through the runner: its statistics are
+     * the coordinator's (the txn is not accounted again) and its effect is
+     * logged into the txn's log, which the coordinator writes whole. */
+    ts_cmd_ctx ctx;
+    ts_run_ctx_init(&ctx, t->coord, t->cmd, t->db, t->argc, t->argv, &t->reply);
+    ctx.shard = &scratch;
+    ctx.now_ms = t->now_ms;
+    ctx.blocker = t->blocker;
+    ctx.aof = NULL;
     if (t->coord->shard.aof) {
         ts_aof_log_free(&t->aof);
         ctx.aof = &t->aof;
     }
-    t->cmd->run(&ctx);
+    ts_run_command(t->coord, &ctx);
+    t->accounted = true;
     t->aof_propagated = ctx.propagated;
     for (int j = 0; j < t->nparts; j++) {
         loans *l = t->parts[j].ptr;

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "cmds.h"
-#include "tessera/store/blocking.h"
+#include "tessera/route/blocking.h"
 #include "tessera/store/db.h"
 #include "tessera/store/lazyfree.h"
 #include "tessera/types/object.h"

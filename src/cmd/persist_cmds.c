@@ -26,7 +26,8 @@
 #include "tessera/persist/persist.h"
 #include "tessera/persist/snapshot.h"
 #include "tessera/route/txn.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
+#include "tessera/route/run.h"
 #include "tessera/util/clock.h"
 
 #define ERR_IN_PROGRESS "ERR Background save already in progress"
@@ -40,10 +41,10 @@ static bg_args parse_bgsave(int argc, const ts_arg *argv)
     return BG_SYNTAX;
 }
 
-static ts_snapshot *new_snapshot(ts_worker *w, bool waiter)
+static ts_snapshot *new_snapshot(ts_engine *e, bool waiter)
 {
-    return ts_snapshot_new(w->config.dbfilename, w->srv->nworkers, w->config.rdbcompression,
-                           w->config.rdbchecksum, ts_persist_dirty(w->srv), NULL, NULL, waiter);
+    return ts_snapshot_new(e->config.dbfilename, e->router->nshards, e->config.rdbcompression,
+                           e->config.rdbchecksum, ts_router_dirty(e->router), NULL, NULL, waiter);
 }
 
 static bool is_save(const ts_command *cmd) { return strcmp(cmd->name, "save") == 0; }
@@ -54,7 +55,7 @@ static bool is_rewrite(const ts_command *cmd) { return strcmp(cmd->name, "bgrewr
 /* BGREWRITEAOF's checks and claim, with every shard held (or the only one
  * running inline). Returns the snapshot, or NULL with the reply written
  * (an error, or "scheduled" when a BGSAVE holds the snapshot slot). */
-static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
+static ts_snapshot *rewrite_claim(ts_engine *e, ts_reply *r)
 {
     if (atomic_load(&ts_aof_stat.rewrite_in_progress)) {
         /* The rewrite that switches the log on waits for this one. */
@@ -73,22 +74,22 @@ static ts_snapshot *rewrite_claim(ts_worker *w, ts_reply *r)
     /* What this worker logged before the snapshot point goes to the disk
      * queue before the snapshot's header (the other shards' logs already
      * did, when they answered). */
-    ts_worker_aof_flush(w);
+    ts_engine_flush_log(e);
     ts_log(TS_LOG_NOTICE, "Background append only file rewriting started");
     bool enable = atomic_exchange(&ts_aof_stat.enable_pending, 0) != 0;
-    return ts_snapshot_new_aof(w->config.appendfilename, w->srv->nworkers, w->config.rdbcompression, enable,
-                               w->config.aof_use_rdb_preamble);
+    return ts_snapshot_new_aof(e->config.appendfilename, e->router->nshards, e->config.rdbcompression, enable,
+                               e->config.aof_use_rdb_preamble);
 }
 
 /* The rewrite of CONFIG SET appendonly yes, on each shard at its snapshot
  * point: what the snapshot holds is before it, what the shard logs from
  * here on is the new file's tail. A CONFIG SET appendonly no that already
  * reached this worker's copy wins. */
-static void start_logging_at_snapshot(ts_worker *w, const ts_snapshot *snap)
+static void start_logging_at_snapshot(ts_engine *e, const ts_snapshot *snap)
 {
-    if (!ts_snapshot_enables_aof(snap) || !w->config.appendonly) return;
-    w->aof_on = true;
-    w->shard.aof = &w->aof_log;
+    if (!ts_snapshot_enables_aof(snap) || !e->config.appendonly) return;
+    e->aof_on = true;
+    e->shard.aof = &e->aof_log;
 }
 
 /* ---- one shard: inline ---- */
@@ -97,11 +98,11 @@ static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
 {
     bool save = is_save(c->cmd);
     if (is_rewrite(c->cmd)) {
-        ts_snapshot *snap = rewrite_claim(c->worker, r);
+        ts_snapshot *snap = rewrite_claim(c->engine, r);
         if (!snap) return;
         ts_shard_snapshot_begin(c->shard, snap);
-        start_logging_at_snapshot(c->worker, snap);
-        ts_worker_snapshot_kick(c->worker);
+        start_logging_at_snapshot(c->engine, snap);
+        c->engine->hooks->snapshot_started(c->engine);
         if (r) ts_reply_simple(r, "Background append only file rewriting started");
         return;
     }
@@ -113,10 +114,10 @@ static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
         if (r) ts_reply_error(r, ERR_IN_PROGRESS);
         return;
     }
-    ts_snapshot *snap = new_snapshot(c->worker, save);
+    ts_snapshot *snap = new_snapshot(c->engine, save);
     ts_shard_snapshot_begin(c->shard, snap);
     if (!save) {
-        ts_worker_snapshot_kick(c->worker);
+        c->engine->hooks->snapshot_started(c->engine);
         if (r) ts_reply_simple(r, "Background saving started");
         return;
     }
@@ -140,9 +141,9 @@ static void snap_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     (void)p;
     if (t->phase == 0) return;   /* holding every shard is the point */
     ts_shard_snapshot_begin(c->shard, t->state);
-    if (is_rewrite(t->cmd)) start_logging_at_snapshot(c->worker, t->state);
+    if (is_rewrite(t->cmd)) start_logging_at_snapshot(c->engine, t->state);
     if (is_save(t->cmd)) ts_shard_snapshot_finish(c->shard);
-    else ts_worker_snapshot_kick(c->worker);
+    else c->engine->hooks->snapshot_started(c->engine);
 }
 
 static int snap_after(ts_txn *t)
@@ -150,10 +151,10 @@ static int snap_after(ts_txn *t)
     bool save = is_save(t->cmd);
     if (is_rewrite(t->cmd)) {
         if (t->phase == 0) {
-            t->state = rewrite_claim(t->coord, t->conn ? &t->reply : NULL);
+            t->state = rewrite_claim(t->coord, t->on_done ? &t->reply : NULL);
             return t->state ? 1 : -1;
         }
-        if (t->conn) ts_reply_simple(&t->reply, "Background append only file rewriting started");
+        if (t->on_done) ts_reply_simple(&t->reply, "Background append only file rewriting started");
         return -1;
     }
     if (t->phase == 0) {
@@ -185,17 +186,17 @@ static int snap_after(ts_txn *t)
 
 const ts_txn_ops ts_multi_snapshot = {.step = snap_step, .after = snap_after};
 
-static void start_conn_less(ts_worker *w, const char *name)
+static void start_conn_less(ts_engine *e, const char *name)
 {
     const ts_command *cmd = ts_command_lookup(name, strlen(name));
     ts_arg argv[1] = {{.ptr = name, .len = strlen(name)}};
-    if (w->srv->nworkers == 1) {
-        ts_cmd_ctx c = {.shard = &w->shard, .config = &w->config, .worker = w, .cmd = cmd, .argc = 1, .argv = argv,
-                        .now_ms = w->now_ms};
+    if (e->router->nshards == 1) {
+        ts_cmd_ctx c;
+        ts_run_ctx_init(&c, e, cmd, 0, 1, argv, NULL);
         run_one_shard(&c, NULL);
         return;
     }
-    ts_txn *t = ts_txn_new(w, NULL, cmd, 0, 2, 1, argv, NULL, 0);
+    ts_txn *t = ts_txn_new(e, NULL, NULL, 0, cmd, 0, 2, 1, argv, NULL, 0);
     ts_txn_start(t);
 }
 
@@ -206,62 +207,63 @@ static void final_save_done(ts_snapshot *snap, bool ok, void *arg)
     (void)snap;
     ts_server *srv = arg;
     atomic_store(&srv->final_save, ok ? 2 : 3);
-    uv_async_send(&srv->shutdown_async);
+    srv->hooks.shutdown_progress(srv);
 }
 
-void ts_bgsave_start(ts_worker *w) { start_conn_less(w, "bgsave"); }
-void ts_aof_rewrite_start(ts_worker *w) { start_conn_less(w, "bgrewriteaof"); }
+void ts_bgsave_start(ts_engine *e) { start_conn_less(e, "bgsave"); }
+void ts_aof_rewrite_start(ts_engine *e) { start_conn_less(e, "bgrewriteaof"); }
 
 /* Worker 0, once a second: a rewrite scheduled behind a BGSAVE, or
  * auto-aof-rewrite-percentage / auto-aof-rewrite-min-size. */
-void ts_aof_rewrite_check(ts_worker *w)
+void ts_aof_rewrite_check(ts_engine *e)
 {
     if (atomic_load(&ts_persist.in_progress)) return;
     if (atomic_load(&ts_aof_stat.rewrite_scheduled)) {
-        start_conn_less(w, "bgrewriteaof");
+        start_conn_less(e, "bgrewriteaof");
         return;
     }
-    if (!ts_aof_enabled() || w->config.auto_aof_rewrite_percentage <= 0) return;
+    if (!ts_aof_enabled() || e->config.auto_aof_rewrite_percentage <= 0) return;
     long long size = atomic_load(&ts_aof_stat.current_size), base = atomic_load(&ts_aof_stat.base_size);
-    if (size < w->config.auto_aof_rewrite_min_size) return;
+    if (size < e->config.auto_aof_rewrite_min_size) return;
     long long growth = base > 0 ? (size - base) * 100 / base : size * 100;
-    if (growth < w->config.auto_aof_rewrite_percentage) return;
+    if (growth < e->config.auto_aof_rewrite_percentage) return;
     /* A failing rewrite is retried once a minute, not every second. */
     if (atomic_load(&ts_aof_stat.rewrite_failures) &&
         ts_mstime() - atomic_load(&ts_aof_stat.rewrite_started_ms) < 60000)
         return;
     ts_log(TS_LOG_NOTICE, "Starting automatic rewriting of AOF on %lld%% growth", growth);
-    start_conn_less(w, "bgrewriteaof");
+    start_conn_less(e, "bgrewriteaof");
 }
 
-void ts_final_save_start(ts_worker *w)
+void ts_final_save_start(ts_engine *e)
 {
-    ts_server *srv = w->srv;
+    ts_server *srv = e->srv;
     if (!ts_snapshot_try_claim()) ts_panic("shutdown save: a snapshot is still in progress");
-    ts_snapshot *snap = ts_snapshot_new(w->config.dbfilename, srv->nworkers, w->config.rdbcompression,
-                                        w->config.rdbchecksum, ts_persist_dirty(srv), final_save_done, srv, false);
+    ts_snapshot *snap = ts_snapshot_new(e->config.dbfilename, e->router->nshards, e->config.rdbcompression,
+                                        e->config.rdbchecksum, ts_router_dirty(e->router), final_save_done, srv,
+                                        false);
     /* No client is left: nothing changes while each shard writes itself. */
-    for (unsigned i = 0; i < srv->nworkers; i++) {
-        if (i == w->id) continue;
+    for (unsigned i = 0; i < e->router->nshards; i++) {
+        if (i == e->id) continue;
         ts_msg_snapshot *m = ts_calloc(1, sizeof(*m));
         m->msg.kind = TS_MSG_SNAPSHOT_SHARD;
         m->snap = snap;
-        ts_worker_post(srv->workers[i], &m->msg);
+        ts_engine_post(e->router->engines[i], &m->msg);
     }
-    ts_shard_snapshot_begin(&w->shard, snap);
-    ts_shard_snapshot_finish(&w->shard);
+    ts_shard_snapshot_begin(&e->shard, snap);
+    ts_shard_snapshot_finish(&e->shard);
 }
 
 #define BGSAVE_RETRY_DELAY_S 5   /* Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed save */
 
-void ts_save_rules_check(ts_worker *w)
+void ts_save_rules_check(ts_engine *e)
 {
-    ts_server *srv = w->srv;
-    const char *rules = w->config.save;
+    ts_server *srv = e->srv;
+    const char *rules = e->config.save;
     atomic_store_explicit(&srv->save_rules_present, rules[0] != '\0', memory_order_relaxed);
     if (!rules[0] || atomic_load(&ts_persist.in_progress)) return;
-    uint64_t changes = ts_persist_dirty(srv) - atomic_load(&ts_persist.dirty_saved);
-    long long now = w->now_ms / 1000;
+    uint64_t changes = ts_router_dirty(e->router) - atomic_load(&ts_persist.dirty_saved);
+    long long now = e->now_ms / 1000;
     long long since_save = now - atomic_load(&ts_persist.lastsave);
     long long since_try = now - atomic_load(&ts_persist.save_started_ms) / 1000;
     bool retry_ok = atomic_load(&ts_persist.last_bgsave_ok) || since_try > BGSAVE_RETRY_DELAY_S;
@@ -274,7 +276,7 @@ void ts_save_rules_check(ts_worker *w)
         while (*p == ' ') p++;
         if ((long long)changes >= need && since_save > secs && retry_ok) {
             ts_log(TS_LOG_NOTICE, "%lld changes in %lld seconds. Saving...", need, secs);
-            ts_bgsave_start(w);
+            ts_bgsave_start(e);
             return;
         }
     }

@@ -24,11 +24,10 @@
 
 #include "cmds.h"
 #include "tessera/persist/aof.h"
-#include "tessera/store/blocking.h"
+#include "tessera/route/blocking.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
 #include "tessera/types/t_stream.h"
-#include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
 
 #define ERR_BAD_ID "ERR Invalid stream ID specified as stream command argument"

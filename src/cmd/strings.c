@@ -28,7 +28,7 @@
 #include "cmds.h"
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
-#include "tessera/net/worker.h"
+#include "tessera/config/config.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float strings are not parsed, and a
  * finite long double printed with "%.17Lf" always fits. */
@@ -122,7 +122,7 @@ static void store_bytes(ts_cmd_ctx *c, ts_arg key, ts_entry *e, const char *p, s
 static bool check_length(ts_cmd_ctx *c, unsigned long long size, unsigned long long append)
 {
     unsigned long long total = size + append;
-    if (total < size || total > (unsigned long long)c->worker->config.proto_max_bulk_len) {
+    if (total < size || total > (unsigned long long)c->config->proto_max_bulk_len) {
         ts_reply_error(c->r, ERR_TOO_BIG);
         return false;
     }

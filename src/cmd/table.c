@@ -158,28 +158,25 @@ const ts_command *ts_command_lookup_sub(const ts_command *parent, const char *na
     return lookup_name(full, plen + 1 + len);
 }
 
+void ts_command_bind(const char *name, ts_cmd_fn *run, const ts_txn_ops *multi)
+{
+    for (size_t i = 0; i < TS_ARRAY_LEN(commands); i++) {
+        if (strcmp(commands[i].name, name) != 0) continue;
+        commands[i].run = run;
+        commands[i].multi = multi;
+        return;
+    }
+    ts_panic("ts_command_bind: no command %s", name);
+}
+
+void ts_command_table_check(void)
+{
+    for (size_t i = 0; i < TS_ARRAY_LEN(commands); i++)
+        if (!commands[i].run) ts_panic("command %s has no implementation (ts_command_bind)", commands[i].name);
+}
+
 int ts_command_count(void) { return (int)TS_ARRAY_LEN(commands); }
 const ts_command *ts_command_at(int i) { return &commands[i]; }
-
-bool ts_command_check_arity(const ts_command *cmd, int argc, const ts_arg *argv, ts_reply *r)
-{
-    (void)argv;
-    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        ts_reply_errorf(r, "ERR wrong number of arguments for '%s' command", cmd->name);
-        return false;
-    }
-    return true;
-}
-
-int ts_command_keys(const ts_command *cmd, int argc, const ts_arg *argv, int *pos, int max)
-{
-    if (cmd->getkeys) return cmd->getkeys(argc, argv, pos, max);
-    if (cmd->first_key <= 0) return 0;
-    int last = cmd->last_key >= 0 ? cmd->last_key : argc + cmd->last_key;
-    int n = 0;
-    for (int i = cmd->first_key; i <= last && i < argc && n < max; i += cmd->key_step) pos[n++] = i;
-    return n;
-}
 
 const char *ts_arg_to_int(ts_arg a, int *out)
 {

@@ -36,6 +36,7 @@ typedef struct listener {
 
 struct ts_acceptor {
     ts_server *srv;
+    uv_loop_t *loop;                 /* the main thread's */
     listener ls[TS_MAX_LISTENERS];
     int nls;
     unsigned next_worker;
@@ -59,8 +60,8 @@ static void hand_off(ts_acceptor *a, int fd, int is_unix)
     m->msg.kind = TS_MSG_NEW_CONN;
     m->fd = fd;
     m->is_unix = is_unix;
-    ts_worker *w = srv->workers[a->next_worker++ % srv->nworkers];
-    ts_worker_post(w, &m->msg);
+    ts_engine *e = srv->router.engines[a->next_worker++ % srv->router.nshards];
+    ts_engine_post(e, &m->msg);
 }
 
 static void on_listen_ready(uv_poll_t *p, int status, int events)
@@ -87,7 +88,7 @@ static int add_listener(ts_acceptor *a, int fd, int is_unix)
     l->fd = fd;
     l->is_unix = is_unix;
     l->acc = a;
-    uv_poll_init(a->srv->main_loop, &l->poll, fd);
+    uv_poll_init(a->loop, &l->poll, fd);
     l->poll.data = l;
     uv_poll_start(&l->poll, UV_READABLE, on_listen_ready);
     return 0;
@@ -148,10 +149,11 @@ static int listen_unix(ts_acceptor *a, const char *path, unsigned perm, int back
     return add_listener(a, fd, 1);
 }
 
-ts_acceptor *ts_acceptor_start(ts_server *srv)
+ts_acceptor *ts_acceptor_start(ts_server *srv, uv_loop_t *loop)
 {
     ts_acceptor *a = ts_calloc(1, sizeof(*a));
     a->srv = srv;
+    a->loop = loop;
     const ts_config *cfg = &srv->config;
     if (cfg->port > 0) {
         int opened = 0;

@@ -16,11 +16,10 @@
  * parallel: the client has not seen any of their replies, so they are
  * concurrent in the linearizability sense and any order is a valid one.
  * Commands to the same shard keep their order (one FIFO path per shard).
- *
- * Batch encoding (args buffer), per command:
- *   [const ts_command *][int32 db][int32 argc] then argc x ([uint64 len][bytes]).
+ * A command runs through the runner (route/run.h) wherever it runs; the
+ * batches' format and their execution on the owner are route/batch.c's.
  */
-#include "tessera/net/conn.h"
+#include "conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,12 +30,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "tessera/store/blocking.h"
-#include "tessera/store/db.h"
-#include "tessera/util/log.h"
+#include "tessera/net/worker.h"
+#include "tessera/persist/aof.h"
+#include "tessera/route/blocking.h"
+#include "tessera/route/run.h"
 #include "tessera/route/slot.h"
 #include "tessera/route/txn.h"
-#include "tessera/net/worker.h"
+#include "tessera/store/db.h"
+#include "tessera/util/log.h"
 #include "tessera/util/clock.h"
 
 #define TS_READ_CHUNK (16 * 1024)
@@ -69,85 +70,20 @@ static void slot_push(ts_conn *c, ts_batch *b)
     c->slot_count++;
 }
 
-/* Batches are allocated and freed by their origin worker, which keeps a few
- * freed ones with their buffers: a pipeline then reuses warm memory instead
- * of growing fresh buffers with realloc on every pass. */
-#define TS_BATCH_CACHE_MAX 32
-#define TS_BATCH_CACHE_BUF_MAX (16 * 1024)
-
-static ts_batch *batch_new(ts_conn *c, unsigned target, bool is_local)
-{
-    ts_worker *w = c->w;
-    ts_batch *b = w->batch_cache;
-    if (b) {
-        w->batch_cache = (ts_batch *)b->msg.next;
-        w->nbatch_cache--;
-        ts_buf args = b->args, reply = b->reply;
-        uint32_t *ends = b->reply_end;
-        uint32_t ends_cap = b->reply_end_cap;
-        memset(b, 0, sizeof(*b));
-        b->args = args;
-        b->args.len = 0;
-        b->reply = reply;
-        b->reply.len = 0;
-        b->reply_end = ends;
-        b->reply_end_cap = ends_cap;
-    } else {
-        b = ts_calloc(1, sizeof(*b));
-    }
-    b->conn = c;
-    b->origin = c->w;
-    b->target = target;
-    b->is_local = is_local;
-    b->done = is_local;
-    return b;
-}
-
-void ts_batch_release(ts_batch *b)
-{
-    ts_buf_free(&b->args);
-    ts_buf_free(&b->reply);
-    free(b->reply_end);
-    free(b);
-}
-
-static void batch_free(ts_batch *b)
-{
-    ts_worker *w = b->origin;
-    if (w->nbatch_cache < TS_BATCH_CACHE_MAX && b->args.cap <= TS_BATCH_CACHE_BUF_MAX &&
-        b->reply.cap <= TS_BATCH_CACHE_BUF_MAX) {
-        b->msg.next = (ts_msg *)w->batch_cache;
-        w->batch_cache = b;
-        w->nbatch_cache++;
-        return;
-    }
-    ts_batch_release(b);
-}
-
-static void batch_mark_reply(ts_batch *b)
-{
-    if ((uint32_t)b->ncmds == b->reply_end_cap) {
-        b->reply_end_cap = b->reply_end_cap ? b->reply_end_cap * 2 : 8;
-        b->reply_end = ts_realloc(b->reply_end, sizeof(uint32_t) * b->reply_end_cap);
-    }
-    if (b->reply.len > UINT32_MAX) ts_panic("batch reply larger than 4GB");
-    b->reply_end[b->ncmds++] = (uint32_t)b->reply.len;
-}
-
 /* Where a reply produced now on the connection's worker goes: straight to
  * the output when nothing is queued ahead of it, else into the local
  * pseudo-batch behind the queued slots. Call conn_local_reply_end after. */
 static ts_buf *conn_local_reply_begin(ts_conn *c)
 {
     if (c->slot_count == 0) return &c->out;
-    if (!c->local_batch) c->local_batch = batch_new(c, c->w->id, true);
+    if (!c->local_batch) c->local_batch = ts_batch_new(&c->w->e, c, c->w->e.id, true);
     slot_push(c, c->local_batch);
     return &c->local_batch->reply;
 }
 
 static void conn_local_reply_end(ts_conn *c, ts_buf *target)
 {
-    if (target != &c->out) batch_mark_reply(c->local_batch);
+    if (target != &c->out) ts_batch_mark_reply(c->local_batch);
 }
 
 /* Moves every filled slot at the head to the output buffer. */
@@ -167,7 +103,7 @@ static void conn_collect_slots(ts_conn *c)
                 b->ncmds = b->consumed = 0;
                 b->reply.len = 0;
             } else {
-                batch_free(b);
+                ts_batch_free(b);
             }
         }
     }
@@ -188,7 +124,7 @@ static void on_write(uv_write_t *req, int status)
 /* appendfsync always: whether output may leave before an fsync. */
 static bool aof_gated(const ts_worker *w)
 {
-    return TS_UNLIKELY(w->shard.aof != NULL) && w->config.appendfsync == TS_AOF_FSYNC_ALWAYS;
+    return TS_UNLIKELY(w->e.shard.aof != NULL) && w->e.config.appendfsync == TS_AOF_FSYNC_ALWAYS;
 }
 
 static void aof_hold(ts_conn *c)
@@ -200,9 +136,9 @@ static void aof_hold(ts_conn *c)
         w->aof_held = c;
     }
     /* Published before durable_seq is read again (aof_writer.c's publish). */
-    atomic_store(&w->aof_holding, 1);
-    if (!c->aof_wait_flush && ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->aof_sync_posted, 1))
-        ts_worker_post(w, &w->aof_sync_msg);
+    atomic_store(&w->e.aof_holding, 1);
+    if (!c->aof_wait_flush && ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->e.aof_sync_posted, 1))
+        ts_engine_post(&w->e, &w->e.aof_sync_msg);
 }
 
 void ts_conn_aof_submitted(ts_worker *w, uint64_t seq)
@@ -232,7 +168,7 @@ void ts_conn_aof_release(ts_worker *w)
         }
         c = next;
     }
-    if (!w->aof_held) atomic_store(&w->aof_holding, 0);
+    if (!w->aof_held) atomic_store(&w->e.aof_holding, 0);
 }
 
 /* appendfsync always, when this worker has just produced replies for c
@@ -248,8 +184,8 @@ static void aof_note_replies(ts_conn *c)
 {
     ts_worker *w = c->w;
     if (!aof_gated(w)) return;
-    if (w->aof_last_seq > c->aof_need) c->aof_need = w->aof_last_seq;
-    if (w->aof_log.buf.len) {
+    if (w->e.aof_last_seq > c->aof_need) c->aof_need = w->e.aof_last_seq;
+    if (w->e.aof_log.buf.len) {
         c->aof_wait_flush = true;
         /* On the held list even without output yet: the next submission
          * must find it to settle aof_wait_flush. */
@@ -292,7 +228,7 @@ static void conn_flush(ts_conn *c)
         if (n == UV_EAGAIN) n = 0;
         if (n < 0) { ts_conn_close(c); return; }
         c->net_out += (uint64_t)n;
-        c->w->stats.net_output += (uint64_t)n;
+        c->w->e.stats.net_output += (uint64_t)n;
         if ((size_t)n == c->out.len) {
             c->out.len = 0;
         } else {
@@ -302,7 +238,7 @@ static void conn_flush(ts_conn *c)
             c->out = tmp;
             c->out.len = 0;
             if (n) ts_buf_consume(&c->writing, (size_t)n);
-            c->w->stats.net_output += c->writing.len;
+            c->w->e.stats.net_output += c->writing.len;
             c->net_out += c->writing.len;
             b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
             c->wreq.data = c;
@@ -316,23 +252,6 @@ static void conn_flush(ts_conn *c)
 
 /* ---------- batches ---------- */
 
-static void batch_append_cmd(ts_batch *b, const ts_command *cmd, int db, int argc, const ts_arg *argv)
-{
-    size_t need = sizeof(cmd) + 8;
-    for (int i = 0; i < argc; i++) need += 8 + argv[i].len;
-    ts_buf_reserve(&b->args, need);
-    int32_t db32 = db, argc32 = argc;
-    ts_buf_append(&b->args, &cmd, sizeof(cmd));
-    ts_buf_append(&b->args, &db32, 4);
-    ts_buf_append(&b->args, &argc32, 4);
-    for (int i = 0; i < argc; i++) {
-        uint64_t len = argv[i].len;
-        ts_buf_append(&b->args, &len, 8);
-        ts_buf_append(&b->args, argv[i].ptr, argv[i].len);
-    }
-    b->ncmds++;
-}
-
 static void flush_open_batches(ts_conn *c)
 {
     ts_worker *w = c->w;
@@ -340,133 +259,28 @@ static void flush_open_batches(ts_conn *c)
         unsigned target = w->open_targets[i];
         ts_batch *b = w->open_batches[target];
         w->open_batches[target] = NULL;
-        b->now_ms = w->now_ms;
+        b->now_ms = w->e.now_ms;
         b->total = b->ncmds;
         b->msg.kind = TS_MSG_BATCH;
         c->inflight++;
-        w->stats.batches_sent++;
-        ts_worker_send(w, ts_worker_of(w->srv, target), &b->msg);
+        w->e.stats.batches_sent++;
+        ts_engine_send(&w->e, ts_engine_of(&w->e, target), &b->msg);
     }
     w->nopen = 0;
 }
 
-static void count_command(ts_worker *w, const ts_command *cmd, ts_reply *r, uint32_t errors_before, uint64_t usec)
+/* Runs a command on this worker's shard for connection c (or for a
+ * blocked attempt), writing its reply to r: the runner (route/run.h). */
+static void exec_here(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, ts_reply *r, ts_blocker *blocker)
 {
-    ts_cmd_stats *st = &w->cmd_stats[cmd->id];
-    st->calls++;
-    st->usec += usec;
-    w->stats.commands_processed++;
-    if (r->errors != errors_before) {
-        st->failed++;
-        ts_worker_count_error(w, r->last_error_code);
-    } else if (cmd->flags & TS_CMD_WRITE) {
-        ts_worker_count_dirty(w);
-    }
-}
-
-/* Runs a command on this worker, writing its reply to r. */
-static void exec_here(ts_worker *w, ts_conn *c, const ts_command *cmd, int db, int argc, ts_arg *argv,
-                      ts_reply *r, int64_t now_ms, ts_blocker *blocker)
-{
-    ts_cmd_ctx ctx = {
-        .shard = &w->shard, .config = &w->config, .worker = w, .conn = c, .cmd = cmd, .db = db,
-        .argc = argc, .argv = argv, .r = r, .now_ms = now_ms, .blocker = blocker,
-    };
-    ctx.aof = w->shard.aof;
-    if (c) c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
-    uint32_t errors_before = r->errors;
-    uint64_t t0 = ts_monotonic_us();
-    cmd->run(&ctx);
-    if (TS_UNLIKELY(ctx.aof != NULL) && (cmd->flags & TS_CMD_WRITE) && r->errors == errors_before)
-        ts_prop_default(&ctx);
-    count_command(w, cmd, r, errors_before, ts_monotonic_us() - t0);
-    /* Like Redis: clients blocked on keys this command filled are served
-     * before the next command runs. */
-    if (TS_UNLIKELY(ts_blocking_pending(&w->shard))) ts_blocking_serve(w);
-}
-
-bool ts_shard_blocks_command(const ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv)
-{
-    if (s->exclusive) return true;
-    if (s->locks.count == 0) return false;
-    if (cmd->quiet_shard) return true;
-    int posbuf[TS_MAX_KEYS_STACK];
-    int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
-    int n = ts_command_keys(cmd, argc, argv, pos, argc);
-    bool blocked = ts_shard_keys_blocked(s, db, argv, pos, n, NULL);
-    if (pos != posbuf) free(pos);
-    return blocked;
-}
-
-/* Walks the batch from `off` and issues one prefetch stage for the first
- * key of each command: the lookups of a batch then overlap their cache
- * misses instead of paying them one after another. */
-static void batch_prefetch(ts_worker *w, const ts_batch *b, int from, size_t off, int stage)
-{
-    const char *p = b->args.data + off;
-    for (int i = from; i < b->total; i++) {
-        const ts_command *cmd;
-        int32_t db, argc;
-        memcpy(&cmd, p, sizeof(cmd)); p += sizeof(cmd);
-        memcpy(&db, p, 4); p += 4;
-        memcpy(&argc, p, 4); p += 4;
-        for (int a = 0; a < argc; a++) {
-            uint64_t len;
-            memcpy(&len, p, 8); p += 8;
-            if (a == cmd->first_key && cmd->first_key > 0 && !cmd->getkeys)
-                ts_table_prefetch(&w->shard.dbs[db & 0xffff], p, (size_t)len, stage);
-            p += len;
-        }
-    }
-}
-
-bool ts_batch_execute(ts_worker *w, ts_batch *b)
-{
-    ts_shard_assert_owner(&w->shard);
-    if (b->total - b->exec_idx > 1) {
-        batch_prefetch(w, b, b->exec_idx, b->exec_off, 0);
-        batch_prefetch(w, b, b->exec_idx, b->exec_off, 1);
-    }
-    ts_arg argv_stack[16];
-    ts_reply r;
-    ts_reply_init(&r, &b->reply, 2);
-    if (b->exec_idx == 0) {
-        b->ncmds = 0;
-        w->stats.batches_served++;
-    }
-    while (b->exec_idx < b->total) {
-        const char *p = b->args.data + b->exec_off;
-        const ts_command *cmd;
-        int32_t db, argc;
-        memcpy(&cmd, p, sizeof(cmd)); p += sizeof(cmd);
-        memcpy(&db, p, 4); p += 4;
-        memcpy(&argc, p, 4); p += 4;
-        ts_arg *argv = argc <= 16 ? argv_stack : ts_malloc(sizeof(ts_arg) * (size_t)argc);
-        for (int a = 0; a < argc; a++) {
-            uint64_t len;
-            memcpy(&len, p, 8); p += 8;
-            argv[a].ptr = p;
-            argv[a].len = (size_t)len;
-            p += len;
-        }
-        /* The protocol (RESP2/3) travels in the high bits of db. */
-        int dbnum = db & 0xffff;
-        if (ts_shard_blocks_command(&w->shard, cmd, dbnum, argc, argv)) {
-            if (argv != argv_stack) free(argv);
-            return false;
-        }
-        r.resp = (uint8_t)(db >> 16);
-        exec_here(w, NULL, cmd, dbnum, argc, argv, &r, b->now_ms, NULL);
-        batch_mark_reply(b);
-        if (argv != argv_stack) free(argv);
-        b->exec_idx++;
-        b->exec_off = (size_t)(p - b->args.data);
-    }
-    b->errors = r.errors;
-    /* `done` is not set here: the origin thread sets it when the batch is
-     * back in its hands (ts_conn_on_batch_done). Until then the origin must
-     * not look at the batch at all. */
-    return true;
+    ts_engine *e = &c->w->e;
+    ts_cmd_ctx ctx;
+    ts_run_ctx_init(&ctx, e, cmd, c->db, argc, argv, r);
+    ctx.conn = c;
+    ctx.blocker = blocker;
+    c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
+    ts_run_command(e, &ctx);
+    if (ctx.close_after_reply) c->close_after_reply = true;
 }
 
 void ts_conn_on_batch_done(ts_batch *b)
@@ -491,21 +305,6 @@ void ts_conn_on_batch_done(ts_batch *b)
     conn_maybe_migrate(c);
 }
 
-static void w_count_txn(ts_worker *w, ts_txn *t)
-{
-    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
-        ts_txn *m = t->nmembers ? t->members[i] : t;
-        if (m->reply.errors) {
-            w->cmd_stats[m->cmd->id].failed++;
-            ts_worker_count_error(w, m->reply.last_error_code);
-        } else if (m->cmd->flags & TS_CMD_WRITE) {
-            ts_worker_count_dirty(w);
-        }
-        w->cmd_stats[m->cmd->id].calls++;
-        w->stats.commands_processed++;
-    }
-}
-
 /* ---------- blocked clients (blocking.h) ---------- */
 
 static void waiting_add(ts_worker *w, ts_blocker *b)
@@ -514,7 +313,7 @@ static void waiting_add(ts_worker *w, ts_blocker *b)
     b->next_waiting = w->blocked_head;
     if (w->blocked_head) w->blocked_head->prev_waiting = b;
     w->blocked_head = b;
-    w->nblocked++;
+    w->e.stats.blocked_clients++;
 }
 
 static void waiting_remove(ts_worker *w, ts_blocker *b)
@@ -523,7 +322,7 @@ static void waiting_remove(ts_worker *w, ts_blocker *b)
     else w->blocked_head = b->next_waiting;
     if (b->next_waiting) b->next_waiting->prev_waiting = b->prev_waiting;
     b->next_waiting = b->prev_waiting = NULL;
-    w->nblocked--;
+    w->e.stats.blocked_clients--;
 }
 
 /* The attempt found nothing: the connection waits (no later command of its
@@ -562,7 +361,6 @@ static void deliver_served(ts_conn *c)
     ts_buf *out = conn_local_reply_begin(c);
     ts_buf_append(out, b->reply.data, b->reply.len);
     conn_local_reply_end(c, out);
-    if (b->errors) ts_worker_count_error(c->w, b->last_error_code);
     ts_blocker_finish(b);
     ts_worker_make_ready(c->w, c);
     conn_flush(c);
@@ -652,11 +450,11 @@ static bool blocking_txn_done(ts_conn *c, ts_txn *t)
     return true;
 }
 
-void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
+void ts_conn_on_txn_done(ts_txn *t)
 {
+    ts_conn *c = t->owner;
     c->inflight--;
     if (t->blocker && blocking_txn_done(c, t)) {
-        w_count_txn(c->w, t);
         conn_maybe_free(c);
         return;
     }
@@ -665,7 +463,6 @@ void ts_conn_on_txn_done(ts_conn *c, ts_txn *t)
     ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
     conn_local_reply_end(c, out);
     ts_worker *w = c->w;
-    w_count_txn(w, t);
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     conn_maybe_resume(c);
     ts_worker_make_ready(w, c);
@@ -690,7 +487,7 @@ static void reply_local_error(ts_conn *c, const char *msg)
     ts_reply_init(&r, out, c->resp);
     ts_reply_error(&r, msg);
     conn_local_reply_end(c, out);
-    ts_worker_count_error(c->w, r.last_error_code);
+    ts_engine_count_error(&c->w->e, r.last_error_code);
 }
 
 /* Redis's text: the name up to 128 bytes (or its first NUL), then quoted
@@ -725,7 +522,7 @@ static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
     ts_buf *out = conn_local_reply_begin(c);
     ts_reply r;
     ts_reply_init(&r, out, c->resp);
-    exec_here(c->w, c, cmd, c->db, argc, argv, &r, c->w->now_ms, NULL);
+    exec_here(c, cmd, argc, argv, &r, NULL);
     conn_local_reply_end(c, out);
 }
 
@@ -734,11 +531,11 @@ static void send_to_shard(ts_conn *c, unsigned target, const ts_command *cmd, in
     ts_worker *w = c->w;
     ts_batch *b = w->open_batches[target];
     if (!b) {
-        b = batch_new(c, target, false);
+        b = ts_batch_new(&w->e, c, target, false);
         w->open_batches[target] = b;
         w->open_targets[w->nopen++] = target;
     }
-    batch_append_cmd(b, cmd, c->db | (c->resp << 16), argc, argv);
+    ts_batch_append(b, cmd, c->db, c->resp, argc, argv);
     slot_push(c, b);
 }
 
@@ -764,14 +561,14 @@ static void start_txn(ts_conn *c, ts_txn *t)
 static void start_pending(ts_conn *c)
 {
     if (c->npending == 0) return;
-    ts_txn *t = c->npending == 1 ? c->pending[0] : ts_txn_group(c->w, c, c->pending, c->npending);
+    ts_txn *t = c->npending == 1 ? c->pending[0] : ts_txn_group(c->pending, c->npending);
     c->npending = 0;
     start_txn(c, t);
 }
 
 static void new_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
 {
-    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
+    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->id, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
     if (cmd->squashable && keypos) {
         /* Wait for the end of the pass: more may follow in the pipeline. */
         c->pending[c->npending++] = t;
@@ -794,16 +591,16 @@ static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
         cursor = strtoull(tmp, &end, 10);
         if (errno || *end) cursor = 0;   /* the command itself reports the error */
     }
-    return (unsigned)(cursor % TS_MAX_SHARDS) % c->w->srv->nworkers;
+    return (unsigned)(cursor % TS_MAX_SHARDS) % c->w->e.router->nshards;
 }
 
 /* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
  * it on the origin and registers the blocker in the txn's last phase). */
 static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys)
 {
-    ts_blocker *b = ts_blocker_new(c->w, c, cmd, c->db, c->resp, argc, argv);
+    ts_blocker *b = ts_blocker_new(&c->w->e, c, cmd, c->db, c->resp, argc, argv);
     c->blocker = b;
-    ts_txn *t = ts_txn_new(c->w, c, cmd, c->db, c->resp, argc, argv, pos, nkeys);
+    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->id, cmd, c->db, c->resp, argc, argv, pos, nkeys);
     t->blocker = b;
     start_txn(c, t);
 }
@@ -819,11 +616,11 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
     int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
     int nkeys = ts_command_keys(cmd, argc, argv, pos, argc);
     bool local = true;
-    for (int i = 0; i < nkeys; i++) local &= ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len) == w->id;
+    for (int i = 0; i < nkeys; i++) local &= ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len) == w->e.id;
     int rc = DISPATCH_DONE;
     if (!local) {
         start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
-    } else if (ts_shard_busy(&w->shard) || ts_shard_blocks_command(&w->shard, cmd, c->db, argc, argv)) {
+    } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
             c->in_waiters = true;
@@ -835,15 +632,15 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
         rc = DISPATCH_WAIT;
     } else {
         conn_collect_slots(c);   /* nothing in flight: every slot is filled */
-        ts_blocker *b = ts_blocker_new(w, c, cmd, c->db, c->resp, argc, argv);
+        ts_blocker *b = ts_blocker_new(&w->e, c, cmd, c->db, c->resp, argc, argv);
         c->blocker = b;
         ts_buf *out = conn_local_reply_begin(c);
         ts_reply r;
         ts_reply_init(&r, out, c->resp);
-        exec_here(w, c, cmd, c->db, argc, argv, &r, w->now_ms, b);
+        exec_here(c, cmd, argc, argv, &r, b);
         if (b->blocked) {
             /* Nothing was written; the slot taken (if any) stays empty. */
-            ts_blocking_register(&w->shard, b);
+            ts_blocking_register(&w->e.shard, b);
             park_blocked(c);
         } else {
             conn_local_reply_end(c, out);
@@ -889,8 +686,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
             ts_buf *out = conn_local_reply_begin(c);
             ts_buf_append(out, tmp.data, tmp.len);
             conn_local_reply_end(c, out);
-            w->cmd_stats[cmd->id].rejected++;
-            ts_worker_count_error(w, r.last_error_code);
+            ts_run_reject(&w->e, cmd, r.last_error_code);
             ts_buf_free(&tmp);
             return DISPATCH_DONE;
         }
@@ -908,14 +704,14 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         run_local(c, cmd, argc, argv);
         return DISPATCH_DONE;
     case TS_ROUTE_ALL:
-        if (w->srv->nworkers == 1) break;    /* one shard: plain local run */
+        if (w->e.router->nshards == 1) break;    /* one shard: plain local run */
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         if (barrier(c)) return DISPATCH_WAIT;
         new_txn(c, cmd, argc, argv, NULL, 0);
         return DISPATCH_DONE;
     case TS_ROUTE_CURSOR: {
         unsigned target = cursor_shard(c, argc, argv);
-        if (target != w->id) { send_to_shard(c, target, cmd, argc, argv); return DISPATCH_DONE; }
+        if (target != w->e.id) { send_to_shard(c, target, cmd, argc, argv); return DISPATCH_DONE; }
         break;
     }
     case TS_ROUTE_KEYS: {
@@ -924,7 +720,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         int maxkeys = argc;
         if (maxkeys > TS_MAX_KEYS_STACK) pos = ts_malloc(sizeof(int) * (size_t)maxkeys);
         int nkeys = ts_command_keys(cmd, argc, argv, pos, maxkeys);
-        unsigned target = w->id;
+        unsigned target = w->e.id;
         bool multi = false;
         for (int i = 0; i < nkeys; i++) {
             unsigned s = i == 0 && pos[0] == 1 && pre && pre->key_shard >= 0
@@ -940,7 +736,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         } else if (multi) {
             if (c->npending == 0 && barrier(c)) rc = DISPATCH_WAIT;
             else new_txn(c, cmd, argc, argv, pos, nkeys);
-        } else if (target != w->id) {
+        } else if (target != w->e.id) {
             send_to_shard(c, target, cmd, argc, argv);
             if (nkeys > 0) {
                 if (c->streak_target != target) { c->streak_target = target; c->streak = 0; }
@@ -956,7 +752,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     }
     /* Local shard. */
-    if (ts_shard_busy(&w->shard) || ts_shard_blocks_command(&w->shard, cmd, c->db, argc, argv)) {
+    if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
             c->in_waiters = true;
@@ -988,7 +784,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
 static void conn_prefetch_pipeline(ts_conn *c)
 {
     ts_worker *w = c->w;
-    ts_table *t = &w->shard.dbs[c->db];
+    ts_table *t = &w->e.shard.dbs[c->db];
     w->npre = w->pre_next = 0;
     if (c->query.len - c->qpos < 64 || ts_table_size(t) < TS_LOOKAHEAD_MIN_KEYS) return;
     if (!w->pre) w->pre = ts_malloc(sizeof(ts_preparsed) * TS_LOOKAHEAD_CMDS);
@@ -1018,7 +814,7 @@ static void conn_prefetch_pipeline(ts_conn *c)
         const ts_command *cmd = e->cmd;
         if (!cmd || p->argc < 2 || cmd->route != TS_ROUTE_KEYS || cmd->first_key != 1 || cmd->getkeys) continue;
         e->key_shard = (int)ts_key_shard(p->argv[1].ptr, p->argv[1].len);
-        if ((unsigned)e->key_shard == w->id) keys[n++] = p->argv[1];   /* points into the query buffer */
+        if ((unsigned)e->key_shard == w->e.id) keys[n++] = p->argv[1];   /* points into the query buffer */
     }
     ts_parser_reset(p);
     if (n < 2) return;
@@ -1030,8 +826,8 @@ void ts_conn_process(ts_conn *c)
 {
     ts_worker *w = c->w;
     if (c->closing || c->wait != TS_WAIT_NONE) return;
-    w->now_ms = ts_worker_clock(w);
-    c->parser.max_bulk_len = (size_t)w->config.proto_max_bulk_len;   /* CONFIG SET applies at once */
+    ts_engine_tick(&w->e);
+    c->parser.max_bulk_len = (size_t)w->e.config.proto_max_bulk_len;   /* CONFIG SET applies at once */
     w->lookahead.max_bulk_len = c->parser.max_bulk_len;
     conn_prefetch_pipeline(c);
     while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE &&
@@ -1065,7 +861,7 @@ void ts_conn_process(ts_conn *c)
             argv = c->parser.argv;
         }
         if (argc > 0) {
-            c->last_interaction_ms = w->now_ms;
+            c->last_interaction_ms = w->e.now_ms;
             if (dispatch(c, argc, argv, pre) == DISPATCH_WAIT) break;
         }
         c->qpos += used;
@@ -1116,7 +912,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     (void)buf;
     ts_conn *c = s->data;
-    ts_worker_mark_awake(c->w);
+    ts_engine_mark_awake(&c->w->e);
     if (nread < 0) {
         ts_conn_close(c);
         conn_maybe_free(c);
@@ -1125,8 +921,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0) return;
     c->query.len += (size_t)nread;
     c->net_in += (uint64_t)nread;
-    c->w->stats.net_input += (uint64_t)nread;
-    if (c->query.len - c->qpos > (size_t)c->w->config.client_query_buffer_limit) {
+    c->w->e.stats.net_input += (uint64_t)nread;
+    if (c->query.len - c->qpos > (size_t)c->w->e.config.client_query_buffer_limit) {
         ts_log(TS_LOG_WARNING, "Closing client that reached max query buffer length (id=%llu)",
                (unsigned long long)c->id);
         ts_conn_close(c);
@@ -1182,7 +978,7 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
         rc = uv_tcp_open(&c->h.tcp, fd);
         if (rc == 0) {
             uv_tcp_nodelay(&c->h.tcp, 1);
-            if (w->config.tcp_keepalive > 0) uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)w->config.tcp_keepalive);
+            if (w->e.config.tcp_keepalive > 0) uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)w->e.config.tcp_keepalive);
         }
     }
     c->h.handle.data = c;
@@ -1196,21 +992,21 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
         return NULL;
     }
     c->resp = 2;
-    ts_parser_init(&c->parser, (size_t)w->config.proto_max_bulk_len);
+    ts_parser_init(&c->parser, (size_t)w->e.config.proto_max_bulk_len);
     c->ctime_ms = c->last_interaction_ms = ts_mstime();
-    w->now_ms = ts_worker_clock(w);
+    ts_engine_tick(&w->e);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, c->addr, sizeof(c->addr), is_unix, w->config.unixsocket);
+        format_addr(&ss, c->addr, sizeof(c->addr), is_unix, w->e.config.unixsocket);
     sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, c->laddr, sizeof(c->laddr), is_unix, w->config.unixsocket);
+        format_addr(&ss, c->laddr, sizeof(c->laddr), is_unix, w->e.config.unixsocket);
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
-    w->nconns++;
+    w->e.stats.clients++;
     w->live_conns++;
     return c;
 }
@@ -1252,7 +1048,7 @@ static void conn_maybe_migrate(ts_conn *c)
     if (c->streak < TS_MIGRATE_STREAK || w->stopping || !conn_idle(c) || c->aof_held) return;
     unsigned target = c->streak_target;
     c->streak = 0;
-    if (target == w->id || target >= w->srv->nworkers) return;
+    if (target == w->e.id || target >= w->e.router->nshards) return;
     uv_os_fd_t fd;
     if (uv_fileno(&c->h.handle, &fd) != 0) return;
     int nfd = dup(fd);
@@ -1276,9 +1072,9 @@ static void conn_maybe_migrate(ts_conn *c)
     uv_read_stop(&c->h.stream);
     c->reading = false;
     c->migrating = true;
-    w->stats.migrations_out++;
+    w->e.stats.migrations_out++;
     ts_conn_close(c);   /* closes this worker's fd; the socket lives on in nfd */
-    ts_worker_send(w, ts_worker_of(w->srv, target), &m->msg);
+    ts_engine_send(&w->e, ts_engine_of(&w->e, target), &m->msg);
 }
 
 void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
@@ -1327,9 +1123,9 @@ static void conn_free(ts_conn *c)
         c->slot_count--;
         /* Free each batch once, at its last slot. */
         b->consumed++;
-        if (b->consumed == b->ncmds && b != c->local_batch) batch_free(b);
+        if (b->consumed == b->ncmds && b != c->local_batch) ts_batch_free(b);
     }
-    if (c->local_batch) batch_free(c->local_batch);
+    if (c->local_batch) ts_batch_free(c->local_batch);
     free(c->slots);
     ts_buf_free(&c->query);
     ts_buf_free(&c->out);
@@ -1381,7 +1177,7 @@ void ts_conn_close(ts_conn *c)
     else w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    w->nconns--;
+    w->e.stats.clients--;
     if (!c->migrating) atomic_fetch_sub(&w->srv->connected_clients, 1);
     if (c->in_waiters) {
         ts_conn **pp = &w->shard_waiters;

@@ -31,14 +31,13 @@
 
 #include "tessera/persist/aof.h"
 #include "tessera/persist/aof_scan.h"
-#include "tessera/cmd/cmd.h"
-#include "tessera/util/log.h"
-#include "tessera/route/msg.h"
 #include "tessera/persist/persist.h"
 #include "tessera/persist/rdb_file.h"
-#include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/msg.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/log.h"
+#include "tessera/util/strconv.h"
+#include "tessera/util/thread.h"
 
 /* The first AOF of a server that already has an RDB file: a copy of it,
  * which is a valid RDB preamble. Written to a temp name, fsynced, renamed. */
@@ -77,6 +76,7 @@ static int aof_from_rdb(const char *rdb, const char *aof)
 
 typedef struct check_ctx {
     const char *file;
+    bool (*known)(ts_arg name);
     char bad[64];
 } check_ctx;
 
@@ -85,16 +85,17 @@ static int check_command(void *arg, const unsigned char *cmd, size_t len, int ar
     (void)cmd; (void)len; (void)argc;
     check_ctx *x = arg;
     if (ts_arg_eq(name, "multi") || ts_arg_eq(name, "exec")) return 0;
-    if (ts_command_lookup(name.ptr, name.len)) return 0;
+    if (x->known(name)) return 0;
     snprintf(x->bad, sizeof x->bad, "%.*s", (int)(name.len > 40 ? 40 : name.len), name.ptr);
     return 1;
 }
 
-int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
+int ts_aof_startup_prepare(const ts_aof_load_env *env, ts_aof_startup *st)
 {
+    const ts_config *cfg = env->config;
     memset(st, 0, sizeof(*st));
     st->t0_us = (int64_t)ts_monotonic_us();
-    const char *file = srv->config.appendfilename;
+    const char *file = cfg->appendfilename;
     int fd = open(file, O_RDWR | O_CLOEXEC);
     if (fd < 0 && errno != ENOENT) {
         ts_log(TS_LOG_WARNING, "Fatal error: can't open the append log file %s for reading: %s", file, strerror(errno));
@@ -103,14 +104,14 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
     if (fd < 0) {
         /* No AOF yet: start it from the RDB file, if there is one, and
          * load that. */
-        int rc = aof_from_rdb(srv->config.dbfilename, file);
+        int rc = aof_from_rdb(cfg->dbfilename, file);
         if (rc < 0) {
             ts_log(TS_LOG_WARNING, "Can't create the append only file %s from %s: %s", file,
-                   srv->config.dbfilename, strerror(errno));
+                   cfg->dbfilename, strerror(errno));
             return -1;
         }
         if (rc == 0) {
-            ts_log(TS_LOG_NOTICE, "Creating AOF %s from the RDB file %s", file, srv->config.dbfilename);
+            ts_log(TS_LOG_NOTICE, "Creating AOF %s from the RDB file %s", file, cfg->dbfilename);
             fd = open(file, O_RDWR | O_CLOEXEC);
             if (fd < 0) return -1;
         }
@@ -137,7 +138,7 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
             ts_log(TS_LOG_NOTICE, "Reading RDB preamble from AOF file...");
             ts_rdb_load_stats ls;
             char err[512];
-            if (ts_rdb_load_mem(srv, map, len, &rdb_len, &ls, err, sizeof err) != 0) {
+            if (ts_rdb_load_mem(env->router, cfg, map, len, &rdb_len, &ls, err, sizeof err) != 0) {
                 ts_log(TS_LOG_WARNING, "Bad file format reading the RDB preamble of the append only file %s: %s",
                        file, err);
                 goto fail;
@@ -145,7 +146,7 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
             ts_log(TS_LOG_NOTICE, "Reading the remaining AOF tail...");
         }
         ts_aof_scan_result res;
-        check_ctx x = {.file = file};
+        check_ctx x = {.file = file, .known = env->known_command};
         int rc = len ? ts_aof_scan_after(map, len, rdb_len, check_command, &x, &res) : 0;
         if (!len) memset(&res, 0, sizeof res);
         if (rc > 0) {
@@ -160,7 +161,7 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
             goto fail;
         }
         if (res.truncated) {
-            if (!srv->config.aof_load_truncated) {
+            if (!cfg->aof_load_truncated) {
                 ts_log(TS_LOG_WARNING,
                        "Unexpected end of file reading the append only file %s. You can: 1) Make a backup of your "
                        "AOF file, then use tessera-check aof --fix <filename>. 2) Alternatively you can set the "
@@ -182,7 +183,7 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
         st->map_len = len;
         st->cmds_off = res.rdb_len;
         st->cmds_end = res.valid_len;
-        if (st->cmds_end > st->cmds_off) srv->loading = true;
+        st->replay = st->cmds_end > st->cmds_off;
         if (0) {
         fail:
             if (map) munmap(map, len);
@@ -190,7 +191,7 @@ int ts_aof_startup_prepare(ts_server *srv, ts_aof_startup *st)
             return -1;
         }
     }
-    if (ts_aof_open(file, srv->config.appendfsync) != 0) {
+    if (ts_aof_open(file, cfg->appendfsync) != 0) {
         ts_log(TS_LOG_WARNING, "Can't open the append-only file %s: %s", file, strerror(errno));
         return -1;
     }
@@ -259,7 +260,7 @@ typedef struct drain {
 
 /* Reads replies until the sentinel ECHO's token comes back: every command
  * before it has then run (replies come in request order). */
-static void *drain_main(void *arg)
+static void drain_main(void *arg)
 {
     drain *d = arg;
     char buf[65536 + 64];
@@ -267,32 +268,27 @@ static void *drain_main(void *arg)
     for (;;) {
         ssize_t n = read(d->fd, buf + keep, 65536);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return NULL;
+        if (n <= 0) return;
         size_t have = keep + (size_t)n;
         if (memmem(buf, have, d->token, 40)) {
             d->seen = true;
-            return NULL;
+            return;
         }
         keep = have < 40 ? have : 40;
         memmove(buf, buf + have - keep, keep);
     }
 }
 
-int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
+int ts_aof_startup_replay(const ts_aof_load_env *env, ts_aof_startup *st)
 {
     int rc = 0;
-    if (srv->loading) {
+    if (st->replay) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
             ts_log(TS_LOG_WARNING, "Can't replay the AOF: socketpair: %s", strerror(errno));
             return -1;
         }
-        atomic_fetch_add(&srv->connected_clients, 1);
-        ts_msg_new_conn *m = ts_calloc(1, sizeof(*m));
-        m->msg.kind = TS_MSG_NEW_CONN;
-        m->fd = sv[1];
-        m->is_unix = 1;
-        ts_worker_post(srv->workers[0], &m->msg);
+        env->open_replay_connection(sv[1], env->arg);
 
         drain d = {.fd = sv[0]};
         static const char hex[] = "0123456789abcdef";
@@ -301,8 +297,12 @@ int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
             seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
             d.token[i] = hex[(seed >> 33) & 15];
         }
-        pthread_t th;
-        pthread_create(&th, NULL, drain_main, &d);
+        ts_thread th;
+        if (ts_thread_start(&th, "ts-aof-drain", drain_main, &d) != 0) {
+            ts_log(TS_LOG_WARNING, "Can't replay the AOF: cannot start the drain thread");
+            close(sv[0]);
+            return -1;
+        }
         feed f = {.fd = sv[0]};
         ts_aof_scan_result res;
         ts_aof_scan(st->map + st->cmds_off, st->cmds_end - st->cmds_off, feed_command, &f, &res);
@@ -311,7 +311,7 @@ int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
         int n = snprintf(echo, sizeof echo, "*2\r\n$4\r\nECHO\r\n$40\r\n%.40s\r\n", d.token);
         if (!f.failed && write_all(sv[0], echo, (size_t)n) != 0) f.failed = errno;
         if (f.failed) shutdown(sv[0], SHUT_RDWR);
-        pthread_join(th, NULL);
+        ts_thread_join(&th);
         close(sv[0]);
         if (f.failed || !d.seen) {
             ts_log(TS_LOG_WARNING, "Replaying the append only file failed: %s",
@@ -322,11 +322,11 @@ int ts_aof_startup_replay(ts_server *srv, ts_aof_startup *st)
     }
     if (st->map) munmap(st->map, st->map_len);
     st->map = NULL;
-    srv->loading = false;
-    for (unsigned i = 0; i < srv->nworkers; i++) {
+    st->replay = false;
+    for (unsigned i = 0; i < env->router->nshards; i++) {
         ts_msg *m = ts_calloc(1, sizeof(*m));
         m->kind = TS_MSG_LOADED;
-        ts_worker_post(srv->workers[i], m);
+        ts_engine_post(env->router->engines[i], m);
     }
     if (rc == 0)
         ts_log(TS_LOG_NOTICE, "DB loaded from append only file: %.3f seconds",

@@ -19,20 +19,6 @@
 
 /* ---- propagation ---- */
 
-void ts_prop_none(ts_cmd_ctx *c) { c->propagated = true; }
-
-void ts_prop_argv(ts_cmd_ctx *c, int argc, const ts_arg *argv)
-{
-    c->propagated = true;
-    if (c->aof) ts_aof_log_argv(c->aof, c->db, argc, argv);
-}
-
-void ts_prop_begin(ts_cmd_ctx *c, int argc)
-{
-    c->propagated = true;
-    if (c->aof) ts_aof_log_begin(c->aof, c->db, argc);
-}
-
 void ts_prop_value(ts_cmd_ctx *c, ts_arg key)
 {
     c->propagated = true;
@@ -58,11 +44,4 @@ void ts_prop_value(ts_cmd_ctx *c, ts_arg key)
     ts_aof_log_arg_str(c->aof, "REPLACE");
     ts_aof_log_arg_str(c->aof, "ABSTTL");
     ts_buf_free(&payload);
-}
-
-void ts_prop_default(ts_cmd_ctx *c)
-{
-    if (!c->aof || c->propagated) return;
-    c->propagated = true;
-    ts_aof_log_argv(c->aof, c->db, c->argc, c->argv);
 }

@@ -26,14 +26,13 @@
 #include "tessera/util/common.h"
 #include "tessera/util/log.h"
 #include "tessera/persist/persist.h"
-#include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
 #include "tessera/util/clock.h"
 
 #define ROUND_IOV 64
 
 static struct {
-    struct ts_server *srv;
+    const ts_router *router;    /* engines to wake when more is durable */
     int fd;                         /* -1: AOF off; persistence thread only once it runs */
     atomic_bool enabled;            /* fd >= 0, for any thread */
     atomic_int fsync_policy;
@@ -76,9 +75,9 @@ int ts_aof_fsync_policy(void) { return atomic_load_explicit(&aw.fsync_policy, me
 bool ts_aof_enabled(void) { return atomic_load_explicit(&aw.enabled, memory_order_relaxed); }
 uint64_t ts_aof_durable(void) { return atomic_load(&aw.durable_seq); }
 
-void ts_aofw_init(struct ts_server *srv)
+void ts_aofw_init(const ts_router *router)
 {
-    aw.srv = srv;
+    aw.router = router;
     atomic_store(&ts_aof_stat.last_rewrite_ok, 1);
     atomic_store(&ts_aof_stat.last_rewrite_ms, -1);
 }
@@ -90,11 +89,11 @@ void ts_aofw_init(struct ts_server *srv)
 static void publish(uint64_t seq)
 {
     atomic_store(&aw.durable_seq, seq);
-    ts_server *srv = aw.srv;
-    for (unsigned i = 0; srv && i < srv->nworkers; i++) {
-        ts_worker *w = srv->workers[i];
-        if (atomic_load(&w->aof_holding) && !atomic_exchange(&w->aof_sync_posted, 1))
-            ts_worker_post(w, &w->aof_sync_msg);
+    const ts_router *r = aw.router;
+    for (unsigned i = 0; r && i < r->nshards; i++) {
+        ts_engine *e = r->engines[i];
+        if (atomic_load(&e->aof_holding) && !atomic_exchange(&e->aof_sync_posted, 1))
+            ts_engine_post(e, &e->aof_sync_msg);
     }
 }
 

@@ -15,9 +15,9 @@
 
 #include "tessera/util/buf.h"
 
-struct ts_server;
+struct ts_router;
 
-void ts_aofw_init(struct ts_server *srv);
+void ts_aofw_init(const struct ts_router *router);
 /* Takes data's bytes for this round. */
 void ts_aofw_append(ts_buf *data, uint64_t seq);
 /* Writes (and fsyncs, per policy) what this round appended. */

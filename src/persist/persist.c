@@ -27,8 +27,8 @@
 #include "tessera/util/common.h"
 #include "tessera/util/log.h"
 #include "tessera/persist/rdb.h"
-#include "tessera/cmd/server.h"
-#include "tessera/net/worker.h"
+#include "tessera/route/engine.h"
+#include "tessera/util/thread.h"
 #include "tessera/util/clock.h"
 #include "tessera/util/version.h"
 
@@ -69,7 +69,7 @@ struct ts_snapshot {
 };
 
 static struct {
-    pthread_t thread;
+    ts_thread thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     job *head, *tail;
@@ -77,7 +77,6 @@ static struct {
     atomic_ullong backlog;
     uint64_t aof_seq;           /* last AOF sequence number given out (under lock) */
     bool idle;                  /* the thread waits without a timeout (under lock) */
-    struct ts_server *srv;
 } pt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void push(job *j)
@@ -161,13 +160,6 @@ uint64_t ts_aof_submit(ts_buf *buf)
 
 uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
 
-uint64_t ts_persist_dirty(struct ts_server *srv)
-{
-    uint64_t sum = 0;
-    for (unsigned i = 0; i < srv->nworkers; i++)
-        sum += atomic_load_explicit(&srv->workers[i]->dirty, memory_order_relaxed);
-    return sum;
-}
 
 /* ---- the file ---- */
 
@@ -323,7 +315,7 @@ static void finish(ts_snapshot *s)
     snap_end(s, ok);
 }
 
-static void *thread_main(void *arg)
+static void thread_main(void *arg)
 {
     (void)arg;
     for (;;) {
@@ -366,20 +358,19 @@ static void *thread_main(void *arg)
         ts_aofw_round_end();
         if (stop) {
             ts_aofw_close();
-            return NULL;
+            return;
         }
     }
 }
 
-void ts_persist_start(struct ts_server *srv)
+void ts_persist_start(const ts_router *router)
 {
-    pt.srv = srv;
-    ts_aofw_init(srv);
+    ts_aofw_init(router);
     atomic_store(&ts_persist.last_bgsave_ok, 1);
     atomic_store(&ts_persist.last_save_duration_ms, -1);
     atomic_store(&ts_persist.lastsave, ts_mstime() / 1000);
     atomic_store(&ts_persist.last_cow_size, 0);
-    if (pthread_create(&pt.thread, NULL, thread_main, NULL) != 0) ts_panic("cannot start the persistence thread");
+    if (ts_thread_start(&pt.thread, "ts-persist", thread_main, NULL) != 0) ts_panic("cannot start the persistence thread");
     pt.running = true;
 }
 
@@ -389,7 +380,7 @@ void ts_persist_stop(void)
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = JOB_STOP;
     push(j);
-    pthread_join(pt.thread, NULL);
+    ts_thread_join(&pt.thread);
     pt.running = false;
 }
 

@@ -32,7 +32,6 @@
 #include "tessera/persist/rdb.h"
 #include "rdb_shard_load.h"
 #include "tessera/route/slot.h"
-#include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
 
 static int fail(char *err, size_t errlen, const ts_rdb_reader *r, const unsigned char *base, const char *what)
@@ -42,7 +41,7 @@ static int fail(char *err, size_t errlen, const ts_rdb_reader *r, const unsigned
 }
 
 /* The opcode walk; keys go to the shards' loaders (sl). */
-static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t len, size_t *used,
+static int walk(const ts_config *cfg, ts_rdb_shard_load *sl, const void *data, size_t len, size_t *used,
                 ts_rdb_load_stats *st, char *err, size_t errlen)
 {
     const unsigned char *base = data;
@@ -99,10 +98,10 @@ static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t 
         if (type == TS_RDB_OPCODE_SELECTDB) {
             uint64_t n;
             if (ts_rdb_read_len(&r, &n, NULL) != 0) return fail(err, errlen, &r, base, "Short read of a db number");
-            if (n >= (uint64_t)srv->config.databases) {
+            if (n >= (uint64_t)cfg->databases) {
                 snprintf(err, errlen,
                          "FATAL: Data file was created with a Redis server configured to handle more than %d "
-                         "databases. Exiting", srv->config.databases);
+                         "databases. Exiting", cfg->databases);
                 return -1;
             }
             db = (int)n;
@@ -137,7 +136,7 @@ static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t 
                 uint64_t stored;
                 const unsigned char *crc_at = r.p;
                 if (ts_rdb_read_u64le(&r, &stored) != 0) return fail(err, errlen, &r, base, "Short read of the checksum");
-                if (stored != 0 && srv->config.rdbchecksum) {
+                if (stored != 0 && cfg->rdbchecksum) {
                     uint64_t crc = ts_crc64(0, base, (size_t)(crc_at - base));
                     if (crc != stored) {
                         snprintf(err, errlen, "Wrong RDB checksum expected: (%llx) got (%llx). Aborting now.",
@@ -186,11 +185,11 @@ static int walk(ts_server *srv, ts_rdb_shard_load *sl, const void *data, size_t 
     }
 }
 
-int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
+int ts_rdb_load_mem(ts_router *router, const ts_config *cfg, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
                     size_t errlen)
 {
-    ts_rdb_shard_load *sl = ts_rdb_shard_load_start(srv, data);
-    int rc = walk(srv, sl, data, len, used, st, err, errlen);
+    ts_rdb_shard_load *sl = ts_rdb_shard_load_start(router, cfg, data);
+    int rc = walk(cfg, sl, data, len, used, st, err, errlen);
     /* A loader's failure lies before wherever the walk stopped: it wins. */
     char lerr[320];
     if (ts_rdb_shard_load_finish(sl, lerr, sizeof lerr) != 0) {
@@ -200,7 +199,7 @@ int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, size_t *used, 
     return rc;
 }
 
-int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen)
+int ts_rdb_load_file(ts_router *router, const ts_config *cfg, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -226,7 +225,7 @@ int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, ch
         madvise(map, len, MADV_SEQUENTIAL);
     }
     close(fd);
-    int rc = ts_rdb_load_mem(srv, map ? map : "", len, NULL, st, err, errlen);
+    int rc = ts_rdb_load_mem(router, cfg, map ? map : "", len, NULL, st, err, errlen);
     if (map) munmap(map, len);
     return rc;
 }

@@ -23,8 +23,8 @@
 #include "tessera/types/object.h"
 #include "tessera/persist/rdb.h"
 #include "tessera/types/table.h"
-#include "tessera/net/worker.h"
 #include "tessera/store/lazyfree.h"
+#include "tessera/util/thread.h"
 
 #define RECS_PER_BATCH 512
 #define MAX_QUEUED 8
@@ -47,7 +47,7 @@ typedef struct load_batch {
 } load_batch;
 
 typedef struct shard_loader {
-    pthread_t thread;
+    ts_thread thread;
     pthread_mutex_t mu;
     pthread_cond_t has_work;    /* signalled by the reader */
     pthread_cond_t has_room;    /* signalled by the loader */
@@ -104,7 +104,7 @@ static void load_one(shard_loader *l, load_rec *rec)
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);   /* the table copied it */
 }
 
-static void *loader_main(void *arg)
+static void loader_main(void *arg)
 {
     shard_loader *l = arg;
     for (;;) {
@@ -118,7 +118,7 @@ static void *loader_main(void *arg)
             pthread_cond_signal(&l->has_room);
         }
         pthread_mutex_unlock(&l->mu);
-        if (!b) return NULL;   /* closing and drained */
+        if (!b) return;   /* closing and drained */
         for (unsigned i = 0; i < b->n; i++) {
             load_one(l, &b->rec[i]);
             free(b->rec[i].key_owned);
@@ -127,10 +127,10 @@ static void *loader_main(void *arg)
     }
 }
 
-ts_rdb_shard_load *ts_rdb_shard_load_start(ts_server *srv, const unsigned char *base)
+ts_rdb_shard_load *ts_rdb_shard_load_start(ts_router *router, const ts_config *cfg, const unsigned char *base)
 {
     ts_rdb_shard_load *sl = ts_calloc(1, sizeof(*sl));
-    sl->n = srv->nworkers;
+    sl->n = router->nshards;
     sl->loaders = ts_calloc(sl->n, sizeof(*sl->loaders));
     atomic_init(&sl->any_failed, false);
     for (unsigned i = 0; i < sl->n; i++) {
@@ -138,11 +138,13 @@ ts_rdb_shard_load *ts_rdb_shard_load_start(ts_server *srv, const unsigned char *
         pthread_mutex_init(&l->mu, NULL);
         pthread_cond_init(&l->has_work, NULL);
         pthread_cond_init(&l->has_room, NULL);
-        l->shard = &srv->workers[i]->shard;
-        l->cfg = &srv->config;
+        l->shard = &router->engines[i]->shard;
+        l->cfg = cfg;
         l->base = base;
         l->any_failed = &sl->any_failed;
-        if (pthread_create(&l->thread, NULL, loader_main, l) != 0) ts_panic("cannot start a loader thread");
+        char name[16];
+        snprintf(name, sizeof name, "ts-load-%u", i % 1000);
+        if (ts_thread_start(&l->thread, name, loader_main, l) != 0) ts_panic("cannot start a loader thread");
     }
     return sl;
 }
@@ -192,7 +194,7 @@ int ts_rdb_shard_load_finish(ts_rdb_shard_load *sl, char *err, size_t errlen)
     const shard_loader *first = NULL;
     for (unsigned i = 0; i < sl->n; i++) {
         shard_loader *l = &sl->loaders[i];
-        pthread_join(l->thread, NULL);
+        ts_thread_join(&l->thread);
         pthread_mutex_destroy(&l->mu);
         pthread_cond_destroy(&l->has_work);
         pthread_cond_destroy(&l->has_room);

@@ -26,13 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tessera/cmd/server.h"
+#include "tessera/config/config.h"
+#include "tessera/route/engine.h"
 
 typedef struct ts_rdb_shard_load ts_rdb_shard_load;
 
-/* Starts one loader per shard of srv; base is the image's first byte
+/* Starts one loader per shard of router; base is the image's first byte
  * (error offsets are counted from it). */
-ts_rdb_shard_load *ts_rdb_shard_load_start(ts_server *srv, const unsigned char *base);
+ts_rdb_shard_load *ts_rdb_shard_load_start(ts_router *router, const ts_config *cfg, const unsigned char *base);
 
 /* Queues one key for shard `shard`: the klen bytes at key (in the image,
  * or in key_owned, a malloc'd buffer taken over; NULL when the key is in

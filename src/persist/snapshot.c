@@ -30,7 +30,6 @@
 #include "tessera/persist/aof.h"
 #include "tessera/util/common.h"
 #include "tessera/persist/rdb.h"
-#include "tessera/cmd/server.h"
 
 #define CHUNK_BYTES (256 * 1024)  /* hand a chunk over past this size */
 

@@ -11,9 +11,11 @@
 
 #include <string.h>
 
-#include "tessera/net/conn.h"
+#include "tessera/route/blocking.h"
+#include "tessera/route/engine.h"
+#include "tessera/route/run.h"
 #include "tessera/route/slot.h"
-#include "tessera/net/worker.h"
+#include "tessera/store/blocked_keys.h"
 
 static int cmp_uint(const void *a, const void *b)
 {
@@ -21,12 +23,15 @@ static int cmp_uint(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-ts_txn *ts_txn_new(ts_worker *coord, ts_conn *conn, const ts_command *cmd,
-                   int db, int resp, int argc, const ts_arg *argv, const int *keypos, int nkeys)
+ts_txn *ts_txn_new(ts_engine *coord, ts_txn_done_fn *on_done, void *owner, uint64_t client_id,
+                   const ts_command *cmd, int db, int resp, int argc, const ts_arg *argv, const int *keypos,
+                   int nkeys)
 {
     ts_txn *t = ts_calloc(1, sizeof(*t));
     t->coord = coord;
-    t->conn = conn;
+    t->on_done = on_done;
+    t->owner = owner;
+    t->client_id = client_id;
     t->cmd = cmd;
     t->db = db;
     t->resp = resp;
@@ -51,7 +56,7 @@ ts_txn *ts_txn_new(ts_worker *coord, ts_conn *conn, const ts_command *cmd,
     t->argv[argc].len = 0;
     t->argc = argc;
 
-    unsigned nworkers = coord->srv->nworkers;
+    unsigned nworkers = coord->router->nshards;
     unsigned shards[TS_MAX_SHARDS];
     int nshards = 0;
     if (keypos) {
@@ -134,11 +139,14 @@ static int group_after(ts_txn *g)
 
 static const ts_txn_ops group_ops = {group_step, group_after};
 
-ts_txn *ts_txn_group(ts_worker *coord, ts_conn *conn, ts_txn **members, int n)
+ts_txn *ts_txn_group(ts_txn **members, int n)
 {
     ts_txn *g = ts_calloc(1, sizeof(*g));
+    ts_engine *coord = members[0]->coord;
     g->coord = coord;
-    g->conn = conn;
+    g->on_done = members[0]->on_done;
+    g->owner = members[0]->owner;
+    g->client_id = members[0]->client_id;
     g->cmd = members[0]->cmd;
     g->db = members[0]->db;
     g->resp = members[0]->resp;
@@ -206,10 +214,10 @@ int ts_txn_part_of(const ts_txn *t, unsigned shard)
     return -1;
 }
 
-static void send_part(ts_worker *from, ts_txn_part *p, ts_msg_kind kind)
+static void send_part(ts_engine *from, ts_txn_part *p, ts_msg_kind kind)
 {
     p->msg.kind = (uint8_t)kind;
-    ts_worker_send(from, ts_worker_of(from->srv, p->shard), &p->msg);
+    ts_engine_send(from, ts_engine_of(from, p->shard), &p->msg);
 }
 
 void ts_txn_start(ts_txn *t)
@@ -219,7 +227,7 @@ void ts_txn_start(ts_txn *t)
     send_part(t->coord, &t->parts[0], TS_MSG_TXN_ACQUIRE);
 }
 
-static void run_step(ts_worker *w, ts_txn_part *p)
+static void run_step(ts_engine *e, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
     if (t->nmembers) {
@@ -227,34 +235,36 @@ static void run_step(ts_worker *w, ts_txn_part *p)
         for (int i = 0; i < t->nmembers; i++) {
             ts_txn *m = t->members[i];
             int j = ts_txn_part_of(m, p->shard);
-            if (j >= 0) run_step(w, &m->parts[j]);
+            if (j >= 0) run_step(e, &m->parts[j]);
         }
         return;
     }
-    ts_shard_assert_owner(&w->shard);
+    ts_shard_assert_owner(&e->shard);
     ts_reply r;
     ts_reply_init(&r, &p->out, t->resp);
-    ts_cmd_ctx ctx = {
-        .shard = &w->shard, .config = &w->config, .worker = w, .conn = NULL, .cmd = t->cmd, .db = t->db,
-        .argc = t->argc, .argv = t->argv, .r = &r, .now_ms = t->now_ms,
-    };
+    /* A part's step logs nothing: the coordinator logs the whole command
+     * (log_txn), and accounts for it once (ts_txn_on_done). */
+    ts_cmd_ctx ctx;
+    ts_run_ctx_init(&ctx, e, t->cmd, t->db, t->argc, t->argv, &r);
+    ctx.now_ms = t->now_ms;
+    ctx.aof = NULL;
     t->ops->step(t, p, &ctx);
 }
 
 /* appendfsync always: what the shard logged so far (writes its step may
  * have read) goes to the disk queue now, and the part records the sequence
  * number its reply must wait for. */
-static void part_note_log(ts_worker *w, ts_txn_part *p)
+static void part_note_log(ts_engine *e, ts_txn_part *p)
 {
-    if (TS_LIKELY(w->shard.aof == NULL) || w->config.appendfsync != TS_AOF_FSYNC_ALWAYS) return;
-    if (w->aof_log.buf.len) ts_worker_aof_flush(w);
-    if (w->aof_last_seq > p->aof_seen) p->aof_seen = w->aof_last_seq;
+    if (TS_LIKELY(e->shard.aof == NULL) || e->config.appendfsync != TS_AOF_FSYNC_ALWAYS) return;
+    ts_engine_flush_log(e);
+    if (e->aof_last_seq > p->aof_seen) p->aof_seen = e->aof_last_seq;
 }
 
-bool ts_txn_try_acquire(ts_worker *w, ts_txn_part *p)
+bool ts_txn_try_acquire(ts_engine *e, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    ts_shard *s = &w->shard;
+    ts_shard *s = &e->shard;
     switch (t->mode) {
     case TS_TXN_EXCLUSIVE:
         if (s->exclusive || s->locks.count) return false;
@@ -266,51 +276,54 @@ bool ts_txn_try_acquire(ts_worker *w, ts_txn_part *p)
     default:
         break;
     }
-    run_step(w, p);
-    part_note_log(w, p);
+    run_step(e, p);
+    part_note_log(e, p);
     int idx = (int)(p - t->parts);
     if (idx + 1 < t->nparts) {
-        send_part(w, &t->parts[idx + 1], TS_MSG_TXN_ACQUIRE);
+        send_part(e, &t->parts[idx + 1], TS_MSG_TXN_ACQUIRE);
     } else {
         t->done_msg.kind = TS_MSG_TXN_DONE;
-        ts_worker_send(w, t->coord, &t->done_msg);
+        ts_engine_send(e, t->coord, &t->done_msg);
     }
     return true;
 }
 
-void ts_txn_on_step(ts_worker *w, ts_txn_part *p)
+void ts_txn_on_step(ts_engine *e, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    run_step(w, p);
-    part_note_log(w, p);
+    run_step(e, p);
+    part_note_log(e, p);
     if (atomic_fetch_sub_explicit(&t->pending, 1, memory_order_acq_rel) == 1) {
         t->done_msg.kind = TS_MSG_TXN_DONE;
-        ts_worker_send(w, t->coord, &t->done_msg);
+        ts_engine_send(e, t->coord, &t->done_msg);
     }
+    /* Keys the step filled may serve blocked clients (they are still
+     * locked: the service resumes at the release). */
+    if (ts_blocking_pending(&e->shard)) ts_blocking_serve(e);
 }
 
-void ts_txn_on_release(ts_worker *w, ts_txn_part *p)
+void ts_txn_on_release(ts_engine *e, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    ts_shard *s = &w->shard;
+    ts_shard *s = &e->shard;
     if (t->mode == TS_TXN_EXCLUSIVE) {
         TS_ASSERT(s->exclusive == t);
         s->exclusive = NULL;
     } else if (t->mode == TS_TXN_KEYS) {
         unlock_part(s, t, p->shard);
     }
-    ts_worker_shard_released(w);
+    ts_engine_shard_released(e);
     ts_txn_unref(t);
 }
 
 /* The AOF gets the whole command (or what it propagated) from the
  * coordinator while every key is still locked: each part handed over what
- * its shard logged before it answered (ts_worker_send), and nothing logged
+ * its shard logged before it answered (ts_engine_send), and nothing logged
  * after the release can come before this (aof.h). */
-static void log_txn(ts_worker *w, ts_txn *t)
+static void log_txn(ts_engine *e, ts_txn *t)
 {
-    if (TS_LIKELY(w->shard.aof == NULL)) return;
-    ts_aof_log *log = w->shard.aof;
+    if (TS_LIKELY(e->shard.aof == NULL)) return;
+    ts_aof_log *log = e->shard.aof;
     for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
         ts_txn *m = t->nmembers ? t->members[i] : t;
         if (m->reply.errors || !(m->cmd->flags & TS_CMD_WRITE)) continue;
@@ -322,20 +335,35 @@ static void log_txn(ts_worker *w, ts_txn *t)
             ts_aof_log_argv(log, m->db, m->argc, m->argv);
         }
     }
-    ts_worker_aof_flush(w);
+    ts_engine_flush_log(e);
 }
 
-void ts_txn_on_done(ts_worker *w, ts_txn *t)
+/* The statistics of the txn's commands (a group's members each), once,
+ * on the coordinator: the runner's accounting (run.h). */
+static void account_txn(ts_engine *e, ts_txn *t)
+{
+    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
+        ts_txn *m = t->nmembers ? t->members[i] : t;
+        if (!m->accounted) ts_run_account(e, m->cmd, 0, &m->reply, 0);
+    }
+}
+
+void ts_txn_on_done(ts_engine *e, ts_txn *t)
 {
     int next = t->ops->after(t);
     if (next >= 0) {
         t->phase = next;
         atomic_store_explicit(&t->pending, t->nparts, memory_order_relaxed);
-        for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_STEP);
+        for (int j = 0; j < t->nparts; j++) send_part(e, &t->parts[j], TS_MSG_TXN_STEP);
         return;
     }
-    log_txn(w, t);
-    for (int j = 0; j < t->nparts; j++) send_part(w, &t->parts[j], TS_MSG_TXN_RELEASE);
-    if (t->conn) ts_conn_on_txn_done(t->conn, t);   /* NULL: the server's own (a `save` rule's BGSAVE) */
+    log_txn(e, t);
+    for (int j = 0; j < t->nparts; j++) send_part(e, &t->parts[j], TS_MSG_TXN_RELEASE);
+    if (t->on_done) {
+        /* (The server's own txns, a `save` rule's BGSAVE, are no client's
+         * command: not in the statistics.) */
+        account_txn(e, t);
+        t->on_done(t);
+    }
     ts_txn_unref(t);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "tessera/store/aof_log.h"
-#include "tessera/store/blocking.h"
+#include "tessera/store/blocked_keys.h"
 #include "tessera/util/clock.h"
 #include "tessera/util/strconv.h"
 

@@ -1,10 +1,10 @@
 /*
- * shard.c - shard lifecycle and the queue of work parked while the shard is
- * held by a multi-shard transaction (see shard.h).
+ * shard.c - shard lifecycle and the key locks multi-shard transactions
+ * take (see shard.h).
  */
 #include "tessera/store/shard.h"
 
-#include "tessera/store/blocking.h"
+#include "tessera/store/blocked_keys.h"
 
 #include <string.h>
 
@@ -29,31 +29,6 @@ void ts_shard_free(ts_shard *s)
     for (int i = 0; i < s->ndb; i++) ts_table_clear(&s->dbs[i]);
     free(s->dbs);
     s->dbs = NULL;
-}
-
-void ts_shard_defer(ts_shard *s, ts_msg *m)
-{
-    m->next = NULL;
-    if (s->deferred_tail) s->deferred_tail->next = m;
-    else s->deferred_head = m;
-    s->deferred_tail = m;
-}
-
-ts_msg *ts_shard_undefer(ts_shard *s)
-{
-    ts_msg *m = s->deferred_head;
-    if (!m) return NULL;
-    s->deferred_head = m->next;
-    if (!s->deferred_head) s->deferred_tail = NULL;
-    m->next = NULL;
-    return m;
-}
-
-void ts_shard_redefer_front(ts_shard *s, ts_msg *m)
-{
-    m->next = s->deferred_head;
-    s->deferred_head = m;
-    if (!s->deferred_tail) s->deferred_tail = m;
 }
 
 /* ---------- key locks ---------- */

@@ -35,24 +35,7 @@
 #include "tessera/persist/aof_scan.h"
 #include "tessera/config/config.h"
 #include "tessera/persist/rdb_check.h"
-#include "tessera/cmd/server.h"
 #include "tessera/types/table.h"
-
-/* ---- what src/main.c provides to the core library ---- */
-
-/* Reached only from command code, which the tool never runs. */
-void ts_server_request_shutdown(ts_server *srv, int mode)
-{
-    (void)srv;
-    (void)mode;
-    abort();
-}
-
-void ts_server_worker_idle(ts_server *srv)
-{
-    (void)srv;
-    abort();
-}
 
 /* ---- the tool ---- */
 

@@ -5,21 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tessera/persist/aof.h"
+#include "tessera/store/aof_log.h"
 #include "tessera/persist/aof_scan.h"
-#include "tessera/cmd/server.h"
-#include "tessera/util/clock.h"
 #include "ts_test.h"
-
-/* The propagation helpers link the keyspace and, through it, src/main.c's
- * clock and server functions; none of them runs here. */
-void ts_server_request_shutdown(ts_server *srv, int mode) { (void)srv; (void)mode; abort(); }
-void ts_server_worker_idle(ts_server *srv) { (void)srv; abort(); }
-int64_t ts_mstime(void) { return 0; }
-int64_t ts_ustime(void) { return 0; }
-uint64_t ts_monotonic_us(void) { return 0; }
-const char *ts_clock_init(void) { return "fixed"; }
-const char *ts_clock_name(void) { return "fixed"; }
 
 static void test_encoding(void)
 {

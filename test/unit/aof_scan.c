@@ -13,19 +13,7 @@
 #include "tessera/config/config.h"
 #include "tessera/persist/rdb_check.h"
 #include "tessera/types/table.h"
-#include "tessera/cmd/server.h"
-#include "tessera/util/clock.h"
 #include "ts_test.h"
-
-/* Decoding values links the keyspace and, through it, src/main.c's clock
- * and server functions; none of them runs here (as in unit/rdb.c). */
-void ts_server_request_shutdown(ts_server *srv, int mode) { (void)srv; (void)mode; abort(); }
-void ts_server_worker_idle(ts_server *srv) { (void)srv; abort(); }
-int64_t ts_mstime(void) { return 0; }
-int64_t ts_ustime(void) { return 0; }
-uint64_t ts_monotonic_us(void) { return 0; }
-const char *ts_clock_init(void) { return "fixed"; }
-const char *ts_clock_name(void) { return "fixed"; }
 
 /* redis-server 7.0.15: SET s hello, SET n 12345, RPUSH l a b c, HSET h f v,
  * SADD st 1 2 3, ZADD z 1 m, SET e x PX 99999999999, XADD x 1-1 f v; SAVE. */

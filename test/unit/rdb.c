@@ -29,21 +29,11 @@
 #include "tessera/types/t_zset.h"
 #include "tessera/types/zskiplist.h"
 
-#include "tessera/cmd/server.h"
-#include "tessera/util/clock.h"
-
 #include "ts_test.h"
 
 /* The sorted-set module (t_zset.c) also holds the ZPOP reply code, which
  * links the keyspace and, through it, src/main.c's clock and server
  * functions. None of them runs here: stand-ins keep the link small. */
-void ts_server_request_shutdown(ts_server *srv, int mode) { (void)srv; (void)mode; abort(); }
-void ts_server_worker_idle(ts_server *srv) { (void)srv; abort(); }
-int64_t ts_mstime(void) { return 0; }
-int64_t ts_ustime(void) { return 0; }
-uint64_t ts_monotonic_us(void) { return 0; }
-const char *ts_clock_init(void) { return "fixed"; }
-const char *ts_clock_name(void) { return "fixed"; }
 
 #define rnd ts_test_rnd
 

@@ -35,6 +35,9 @@
 #define TS_CONFIG_MAX_BIND 16       /* like Redis's CONFIG_BINDADDR_MAX */
 #define TS_CONFIG_MAX_THREADS 256   /* upper bound of `threads` */
 
+/* appendfsync values, in the order of config.c's names. */
+enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
+
 typedef struct ts_config {
     /* Network (all immutable at runtime). */
     int port;                       /* 0..65535; 0 = no TCP listener */
@@ -67,7 +70,7 @@ typedef struct ts_config {
     bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
     bool appendonly;                /* the AOF (aof.h) */
     char *appendfilename;           /* never NULL */
-    int appendfsync;                /* TS_AOF_FSYNC_* of aof.h */
+    int appendfsync;                /* TS_AOF_FSYNC_* */
     bool aof_load_truncated;
     bool aof_use_rdb_preamble;   /* rewrites start with an RDB snapshot (else commands) */
     int auto_aof_rewrite_percentage;         /* 0: no automatic BGREWRITEAOF */

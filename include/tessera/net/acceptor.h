@@ -11,12 +11,15 @@
 #ifndef TESSERA_ACCEPTOR_H
 #define TESSERA_ACCEPTOR_H
 
+#include <uv.h>
+
 #include "tessera/cmd/server.h"
 
 typedef struct ts_acceptor ts_acceptor;
 
-/* Opens every listener. On failure logs Redis's messages and returns -1. */
-ts_acceptor *ts_acceptor_start(ts_server *srv);
+/* Opens every listener on loop (the main thread's). On failure logs
+ * Redis's messages and returns NULL. */
+ts_acceptor *ts_acceptor_start(ts_server *srv, uv_loop_t *loop);
 /* Stops listening (shutdown); the unix socket file is removed. */
 void ts_acceptor_stop(ts_acceptor *a);
 /* After the main loop has run the close callbacks. */

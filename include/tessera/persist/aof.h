@@ -40,27 +40,15 @@
 
 #include "tessera/util/buf.h"
 #include "tessera/store/aof_log.h"
-#include "tessera/cmd/cmd.h"
+#include "tessera/route/run.h"
 #include "tessera/util/common.h"
 #include "tessera/types/table.h"
 
 /* ---- what commands call (on the shard running them) ---- */
-
-/* Whether this execution is being logged (AOF on, not replaying, not a
- * txn part whose coordinator logs the whole command). */
-static inline bool ts_prop_on(const ts_cmd_ctx *c) { return c->aof != NULL; }
-/* The command's effect is nothing the AOF needs (a condition failed). */
-void ts_prop_none(ts_cmd_ctx *c);
-/* Logs argv instead of the command's own (may be called several times). */
-void ts_prop_argv(ts_cmd_ctx *c, int argc, const ts_arg *argv);
-/* Piecewise: ts_prop_begin then argc ts_aof_log_arg* calls on c->aof. */
-void ts_prop_begin(ts_cmd_ctx *c, int argc);
+/* ts_prop_on, ts_prop_none, ts_prop_argv, ts_prop_begin: route/run.h. */
 /* Logs the key's current value and expire time (RESTORE key <abs ms|0>
  * <payload> REPLACE ABSTTL), or DEL key when it does not exist. */
 void ts_prop_value(ts_cmd_ctx *c, ts_arg key);
-/* After a command ran: logs its argv unless it propagated something
- * itself; only for write commands that replied without an error. */
-void ts_prop_default(ts_cmd_ctx *c);
 
 /* An AOF rewrite without an RDB preamble (aof-use-rdb-preamble no): the
  * commands that rebuild key (value v; expire >= 0: its PEXPIREAT), as
@@ -78,7 +66,7 @@ void ts_aof_log_xclaim(ts_aof_log *l, int db, const char *key, size_t klen, cons
 
 /* ---- the writer (persistence thread; persist.c) ---- */
 
-enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
+/* The fsync policies: TS_AOF_FSYNC_* (config/config.h). */
 
 /* What INFO persistence reports (any thread reads). */
 typedef struct ts_aof_status {

@@ -31,7 +31,7 @@
 
 #include "tessera/util/buf.h"
 
-struct ts_server;
+struct ts_router;
 typedef struct ts_snapshot ts_snapshot;
 
 /* Called on the persistence thread when a snapshot has ended (ok or not). */
@@ -43,7 +43,7 @@ typedef struct ts_persist_status {
     atomic_int in_progress;              /* a snapshot is being written */
     atomic_llong save_started_ms;        /* start of the current (or last) snapshot */
     atomic_llong last_save_duration_ms;  /* -1 before the first */
-    atomic_ullong dirty_at_save_start;   /* ts_persist_dirty() when the current/last snapshot began */
+    atomic_ullong dirty_at_save_start;   /* ts_router_dirty() when the current/last snapshot began */
     atomic_ullong dirty_saved;           /* ... of the last successful one */
     atomic_ullong saves;                 /* successful snapshots */
     atomic_llong last_cow_size;          /* bytes written for keys changed during the last snapshot */
@@ -54,11 +54,9 @@ typedef struct ts_persist_status {
 extern ts_persist_status ts_persist;
 
 /* Main thread, before the workers start / after they stopped. */
-void ts_persist_start(struct ts_server *srv);
+void ts_persist_start(const struct ts_router *router);
 void ts_persist_stop(void);
 
-/* Changes (write commands) since startup, summed over workers: any thread. */
-uint64_t ts_persist_dirty(struct ts_server *srv);
 
 /* Claims the single snapshot slot: false when one is in progress. */
 bool ts_snapshot_try_claim(void);

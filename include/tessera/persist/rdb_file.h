@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tessera/cmd/server.h"
+#include "tessera/config/config.h"
+#include "tessera/route/engine.h"
 
 typedef struct ts_rdb_load_stats {
     int version;
@@ -27,11 +28,11 @@ typedef struct ts_rdb_load_stats {
 
 /* 0 = loaded, 1 = no such file, -1 = error (err says what and where; the
  * shards may hold part of the file: the caller must exit). */
-int ts_rdb_load_file(ts_server *srv, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen);
+int ts_rdb_load_file(ts_router *router, const ts_config *cfg, const char *path, ts_rdb_load_stats *st, char *err, size_t errlen);
 /* The same over bytes in memory; bytes after the RDB's EOF opcode and
  * checksum are not read (an AOF's command tail), *used (may be NULL)
  * receives where the RDB ended. */
-int ts_rdb_load_mem(ts_server *srv, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
+int ts_rdb_load_mem(ts_router *router, const ts_config *cfg, const void *data, size_t len, size_t *used, ts_rdb_load_stats *st, char *err,
                     size_t errlen);
 
 #endif

@@ -32,13 +32,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "tessera/persist/aof.h"
-#include "tessera/util/buf.h"
-#include "tessera/cmd/cmd.h"
-#include "tessera/route/msg.h"
 #include "tessera/proto/reply.h"
+#include "tessera/route/command.h"
+#include "tessera/route/msg.h"
+#include "tessera/store/aof_log.h"
+#include "tessera/util/buf.h"
 
-struct ts_worker;
+struct ts_engine;
 struct ts_txn;
 
 typedef struct ts_txn_part {
@@ -54,7 +54,7 @@ typedef struct ts_txn_part {
     int64_t i64;
     /* appendfsync always: the AOF sequence number covering everything the
      * shard had logged when it ran its step (its reads may reflect it);
-     * the reply waits for it (conn.c ts_conn_on_txn_done). */
+     * the reply waits for it (net/conn.c ts_conn_on_txn_done). */
     uint64_t aof_seen;
 } ts_txn_part;
 
@@ -67,12 +67,18 @@ typedef struct ts_txn_ops {
     int (*after)(struct ts_txn *t);
 } ts_txn_ops;
 
+/* Coordinator side, when the txn has its reply (the last phase ran; the
+ * RELEASEs are on their way). The txn stays valid during the call. */
+typedef void ts_txn_done_fn(struct ts_txn *t);
+
 typedef struct ts_txn {
     ts_msg done_msg;            /* DONE to the coordinator */
     const ts_txn_ops *ops;
     const ts_command *cmd;
-    struct ts_worker *coord;
-    struct ts_conn *conn;       /* coordinator-side only */
+    struct ts_engine *coord;
+    ts_txn_done_fn *on_done;    /* NULL: nobody waits (the server's own, a `save` rule's BGSAVE) */
+    void *owner;                /* the on_done's object (the client's connection), coordinator-side only */
+    uint64_t client_id;         /* the client that sent it (CLIENT KILL SKIPME), 0 for the server's own */
     int db;
     int resp;
     int argc;
@@ -96,18 +102,21 @@ typedef struct ts_txn {
      * (multi_borrow.c), logged whole before the keys are released. */
     ts_aof_log aof;
     bool aof_propagated;
+    bool accounted;             /* the command ran through the runner (multi_borrow.c): statistics are kept */
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions
- * (all shards when keypos is NULL). Copies argv. */
-ts_txn *ts_txn_new(struct ts_worker *coord, struct ts_conn *conn, const ts_command *cmd,
-                   int db, int resp, int argc, const ts_arg *argv, const int *keypos, int nkeys);
+ * (all shards when keypos is NULL). Copies argv. on_done(t) runs on the
+ * coordinator when the reply is complete (may be NULL). */
+ts_txn *ts_txn_new(struct ts_engine *coord, ts_txn_done_fn *on_done, void *owner, uint64_t client_id,
+                   const ts_command *cmd, int db, int resp, int argc, const ts_arg *argv, const int *keypos,
+                   int nkeys);
 void ts_txn_start(ts_txn *t);
 /* Groups consecutive pipelined single-phase txns (cmd->squashable) of one
  * connection into one txn: the union of their keys is locked shard by shard
  * once, each shard runs the members' steps in order in a single visit, and
  * the reply is the members' replies in order. Takes ownership of members. */
-ts_txn *ts_txn_group(struct ts_worker *coord, struct ts_conn *conn, ts_txn **members, int n);
+ts_txn *ts_txn_group(ts_txn **members, int n);
 void ts_txn_free(ts_txn *t);
 /* Drops one reference (any thread); the last one frees the txn. */
 void ts_txn_unref(ts_txn *t);
@@ -115,10 +124,10 @@ void ts_txn_unref(ts_txn *t);
 /* Message handlers, called by the worker's inbox drain (or directly for its own shard). */
 /* Takes the part's locks and runs phase 0; false (nothing done) when a lock
  * is taken by someone else: the caller parks the message. */
-bool ts_txn_try_acquire(struct ts_worker *w, ts_txn_part *p);
-void ts_txn_on_step(struct ts_worker *w, ts_txn_part *p);
-void ts_txn_on_release(struct ts_worker *w, ts_txn_part *p);
-void ts_txn_on_done(struct ts_worker *w, ts_txn *t);
+bool ts_txn_try_acquire(struct ts_engine *e, ts_txn_part *p);
+void ts_txn_on_step(struct ts_engine *e, ts_txn_part *p);
+void ts_txn_on_release(struct ts_engine *e, ts_txn_part *p);
+void ts_txn_on_done(struct ts_engine *e, ts_txn *t);
 
 /* Index of the part holding shard s, or -1. */
 int ts_txn_part_of(const ts_txn *t, unsigned shard);

@@ -11,6 +11,7 @@
 #ifndef TESSERA_DB_H
 #define TESSERA_DB_H
 
+#include "tessera/store/blocked_keys.h"
 #include "tessera/store/exec.h"
 #include "tessera/types/object.h"
 #include "tessera/store/shard.h"
@@ -64,14 +65,7 @@ ts_entry *ts_db_add_object(ts_exec *x, ts_arg key, int type, int enc, void *obj)
 /* After a collection object was reallocated or converted, store its new
  * pointer / encoding in the entry: ts_entry_set_object (table.h), which
  * frees nothing and never moves the entry. */
-/* Tells blocked clients (BLPOP, BZPOPMIN, XREAD BLOCK, ...) that key of
- * the current database may now serve them: call it after every write that
- * adds elements to a list, sorted set or stream (push, insert, store,
- * rename/move into place). Cheap when nobody is blocked on the shard. */
-void ts_db_signal_ready(ts_exec *x, ts_arg key);
-/* The same for a key of database db that just received value type `type`
- * (does nothing unless it is a list, sorted set or stream). */
-void ts_db_signal_ready_in(ts_shard *s, int db, ts_arg key, int type);
+/* ts_db_signal_ready, ts_db_signal_ready_in: store/blocked_keys.h. */
 /* Call before key's value is removed or replaced other than through
  * ts_db_delete / ts_db_set_string (RENAME, MOVE, ...): a stream there ends
  * the wait of XREADGROUP clients blocked on it (Redis 7.0). Cheap when

@@ -2,8 +2,8 @@
  * shard.h - one keyspace shard: the databases of the slots one worker owns.
  *
  * Owns: the shard's tables (one per database), its keyspace statistics, the
- * "held by a multi-shard transaction" state and the work deferred while it
- * is held.
+ * "held by a multi-shard transaction" state (key locks, exclusive holder)
+ * and the registry of clients blocked on its keys (blocked_keys.h).
  * Thread: only the owning worker thread touches a shard, ever (debug builds
  * assert it in ts_shard_assert_owner). Other threads reach it only by
  * posting messages to the owner's inbox.
@@ -14,7 +14,8 @@
  * everywhere (strict two-phase locking). Commands that visit every key of a
  * shard (FLUSHALL, KEYS, SWAPDB) take the whole shard instead (`exclusive`).
  * Work that conflicts with a lock is parked in FIFO order (remote batches and
- * acquires in `deferred`, the worker's own connections in its waiter list),
+ * acquires by the engine, route/engine.h; the worker's own connections in
+ * its waiter list),
  * and once anything is parked, newer work queues behind it, so nothing
  * starves. See docs/architecture.md, section 4.
  */
@@ -26,7 +27,6 @@
 #include <stdint.h>
 
 #include "tessera/util/common.h"
-#include "tessera/route/msg.h"
 #include "tessera/types/table.h"
 
 struct ts_txn;
@@ -63,13 +63,12 @@ typedef struct ts_shard {
     ts_shard_stats stats;
     struct ts_txn *exclusive;     /* txn holding the whole shard, or NULL */
     ts_lock_table locks;          /* keys held by multi-shard txns */
-    ts_msg *deferred_head;        /* messages parked while held, FIFO */
-    ts_msg *deferred_tail;
     bool active_expire;           /* DEBUG SET-ACTIVE-EXPIRE */
     /* Blocked clients (blocking.c): registry of waiters per key (key = 4-byte
      * db + key bytes), and the keys signalled ready since the last serve. */
     size_t blocked_keys;          /* keys with a waiter list */
     struct ts_table *block_reg;   /* NULL until the first registration */
+    void (*waiter_release)(void *waiter);   /* drops the registry's reference (blocked_keys.h) */
     struct ts_ready_key *ready;
     size_t nready, ready_cap;
     bool serving;
@@ -84,14 +83,6 @@ typedef struct ts_shard {
 
 void ts_shard_init(ts_shard *s, unsigned id, int ndb);
 void ts_shard_free(ts_shard *s);
-void ts_shard_defer(ts_shard *s, ts_msg *m);
-ts_msg *ts_shard_undefer(ts_shard *s);      /* oldest parked message or NULL */
-/* Puts a parked message back at the head (it still cannot run). */
-void ts_shard_redefer_front(ts_shard *s, ts_msg *m);
-
-/* True when new work must queue: something is parked, or a txn holds the
- * whole shard. */
-static inline bool ts_shard_busy(const ts_shard *s) { return s->exclusive || s->deferred_head; }
 /* True when a lock (or an exclusive holder other than `self`) stands in the
  * way of a command touching these keys of database db. */
 bool ts_shard_keys_blocked(const ts_shard *s, int db, const ts_arg *argv, const int *keys, int nkeys,

@@ -20,37 +20,16 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "tessera/util/buf.h"
 #include "tessera/cmd/cmd.h"
-#include "tessera/route/msg.h"
 #include "tessera/proto/resp_parse.h"
+#include "tessera/route/batch.h"
+#include "tessera/route/msg.h"
+#include "tessera/util/buf.h"
 
 struct ts_worker;
 struct ts_txn;
 
 #define TS_GROUP_MAX 32   /* most pipelined multi-shard commands run as one txn group */
-
-/* Replies of several commands executed together on one shard: the commands
- * travel to the owner in `args`, their replies come back in `reply`. */
-typedef struct ts_batch {
-    ts_msg msg;
-    struct ts_conn *conn;        /* origin side only */
-    struct ts_worker *origin;
-    unsigned target;
-    int ncmds;                   /* commands with a reply so far */
-    int total;                   /* commands in the batch */
-    int exec_idx;                /* owner side: next command to run (parked batches resume) */
-    size_t exec_off;             /* owner side: its offset in args */
-    int consumed;                /* replies already moved to the connection */
-    bool done;                   /* origin side: replies are back (set on BATCH_DONE) */
-    bool is_local;               /* the connection's own pseudo-batch */
-    int64_t now_ms;
-    ts_buf args;                 /* encoded commands (see conn.c) */
-    ts_buf reply;
-    uint32_t *reply_end;         /* end offset in `reply` of each command's reply */
-    uint32_t reply_end_cap;
-    uint32_t errors;
-} ts_batch;
 
 enum ts_conn_wait {
     TS_WAIT_NONE = 0,
@@ -138,22 +117,15 @@ void ts_conn_adopt_migrated(struct ts_worker *w, ts_msg_migrate *m);
 /* Frees an undelivered migration (shutdown). */
 void ts_msg_migrate_drop(ts_msg_migrate *m);
 
-/* Frees a batch and its buffers (the worker's batch cache at shutdown). */
-void ts_batch_release(ts_batch *b);
 /* Worker thread: adopt an accepted socket. */
 void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
 /* Worker thread: continue processing buffered commands (after a wait ended). */
 void ts_conn_process(ts_conn *c);
 /* Worker thread: a remote batch came back. */
 void ts_conn_on_batch_done(ts_batch *b);
-/* Worker thread (the shard owner): runs a batch that arrived from another
- * worker, from where it stopped last time. False when it stopped at a
- * command whose keys a multi-shard txn holds (the caller parks it). */
-bool ts_batch_execute(struct ts_worker *w, ts_batch *b);
-/* True when a command may not run on the shard now (locks, parked work). */
-bool ts_shard_blocks_command(const struct ts_shard *s, const ts_command *cmd, int db, int argc, const ts_arg *argv);
-/* Worker thread: a multi-shard txn this connection started has its reply. */
-void ts_conn_on_txn_done(ts_conn *c, struct ts_txn *t);
+/* Worker thread: a multi-shard txn this connection started has its reply
+ * (the txn's on_done; t->owner is the connection). */
+void ts_conn_on_txn_done(struct ts_txn *t);
 /* Worker thread: a blocked client was served (BLOCK_DONE). */
 void ts_conn_on_block_done(struct ts_blocker *b);
 /* The persistence thread made more of the AOF durable: held output goes. */

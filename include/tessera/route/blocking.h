@@ -3,8 +3,9 @@
  * BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP).
  *
  * Owns: the blocker, the one object shared by the client's worker (the
- * origin) and the shards whose keys it waits on, and each shard's registry
- * of blockers per key.
+ * origin) and the shards whose keys it waits on; the service of blocked
+ * clients when their keys are signalled. Each shard's registry of waiters
+ * per key is store/blocked_keys.h.
  *
  * Life of a blocking command:
  *   1. Attempt. The origin runs the command once, atomically over all its
@@ -17,10 +18,11 @@
  *   2. Wait. The origin keeps the connection parked (no later command of
  *      the pipeline runs) and arms its timeout.
  *   3. Serve. A write that adds elements calls ts_db_signal_ready; after the
- *      command, the shard walks that key's blockers first-come first-served
+ *      command (the runner, run.h), the shard walks that key's blockers
+ *      first-come first-served
  *      and, while the key can serve, claims one (an atomic state change:
  *      exactly one of serve / timeout / disconnect wins) and runs the
- *      command on that key alone, on the spot, writing the reply into the
+ *      command (through the runner) on that key alone, on the spot, writing the reply into the
  *      blocker, then sends it to the origin. A BLMOVE whose destination is
  *      on another shard cannot finish on the spot: it is claimed and handed
  *      back to the origin, which runs the command again from step 1.
@@ -37,11 +39,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tessera/util/buf.h"
-#include "tessera/cmd/cmd.h"
+#include "tessera/route/command.h"
 #include "tessera/route/msg.h"
+#include "tessera/util/buf.h"
 
-struct ts_worker;
+struct ts_engine;
 struct ts_conn;
 struct ts_shard;
 
@@ -51,8 +53,8 @@ typedef struct ts_blocker {
     ts_msg msg;                 /* BLOCK_DONE to the origin */
     atomic_int state;           /* TS_BLOCK_*: the claim */
     atomic_int refs;
-    struct ts_worker *origin;
-    struct ts_conn *conn;       /* origin side only */
+    struct ts_engine *origin;
+    struct ts_conn *conn;       /* origin side only (net/conn.h) */
     const ts_command *cmd;
     int db;
     int resp;
@@ -69,12 +71,10 @@ typedef struct ts_blocker {
     /* Written by the serving shard, read by the origin after BLOCK_DONE. */
     bool retry;                 /* run the command again instead of replying */
     ts_buf reply;
-    uint32_t errors;
-    char last_error_code[32];
 } ts_blocker;
 
 /* Origin. A blocker for this call (copies argv); the origin holds one ref. */
-ts_blocker *ts_blocker_new(struct ts_worker *origin, struct ts_conn *conn, const ts_command *cmd, int db,
+ts_blocker *ts_blocker_new(struct ts_engine *origin, struct ts_conn *conn, const ts_command *cmd, int db,
                            int resp, int argc, const ts_arg *argv);
 void ts_blocker_unref(ts_blocker *b);
 /* Origin: the blocker is over (served, timed out, disconnected): tells the
@@ -93,10 +93,6 @@ void ts_blocker_set_arg(ts_blocker *b, int pos, const char *p, size_t len);
  * call blocked; nothing is replied. Elsewhere (MULTI later, serve mode):
  * replies what a timeout replies. timeout_ms 0 = forever. */
 void ts_cmd_block(ts_cmd_ctx *c, int64_t timeout_ms);
-/* Redis's timeout argument: seconds as a float (BLPOP...) or integer
- * milliseconds (XREAD BLOCK). NULL and *ms = the timeout in ms, or the error
- * text to reply. */
-const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms);
 /* In a blocking command's run: true when key (argument position pos) may
  * be tried now (serve mode considers only the key being served). */
 bool ts_cmd_key_wanted(const ts_cmd_ctx *c, int pos);
@@ -106,23 +102,14 @@ void ts_blocking_register(struct ts_shard *s, ts_blocker *b);
 /* Drops b's registrations on this shard (UNREGISTER). */
 void ts_blocking_unregister(struct ts_shard *s, ts_blocker *b);
 /* Serves blocked clients of the keys signalled ready, as far as they can
- * be served now (keys locked by a txn wait for its release). */
-void ts_blocking_serve(struct ts_worker *w);
-static inline bool ts_blocking_pending(const struct ts_shard *s);
-/* Marks every key of database db with blocked clients as ready, after the
- * database's contents were replaced wholesale (FLUSHDB, FLUSHALL, SWAPDB):
- * each waiter is reconsidered (an XREADGROUP whose stream vanished gets its
- * error, a BLPOP whose key appeared is served). Owner thread. */
-void ts_blocking_signal_db(struct ts_shard *s, int db);
-/* Frees the registry (shutdown). */
-void ts_blocking_free(struct ts_shard *s);
+ * be served now (keys locked by a txn wait for its release). The runner
+ * calls it after every command (run.h). */
+void ts_blocking_serve(struct ts_engine *e);
 
 typedef struct ts_msg_unblock {
     ts_msg msg;
     ts_blocker *b;
 } ts_msg_unblock;
 
-#include "tessera/store/shard.h"
-static inline bool ts_blocking_pending(const struct ts_shard *s) { return s->nready != 0; }
 
 #endif

@@ -1,0 +1,69 @@
+/*
+ * run.h - the runner: the one function that runs a command on a shard.
+ *
+ * Owns: what happens around every execution of a command's `run`, in one
+ * place so that no caller can drift from another (practice 13 of
+ * STYLE.md, after Redis's call()): timing and the command's statistics
+ * (INFO commandstats, errorstats, the dirty counter), propagation of a
+ * write's effect to the AOF, and the service of clients blocked on keys
+ * the command made ready. The propagation helpers commands call
+ * (ts_prop_*) live here too.
+ * Thread: the owner of the engine, with ctx->shard on that engine (or a
+ * scratch shard the caller owns, see multi_borrow.c).
+ *
+ * Callers, each with a reply sink of its own (ctx->r): a command run
+ * inline for a local client (net/conn.c), a command arriving in a batch
+ * from another worker (batch.c), the scratch run of a multi-shard command
+ * (cmd/multi_borrow.c), a blocked client being served (blocking.c). A
+ * multi-shard command whose steps run on several shards is accounted once,
+ * by its coordinator, with ts_run_account (txn.c). MULTI/EXEC and scripts
+ * call ts_run_command with a sink of their own.
+ *
+ * What the caller has done before: the command was looked up and its
+ * arity checked; the keys are on ctx->shard and no lock stands in the way
+ * (ts_run_locked_out).
+ */
+#ifndef TESSERA_RUN_H
+#define TESSERA_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tessera/route/command.h"
+
+struct ts_engine;
+
+/* Fills ctx for running cmd on e's shard (database db), replying into r:
+ * the engine's clock, configuration and propagation log; no connection,
+ * no blocker. Callers set what differs afterwards. */
+void ts_run_ctx_init(ts_cmd_ctx *ctx, struct ts_engine *e, const ts_command *cmd, int db, int argc, ts_arg *argv,
+                     ts_reply *r);
+/* Runs ctx->cmd: its `run`, then (a write that succeeded) the default
+ * propagation unless the command propagated itself, its statistics on e,
+ * and, unless it ran on a scratch shard, the service of the blocked
+ * clients it made ready. */
+void ts_run_command(struct ts_engine *e, ts_cmd_ctx *ctx);
+/* The statistics of one finished command, for one executed elsewhere or
+ * in pieces (a multi-shard txn's coordinator): calls, time, failures and
+ * the error code, the dirty counter. */
+void ts_run_account(struct ts_engine *e, const ts_command *cmd, uint64_t usec, const ts_reply *r,
+                    uint32_t errors_before);
+/* A command rejected before it ran (wrong arity): its error is counted. */
+void ts_run_reject(struct ts_engine *e, const ts_command *cmd, const char *error_code);
+/* True when the command may not run on e's shard now: a multi-shard txn
+ * holds the whole shard, or a key it touches (or, for commands that read
+ * beyond their keys, any key). */
+bool ts_run_locked_out(const struct ts_engine *e, const ts_command *cmd, int db, int argc, const ts_arg *argv);
+
+/* ---- propagation: what commands call (persist/aof.h has the rules) ---- */
+/* Whether this execution is being logged (AOF on, not replaying, not a
+ * txn part whose coordinator logs the whole command). */
+static inline bool ts_prop_on(const ts_cmd_ctx *c) { return c->aof != NULL; }
+/* The command's effect is nothing the AOF needs (a condition failed). */
+void ts_prop_none(ts_cmd_ctx *c);
+/* Logs argv instead of the command's own (may be called several times). */
+void ts_prop_argv(ts_cmd_ctx *c, int argc, const ts_arg *argv);
+/* Piecewise: ts_prop_begin then argc ts_aof_log_arg* calls on c->aof. */
+void ts_prop_begin(ts_cmd_ctx *c, int argc);
+
+#endif
