@@ -23,17 +23,8 @@
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
+#define rnd ts_test_rnd
+#define rnd_below ts_test_rnd_below
 
 /* PTR values: heap objects with a magic number; the free callback counts. */
 #define OBJ_MAGIC 0x0B1EC7A11CE5EEDull
@@ -669,7 +660,7 @@ static void scan_cb(void *ctx, ts_entry *e)
 static void scan_run(size_t count, uint64_t seed)
 {
     enum { STABLE = 5000, EXTRA_PER_CALL = 1500, GROW_CALLS = 40 };
-    rng_state = seed;
+    ts_test_rng = seed;
     ts_table t;
     ts_table_init(&t, NULL);
     char k[40];
