@@ -203,12 +203,3 @@ def read_reply(sock):
                 data.extend(read_exact(n + 2))
     rd()
     return bytes(data)
-
-
-def resp(*args):
-    """A command in RESP (bytes), as a client sends it and the AOF stores it."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out

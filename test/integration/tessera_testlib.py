@@ -81,12 +81,12 @@ def two_shard_keys(prefix="k"):
 # ---------- RESP ----------
 
 def encode(*args):
-    """One command as a RESP multibulk request."""
+    """One command as a RESP multibulk request, as a client sends it and the
+    AOF stores it. Bytes go as they are, anything else (str, int, float) as
+    its text."""
     out = b"*%d\r\n" % len(args)
     for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
+        if not isinstance(a, (bytes, bytearray)):
             a = str(a).encode()
         out += b"$%d\r\n%s\r\n" % (len(a), a)
     return out

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from conftest import start_tessera, free_port, wait_port, Server, spawn_tessera, exit_status_after_use
-from conftest import resp as cmd
+from tessera_testlib import encode as cmd
 from test_persistence import contents, fill_every_type
 
 REDIS = shutil.which("redis-server")
