@@ -18,7 +18,7 @@ import time
 import pytest
 import redis
 
-from tessera_testlib import Diff, Wire, encode
+from tessera_testlib import Diff, Wire
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -165,41 +165,3 @@ def d(server, reference, r, ref):
     yield Diff(a, b)
     a.close()
     b.close()
-
-
-def raw_command(sock, *args):
-    """Sends one command as RESP and returns the raw reply bytes (one reply)."""
-    sock.sendall(encode(*args))
-    return read_reply(sock)
-
-
-def read_reply(sock):
-    f = sock.makefile("rb", buffering=0)  # unbuffered: never reads past this reply
-    data = bytearray()
-
-    def read_exact(n):
-        # An unbuffered read may return less than asked for.
-        chunk = bytearray()
-        while len(chunk) < n:
-            part = f.read(n - len(chunk))
-            if not part:
-                raise ConnectionError("connection closed inside a reply")
-            chunk.extend(part)
-        return bytes(chunk)
-
-    def rd():
-        line = f.readline()
-        data.extend(line)
-        t, rest = line[:1], line[1:-2]
-        if t in (b"*", b"%", b"~", b">"):
-            n = int(rest)
-            if t == b"%":
-                n *= 2
-            for _ in range(max(n, 0)):
-                rd()
-        elif t in (b"$", b"=", b"!"):
-            n = int(rest)
-            if n >= 0:
-                data.extend(read_exact(n + 2))
-    rd()
-    return bytes(data)

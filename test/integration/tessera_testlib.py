@@ -126,9 +126,9 @@ def parse(raw):
 
 
 class Wire:
-    """A raw connection that reads whole RESP replies as bytes (conftest's
-    read_reply reads the socket unbuffered, where one read may return less
-    than a large bulk string). Keeps what it read past a reply.
+    """A raw connection that reads whole RESP replies as bytes. Keeps what
+    it read past a reply, so every read of a connection goes through its
+    one Wire.
 
     conn is a server (anything with .raw(), e.g. conftest.Server) or a
     connected socket. nodelay sets TCP_NODELAY, so that data sent in pieces
