@@ -142,20 +142,22 @@ def reference(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture
-def r(server):
-    c = server.client()
+def flushed_client(srv):
+    """A redis-py client of srv, after FLUSHALL; closed when the test ends."""
+    c = srv.client()
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def r(server):
+    yield from flushed_client(server)
 
 
 @pytest.fixture
 def ref(reference):
-    c = reference.client()
-    c.flushall()
-    yield c
-    c.close()
+    yield from flushed_client(reference)
 
 
 @pytest.fixture
