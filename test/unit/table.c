@@ -572,6 +572,16 @@ static size_t num_key(char *buf, const char *prefix, uint64_t i)
     return (size_t)snprintf(buf, 40, "%s%" PRIu64, prefix, i);
 }
 
+/* Keys prefix0 .. prefix(n-1), each holding its number. */
+static void set_numbered(ts_table *t, const char *prefix, uint64_t n)
+{
+    char k[40];
+    for (uint64_t i = 0; i < n; i++) {
+        ts_value v = v_int((int64_t)i);
+        ts_table_set(t, k, num_key(k, prefix, i), &v, -1, false);
+    }
+}
+
 static void test_rehash(void)
 {
     enum { N = 200000, KEEP = 100 };
@@ -663,11 +673,8 @@ static void scan_run(size_t count, uint64_t seed)
     ts_test_rng = seed;
     ts_table t;
     ts_table_init(&t, NULL);
+    set_numbered(&t, "s:", STABLE);
     char k[40];
-    for (uint64_t i = 0; i < STABLE; i++) {
-        ts_value v = v_int((int64_t)i);
-        ts_table_set(&t, k, num_key(k, "s:", i), &v, -1, false);
-    }
     scan_ctx c = {calloc(STABLE, 1), NULL, 0, 0};
     uint64_t cursor = 0, next_extra = 0, del_extra = 0;
     long calls = 0, rehashing_calls = 0;
@@ -785,11 +792,8 @@ static void test_random(void)
     enum { N = 1000 };
     ts_table t;
     ts_table_init(&t, NULL);
+    set_numbered(&t, "q:", N);
     char k[40];
-    for (uint64_t i = 0; i < N; i++) {
-        ts_value v = v_int((int64_t)i);
-        ts_table_set(&t, k, num_key(k, "q:", i), &v, -1, false);
-    }
     unsigned *hits = calloc(N, sizeof *hits);
     int bad = 0;
     for (int d = 0; d < 200 * N; d++) {
