@@ -113,13 +113,16 @@ def exit_status_after_use(proc, port, use=lambda c: c.dbsize(), timeout=10):
     return proc.returncode
 
 
-def start_redis(tmp_path):
+def start_redis(tmp_path, *extra):
+    """A redis-server on a free port with its files in tmp_path, no snapshots
+    and no AOF unless extra options (they come last) say otherwise; None when
+    redis-server is not installed."""
     exe = shutil.which("redis-server")
     if not exe:
         return None
     port = free_port()
     argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "redis.log")]
+            "--logfile", str(tmp_path / "redis.log")] + [str(x) for x in extra]
     proc = subprocess.Popen(argv, cwd=str(tmp_path))
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)

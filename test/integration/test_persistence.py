@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_tessera, wait_port, free_port, Server, spawn_tessera, exit_status_after_use
+from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use
 
 REDIS = shutil.which("redis-server")
 CHECK_RDB = shutil.which("redis-check-rdb")
@@ -276,12 +276,8 @@ def test_tessera_dump_loads_into_redis(tdir):
     rdir = tdir / "redis"
     rdir.mkdir()
     shutil.copy(tdir / "dump.rdb", rdir / "dump.rdb")
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--dir", str(rdir),
-                             "--logfile", str(rdir / "redis.log")], cwd=str(rdir))
-    ref = Server([], port, proc, rdir)
+    ref = start_redis(rdir)
     try:
-        wait_port(port, proc)
         assert contents(ref.client()) == ours
     finally:
         ref.stop()

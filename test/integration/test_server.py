@@ -9,7 +9,6 @@ are compared.
 """
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import Server, free_port, start_tessera, tessera_bin, wait_port
+from conftest import start_redis, start_tessera, tessera_bin
 from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_keys
 
 
@@ -27,16 +26,9 @@ from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_
 @pytest.fixture(scope="module")
 def ref_debug(tmp_path_factory):
     """A redis-server 7.0 that accepts DEBUG (the shared reference does not)."""
-    exe = shutil.which("redis-server")
-    if not exe:
+    srv = start_redis(tmp_path_factory.mktemp("redis-debug"), "--enable-debug-command", "yes")
+    if srv is None:
         pytest.skip("redis-server not installed")
-    tmp = tmp_path_factory.mktemp("redis-debug")
-    port = free_port()
-    argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp),
-            "--logfile", str(tmp / "redis.log"), "--enable-debug-command", "yes"]
-    proc = subprocess.Popen(argv, cwd=str(tmp))
-    wait_port(port, proc)
-    srv = Server(argv, port, proc, tmp)
     yield srv
     srv.stop()
 
