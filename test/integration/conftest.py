@@ -113,6 +113,17 @@ def exit_status_after_use(proc, port, use=lambda c: c.dbsize(), timeout=10):
     return proc.returncode
 
 
+def wait_exit(proc, timeout=10, fail="server did not exit"):
+    """The exit status of proc; when it has not exited within timeout
+    seconds, kills it and fails with the message fail."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(fail)
+
+
 def start_redis(tmp_path, *extra):
     """A redis-server on a free port with its files in tmp_path, no snapshots
     and no AOF unless extra options (they come last) say otherwise; None when

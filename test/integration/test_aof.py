@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use
+from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use, wait_exit
 from tessera_testlib import encode as cmd
 from test_persistence import contents, fill_every_type
 
@@ -342,12 +342,7 @@ def write_aof(tdir, data):
 
 def start_expect_exit(tdir, *extra, timeout=20):
     proc, _ = spawn_tessera(tdir, "--appendonly", "yes", *extra)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("the server started")
+    return wait_exit(proc, timeout, "the server started")
 
 
 def test_truncated_tail_is_cut_off(tmp_path):

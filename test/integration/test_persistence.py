@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use
+from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use, wait_exit
 
 REDIS = shutil.which("redis-server")
 CHECK_RDB = shutil.which("redis-check-rdb")
@@ -342,11 +342,7 @@ def test_corrupt_files_stop_startup(tdir):
     }
     for name, data in cases.items():
         proc, port = write_file_and_start(tdir, data)
-        try:
-            rc = proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("%s: the server started on a corrupt file" % name)
+        rc = wait_exit(proc, 20, "%s: the server started on a corrupt file" % name)
         assert rc == 1, name
         log = (tdir / "tessera.log").read_text()
         assert "Fatal error loading the DB" in log, name

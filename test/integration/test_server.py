@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import start_redis, start_tessera, tessera_bin
+from conftest import start_redis, start_tessera, tessera_bin, wait_exit
 from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_keys
 
 
@@ -948,20 +948,11 @@ def busy_clients(srv, n=4):
     return ws
 
 
-def wait_exit(srv, timeout=10):
-    try:
-        return srv.proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
-        srv.proc.wait()
-        raise AssertionError("server did not exit")
-
-
 def shutdown_by_command(srv, args, others):
     w = Wire(srv)
     w.send(encode(*args))
     assert w.closed(timeout=10)          # no reply, the connection just closes
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()
     with pytest.raises(OSError):
@@ -993,7 +984,7 @@ def test_signal_exits_zero(tmp_path, sig, threads):
     srv = start_tessera(tmp_path, threads=threads)
     others = idle_clients(srv)
     srv.proc.send_signal(sig)
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()
 
@@ -1003,6 +994,6 @@ def test_signal_with_commands_in_flight(tmp_path, sig):
     srv = start_tessera(tmp_path, threads=3)
     others = busy_clients(srv)
     srv.proc.send_signal(sig)
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()
