@@ -318,10 +318,10 @@ def test_redis_dump_loads_into_tessera(tdir):
         srv.stop()
 
 
-def write_file_and_start(tdir, data):
+def write_file_and_start(tdir, data, *extra):
     (tdir / "dump.rdb").write_bytes(data)
     (tdir / "tessera.log").unlink(missing_ok=True)   # this start's log only
-    return spawn_tessera(tdir)
+    return spawn_tessera(tdir, *extra)
 
 
 def test_corrupt_files_stop_startup(tdir):
@@ -584,9 +584,7 @@ def test_bad_value_found_by_a_shard_loader_stops_startup(tdir):
         body += b"\x00" + rdb_str(b"k%d" % i) + rdb_str(b"v")
     body += b"\xff" + b"\x00" * 8   # no checksum
     for threads in (1, 3):
-        (tdir / "dump.rdb").write_bytes(body)
-        (tdir / "tessera.log").unlink(missing_ok=True)
-        proc, port = spawn_tessera(tdir, "--threads", threads)
+        proc, port = write_file_and_start(tdir, body, "--threads", threads)
         assert proc.wait(20) == 1
         log = (tdir / "tessera.log").read_text()
         assert "Bad value of type 16 for key 'bad' (invalid hash listpack) at offset %d" % bad_at in log, log
