@@ -18,7 +18,7 @@ import time
 import pytest
 import redis
 
-from tessera_testlib import Diff, Wire, encode
+from tessera_testlib import Diff, Wire
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -113,13 +113,27 @@ def exit_status_after_use(proc, port, use=lambda c: c.dbsize(), timeout=10):
     return proc.returncode
 
 
-def start_redis(tmp_path):
+def wait_exit(proc, timeout=10, fail="server did not exit"):
+    """The exit status of proc; when it has not exited within timeout
+    seconds, kills it and fails with the message fail."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(fail)
+
+
+def start_redis(tmp_path, *extra):
+    """A redis-server on a free port with its files in tmp_path, no snapshots
+    and no AOF unless extra options (they come last) say otherwise; None when
+    redis-server is not installed."""
     exe = shutil.which("redis-server")
     if not exe:
         return None
     port = free_port()
     argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "redis.log")]
+            "--logfile", str(tmp_path / "redis.log")] + [str(x) for x in extra]
     proc = subprocess.Popen(argv, cwd=str(tmp_path))
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
@@ -142,20 +156,22 @@ def reference(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture
-def r(server):
-    c = server.client()
+def flushed_client(srv):
+    """A redis-py client of srv, after FLUSHALL; closed when the test ends."""
+    c = srv.client()
     c.flushall()
     yield c
     c.close()
+
+
+@pytest.fixture
+def r(server):
+    yield from flushed_client(server)
 
 
 @pytest.fixture
 def ref(reference):
-    c = reference.client()
-    c.flushall()
-    yield c
-    c.close()
+    yield from flushed_client(reference)
 
 
 @pytest.fixture
@@ -165,50 +181,3 @@ def d(server, reference, r, ref):
     yield Diff(a, b)
     a.close()
     b.close()
-
-
-def raw_command(sock, *args):
-    """Sends one command as RESP and returns the raw reply bytes (one reply)."""
-    sock.sendall(encode(*args))
-    return read_reply(sock)
-
-
-def read_reply(sock):
-    f = sock.makefile("rb", buffering=0)  # unbuffered: never reads past this reply
-    data = bytearray()
-
-    def read_exact(n):
-        # An unbuffered read may return less than asked for.
-        chunk = bytearray()
-        while len(chunk) < n:
-            part = f.read(n - len(chunk))
-            if not part:
-                raise ConnectionError("connection closed inside a reply")
-            chunk.extend(part)
-        return bytes(chunk)
-
-    def rd():
-        line = f.readline()
-        data.extend(line)
-        t, rest = line[:1], line[1:-2]
-        if t in (b"*", b"%", b"~", b">"):
-            n = int(rest)
-            if t == b"%":
-                n *= 2
-            for _ in range(max(n, 0)):
-                rd()
-        elif t in (b"$", b"=", b"!"):
-            n = int(rest)
-            if n >= 0:
-                data.extend(read_exact(n + 2))
-    rd()
-    return bytes(data)
-
-
-def resp(*args):
-    """A command in RESP (bytes), as a client sends it and the AOF stores it."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out

@@ -81,12 +81,12 @@ def two_shard_keys(prefix="k"):
 # ---------- RESP ----------
 
 def encode(*args):
-    """One command as a RESP multibulk request."""
+    """One command as a RESP multibulk request, as a client sends it and the
+    AOF stores it. Bytes go as they are, anything else (str, int, float) as
+    its text."""
     out = b"*%d\r\n" % len(args)
     for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
+        if not isinstance(a, (bytes, bytearray)):
             a = str(a).encode()
         out += b"$%d\r\n%s\r\n" % (len(a), a)
     return out
@@ -126,9 +126,9 @@ def parse(raw):
 
 
 class Wire:
-    """A raw connection that reads whole RESP replies as bytes (conftest's
-    read_reply reads the socket unbuffered, where one read may return less
-    than a large bulk string). Keeps what it read past a reply.
+    """A raw connection that reads whole RESP replies as bytes. Keeps what
+    it read past a reply, so every read of a connection goes through its
+    one Wire.
 
     conn is a server (anything with .raw(), e.g. conftest.Server) or a
     connected socket. nodelay sets TCP_NODELAY, so that data sent in pieces

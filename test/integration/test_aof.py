@@ -14,8 +14,8 @@ import time
 import pytest
 import redis
 
-from conftest import start_tessera, free_port, wait_port, Server, spawn_tessera, exit_status_after_use
-from conftest import resp as cmd
+from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use, wait_exit
+from tessera_testlib import encode as cmd
 from test_persistence import contents, fill_every_type
 
 REDIS = shutil.which("redis-server")
@@ -179,12 +179,8 @@ def redis_loading(aof, rdir):
     (it upgrades it to its multi-part layout), once it has loaded it."""
     rdir.mkdir()
     shutil.copy(aof, rdir / "appendonly.aof")
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--appendonly", "yes",
-                             "--dir", str(rdir), "--logfile", str(rdir / "redis.log")], cwd=str(rdir))
-    ref = Server([], port, proc, rdir)
+    ref = start_redis(rdir, "--appendonly", "yes")
     try:
-        wait_port(port, proc)
         rc = ref.client()
         for _ in range(100):
             if rc.info("persistence")["loading"] == 0:
@@ -346,12 +342,7 @@ def write_aof(tdir, data):
 
 def start_expect_exit(tdir, *extra, timeout=20):
     proc, _ = spawn_tessera(tdir, "--appendonly", "yes", *extra)
-    try:
-        return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("the server started")
+    return wait_exit(proc, timeout, "the server started")
 
 
 def test_truncated_tail_is_cut_off(tmp_path):

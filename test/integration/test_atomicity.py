@@ -22,7 +22,7 @@ import time
 import pytest
 
 from conftest import start_tessera
-from tessera_testlib import encode, key_shard, spread_keys
+from tessera_testlib import Wire, encode, key_shard, parse, spread_keys
 
 SECONDS = float(os.environ.get("TESSERA_ATOMICITY_SECONDS", "2"))
 REQUEST_TIMEOUT = 10.0    # generous for the sanitizer builds; a hang is far longer
@@ -39,47 +39,20 @@ def eight_keys(prefix):
     return ks
 
 
-class Conn:
+class Conn(Wire):
     """A raw connection with a per-request timeout; replies parsed."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.f = self.s.makefile("rb")
-
-    def reply(self):
-        line = self.f.readline()
-        if not line.endswith(b"\r\n"):
-            raise EOFError("connection closed")
-        t, rest = line[:1], line[1:-2]
-        if t == b"+":
-            return rest.decode()
-        if t == b"-":
-            return ("err", rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            body = self.f.read(n + 2)
-            return body[:-2]
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(line)
+        sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT)
+        super().__init__(sock, timeout=REQUEST_TIMEOUT, nodelay=True)
 
     def pipeline(self, cmds):
         """Sends every command at once, returns the replies in order."""
-        self.s.sendall(b"".join(encode(*c) for c in cmds))
-        return [self.reply() for _ in cmds]
+        self.send(b"".join(encode(*c) for c in cmds))
+        return [parse(self.reply()) for _ in cmds]
 
     def __call__(self, *args):
         return self.pipeline([args])[0]
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 class Workers:

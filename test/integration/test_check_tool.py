@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import start_redis, start_tessera, tessera_bin, resp
+from conftest import start_redis, start_tessera, tessera_bin
+from tessera_testlib import encode
 
 
 def check_bin():
@@ -26,8 +27,8 @@ def run(*args):
     return p
 
 
-GOOD = (resp("SELECT", "0") + resp("SET", "a", "b") + resp("MULTI") + resp("INCR", "c")
-        + resp("RPUSH", "l", "x", "y") + resp("EXEC") + resp("SET", "bin", b"\r\n\x00*$"))
+GOOD = (encode("SELECT", "0") + encode("SET", "a", "b") + encode("MULTI") + encode("INCR", "c")
+        + encode("RPUSH", "l", "x", "y") + encode("EXEC") + encode("SET", "bin", b"\r\n\x00*$"))
 
 
 def write(path, data):
@@ -61,7 +62,7 @@ def test_truncated_aof_fix(tmp_path):
         assert os.path.getsize(f) == len(data)   # not touched without --fix
         p = run("aof", "--fix", f)
         assert p.returncode == 0, p.stdout
-        good_len = len(GOOD) - len(resp("SET", "bin", b"\r\n\x00*$"))
+        good_len = len(GOOD) - len(encode("SET", "bin", b"\r\n\x00*$"))
         assert "This will shrink the AOF %s from %d bytes, with %d bytes, to %d bytes" % (
             f, len(data), len(data) - good_len, good_len) in p.stdout
         assert "Successfully truncated AOF %s" % f in p.stdout
@@ -71,8 +72,8 @@ def test_truncated_aof_fix(tmp_path):
 
 
 def test_multi_without_exec_fix(tmp_path):
-    head = resp("SET", "a", "b")
-    data = head + resp("MULTI") + resp("INCR", "c")
+    head = encode("SET", "a", "b")
+    data = head + encode("MULTI") + encode("INCR", "c")
     f = write(tmp_path / "multi.aof", data)
     p = run("aof", f)
     assert p.returncode == 1 and "Reached EOF before reading EXEC for MULTI" in p.stdout
@@ -90,8 +91,8 @@ def test_multi_without_exec_fix(tmp_path):
     (b"*1\r\n$99999999999999999999999\r\nPING\r\n", "which is not in the suitable range"),
 ])
 def test_corrupt_middle_refused(tmp_path, bad, error):
-    head = resp("SELECT", "0") + resp("SET", "a", "b")
-    data = head + bad + resp("SET", "after", "corruption")
+    head = encode("SELECT", "0") + encode("SET", "a", "b")
+    data = head + bad + encode("SET", "after", "corruption")
     f = write(tmp_path / "corrupt.aof", data)
     p = run("aof", f)
     assert p.returncode == 1, p.stdout
@@ -107,7 +108,7 @@ def test_matches_redis_check_aof(tmp_path):
     exe = shutil.which("redis-check-aof")
     if not exe:
         pytest.skip("redis-check-aof not installed")
-    cases = {"good": GOOD, "trunc": GOOD[:-5], "dollar": resp("SET", "a", "b") + b"*1\r\nx4\r\nPING\r\n"}
+    cases = {"good": GOOD, "trunc": GOOD[:-5], "dollar": encode("SET", "a", "b") + b"*1\r\nx4\r\nPING\r\n"}
     for name, data in cases.items():
         f = write(tmp_path / (name + ".aof"), data)
         ours = run("aof", f)

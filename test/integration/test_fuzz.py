@@ -25,8 +25,8 @@ import socket
 import pytest
 import redis
 
-from conftest import resp, start_tessera
-from tessera_testlib import parse
+from conftest import start_tessera
+from tessera_testlib import encode, parse
 from test_persistence import contents
 
 KEYS = ["k1", "k2", "{t}a", "{t}b", "s", "l", "h", "z", "x", ""]
@@ -184,10 +184,11 @@ def test_found_by_fuzzing(d):
     d("PEXPIRE", "k", "10", b"a\nb")
 
 
-VALID = [resp("SET", "a", "1"), resp("GET", "a"), resp("MSET", "a", "1", "{a}b", "2"), resp("MGET", "a", "x", "y"),
-         resp("LPUSH", "l", "x"), resp("PING"), b"PING\r\n", b"set k v\r\n", resp("HELLO", "3"), resp("HELLO", "2"),
-         resp("XADD", "s", "*", "f", "v"), resp("ZADD", "z", "1", "m"), resp("DEL", "a", "l", "z", "s"),
-         resp("CLIENT", "SETNAME", "x"), resp("SUBSCRIBE", "c"), resp("UNSUBSCRIBE")]
+VALID = [encode("SET", "a", "1"), encode("GET", "a"), encode("MSET", "a", "1", "{a}b", "2"),
+         encode("MGET", "a", "x", "y"), encode("LPUSH", "l", "x"), encode("PING"), b"PING\r\n", b"set k v\r\n",
+         encode("HELLO", "3"), encode("HELLO", "2"), encode("XADD", "s", "*", "f", "v"), encode("ZADD", "z", "1", "m"),
+         encode("DEL", "a", "l", "z", "s"), encode("CLIENT", "SETNAME", "x"), encode("SUBSCRIBE", "c"),
+         encode("UNSUBSCRIBE")]
 INSERTS = [b"*", b"$", b"\r\n", b"-1", b"99999999999", b"2147483648", b"*-5\r\n", b"$-1\r\n", b"\x00",
            b"*1000000\r\n"]
 

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from conftest import raw_command
-from tessera_testlib import NSHARDS, key_shard, keys_on, parse, two_shard_keys
+from tessera_testlib import NSHARDS, Wire, key_shard, keys_on, two_shard_keys
 
 multishard = pytest.mark.skipif(NSHARDS < 2, reason="needs at least two shards")
 
@@ -122,12 +121,12 @@ def test_randomkey_skips_expired(server, r, d):
 
 
 def test_randomkey_resp3(server):
-    s = server.raw()
-    raw_command(s, "HELLO", "3")
-    raw_command(s, "FLUSHALL")
-    assert raw_command(s, "RANDOMKEY") == b"_\r\n"
-    assert raw_command(s, "OBJECT", "ENCODING", "nokey") == b"_\r\n"
-    s.close()
+    w = Wire(server)
+    w.cmd("HELLO", "3")
+    w.cmd("FLUSHALL")
+    assert w.cmd("RANDOMKEY") == b"_\r\n"
+    assert w.cmd("OBJECT", "ENCODING", "nokey") == b"_\r\n"
+    w.close()
 
 
 # ---------- RENAME / RENAMENX ----------
@@ -441,11 +440,11 @@ def test_scan_errors(d):
     ])
 
 
-def scan_raw(sock, cursor, *opts):
-    """Iterates SCAN from `cursor` to the end over a raw socket."""
+def scan_raw(w, cursor, *opts):
+    """Iterates SCAN from `cursor` to the end over a raw connection (Wire)."""
     keys, calls = [], 0
     while True:
-        reply = parse(raw_command(sock, "SCAN", cursor, *opts))
+        reply = w.val("SCAN", cursor, *opts)
         cursor = reply[0].decode()
         keys += reply[1]
         calls += 1
@@ -456,12 +455,12 @@ def scan_raw(sock, cursor, *opts):
 def test_scan_empty(server, r):
     # Redis answers cursor 0 at once; Tessera may first hand over from shard
     # to shard (cursor "1", ...), with no keys, before it answers 0.
-    s = server.raw()
+    w = Wire(server)
     for cur in ("0", "", "-1", "+0", "000", "18446744073709551615"):
         for opts in ((), ("TYPE", "foo"), ("MATCH", "*", "COUNT", "10", "TYPE", "string")):
-            keys, calls = scan_raw(s, cur, *opts)
+            keys, calls = scan_raw(w, cur, *opts)
             assert keys == [] and calls <= NSHARDS
-    s.close()
+    w.close()
 
 
 def scan_all(client, **kw):

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import start_redis, start_tessera, wait_port, free_port, Server, spawn_tessera, exit_status_after_use
+from conftest import start_redis, start_tessera, spawn_tessera, exit_status_after_use, wait_exit
 
 REDIS = shutil.which("redis-server")
 CHECK_RDB = shutil.which("redis-check-rdb")
@@ -276,12 +276,8 @@ def test_tessera_dump_loads_into_redis(tdir):
     rdir = tdir / "redis"
     rdir.mkdir()
     shutil.copy(tdir / "dump.rdb", rdir / "dump.rdb")
-    port = free_port()
-    proc = subprocess.Popen([REDIS, "--port", str(port), "--save", "", "--dir", str(rdir),
-                             "--logfile", str(rdir / "redis.log")], cwd=str(rdir))
-    ref = Server([], port, proc, rdir)
+    ref = start_redis(rdir)
     try:
-        wait_port(port, proc)
         assert contents(ref.client()) == ours
     finally:
         ref.stop()
@@ -322,10 +318,10 @@ def test_redis_dump_loads_into_tessera(tdir):
         srv.stop()
 
 
-def write_file_and_start(tdir, data):
+def write_file_and_start(tdir, data, *extra):
     (tdir / "dump.rdb").write_bytes(data)
     (tdir / "tessera.log").unlink(missing_ok=True)   # this start's log only
-    return spawn_tessera(tdir)
+    return spawn_tessera(tdir, *extra)
 
 
 def test_corrupt_files_stop_startup(tdir):
@@ -346,11 +342,7 @@ def test_corrupt_files_stop_startup(tdir):
     }
     for name, data in cases.items():
         proc, port = write_file_and_start(tdir, data)
-        try:
-            rc = proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise AssertionError("%s: the server started on a corrupt file" % name)
+        rc = wait_exit(proc, 20, "%s: the server started on a corrupt file" % name)
         assert rc == 1, name
         log = (tdir / "tessera.log").read_text()
         assert "Fatal error loading the DB" in log, name
@@ -592,9 +584,7 @@ def test_bad_value_found_by_a_shard_loader_stops_startup(tdir):
         body += b"\x00" + rdb_str(b"k%d" % i) + rdb_str(b"v")
     body += b"\xff" + b"\x00" * 8   # no checksum
     for threads in (1, 3):
-        (tdir / "dump.rdb").write_bytes(body)
-        (tdir / "tessera.log").unlink(missing_ok=True)
-        proc, port = spawn_tessera(tdir, "--threads", threads)
+        proc, port = write_file_and_start(tdir, body, "--threads", threads)
         assert proc.wait(20) == 1
         log = (tdir / "tessera.log").read_text()
         assert "Bad value of type 16 for key 'bad' (invalid hash listpack) at offset %d" % bad_at in log, log

@@ -9,7 +9,6 @@ are compared.
 """
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import Server, free_port, start_tessera, tessera_bin, wait_port
+from conftest import start_redis, start_tessera, tessera_bin, wait_exit
 from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_keys
 
 
@@ -27,16 +26,9 @@ from tessera_testlib import NSHARDS, Diff, Wire, encode, keys_on, parse, spread_
 @pytest.fixture(scope="module")
 def ref_debug(tmp_path_factory):
     """A redis-server 7.0 that accepts DEBUG (the shared reference does not)."""
-    exe = shutil.which("redis-server")
-    if not exe:
+    srv = start_redis(tmp_path_factory.mktemp("redis-debug"), "--enable-debug-command", "yes")
+    if srv is None:
         pytest.skip("redis-server not installed")
-    tmp = tmp_path_factory.mktemp("redis-debug")
-    port = free_port()
-    argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp),
-            "--logfile", str(tmp / "redis.log"), "--enable-debug-command", "yes"]
-    proc = subprocess.Popen(argv, cwd=str(tmp))
-    wait_port(port, proc)
-    srv = Server(argv, port, proc, tmp)
     yield srv
     srv.stop()
 
@@ -956,20 +948,11 @@ def busy_clients(srv, n=4):
     return ws
 
 
-def wait_exit(srv, timeout=10):
-    try:
-        return srv.proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
-        srv.proc.wait()
-        raise AssertionError("server did not exit")
-
-
 def shutdown_by_command(srv, args, others):
     w = Wire(srv)
     w.send(encode(*args))
     assert w.closed(timeout=10)          # no reply, the connection just closes
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()
     with pytest.raises(OSError):
@@ -1001,7 +984,7 @@ def test_signal_exits_zero(tmp_path, sig, threads):
     srv = start_tessera(tmp_path, threads=threads)
     others = idle_clients(srv)
     srv.proc.send_signal(sig)
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()
 
@@ -1011,6 +994,6 @@ def test_signal_with_commands_in_flight(tmp_path, sig):
     srv = start_tessera(tmp_path, threads=3)
     others = busy_clients(srv)
     srv.proc.send_signal(sig)
-    assert wait_exit(srv) == 0
+    assert wait_exit(srv.proc) == 0
     for o in others:
         assert o.closed()

@@ -4,6 +4,7 @@ generated ids or times are compared by structure. Blocking XREAD/XREADGROUP:
 woken by XADD from another connection on the same and on another shard,
 timeouts, disconnects, deleted keys and groups.
 """
+import contextlib
 import socket
 import threading
 import time
@@ -14,6 +15,19 @@ from tessera_testlib import NSHARDS, Wire, encode, keys_on, parse
 
 S0, S1 = keys_on(0, "s", 2)
 T0 = keys_on(NSHARDS - 1, "t", 1)[0]
+
+
+@contextlib.contextmanager
+def both_config(d, name, value, restore):
+    """CONFIG SET name value on both servers (each answers OK) for the with
+    block, then name back to restore."""
+    for srv in (d.a, d.b):
+        assert parse(srv.cmd("CONFIG", "SET", name, value)) == "OK"
+    try:
+        yield
+    finally:
+        for srv in (d.a, d.b):
+            srv.cmd("CONFIG", "SET", name, restore)
 
 
 def fill(d, key, n, start=1, fields=("f", "v")):
@@ -224,9 +238,7 @@ def test_xadd_with_trim(d):
 
 def test_node_limits_config(d):
     # Few entries per node: trimming with ~ removes whole nodes.
-    for srv in (d.a, d.b):
-        assert parse(srv.cmd("CONFIG", "SET", "stream-node-max-entries", "5")) == "OK"
-    try:
+    with both_config(d, "stream-node-max-entries", "5", restore="100"):
         d("CONFIG", "GET", "stream-node-max-entries")
         fill(d, "s", 23)
         d("XTRIM", "s", "MAXLEN", "~", "11")
@@ -236,13 +248,8 @@ def test_node_limits_config(d):
         d("XTRIM", "s", "MAXLEN", "~", "3")
         d("XRANGE", "s", "-", "+")
         d("XREVRANGE", "s", "+", "-")
-    finally:
-        for srv in (d.a, d.b):
-            srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
     d("CONFIG", "GET", "stream-node-max-bytes")
-    for srv in (d.a, d.b):
-        assert parse(srv.cmd("CONFIG", "SET", "stream-node-max-bytes", "80")) == "OK"
-    try:
+    with both_config(d, "stream-node-max-bytes", "80", restore="4096"):
         for i in range(1, 40):
             d("XADD", "b", "%d-0" % i, "field", "v" * (i % 7), *(["x", "y"] if i % 3 == 0 else []))
         d("XTRIM", "b", "MAXLEN", "~", "20")
@@ -253,9 +260,6 @@ def test_node_limits_config(d):
         d("CONFIG", "GET", "stream-node-max-bytes")
         d("CONFIG", "SET", "stream-node-max-bytes", "-1")
         d("CONFIG", "SET", "stream-node-max-entries", "x")
-    finally:
-        for srv in (d.a, d.b):
-            srv.cmd("CONFIG", "SET", "stream-node-max-bytes", "4096")
 
 
 def test_xsetid(d):
@@ -636,9 +640,7 @@ def test_copy_rename_keep_stream(d):
 def test_random_against_redis(d):
     import random
     rnd = random.Random(7)
-    for srv in (d.a, d.b):
-        srv.cmd("CONFIG", "SET", "stream-node-max-entries", "7")
-    try:
+    with both_config(d, "stream-node-max-entries", "7", restore="100"):
         d("XGROUP", "CREATE", "s", "g", "0", "MKSTREAM")
         nxt = 1
         for _ in range(600):
@@ -670,9 +672,6 @@ def test_random_against_redis(d):
                 d("XINFO", "GROUPS", "s")
         d("XRANGE", "s", "-", "+")
         d("XREVRANGE", "s", "+", "-")
-    finally:
-        for srv in (d.a, d.b):
-            srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
 
 
 # ---------- blocking ----------
@@ -844,9 +843,7 @@ def test_random_groups_against_redis(d, seed):
     rnd = random.Random(seed)
     if seed == 2:
         d.both("HELLO", "3")
-    for srv in (d.a, d.b):
-        srv.cmd("CONFIG", "SET", "stream-node-max-entries", "4")
-    try:
+    with both_config(d, "stream-node-max-entries", "4", restore="100"):
         d("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
         d("XGROUP", "CREATE", "s", "h", "0")
         nxt = 1
@@ -896,9 +893,6 @@ def test_random_groups_against_redis(d, seed):
                     j = cn.index(b"pending") + 1
                     cn[j] = [[p[0], p[2]] for p in cn[j]]
             assert strip(a) == strip(b)
-    finally:
-        for srv in (d.a, d.b):
-            srv.cmd("CONFIG", "SET", "stream-node-max-entries", "100")
 
 
 @pytest.mark.parametrize("how", ["flushall", "flushdb", "swapdb", "expire"])

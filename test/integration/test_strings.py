@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from conftest import raw_command
-from tessera_testlib import NSHARDS, crc16, key_shard, keys_on
+from tessera_testlib import NSHARDS, Diff, crc16, key_shard, keys_on
 
 
 # ---------- key placement (the slot function is in tessera_testlib) ----------
@@ -29,15 +28,13 @@ def test_key_placement():
 
 # ---------- comparing two servers ----------
 
-class Pair:
-    """One raw connection to Tessera and one to Redis; collects mismatches."""
+class Pair(Diff):
+    """A Diff (a raw connection to Tessera, one to Redis) that collects
+    mismatches instead of failing at the first."""
 
     def __init__(self, tessera, redis):
-        self.t, self.r = tessera, redis
+        super().__init__(tessera, redis)
         self.mismatches = []
-
-    def both(self, *args):
-        return raw_command(self.t, *args), raw_command(self.r, *args)
 
     def check(self, *args):
         got, want = self.both(*args)
@@ -58,18 +55,14 @@ class Pair:
 
 
 @pytest.fixture
-def pair(r, ref, server, reference):
-    t, x = server.raw(), reference.raw()
-    p = Pair(t, x)
-    yield p
-    t.close()
-    x.close()
+def pair(d):
+    return Pair(d.a, d.b)
 
 
 def has_lists(p):
     """Whether Tessera implements LPUSH yet (needed to create a non-string key)."""
-    got = raw_command(p.t, "LPUSH", "__probe", "x")
-    raw_command(p.t, "DEL", "__probe")
+    got = p.a.cmd("LPUSH", "__probe", "x")
+    p.a.cmd("DEL", "__probe")
     return not got.startswith(b"-ERR unknown command")
 
 

@@ -17,15 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#define rnd ts_test_rnd
 
 static uint32_t rd32(const void *p)
 {
@@ -242,6 +234,7 @@ static void test_validate(void)
 
 int main(void)
 {
+    ts_test_rng = 0x9E3779B97F4A7C15ull;   /* the seed this test has always used */
     test_format();
     test_upgrades();
     test_random_model();

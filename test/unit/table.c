@@ -23,17 +23,8 @@
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
+#define rnd ts_test_rnd
+#define rnd_below ts_test_rnd_below
 
 /* PTR values: heap objects with a magic number; the free callback counts. */
 #define OBJ_MAGIC 0x0B1EC7A11CE5EEDull
@@ -581,6 +572,16 @@ static size_t num_key(char *buf, const char *prefix, uint64_t i)
     return (size_t)snprintf(buf, 40, "%s%" PRIu64, prefix, i);
 }
 
+/* Keys prefix0 .. prefix(n-1), each holding its number. */
+static void set_numbered(ts_table *t, const char *prefix, uint64_t n)
+{
+    char k[40];
+    for (uint64_t i = 0; i < n; i++) {
+        ts_value v = v_int((int64_t)i);
+        ts_table_set(t, k, num_key(k, prefix, i), &v, -1, false);
+    }
+}
+
 static void test_rehash(void)
 {
     enum { N = 200000, KEEP = 100 };
@@ -669,14 +670,11 @@ static void scan_cb(void *ctx, ts_entry *e)
 static void scan_run(size_t count, uint64_t seed)
 {
     enum { STABLE = 5000, EXTRA_PER_CALL = 1500, GROW_CALLS = 40 };
-    rng_state = seed;
+    ts_test_rng = seed;
     ts_table t;
     ts_table_init(&t, NULL);
+    set_numbered(&t, "s:", STABLE);
     char k[40];
-    for (uint64_t i = 0; i < STABLE; i++) {
-        ts_value v = v_int((int64_t)i);
-        ts_table_set(&t, k, num_key(k, "s:", i), &v, -1, false);
-    }
     scan_ctx c = {calloc(STABLE, 1), NULL, 0, 0};
     uint64_t cursor = 0, next_extra = 0, del_extra = 0;
     long calls = 0, rehashing_calls = 0;
@@ -794,11 +792,8 @@ static void test_random(void)
     enum { N = 1000 };
     ts_table t;
     ts_table_init(&t, NULL);
+    set_numbered(&t, "q:", N);
     char k[40];
-    for (uint64_t i = 0; i < N; i++) {
-        ts_value v = v_int((int64_t)i);
-        ts_table_set(&t, k, num_key(k, "q:", i), &v, -1, false);
-    }
     unsigned *hits = calloc(N, sizeof *hits);
     int bad = 0;
     for (int d = 0; d < 200 * N; d++) {

@@ -36,6 +36,9 @@ static inline unsigned long long ts_test_rnd(void)
     return z ^ (z >> 31);
 }
 
+/* A draw below n (n > 0), by modulo: the tests need no exact uniformity. */
+static inline unsigned long long ts_test_rnd_below(unsigned long long n) { return ts_test_rnd() % n; }
+
 #define TS_TEST_MAIN_END() do { \
     printf("%d passed, %d failed\n", ts_test_passed, ts_test_failed); \
     return ts_test_failed ? 1 : 0; \

@@ -20,15 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#define rnd ts_test_rnd
 
 /* ---- the naive model: an array sorted by (score, member) ---- */
 
