@@ -30,7 +30,7 @@
 #include "tessera/store/db.h"
 #include "tessera/types/t_list.h"
 #include "tessera/types/t_zset.h"
-#include "tessera/store/typed_ops.h"
+#include "typed_ops.h"
 #include "tessera/util/clock.h"
 
 static ts_arg end_name(int where) { return where == TS_LIST_HEAD ? (ts_arg){"LEFT", 4} : (ts_arg){"RIGHT", 5}; }

@@ -21,7 +21,7 @@
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
 #include "tessera/types/t_list.h"
-#include "tessera/store/typed_ops.h"
+#include "typed_ops.h"
 
 #define ERR_INDEX_RANGE "ERR index out of range"
 #define ERR_MUST_POSITIVE "ERR value is out of range, must be positive"

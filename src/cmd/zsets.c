@@ -30,7 +30,7 @@
 #include "tessera/types/listpack.h"
 #include "tessera/types/t_set.h"
 #include "tessera/types/t_zset.h"
-#include "tessera/store/typed_ops.h"
+#include "typed_ops.h"
 
 #define ERR_NAN "ERR resulting score is not a number (NaN)"
 #define ERR_MINMAX "ERR min or max is not a float"

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "tessera/util/log.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/net/worker.h"
 
 #define TS_MAX_LISTENERS 16

@@ -23,7 +23,7 @@
 #include "tessera/cmd/cmd.h"
 #include "tessera/proto/resp_parse.h"
 #include "tessera/route/batch.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/util/buf.h"
 
 struct ts_worker;
@@ -98,19 +98,6 @@ typedef struct ts_conn {
     uint64_t net_in, net_out;
 } ts_conn;
 
-/* A client moving to the worker that owns the keys it uses (conn.c). */
-typedef struct ts_msg_migrate {
-    ts_msg msg;
-    int fd;
-    bool is_unix;
-    uint64_t id;
-    int db, resp;
-    char *name;
-    char addr[64], laddr[64];
-    int64_t ctime_ms, last_interaction_ms;
-    const char *last_cmd;
-    uint64_t net_in, net_out;
-} ts_msg_migrate;
 
 /* Worker thread: adopt a client another worker handed over. */
 void ts_conn_adopt_migrated(struct ts_worker *w, ts_msg_migrate *m);

@@ -28,6 +28,7 @@
 #include "tessera/route/txn.h"
 #include "tessera/store/db.h"
 #include "tessera/util/log.h"
+#include "tessera/util/thread.h"
 #include "tessera/util/clock.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
@@ -453,9 +454,9 @@ static void worker_main(void *arg)
     ts_worker_aof_flush(w);
 }
 
-int ts_worker_start(ts_worker *w) { return uv_thread_create(&w->thread, worker_main, w); }
+int ts_worker_start(ts_worker *w) { return ts_thread_start(&w->thread, NULL, worker_main, w); }
 
-void ts_worker_join(ts_worker *w) { uv_thread_join(&w->thread); }
+void ts_worker_join(ts_worker *w) { ts_thread_join(&w->thread); }
 
 void ts_worker_destroy(ts_worker *w)
 {

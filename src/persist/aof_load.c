@@ -33,7 +33,7 @@
 #include "tessera/persist/aof_scan.h"
 #include "tessera/persist/persist.h"
 #include "tessera/persist/rdb_file.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/util/clock.h"
 #include "tessera/util/log.h"
 #include "tessera/util/strconv.h"

@@ -34,15 +34,14 @@
 
 ts_persist_status ts_persist;
 
-enum { JOB_HEADER, JOB_CHUNK, JOB_SHARD_DONE, JOB_STOP, JOB_AOF, JOB_AOF_OFF };
 
 typedef struct job {
     struct job *next;
-    int kind;
+    int kind;                   /* ts_persist_job_kind (util/channels.h) */
     ts_snapshot *snap;
     ts_buf data;
     size_t cow;
-    uint64_t seq;               /* JOB_AOF: its sequence number */
+    uint64_t seq;               /* TS_JOB_AOF: its sequence number */
 } job;
 
 struct ts_snapshot {
@@ -81,7 +80,7 @@ static struct {
 
 static void push(job *j)
 {
-    if (j->kind == JOB_CHUNK) atomic_fetch_add(&pt.backlog, j->data.len);
+    if (j->kind == TS_JOB_SNAP_CHUNK) atomic_fetch_add(&pt.backlog, j->data.len);
     pthread_mutex_lock(&pt.lock);
     j->next = NULL;
     if (pt.tail) pt.tail->next = j;
@@ -124,7 +123,7 @@ static job *pop_all(long wait_ms)
 void ts_aof_submit_off(void)
 {
     job *j = ts_calloc(1, sizeof(*j));
-    j->kind = JOB_AOF_OFF;
+    j->kind = TS_JOB_AOF_OFF;
     push(j);
 }
 
@@ -132,13 +131,13 @@ uint64_t ts_aof_submit(ts_buf *buf)
 {
     bool urgent = ts_aof_fsync_policy() == TS_AOF_FSYNC_ALWAYS;
     job *j = ts_calloc(1, sizeof(*j));   /* before the lock; freed if merged */
-    j->kind = JOB_AOF;
+    j->kind = TS_JOB_AOF;
     /* The sequence number is taken with the insertion, under one lock, so
      * sequence order is file order. */
     pthread_mutex_lock(&pt.lock);
     uint64_t seq = ++pt.aof_seq;
     job *t = pt.tail;
-    if (!urgent && t && t->kind == JOB_AOF && t->data.len + buf->len <= AOF_LAZY_MAX) {
+    if (!urgent && t && t->kind == TS_JOB_AOF && t->data.len + buf->len <= AOF_LAZY_MAX) {
         ts_buf_append(&t->data, buf->data, buf->len);
         t->seq = seq;
         pthread_mutex_unlock(&pt.lock);
@@ -328,27 +327,27 @@ static void thread_main(void *arg)
         while (j) {
             job *next = j->next;
             ts_snapshot *s = j->snap;
-            if (j->kind != JOB_AOF) ts_aofw_round_end();   /* keep the AOF ahead of slow snapshot writes */
+            if (j->kind != TS_JOB_AOF) ts_aofw_round_end();   /* keep the AOF ahead of slow snapshot writes */
             switch (j->kind) {
-            case JOB_STOP:
+            case TS_JOB_STOP:
                 stop = true;
                 break;
-            case JOB_AOF:
+            case TS_JOB_AOF:
                 ts_aofw_append(&j->data, j->seq);
                 break;
-            case JOB_AOF_OFF:
+            case TS_JOB_AOF_OFF:
                 ts_aofw_disable();
                 break;
-            case JOB_HEADER:
+            case TS_JOB_SNAP_HEADER:
                 write_header(s);
                 break;
-            case JOB_CHUNK:
+            case TS_JOB_SNAP_CHUNK:
                 snap_write(s, j->data.data, j->data.len);
                 s->cow += j->cow;
                 atomic_fetch_sub(&pt.backlog, j->data.len);
                 ts_buf_free(&j->data);
                 break;
-            case JOB_SHARD_DONE:
+            case TS_JOB_SNAP_SHARD_DONE:
                 if (--s->shards_left == 0) finish(s);
                 break;
             }
@@ -378,7 +377,7 @@ void ts_persist_stop(void)
 {
     if (!pt.running) return;
     job *j = ts_calloc(1, sizeof(*j));
-    j->kind = JOB_STOP;
+    j->kind = TS_JOB_STOP;
     push(j);
     ts_thread_join(&pt.thread);
     pt.running = false;
@@ -436,7 +435,7 @@ static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool co
     atomic_store(&ts_persist.save_started_ms, ts_mstime());
     if (!aof) atomic_store(&ts_persist.dirty_at_save_start, dirty);
     job *j = ts_calloc(1, sizeof(*j));
-    j->kind = JOB_HEADER;
+    j->kind = TS_JOB_SNAP_HEADER;
     j->snap = s;
     push(j);
     return s;
@@ -449,7 +448,7 @@ void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
 {
     if (buf->len == 0 && cow_bytes == 0) return;
     job *j = ts_calloc(1, sizeof(*j));
-    j->kind = JOB_CHUNK;
+    j->kind = TS_JOB_SNAP_CHUNK;
     j->snap = snap;
     j->data = *buf;
     j->cow = cow_bytes;
@@ -460,7 +459,7 @@ void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
 void ts_snapshot_shard_done(ts_snapshot *snap)
 {
     job *j = ts_calloc(1, sizeof(*j));
-    j->kind = JOB_SHARD_DONE;
+    j->kind = TS_JOB_SNAP_SHARD_DONE;
     j->snap = snap;
     push(j);
 }

@@ -1,44 +1,48 @@
 /*
  * lazyfree.c - the lazy-free thread (see lazyfree.h).
  *
- * A Vyukov MPSC queue (mpsc.h) carries jobs from any thread; a counting
- * semaphore says how many are queued, so the thread sleeps when there is
- * nothing to do and a producer pays no syscall while the thread is busy.
+ * A mutex + condition variable FIFO (util/channels.h, channel 3) carries
+ * jobs from any thread, like Redis's bio.c: a job frees a collection of
+ * thousands of elements or more, so one lock per job costs nothing next to
+ * the work, and the thread sleeps on the condition when there is none.
  */
 #include "tessera/store/lazyfree.h"
 
-#include <sched.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <uv.h>
 
-#include "tessera/util/common.h"
-#include "tessera/util/mpsc.h"
 #include "tessera/types/object.h"
+#include "tessera/util/channels.h"
+#include "tessera/util/common.h"
+#include "tessera/util/thread.h"
 
 typedef struct job {
-    ts_mpsc_node node;
-    ts_value v;           /* a PTR value, or... */
-    ts_table *tables;     /* ...tables to clear (v unused) */
+    struct job *next;
+    int kind;             /* ts_lazyfree_job_kind */
+    ts_value v;           /* TS_LAZYFREE_VALUE: a PTR value */
+    ts_table *tables;     /* TS_LAZYFREE_TABLES: tables to clear */
     int ntables;
-    bool stop;
 } job;
 
+/* The process's one lazy-free thread and its queue. Started and stopped by
+ * the main thread; any thread queues (under the lock). */
 static struct {
-    ts_mpsc q;
-    uv_sem_t sem;
-    uv_thread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    job *head, *tail;     /* under lock */
+    ts_thread thread;
     atomic_bool running;
     atomic_size_t pending;
     atomic_size_t done;
-} lf;
+} lf = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void run_job(job *j)
 {
-    if (j->tables) {
+    if (j->kind == TS_LAZYFREE_TABLES) {
         for (int i = 0; i < j->ntables; i++) ts_table_clear(&j->tables[i]);
         free(j->tables);
-    } else {
+    } else if (j->kind == TS_LAZYFREE_VALUE) {
         ts_value_free_now(&j->v);
     }
 }
@@ -50,20 +54,16 @@ static void thread_main(void *arg)
     (void)arg;
     on_lazyfree_thread = true;
     for (;;) {
-        uv_sem_wait(&lf.sem);
-        ts_mpsc_node *n;
-        /* The semaphore counts a finished push; the node may still be
-         * linking in (Vyukov's queue is briefly inconsistent). */
-        while ((n = ts_mpsc_pop(&lf.q)) == NULL) sched_yield();
-        job *j = TS_CONTAINER_OF(n, job, node);
-        if (j->stop) {
+        pthread_mutex_lock(&lf.lock);
+        while (!lf.head) pthread_cond_wait(&lf.cond, &lf.lock);
+        job *j = lf.head;
+        lf.head = j->next;
+        if (!lf.head) lf.tail = NULL;
+        pthread_mutex_unlock(&lf.lock);
+        if (j->kind == TS_LAZYFREE_STOP) {
+            /* FIFO: everything queued before the stop is done; nothing
+             * can be queued after it (running is false). */
             free(j);
-            /* Jobs queued behind the stop (by this thread's own flushes). */
-            while ((n = ts_mpsc_pop(&lf.q)) != NULL) {
-                j = TS_CONTAINER_OF(n, job, node);
-                run_job(j);
-                free(j);
-            }
             return;
         }
         run_job(j);
@@ -75,16 +75,19 @@ static void thread_main(void *arg)
 
 static void submit(job *j)
 {
-    ts_mpsc_push(&lf.q, &j->node);
-    uv_sem_post(&lf.sem);
+    j->next = NULL;
+    pthread_mutex_lock(&lf.lock);
+    if (lf.tail) lf.tail->next = j;
+    else lf.head = j;
+    lf.tail = j;
+    pthread_cond_signal(&lf.cond);
+    pthread_mutex_unlock(&lf.lock);
 }
 
 void ts_lazyfree_start(void)
 {
-    ts_mpsc_init(&lf.q);
-    uv_sem_init(&lf.sem, 0);
     atomic_store(&lf.pending, 0);
-    if (uv_thread_create(&lf.thread, thread_main, NULL) != 0) ts_panic("cannot start the lazy-free thread");
+    if (ts_thread_start(&lf.thread, "ts-lazyfree", thread_main, NULL) != 0) ts_panic("cannot start the lazy-free thread");
     atomic_store(&lf.running, true);
 }
 
@@ -93,10 +96,9 @@ void ts_lazyfree_stop(void)
     if (!atomic_load(&lf.running)) return;
     atomic_store(&lf.running, false);
     job *j = ts_calloc(1, sizeof(*j));
-    j->stop = true;
+    j->kind = TS_LAZYFREE_STOP;
     submit(j);   /* FIFO: everything queued before is freed first */
-    uv_thread_join(&lf.thread);
-    uv_sem_destroy(&lf.sem);
+    ts_thread_join(&lf.thread);
 }
 
 bool ts_lazyfree_value(const ts_value *v, size_t effort)
@@ -105,6 +107,7 @@ bool ts_lazyfree_value(const ts_value *v, size_t effort)
         !atomic_load_explicit(&lf.running, memory_order_relaxed))
         return false;
     job *j = ts_calloc(1, sizeof(*j));
+    j->kind = TS_LAZYFREE_VALUE;
     j->v = *v;
     atomic_fetch_add(&lf.pending, 1);
     submit(j);
@@ -114,6 +117,7 @@ bool ts_lazyfree_value(const ts_value *v, size_t effort)
 void ts_lazyfree_tables(ts_table *tables, int n)
 {
     job *j = ts_calloc(1, sizeof(*j));
+    j->kind = TS_LAZYFREE_TABLES;
     j->tables = ts_malloc(sizeof(ts_table) * (size_t)n);
     j->ntables = n;
     /* A snapshot in progress writes what it still needs first: the copies

@@ -19,7 +19,7 @@ static void *thread_entry(void *p)
 {
     start_arg a = *(start_arg *)p;
     free(p);
-    pthread_setname_np(pthread_self(), a.name);
+    if (a.name[0]) pthread_setname_np(pthread_self(), a.name);
     a.fn(a.arg);
     return NULL;
 }
@@ -29,7 +29,7 @@ int ts_thread_start(ts_thread *t, const char *name, ts_thread_fn *fn, void *arg)
     start_arg *a = ts_malloc(sizeof(*a));
     a->fn = fn;
     a->arg = arg;
-    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->name, sizeof a->name, "%s", name ? name : "");
     int rc = pthread_create(&t->id, NULL, thread_entry, a);
     if (rc != 0) {
         free(a);

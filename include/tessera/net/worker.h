@@ -24,7 +24,8 @@
 #include "tessera/cmd/server.h"
 #include "tessera/proto/resp_parse.h"
 #include "tessera/route/engine.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/thread.h"
+#include "tessera/util/channels.h"
 #include "tessera/util/clock.h"
 
 struct ts_conn;
@@ -33,7 +34,7 @@ struct ts_batch;
 typedef struct ts_worker {
     ts_engine e;                    /* first: the engine's owner is its worker (ts_worker_of_engine) */
     ts_server *srv;
-    uv_thread_t thread;
+    ts_thread thread;
     uv_loop_t loop;
     uv_poll_t wake_poll;            /* the engine's eventfd */
     uv_idle_t inbox_idle;           /* makes the next poll non-blocking when the inbox is not empty */

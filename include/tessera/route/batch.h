@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "tessera/route/command.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/util/buf.h"
 
 struct ts_engine;

@@ -40,7 +40,7 @@
 #include <stdint.h>
 
 #include "tessera/route/command.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/util/buf.h"
 
 struct ts_engine;
@@ -106,10 +106,6 @@ void ts_blocking_unregister(struct ts_shard *s, ts_blocker *b);
  * calls it after every command (run.h). */
 void ts_blocking_serve(struct ts_engine *e);
 
-typedef struct ts_msg_unblock {
-    ts_msg msg;
-    ts_blocker *b;
-} ts_msg_unblock;
 
 
 #endif

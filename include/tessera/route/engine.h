@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "tessera/config/config.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/store/aof_log.h"
 #include "tessera/store/shard.h"
 #include "tessera/util/clock.h"

@@ -34,7 +34,7 @@
 
 #include "tessera/proto/reply.h"
 #include "tessera/route/command.h"
-#include "tessera/route/msg.h"
+#include "tessera/util/channels.h"
 #include "tessera/store/aof_log.h"
 #include "tessera/util/buf.h"
 

@@ -18,7 +18,8 @@ typedef struct ts_thread {
 
 typedef void ts_thread_fn(void *arg);
 
-/* Runs fn(arg) on a new thread called name (at most 15 characters).
+/* Runs fn(arg) on a new thread called name (at most 15 characters; NULL:
+ * the thread names itself, e.g. after setting its scheduling policy).
  * 0, or a negative errno (nothing started). */
 int ts_thread_start(ts_thread *t, const char *name, ts_thread_fn *fn, void *arg);
 /* Waits for the thread to end; a failure is a broken invariant (panic). */

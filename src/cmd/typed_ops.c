@@ -2,7 +2,7 @@
  * typed_ops.c - list and sorted-set operations with their replies, shared
  * by commands and blocked-client service (typed_ops.h).
  */
-#include "tessera/store/typed_ops.h"
+#include "typed_ops.h"
 
 #include <stdlib.h>
 #include <string.h>

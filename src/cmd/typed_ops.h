@@ -1,8 +1,9 @@
 /*
- * typed_ops.h - keyspace operations on one type's values that several
- * commands share: popping from a list or a sorted set and moving a list
- * element, each with its Redis reply (LPOP, LMPOP, BLPOP, LMOVE, BLMOVE,
- * ZPOPMIN, ZMPOP, BZPOPMIN, ... and the service of blocked clients).
+ * typed_ops.h - private to src/cmd: keyspace operations on one type's
+ * values that several commands share, each with its Redis reply: popping
+ * from a list or a sorted set, moving a list element (LPOP, LMPOP, BLPOP,
+ * LMOVE, BLMOVE, ZPOPMIN, ZMPOP, BZPOPMIN, ...; the blocking ones also when
+ * a blocked client is served).
  *
  * Thread: the owner of x->shard only.
  */
