@@ -84,7 +84,7 @@ static bool shutdown_save_pending(main_ctx *m)
     if (!want) return false;
     int state = atomic_load(&srv->final_save);
     if (state == 0) {
-        if (atomic_load(&ts_persist.in_progress)) {
+        if (ts_persist_snapshot_running(srv->persist)) {
             /* A BGSAVE is still walking the shards: let it end first. */
             uv_timer_start(&m->save_wait, on_save_wait, 10, 0);
             return true;
@@ -192,7 +192,8 @@ static ts_aof_load_env g_aof_env;
 static int load_data(ts_server *srv)
 {
     if (srv->config.appendonly) {
-        g_aof_env = (ts_aof_load_env){.config = &srv->config, .router = &srv->router, .known_command = known_command,
+        g_aof_env = (ts_aof_load_env){.config = &srv->config, .persist = srv->persist, .router = &srv->router,
+                                      .known_command = known_command,
                                       .open_replay_connection = open_replay_connection, .arg = srv};
         if (ts_aof_startup_prepare(&g_aof_env, &g_aof_startup) != 0) return -1;
         srv->loading = g_aof_startup.replay;
@@ -209,10 +210,7 @@ static int load_data(ts_server *srv)
     uint64_t t0 = ts_monotonic_us();
     int rc = ts_rdb_load_file(&srv->router, &srv->config, srv->config.dbfilename, &st, err, sizeof err);
     if (rc == 1) return 0;
-    if (rc == 0) {
-        atomic_store(&ts_persist.last_load_keys_loaded, st.keys);
-        atomic_store(&ts_persist.last_load_keys_expired, st.expired);
-    }
+    if (rc == 0) ts_persist_note_load(srv->persist, st.keys, st.expired);
     if (rc < 0) {
         ts_log(TS_LOG_WARNING, "Fatal error loading the DB (%s): %s. Exiting.", srv->config.dbfilename, err);
         return -1;
@@ -290,6 +288,7 @@ int main(int argc, char **argv)
     srv.nworkers = nworkers;
     srv.hooks = (ts_server_hooks){.request_shutdown = hook_request_shutdown, .shutdown_progress = hook_shutdown_progress};
     g_main.loop = uv_default_loop();
+    srv.persist = ts_persist_new();
     srv.start_time_ms = ts_mstime();
     atomic_init(&srv.next_client_id, 1);
     atomic_init(&srv.maxclients, srv.config.maxclients);
@@ -326,7 +325,7 @@ int main(int argc, char **argv)
     }
     /* After loading: the AOF file (opened by load_data) is the thread's
      * from here on. */
-    ts_persist_start(&srv.router);
+    ts_persist_start(srv.persist, &srv.router);
 
     g_main.srv = &srv;
     /* Signals first: a client that can connect can also see us stopped
@@ -344,7 +343,7 @@ int main(int argc, char **argv)
     if (srv.config.appendonly) {
         if (ts_aof_startup_replay(&g_aof_env, &g_aof_startup) != 0) exit(1);
         /* Changes replayed are not changes since the last save. */
-        atomic_store(&ts_persist.dirty_saved, ts_router_dirty(&srv.router));
+        ts_persist_note_saved(srv.persist, ts_router_dirty(&srv.router));
     }
 
     if (srv.config.pidfile && srv.config.pidfile[0]) {
@@ -362,7 +361,7 @@ int main(int argc, char **argv)
 
     for (unsigned i = 0; i < nworkers; i++) ts_worker_join(workers[i]);
     ts_lazyfree_stop();
-    ts_persist_stop();
+    ts_persist_stop(srv.persist);
     for (unsigned i = 0; i < nworkers; i++) {
         ts_worker_destroy(workers[i]);
         free(workers[i]);
@@ -373,6 +372,7 @@ int main(int argc, char **argv)
     uv_loop_close(g_main.loop);
     if (srv.config.pidfile && srv.config.pidfile[0]) unlink(srv.config.pidfile);
     ts_log(TS_LOG_WARNING, "Tessera is now ready to exit, bye bye...");
+    ts_persist_free(srv.persist);
     ts_config_free(&srv.config);
     free((void *)srv.config_file);
     return g_main.exit_code;

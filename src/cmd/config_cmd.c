@@ -16,6 +16,7 @@
 #include "tessera/cmd/server.h"
 #include "tessera/route/engine.h"
 #include "tessera/persist/aof.h"
+#include "tessera/persist/persist.h"
 #include "tessera/persist/snapshot.h"
 
 typedef struct get_acc { ts_buf names; int n; } get_acc;
@@ -59,21 +60,12 @@ static void apply_local(ts_engine *e)
 
 static void publish(ts_engine *e)
 {
+    ts_persist *persist = e->srv->persist;
     atomic_store(&e->srv->maxclients, e->config.maxclients);
     ts_log_set_level(e->config.loglevel);
-    ts_aof_set_fsync(e->config.appendfsync);
+    ts_aof_set_fsync(persist, e->config.appendfsync);
     ts_alloc_background_purge(e->config.jemalloc_bg_thread);
-    int want = e->config.appendonly;
-    int was = atomic_exchange(&ts_aof_stat.wanted, want);
-    if (want && !was) {
-        /* As Redis: a rewrite makes the file, then the log goes on. */
-        atomic_store(&ts_aof_stat.enabling, 1);
-        atomic_store(&ts_aof_stat.enable_pending, 1);
-        ts_aof_rewrite_start(e);
-    } else if (!want && was) {
-        atomic_store(&ts_aof_stat.enable_pending, 0);
-        ts_aof_submit_off();
-    }
+    if (ts_persist_set_appendonly(persist, e->config.appendonly)) ts_aof_rewrite_start(e);
 }
 
 void cmd_config_set(ts_cmd_ctx *c)

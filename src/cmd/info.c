@@ -256,38 +256,38 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "loading:0\r\nasync_loading:0\r\n");
         add(&b, "current_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\n");
         add(&b, "current_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\n");
-        int in_progress = atomic_load(&ts_persist.in_progress) && !atomic_load(&ts_aof_stat.rewrite_in_progress);
-        uint64_t dirty = ts_router_dirty(&srv->router), saved = atomic_load(&ts_persist.dirty_saved);
+        ts_persist_info pi;
+        ts_persist_get_info(srv->persist, &pi);
+        int in_progress = pi.rdb_in_progress;
+        uint64_t dirty = ts_router_dirty(&srv->router), saved = pi.dirty_saved;
         add(&b, "rdb_changes_since_last_save:%llu\r\n", (unsigned long long)(dirty > saved ? dirty - saved : 0));
         add(&b, "rdb_bgsave_in_progress:%d\r\n", in_progress);
-        add(&b, "rdb_last_save_time:%lld\r\n", (long long)atomic_load(&ts_persist.lastsave));
-        add(&b, "rdb_last_bgsave_status:%s\r\n", atomic_load(&ts_persist.last_bgsave_ok) ? "ok" : "err");
-        long long dur = atomic_load(&ts_persist.last_save_duration_ms);
+        add(&b, "rdb_last_save_time:%lld\r\n", (long long)pi.lastsave);
+        add(&b, "rdb_last_bgsave_status:%s\r\n", pi.last_bgsave_ok ? "ok" : "err");
+        long long dur = pi.last_save_duration_ms;
         add(&b, "rdb_last_bgsave_time_sec:%lld\r\n", dur < 0 ? -1 : dur / 1000);
         add(&b, "rdb_current_bgsave_time_sec:%lld\r\n",
-            in_progress ? (long long)(ts_mstime() - atomic_load(&ts_persist.save_started_ms)) / 1000 : -1LL);
-        add(&b, "rdb_saves:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.saves));
-        add(&b, "rdb_last_cow_size:%lld\r\n", (long long)atomic_load(&ts_persist.last_cow_size));
-        add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_expired));
-        add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)atomic_load(&ts_persist.last_load_keys_loaded));
-        bool aof = ts_aof_enabled() || atomic_load(&ts_aof_stat.enabling);   /* Redis: on while its rewrite runs */
-        int rewriting = atomic_load(&ts_aof_stat.rewrite_in_progress);
-        long long last_rw = atomic_load(&ts_aof_stat.last_rewrite_ms);
+            in_progress ? (long long)(ts_mstime() - pi.save_started_ms) / 1000 : -1LL);
+        add(&b, "rdb_saves:%llu\r\n", (unsigned long long)pi.saves);
+        add(&b, "rdb_last_cow_size:%lld\r\n", (long long)pi.last_cow_size);
+        add(&b, "rdb_last_load_keys_expired:%llu\r\n", (unsigned long long)pi.load_keys_expired);
+        add(&b, "rdb_last_load_keys_loaded:%llu\r\n", (unsigned long long)pi.load_keys_loaded);
+        bool aof = pi.aof_on;
+        int rewriting = pi.rewrite_in_progress;
+        long long last_rw = pi.last_rewrite_ms;
         add(&b, "aof_enabled:%d\r\naof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\n", aof, rewriting,
-            atomic_load(&ts_aof_stat.rewrite_scheduled));
+            pi.rewrite_scheduled);
         add(&b, "aof_last_rewrite_time_sec:%lld\r\naof_current_rewrite_time_sec:%lld\r\n",
             last_rw < 0 ? -1LL : last_rw / 1000,
-            rewriting ? (long long)(ts_mstime() - atomic_load(&ts_aof_stat.rewrite_started_ms)) / 1000 : -1LL);
+            rewriting ? (long long)(ts_mstime() - pi.rewrite_started_ms) / 1000 : -1LL);
         add(&b, "aof_last_bgrewrite_status:%s\r\naof_rewrites:%llu\r\naof_rewrites_consecutive_failures:%llu\r\n",
-            atomic_load(&ts_aof_stat.last_rewrite_ok) ? "ok" : "err",
-            (unsigned long long)atomic_load(&ts_aof_stat.rewrites),
-            (unsigned long long)atomic_load(&ts_aof_stat.rewrite_failures));
-        add(&b, "aof_last_write_status:%s\r\naof_last_cow_size:0\r\n",
-            atomic_load(&ts_aof_stat.last_write_ok) || !aof ? "ok" : "err");
+            pi.last_rewrite_ok ? "ok" : "err", (unsigned long long)pi.rewrites,
+            (unsigned long long)pi.rewrite_failures);
+        add(&b, "aof_last_write_status:%s\r\naof_last_cow_size:0\r\n", pi.last_write_ok || !aof ? "ok" : "err");
         add(&b, "module_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n");
         if (aof) {
-            add(&b, "aof_current_size:%lld\r\naof_base_size:%lld\r\n", (long long)atomic_load(&ts_aof_stat.current_size),
-                (long long)atomic_load(&ts_aof_stat.base_size));
+            add(&b, "aof_current_size:%lld\r\naof_base_size:%lld\r\n", (long long)pi.aof_current_size,
+                (long long)pi.aof_base_size);
             add(&b, "aof_pending_rewrite:0\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n");
         }
     }

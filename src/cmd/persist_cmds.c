@@ -41,9 +41,12 @@ static bg_args parse_bgsave(int argc, const ts_arg *argv)
     return BG_SYNTAX;
 }
 
+/* The persistence controller (persist/persist.h), from the server context. */
+static ts_persist *persist_of(const ts_engine *e) { return e->srv->persist; }
+
 static ts_snapshot *new_snapshot(ts_engine *e, bool waiter)
 {
-    return ts_snapshot_new(e->config.dbfilename, e->router->nshards, e->config.rdbcompression,
+    return ts_snapshot_new(persist_of(e), e->config.dbfilename, e->router->nshards, e->config.rdbcompression,
                            e->config.rdbchecksum, ts_router_dirty(e->router), NULL, NULL, waiter);
 }
 
@@ -57,28 +60,24 @@ static bool is_rewrite(const ts_command *cmd) { return strcmp(cmd->name, "bgrewr
  * (an error, or "scheduled" when a BGSAVE holds the snapshot slot). */
 static ts_snapshot *rewrite_claim(ts_engine *e, ts_reply *r)
 {
-    if (atomic_load(&ts_aof_stat.rewrite_in_progress)) {
-        /* The rewrite that switches the log on waits for this one. */
-        if (atomic_load(&ts_aof_stat.enable_pending)) atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
+    bool enable;
+    switch (ts_persist_claim_rewrite(persist_of(e), &enable)) {
+    case TS_REWRITE_RUNNING:
         if (r) ts_reply_error(r, ERR_REWRITE_IN_PROGRESS);
         return NULL;
-    }
-    if (!ts_snapshot_try_claim()) {
-        atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
+    case TS_REWRITE_SCHEDULED:
         if (r) ts_reply_simple(r, "Background append only file rewriting scheduled");
         return NULL;
+    case TS_REWRITE_START:
+        break;
     }
-    atomic_store(&ts_aof_stat.rewrite_scheduled, 0);
-    atomic_store(&ts_aof_stat.rewrite_in_progress, 1);
-    atomic_store(&ts_aof_stat.rewrite_started_ms, ts_mstime());
     /* What this worker logged before the snapshot point goes to the disk
      * queue before the snapshot's header (the other shards' logs already
      * did, when they answered). */
     ts_engine_flush_log(e);
     ts_log(TS_LOG_NOTICE, "Background append only file rewriting started");
-    bool enable = atomic_exchange(&ts_aof_stat.enable_pending, 0) != 0;
-    return ts_snapshot_new_aof(e->config.appendfilename, e->router->nshards, e->config.rdbcompression, enable,
-                               e->config.aof_use_rdb_preamble);
+    return ts_snapshot_new_aof(persist_of(e), e->config.appendfilename, e->router->nshards, e->config.rdbcompression,
+                               enable, e->config.aof_use_rdb_preamble);
 }
 
 /* The rewrite of CONFIG SET appendonly yes, on each shard at its snapshot
@@ -110,7 +109,7 @@ static void run_one_shard(ts_cmd_ctx *c, ts_reply *r)
         if (r) ts_reply_error(r, TS_ERR_SYNTAX);
         return;
     }
-    if (!ts_snapshot_try_claim()) {
+    if (!ts_snapshot_try_claim(persist_of(c->engine))) {
         if (r) ts_reply_error(r, ERR_IN_PROGRESS);
         return;
     }
@@ -132,7 +131,12 @@ void cmd_save(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
 void cmd_bgsave(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
 void cmd_bgrewriteaof(ts_cmd_ctx *c) { run_one_shard(c, c->r); }
 
-void cmd_lastsave(ts_cmd_ctx *c) { ts_reply_int(c->r, atomic_load(&ts_persist.lastsave)); }
+void cmd_lastsave(ts_cmd_ctx *c)
+{
+    ts_persist_info pi;
+    ts_persist_get_info(persist_of(c->engine), &pi);
+    ts_reply_int(c->r, pi.lastsave);
+}
 
 /* ---- several shards: a txn ---- */
 
@@ -162,7 +166,7 @@ static int snap_after(ts_txn *t)
             ts_reply_error(&t->reply, TS_ERR_SYNTAX);
             return -1;
         }
-        if (!ts_snapshot_try_claim()) {
+        if (!ts_snapshot_try_claim(persist_of(t->coord))) {
             ts_reply_error(&t->reply, ERR_IN_PROGRESS);
             return -1;
         }
@@ -217,31 +221,19 @@ void ts_aof_rewrite_start(ts_engine *e) { start_conn_less(e, "bgrewriteaof"); }
  * auto-aof-rewrite-percentage / auto-aof-rewrite-min-size. */
 void ts_aof_rewrite_check(ts_engine *e)
 {
-    if (atomic_load(&ts_persist.in_progress)) return;
-    if (atomic_load(&ts_aof_stat.rewrite_scheduled)) {
-        start_conn_less(e, "bgrewriteaof");
-        return;
-    }
-    if (!ts_aof_enabled() || e->config.auto_aof_rewrite_percentage <= 0) return;
-    long long size = atomic_load(&ts_aof_stat.current_size), base = atomic_load(&ts_aof_stat.base_size);
-    if (size < e->config.auto_aof_rewrite_min_size) return;
-    long long growth = base > 0 ? (size - base) * 100 / base : size * 100;
-    if (growth < e->config.auto_aof_rewrite_percentage) return;
-    /* A failing rewrite is retried once a minute, not every second. */
-    if (atomic_load(&ts_aof_stat.rewrite_failures) &&
-        ts_mstime() - atomic_load(&ts_aof_stat.rewrite_started_ms) < 60000)
-        return;
-    ts_log(TS_LOG_NOTICE, "Starting automatic rewriting of AOF on %lld%% growth", growth);
+    long long growth;
+    if (!ts_persist_rewrite_due(persist_of(e), &e->config, e->now_ms, &growth)) return;
+    if (growth) ts_log(TS_LOG_NOTICE, "Starting automatic rewriting of AOF on %lld%% growth", growth);
     start_conn_less(e, "bgrewriteaof");
 }
 
 void ts_final_save_start(ts_engine *e)
 {
     ts_server *srv = e->srv;
-    if (!ts_snapshot_try_claim()) ts_panic("shutdown save: a snapshot is still in progress");
-    ts_snapshot *snap = ts_snapshot_new(e->config.dbfilename, e->router->nshards, e->config.rdbcompression,
-                                        e->config.rdbchecksum, ts_router_dirty(e->router), final_save_done, srv,
-                                        false);
+    if (!ts_snapshot_try_claim(srv->persist)) ts_panic("shutdown save: a snapshot is still in progress");
+    ts_snapshot *snap = ts_snapshot_new(srv->persist, e->config.dbfilename, e->router->nshards,
+                                        e->config.rdbcompression, e->config.rdbchecksum, ts_router_dirty(e->router),
+                                        final_save_done, srv, false);
     /* No client is left: nothing changes while each shard writes itself. */
     for (unsigned i = 0; i < e->router->nshards; i++) {
         if (i == e->id) continue;
@@ -254,30 +246,13 @@ void ts_final_save_start(ts_engine *e)
     ts_shard_snapshot_finish(&e->shard);
 }
 
-#define BGSAVE_RETRY_DELAY_S 5   /* Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed save */
-
 void ts_save_rules_check(ts_engine *e)
 {
     ts_server *srv = e->srv;
     const char *rules = e->config.save;
     atomic_store_explicit(&srv->save_rules_present, rules[0] != '\0', memory_order_relaxed);
-    if (!rules[0] || atomic_load(&ts_persist.in_progress)) return;
-    uint64_t changes = ts_router_dirty(e->router) - atomic_load(&ts_persist.dirty_saved);
-    long long now = e->now_ms / 1000;
-    long long since_save = now - atomic_load(&ts_persist.lastsave);
-    long long since_try = now - atomic_load(&ts_persist.save_started_ms) / 1000;
-    bool retry_ok = atomic_load(&ts_persist.last_bgsave_ok) || since_try > BGSAVE_RETRY_DELAY_S;
-    const char *p = rules;
-    while (*p) {
-        char *end;
-        long long secs = strtoll(p, &end, 10);
-        long long need = strtoll(end, &end, 10);
-        p = end;
-        while (*p == ' ') p++;
-        if ((long long)changes >= need && since_save > secs && retry_ok) {
-            ts_log(TS_LOG_NOTICE, "%lld changes in %lld seconds. Saving...", need, secs);
-            ts_bgsave_start(e);
-            return;
-        }
-    }
+    long long secs, changes;
+    if (!ts_persist_save_due(srv->persist, rules, ts_router_dirty(e->router), e->now_ms, &secs, &changes)) return;
+    ts_log(TS_LOG_NOTICE, "%lld changes in %lld seconds. Saving...", changes, secs);
+    ts_bgsave_start(e);
 }

@@ -137,7 +137,7 @@ static void aof_hold(ts_conn *c)
     }
     /* Published before durable_seq is read again (aof_writer.c's publish). */
     atomic_store(&w->e.aof_holding, 1);
-    if (!c->aof_wait_flush && ts_aof_durable() >= c->aof_need && !atomic_exchange(&w->e.aof_sync_posted, 1))
+    if (!c->aof_wait_flush && ts_aof_durable(c->w->srv->persist) >= c->aof_need && !atomic_exchange(&w->e.aof_sync_posted, 1))
         ts_engine_post(&w->e, &w->e.aof_sync_msg);
 }
 
@@ -152,7 +152,7 @@ void ts_conn_aof_submitted(ts_worker *w, uint64_t seq)
 
 void ts_conn_aof_release(ts_worker *w)
 {
-    uint64_t durable = ts_aof_durable();
+    uint64_t durable = ts_aof_durable(w->srv->persist);
     ts_conn *c = w->aof_held;
     w->aof_held = NULL;
     while (c) {
@@ -217,7 +217,7 @@ static void conn_flush(ts_conn *c)
         /* appendfsync always: replies leave once every write they may
          * reflect is durable (aof_note_replies). */
         if (c->aof_held) return;
-        if (c->aof_wait_flush || c->aof_need > ts_aof_durable()) {
+        if (c->aof_wait_flush || c->aof_need > ts_aof_durable(c->w->srv->persist)) {
             aof_hold(c);
             return;
         }

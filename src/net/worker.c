@@ -39,7 +39,7 @@ void ts_worker_aof_flush(ts_worker *w)
     if (e->aof_log.buf.len == 0) return;
     ts_buf b;
     ts_aof_log_take(&e->aof_log, &b);
-    e->aof_last_seq = ts_aof_submit(&b);
+    e->aof_last_seq = ts_aof_submit(w->srv->persist, &b);
     if (w->aof_held) ts_conn_aof_submitted(w, e->aof_last_seq);
 }
 
@@ -66,10 +66,10 @@ static void aof_iteration_flush(ts_worker *w)
 {
     ts_engine *e = &w->e;
     if (e->aof_log.buf.len == 0) return;
-    if (e->config.appendfsync == TS_AOF_FSYNC_ALWAYS && e->aof_last_seq > ts_aof_durable()) {
+    if (e->config.appendfsync == TS_AOF_FSYNC_ALWAYS && e->aof_last_seq > ts_aof_durable(w->srv->persist)) {
         /* Published before durable_seq is read again (aof_writer.c's publish). */
         atomic_store(&e->aof_holding, 1);
-        if (e->aof_last_seq > ts_aof_durable()) return;
+        if (e->aof_last_seq > ts_aof_durable(w->srv->persist)) return;
     }
     ts_worker_aof_flush(w);
 }
@@ -319,7 +319,7 @@ static void on_snap_idle(uv_idle_t *h)
         uv_idle_stop(h);
         return;
     }
-    if (ts_persist_backlog() > SNAP_MAX_BACKLOG) {
+    if (ts_persist_backlog(w->srv->persist) > SNAP_MAX_BACKLOG) {
         /* The disk is behind: wait for it instead of spinning. */
         uv_idle_stop(h);
         uv_timer_start(&w->snap_timer, on_snap_timer, 5, 0);

@@ -191,7 +191,7 @@ int ts_aof_startup_prepare(const ts_aof_load_env *env, ts_aof_startup *st)
             return -1;
         }
     }
-    if (ts_aof_open(file, cfg->appendfsync) != 0) {
+    if (ts_aof_open(env->persist, file, cfg->appendfsync) != 0) {
         ts_log(TS_LOG_WARNING, "Can't open the append-only file %s: %s", file, strerror(errno));
         return -1;
     }
@@ -318,7 +318,6 @@ int ts_aof_startup_replay(const ts_aof_load_env *env, ts_aof_startup *st)
                    f.failed ? strerror(f.failed) : "the replay connection closed");
             rc = -1;
         }
-        atomic_store(&ts_aof_stat.loaded_commands, f.commands);
     }
     if (st->map) munmap(st->map, st->map_len);
     st->map = NULL;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "aof_writer.h"
+#include "persist_internal.h"
 #include "tessera/persist/aof.h"
 #include "tessera/util/common.h"
 #include "tessera/util/log.h"
@@ -32,11 +33,9 @@
 #include "tessera/util/clock.h"
 #include "tessera/util/version.h"
 
-ts_persist_status ts_persist;
 
-
-typedef struct job {
-    struct job *next;
+typedef struct persist_job {
+    struct persist_job *next;
     int kind;                   /* ts_persist_job_kind (util/channels.h) */
     ts_snapshot *snap;
     ts_buf data;
@@ -45,6 +44,7 @@ typedef struct job {
 } job;
 
 struct ts_snapshot {
+    ts_persist *p;
     char *filename;
     bool aof_rewrite;            /* BGREWRITEAOF: the RDB preamble of a new AOF (aof_writer.c adds the tail) */
     bool aof_enable;             /* ... that switches the log on (CONFIG SET appendonly yes) */
@@ -67,49 +67,39 @@ struct ts_snapshot {
     bool ended, ok;
 };
 
-static struct {
-    ts_thread thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    job *head, *tail;
-    bool running;
-    atomic_ullong backlog;
-    uint64_t aof_seq;           /* last AOF sequence number given out (under lock) */
-    bool idle;                  /* the thread waits without a timeout (under lock) */
-} pt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-static void push(job *j)
+static void push(ts_persist *p, job *j)
 {
-    if (j->kind == TS_JOB_SNAP_CHUNK) atomic_fetch_add(&pt.backlog, j->data.len);
-    pthread_mutex_lock(&pt.lock);
+    if (j->kind == TS_JOB_SNAP_CHUNK) atomic_fetch_add(&p->backlog, j->data.len);
+    pthread_mutex_lock(&p->lock);
     j->next = NULL;
-    if (pt.tail) pt.tail->next = j;
-    else pt.head = j;
-    pt.tail = j;
-    pthread_cond_signal(&pt.cond);
-    pthread_mutex_unlock(&pt.lock);
+    if (p->tail) p->tail->next = j;
+    else p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* Every queued job at once (a round), oldest first; waits up to
  * wait_ms (-1: forever) for the first. NULL on timeout. */
-static job *pop_all(long wait_ms)
+static job *pop_all(ts_persist *p, long wait_ms)
 {
-    pthread_mutex_lock(&pt.lock);
-    if (!pt.head && wait_ms >= 0) {
+    pthread_mutex_lock(&p->lock);
+    if (!p->head && wait_ms >= 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += wait_ms / 1000;
         ts.tv_nsec += (wait_ms % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-        while (!pt.head && pthread_cond_timedwait(&pt.cond, &pt.lock, &ts) == 0) {}
+        while (!p->head && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0) {}
     } else {
-        pt.idle = true;   /* lazy submissions signal from now on */
-        while (!pt.head) pthread_cond_wait(&pt.cond, &pt.lock);
-        pt.idle = false;
+        p->idle = true;   /* lazy submissions signal from now on */
+        while (!p->head) pthread_cond_wait(&p->cond, &p->lock);
+        p->idle = false;
     }
-    job *j = pt.head;
-    pt.head = pt.tail = NULL;
-    pthread_mutex_unlock(&pt.lock);
+    job *j = p->head;
+    p->head = p->tail = NULL;
+    pthread_mutex_unlock(&p->lock);
     return j;
 }
 
@@ -120,27 +110,27 @@ static job *pop_all(long wait_ms)
  * worker costs no thread wake-up per loop iteration. */
 #define AOF_LAZY_MAX (1u << 20)
 
-void ts_aof_submit_off(void)
+void ts_aof_submit_off(ts_persist *p)
 {
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = TS_JOB_AOF_OFF;
-    push(j);
+    push(p, j);
 }
 
-uint64_t ts_aof_submit(ts_buf *buf)
+uint64_t ts_aof_submit(ts_persist *p, ts_buf *buf)
 {
-    bool urgent = ts_aof_fsync_policy() == TS_AOF_FSYNC_ALWAYS;
+    bool urgent = ts_aof_fsync_policy(p) == TS_AOF_FSYNC_ALWAYS;
     job *j = ts_calloc(1, sizeof(*j));   /* before the lock; freed if merged */
     j->kind = TS_JOB_AOF;
     /* The sequence number is taken with the insertion, under one lock, so
      * sequence order is file order. */
-    pthread_mutex_lock(&pt.lock);
-    uint64_t seq = ++pt.aof_seq;
-    job *t = pt.tail;
+    pthread_mutex_lock(&p->lock);
+    uint64_t seq = ++p->aof_seq;
+    job *t = p->tail;
     if (!urgent && t && t->kind == TS_JOB_AOF && t->data.len + buf->len <= AOF_LAZY_MAX) {
         ts_buf_append(&t->data, buf->data, buf->len);
         t->seq = seq;
-        pthread_mutex_unlock(&pt.lock);
+        pthread_mutex_unlock(&p->lock);
         ts_buf_free(buf);
         free(j);
         return seq;
@@ -150,14 +140,14 @@ uint64_t ts_aof_submit(ts_buf *buf)
     j->seq = seq;
     j->next = NULL;
     if (t) t->next = j;
-    else pt.head = j;
-    pt.tail = j;
-    if (urgent || pt.idle || j->data.len >= AOF_LAZY_MAX) pthread_cond_signal(&pt.cond);
-    pthread_mutex_unlock(&pt.lock);
+    else p->head = j;
+    p->tail = j;
+    if (urgent || p->idle || j->data.len >= AOF_LAZY_MAX) pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
     return seq;
 }
 
-uint64_t ts_persist_backlog(void) { return atomic_load_explicit(&pt.backlog, memory_order_relaxed); }
+uint64_t ts_persist_backlog(const ts_persist *p) { return atomic_load_explicit(&p->backlog, memory_order_relaxed); }
 
 
 /* ---- the file ---- */
@@ -197,9 +187,10 @@ static void aux_int(ts_buf *b, const char *k, long long v)
 
 static void write_header(ts_snapshot *s)
 {
+    ts_persist *p = s->p;
     if (s->aof_rewrite) {
         snprintf(s->tmpname, sizeof s->tmpname, "temp-rewriteaof-bg-%d.aof", (int)getpid());
-        ts_aofw_rewrite_begin();   /* AOF jobs after this one form the new file's tail */
+        ts_aofw_rewrite_begin(p);   /* AOF jobs after this one form the new file's tail */
     } else {
         snprintf(s->tmpname, sizeof s->tmpname, "temp-%d-%p.rdb", (int)getpid(), (void *)s);
     }
@@ -237,26 +228,27 @@ static bool fsync_dir(void)
 
 static void snap_end(ts_snapshot *s, bool ok)
 {
+    ts_persist *p = s->p;
     int64_t now = ts_mstime();
     if (s->aof_rewrite) {
-        ts_aofw_rewrite_end(ok, now - atomic_load(&ts_persist.save_started_ms));
-        if (!ok && s->aof_enable && atomic_load(&ts_aof_stat.wanted)) {
+        ts_aofw_rewrite_end(p, ok, now - atomic_load(&p->st.save_started_ms));
+        if (!ok && s->aof_enable && atomic_load(&p->aof.wanted)) {
             /* The log cannot be switched on without its file: try again
              * (worker 0's cron starts scheduled rewrites). */
-            atomic_store(&ts_aof_stat.enable_pending, 1);
-            atomic_store(&ts_aof_stat.rewrite_scheduled, 1);
+            atomic_store(&p->aof.enable_pending, 1);
+            atomic_store(&p->aof.rewrite_scheduled, 1);
         }
     } else if (ok) {
-        atomic_store(&ts_persist.lastsave, now / 1000);
-        atomic_store(&ts_persist.dirty_saved, s->dirty);
-        atomic_fetch_add(&ts_persist.saves, 1);
+        atomic_store(&p->st.lastsave, now / 1000);
+        atomic_store(&p->st.dirty_saved, s->dirty);
+        atomic_fetch_add(&p->st.saves, 1);
     }
     if (!s->aof_rewrite) {
-        atomic_store(&ts_persist.last_bgsave_ok, ok ? 1 : 0);
-        atomic_store(&ts_persist.last_save_duration_ms, now - atomic_load(&ts_persist.save_started_ms));
-        atomic_store(&ts_persist.last_cow_size, (long long)s->cow);
+        atomic_store(&p->st.last_bgsave_ok, ok ? 1 : 0);
+        atomic_store(&p->st.last_save_duration_ms, now - atomic_load(&p->st.save_started_ms));
+        atomic_store(&p->st.last_cow_size, (long long)s->cow);
     }
-    atomic_store(&ts_persist.in_progress, 0);
+    atomic_store(&p->st.in_progress, 0);
     if (s->done) s->done(s, ok, s->arg);
     pthread_mutex_lock(&s->lock);
     s->ended = true;
@@ -268,6 +260,7 @@ static void snap_end(ts_snapshot *s, bool ok)
 
 static void finish(ts_snapshot *s)
 {
+    ts_persist *p = s->p;
     unsigned char tail[9];
     tail[0] = TS_RDB_OPCODE_EOF;
     if (s->checksum) s->crc = ts_crc64(s->crc, tail, 1);
@@ -279,8 +272,8 @@ static void finish(ts_snapshot *s)
     if (s->aof_rewrite && !s->failed) {
         /* The log written since the snapshot point follows the preamble;
          * nothing else reaches the AOF until the new file replaces it. */
-        ts_aofw_round_end();
-        ts_buf t = ts_aofw_rewrite_tail();
+        ts_aofw_round_end(p);
+        ts_buf t = ts_aofw_rewrite_tail(p);
         snap_write(s, t.data, t.len);
         ts_buf_free(&t);
     }
@@ -301,7 +294,7 @@ static void finish(ts_snapshot *s)
     if (ok && !fsync_dir()) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
     if (!ok) unlink(s->tmpname);
     if (s->aof_rewrite) {
-        if (ok && ts_aofw_reopen(s->filename, s->aof_enable) != 0) ok = false;
+        if (ok && ts_aofw_reopen(p, s->filename, s->aof_enable) != 0) ok = false;
         if (ok) ts_log(TS_LOG_NOTICE, "Background AOF rewrite finished successfully (%llu bytes)", (unsigned long long)s->bytes);
         else ts_log(TS_LOG_WARNING, "Background AOF rewrite failed");
         snap_end(s, ok);
@@ -316,27 +309,27 @@ static void finish(ts_snapshot *s)
 
 static void thread_main(void *arg)
 {
-    (void)arg;
+    ts_persist *p = arg;
     for (;;) {
-        job *j = pop_all(ts_aofw_sleep_ms());
+        job *j = pop_all(p, ts_aofw_sleep_ms(p));
         if (!j) {
-            ts_aofw_tick();
+            ts_aofw_tick(p);
             continue;
         }
         bool stop = false;
         while (j) {
             job *next = j->next;
             ts_snapshot *s = j->snap;
-            if (j->kind != TS_JOB_AOF) ts_aofw_round_end();   /* keep the AOF ahead of slow snapshot writes */
+            if (j->kind != TS_JOB_AOF) ts_aofw_round_end(p);   /* keep the AOF ahead of slow snapshot writes */
             switch (j->kind) {
             case TS_JOB_STOP:
                 stop = true;
                 break;
             case TS_JOB_AOF:
-                ts_aofw_append(&j->data, j->seq);
+                ts_aofw_append(p, &j->data, j->seq);
                 break;
             case TS_JOB_AOF_OFF:
-                ts_aofw_disable();
+                ts_aofw_disable(p);
                 break;
             case TS_JOB_SNAP_HEADER:
                 write_header(s);
@@ -344,7 +337,7 @@ static void thread_main(void *arg)
             case TS_JOB_SNAP_CHUNK:
                 snap_write(s, j->data.data, j->data.len);
                 s->cow += j->cow;
-                atomic_fetch_sub(&pt.backlog, j->data.len);
+                atomic_fetch_sub(&p->backlog, j->data.len);
                 ts_buf_free(&j->data);
                 break;
             case TS_JOB_SNAP_SHARD_DONE:
@@ -354,58 +347,49 @@ static void thread_main(void *arg)
             free(j);
             j = next;
         }
-        ts_aofw_round_end();
+        ts_aofw_round_end(p);
         if (stop) {
-            ts_aofw_close();
+            ts_aofw_close(p);
             return;
         }
     }
 }
 
-void ts_persist_start(const ts_router *router)
+void ts_persist_start(ts_persist *p, const ts_router *router)
 {
-    ts_aofw_init(router);
-    atomic_store(&ts_persist.last_bgsave_ok, 1);
-    atomic_store(&ts_persist.last_save_duration_ms, -1);
-    atomic_store(&ts_persist.lastsave, ts_mstime() / 1000);
-    atomic_store(&ts_persist.last_cow_size, 0);
-    if (ts_thread_start(&pt.thread, "ts-persist", thread_main, NULL) != 0) ts_panic("cannot start the persistence thread");
-    pt.running = true;
+    ts_aofw_init(p, router);
+    if (ts_thread_start(&p->thread, "ts-persist", thread_main, p) != 0) ts_panic("cannot start the persistence thread");
+    p->running = true;
 }
 
-void ts_persist_stop(void)
+void ts_persist_stop(ts_persist *p)
 {
-    if (!pt.running) return;
+    if (!p->running) return;
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = TS_JOB_STOP;
-    push(j);
-    ts_thread_join(&pt.thread);
-    pt.running = false;
+    push(p, j);
+    ts_thread_join(&p->thread);
+    p->running = false;
 }
 
 /* ---- snapshots ---- */
 
-bool ts_snapshot_try_claim(void)
-{
-    int expected = 0;
-    return atomic_compare_exchange_strong(&ts_persist.in_progress, &expected, 1);
-}
-
 enum { SNAP_RDB, SNAP_AOF_PREAMBLE, SNAP_AOF_COMMANDS };
 
-static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
-                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, int form);
+static ts_snapshot *snapshot_new(ts_persist *p, const char *filename, unsigned nshards, bool compress,
+                                 bool checksum, uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter,
+                                 int form);
 
-ts_snapshot *ts_snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
+ts_snapshot *ts_snapshot_new(ts_persist *p, const char *filename, unsigned nshards, bool compress, bool checksum,
                              uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter)
 {
-    return snapshot_new(filename, nshards, compress, checksum, dirty, done, arg, waiter, SNAP_RDB);
+    return snapshot_new(p, filename, nshards, compress, checksum, dirty, done, arg, waiter, SNAP_RDB);
 }
 
-ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, bool compress, bool enable,
-                                 bool rdb_preamble)
+ts_snapshot *ts_snapshot_new_aof(ts_persist *p, const char *aof_filename, unsigned nshards, bool compress,
+                                 bool enable, bool rdb_preamble)
 {
-    ts_snapshot *s = snapshot_new(aof_filename, nshards, compress, rdb_preamble, 0, NULL, NULL, false,
+    ts_snapshot *s = snapshot_new(p, aof_filename, nshards, compress, rdb_preamble, 0, NULL, NULL, false,
                                   rdb_preamble ? SNAP_AOF_PREAMBLE : SNAP_AOF_COMMANDS);
     s->aof_enable = enable;   /* before any shard sees s: the txn's messages publish it */
     return s;
@@ -413,12 +397,14 @@ ts_snapshot *ts_snapshot_new_aof(const char *aof_filename, unsigned nshards, boo
 
 bool ts_snapshot_enables_aof(const ts_snapshot *snap) { return snap->aof_enable; }
 
-static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool compress, bool checksum,
-                                 uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter, int form)
+static ts_snapshot *snapshot_new(ts_persist *p, const char *filename, unsigned nshards, bool compress,
+                                 bool checksum, uint64_t dirty, ts_snapshot_done_fn *done, void *arg, bool waiter,
+                                 int form)
 {
-    TS_ASSERT(atomic_load(&ts_persist.in_progress) == 1);
+    TS_ASSERT(atomic_load(&p->st.in_progress) == 1);
     bool aof = form != SNAP_RDB;
     ts_snapshot *s = ts_calloc(1, sizeof(*s));
+    s->p = p;
     s->filename = ts_strndup(filename, strlen(filename));
     s->aof_rewrite = aof;
     s->commands = form == SNAP_AOF_COMMANDS;   /* before the header job: the thread reads it */
@@ -432,12 +418,12 @@ static ts_snapshot *snapshot_new(const char *filename, unsigned nshards, bool co
     atomic_init(&s->refs, waiter ? 2 : 1);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    atomic_store(&ts_persist.save_started_ms, ts_mstime());
-    if (!aof) atomic_store(&ts_persist.dirty_at_save_start, dirty);
+    atomic_store(&p->st.save_started_ms, ts_mstime());
+    if (!aof) atomic_store(&p->st.dirty_at_save_start, dirty);
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = TS_JOB_SNAP_HEADER;
     j->snap = s;
-    push(j);
+    push(p, j);
     return s;
 }
 
@@ -446,6 +432,7 @@ bool ts_snapshot_commands(const ts_snapshot *snap) { return snap->commands; }
 
 void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
 {
+    ts_persist *p = snap->p;
     if (buf->len == 0 && cow_bytes == 0) return;
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = TS_JOB_SNAP_CHUNK;
@@ -453,15 +440,16 @@ void ts_snapshot_chunk(ts_snapshot *snap, ts_buf *buf, size_t cow_bytes)
     j->data = *buf;
     j->cow = cow_bytes;
     ts_buf_init(buf);
-    push(j);
+    push(p, j);
 }
 
 void ts_snapshot_shard_done(ts_snapshot *snap)
 {
+    ts_persist *p = snap->p;
     job *j = ts_calloc(1, sizeof(*j));
     j->kind = TS_JOB_SNAP_SHARD_DONE;
     j->snap = snap;
-    push(j);
+    push(p, j);
 }
 
 bool ts_snapshot_wait(ts_snapshot *s)

@@ -42,6 +42,7 @@ typedef struct ts_server {
     ts_config config;                /* master copy (main thread) */
     unsigned nworkers;
     ts_router router;                /* every worker's engine (route/engine.h) */
+    struct ts_persist *persist;      /* the persistence controller (persist/persist.h) */
     ts_server_hooks hooks;
     char run_id[41];
     int64_t start_time_ms;

@@ -34,7 +34,6 @@
 #ifndef TESSERA_AOF_H
 #define TESSERA_AOF_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,49 +63,26 @@ struct ts_stream_id;
 void ts_aof_log_xclaim(ts_aof_log *l, int db, const char *key, size_t klen, const struct ts_stream_cg *g,
                        const struct ts_stream_nack *nk, const struct ts_stream_id *lastid);
 
-/* ---- the writer (persistence thread; persist.c) ---- */
+/* ---- the writer (the persistence controller, persist.h) ---- */
 
 /* The fsync policies: TS_AOF_FSYNC_* (config/config.h). */
-
-/* What INFO persistence reports (any thread reads). */
-typedef struct ts_aof_status {
-    atomic_llong current_size;     /* bytes in the file */
-    atomic_llong base_size;        /* ... when it was opened */
-    atomic_int last_write_ok;
-    atomic_ullong loaded_commands; /* startup replay */
-    /* BGREWRITEAOF (persist_cmds.c starts it, the persistence thread ends it). */
-    atomic_int rewrite_in_progress;
-    atomic_int rewrite_scheduled;   /* waits for a running BGSAVE */
-    atomic_ullong rewrites;
-    atomic_int last_rewrite_ok;
-    atomic_llong last_rewrite_ms;   /* -1 before the first */
-    atomic_llong rewrite_started_ms;
-    atomic_ullong rewrite_failures; /* consecutive */
-    /* CONFIG SET appendonly at runtime (config_cmd.c): `wanted` mirrors
-     * the setting; `enabling` is set from CONFIG SET appendonly yes until
-     * the rewrite that switches the log on has put the file in place;
-     * `enable_pending` asks the next rewrite to be that one. */
-    atomic_int wanted;
-    atomic_int enabling;
-    atomic_int enable_pending;
-} ts_aof_status;
-extern ts_aof_status ts_aof_stat;
+struct ts_persist;
 
 /* Main thread, before workers start: opens (creates) the file for
  * appending. 0 or -1 with errno. */
-int ts_aof_open(const char *filename, int fsync_policy);
-void ts_aof_set_fsync(int fsync_policy);
-int ts_aof_fsync_policy(void);
-bool ts_aof_enabled(void);
+int ts_aof_open(struct ts_persist *p, const char *filename, int fsync_policy);
+void ts_aof_set_fsync(struct ts_persist *p, int fsync_policy);
+int ts_aof_fsync_policy(const struct ts_persist *p);
+bool ts_aof_enabled(const struct ts_persist *p);
 /* Any worker: hands a buffer over (takes its bytes); returns the sequence
  * number the bytes got (increasing in file order). */
-uint64_t ts_aof_submit(ts_buf *buf);
+uint64_t ts_aof_submit(struct ts_persist *p, ts_buf *buf);
 /* CONFIG SET appendonly no, after every shard stopped logging and handed
  * its log over: the persistence thread writes and fsyncs what is queued
  * before this, closes the file and releases every held reply. */
-void ts_aof_submit_off(void);
+void ts_aof_submit_off(struct ts_persist *p);
 /* The highest sequence number whose bytes are on disk (fsynced); with
- * appendfsync no/everysec, the highest written. */
-uint64_t ts_aof_durable(void);
+ * appendfsync no/everysec, the highest written. Any thread. */
+uint64_t ts_aof_durable(const struct ts_persist *p);
 
 #endif

@@ -22,6 +22,7 @@
 /* What startup needs from the layers above (main.c fills it in). */
 typedef struct ts_aof_load_env {
     const ts_config *config;
+    struct ts_persist *persist;         /* opens the AOF for appending */
     ts_router *router;                  /* the shards a preamble loads into */
     /* True when the command table knows the name (cmd/cmd.h). */
     bool (*known_command)(ts_arg name);
