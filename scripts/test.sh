@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-echo "=== layer check ==="
+echo "=== layer and docs checks ==="
 python3 scripts/check_layers.py
+python3 scripts/check_docs.py
 jobs=$(nproc)
 PY=/usr/bin/python3   # Debian's python3 has python3-redis and python3-pytest
 

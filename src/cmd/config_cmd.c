@@ -18,6 +18,7 @@
 #include "tessera/persist/aof.h"
 #include "tessera/persist/persist.h"
 #include "tessera/persist/snapshot.h"
+#include "tessera/cmd/persist_cmds.h"
 
 typedef struct get_acc { ts_buf names; int n; } get_acc;
 

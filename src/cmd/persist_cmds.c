@@ -29,6 +29,7 @@
 #include "tessera/route/engine.h"
 #include "tessera/route/run.h"
 #include "tessera/util/clock.h"
+#include "tessera/cmd/persist_cmds.h"
 
 #define ERR_IN_PROGRESS "ERR Background save already in progress"
 

@@ -30,6 +30,7 @@
 #include "tessera/util/log.h"
 #include "tessera/util/thread.h"
 #include "tessera/util/clock.h"
+#include "tessera/cmd/persist_cmds.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
 
@@ -60,7 +61,7 @@ static const ts_engine_hooks worker_hooks = {
  * growing instead: the persistence thread's wake-up (AOF_SYNCED) hands it
  * over, so each fsync covers everything that arrived during the last one
  * (self-clocking group commit, like Redis's fsync per event-loop
- * iteration). The flushes that order messages (ts_worker_send) and txn
+ * iteration). The flushes that order messages (ts_engine_send) and txn
  * records never wait. */
 static void aof_iteration_flush(ts_worker *w)
 {

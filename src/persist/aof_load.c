@@ -191,8 +191,9 @@ int ts_aof_startup_prepare(const ts_aof_load_env *env, ts_aof_startup *st)
             return -1;
         }
     }
-    if (ts_aof_open(env->persist, file, cfg->appendfsync) != 0) {
-        ts_log(TS_LOG_WARNING, "Can't open the append-only file %s: %s", file, strerror(errno));
+    int rc = ts_aof_open(env->persist, file, cfg->appendfsync);
+    if (rc != 0) {
+        ts_log(TS_LOG_WARNING, "Can't open the append-only file %s: %s", file, strerror(-rc));
         return -1;
     }
     return 0;

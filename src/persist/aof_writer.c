@@ -34,7 +34,7 @@
 int ts_aof_open(ts_persist *p, const char *filename, int fsync_policy)
 {
     int fd = open(filename, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+    if (fd < 0) return -errno;
     struct stat sb;
     if (fstat(fd, &sb) == 0) {
         atomic_store(&p->aof.current_size, (long long)sb.st_size);

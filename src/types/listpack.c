@@ -1,6 +1,6 @@
 /*
  * listpack.c - compact sequences in Redis 7's listpack byte format (see
- * include/tessera/listpack.h for the layout and the API contract).
+ * include/tessera/types/listpack.h for the layout and the API contract).
  *
  * Owns: nothing but the blob each function is handed. Thread: whoever owns
  * the blob; there is no shared state here.

@@ -1,5 +1,5 @@
 /*
- * t_hash.c - the hash value type (see include/tessera/t_hash.h): a listpack
+ * t_hash.c - the hash value type (see include/tessera/types/t_hash.h): a listpack
  * of field/value pairs while small, a ts_table of fields beyond.
  *
  * Owns: hash objects and their conversion. Thread: whoever owns the key's

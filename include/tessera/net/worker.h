@@ -10,7 +10,7 @@
  * reach it only through its engine's inbox (ts_engine_post); the engine
  * header marks the few fields others read.
  *
- * Why: ownership instead of locks (practice 2 of STYLE.md). Wake-ups
+ * Why: ownership instead of locks (practice 2 of docs/style.md). Wake-ups
  * coalesce, so the inbox is drained whole on every wake-up (practice 7).
  */
 #ifndef TESSERA_WORKER_H

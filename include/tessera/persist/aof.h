@@ -69,7 +69,7 @@ void ts_aof_log_xclaim(ts_aof_log *l, int db, const char *key, size_t klen, cons
 struct ts_persist;
 
 /* Main thread, before workers start: opens (creates) the file for
- * appending. 0 or -1 with errno. */
+ * appending. 0 or a negative errno. */
 int ts_aof_open(struct ts_persist *p, const char *filename, int fsync_policy);
 void ts_aof_set_fsync(struct ts_persist *p, int fsync_policy);
 int ts_aof_fsync_policy(const struct ts_persist *p);

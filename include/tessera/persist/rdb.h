@@ -3,7 +3,7 @@
  * value, and the primitives the file format is built from.
  *
  * Owns: the byte format of a key's value inside an RDB file, a DUMP payload
- * and (later) an AOF's RDB preamble: lengths, strings (integer-encoded and
+ * and an AOF's RDB preamble: lengths, strings (integer-encoded and
  * LZF-compressed ones too), every type and encoding Tessera keeps, and the
  * reverse: building a value from those bytes. The file-level structure
  * (header, aux fields, SELECTDB, expire opcodes, EOF, checksum) belongs to

@@ -32,21 +32,6 @@ void ts_shard_snapshot_begin(ts_shard *s, ts_snapshot *snap);
 bool ts_shard_snapshot_step(ts_shard *s, size_t max_entries);
 /* The same, to the end, now (SAVE, shutdown). */
 void ts_shard_snapshot_finish(ts_shard *s);
-struct ts_engine;
-/* Worker thread: starts a background save of every shard without a client
- * (a `save` rule, a scheduled BGSAVE); nothing happens when one is in
- * progress. src/cmd/persist_cmds.c. */
-void ts_bgsave_start(struct ts_engine *e);
-/* Starts a BGREWRITEAOF without a client (CONFIG SET appendonly yes). */
-void ts_aof_rewrite_start(struct ts_engine *e);
-/* Worker 0, at shutdown once no client is left and no snapshot runs:
- * saves every shard; the outcome goes to srv->final_save and the main
- * loop is woken (shutdown_async). */
-void ts_final_save_start(struct ts_engine *e);
-/* Worker 0's cron: starts a BGSAVE when a `save` rule says so. */
-void ts_save_rules_check(struct ts_engine *e);
-/* Worker 0's cron: a scheduled or automatic BGREWRITEAOF (persist_cmds.c). */
-void ts_aof_rewrite_check(struct ts_engine *e);
 static inline bool ts_shard_snapshot_active(const ts_shard *s) { return s->snap != NULL; }
 
 #endif

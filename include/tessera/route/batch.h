@@ -9,7 +9,7 @@
  * Thread: a batch is built by its origin (the connection's worker), posted
  * to the owner of its shard as TS_MSG_BATCH, executed there, and posted
  * back as TS_MSG_BATCH_DONE; between the two posts only the owner touches
- * it (route/msg.h). The origin allocates and frees it.
+ * it (util/channels.h). The origin allocates and frees it.
  *
  * Encoding (the `args` buffer), per command:
  *   [const ts_command *][int32 db | resp << 16][int32 argc] then argc x ([uint64 len][bytes]).

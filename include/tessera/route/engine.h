@@ -19,7 +19,7 @@
  * connections (the layers of docs/architecture.md). The worker supplies
  * what only it can do through ts_engine_hooks, registered at start.
  *
- * Wake-ups (practice 7 of STYLE.md): the owner drains its inbox once per
+ * Wake-ups (practice 7 of docs/style.md): the owner drains its inbox once per
  * loop iteration and before it may block; a sender writes the eventfd only
  * when the owner may be asleep (may_sleep, Dekker-style fences in
  * engine.c), and wake-ups owed to peers are sent once per loop iteration.

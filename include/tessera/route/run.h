@@ -3,7 +3,7 @@
  *
  * Owns: what happens around every execution of a command's `run`, in one
  * place so that no caller can drift from another (practice 13 of
- * STYLE.md, after Redis's call()): timing and the command's statistics
+ * docs/style.md, after Redis's call()): timing and the command's statistics
  * (INFO commandstats, errorstats, the dirty counter), propagation of a
  * write's effect to the AOF, and the service of clients blocked on keys
  * the command made ready. The propagation helpers commands call

@@ -8,7 +8,7 @@
  * and are defined beside their protocol; this header names them.
  * Thread: a message is built by its sender and, once handed over, belongs
  * to its receiver until it is sent on again; nobody touches a message it
- * has posted (practice 10 of STYLE.md).
+ * has posted (practice 10 of docs/style.md).
  *
  * The threads (docs/architecture.md, "Threads", has the full table):
  *   main         acceptor loop, signals, startup and shutdown (main.c)

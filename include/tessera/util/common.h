@@ -5,9 +5,15 @@
  * convention and the debug assertion used to check thread ownership.
  * Thread: everything here is pure and may be used from any thread.
  *
- * Error convention (one for the whole code base, like libuv's): a function
- * that can fail returns 0 on success or a negative errno value; callers pass
- * a non-zero result up unchanged.
+ * Error convention (one for the whole code base): a function that can fail
+ * returns 0 on success and a negative value on failure: -errno when a
+ * system call failed (libuv's convention: report it with strerror(-rc)),
+ * -1 when the function has described the failure itself (in the error
+ * buffer it was given, or in the log). Callers pass a non-zero result up
+ * unchanged. A function whose result is an answer rather than a success
+ * (found or not, an index, a count, a next phase) says what it returns in
+ * its own comment. Broken invariants and failed allocations are not
+ * errors: they panic (ts_panic).
  */
 #ifndef TESSERA_COMMON_H
 #define TESSERA_COMMON_H

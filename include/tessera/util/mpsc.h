@@ -3,21 +3,22 @@
  *
  * Owns: nothing but the links; the messages are the caller's. The link
  * (ts_mpsc_node) lives inside the message, so pushing never allocates
- * (practice 6 of STYLE.md).
+ * (practice 6 of docs/style.md).
  *
  * Threads: ts_mpsc_push may be called from ANY thread. ts_mpsc_pop and
  * ts_mpsc_empty only from the single consumer (the worker that owns the
  * inbox). Once pushed, a message belongs to the consumer; the producer must
- * not touch it again.
+ * not touch it again (util/channels.h lists who sends what).
  *
  * Why this shape: it is the classic intrusive MPSC list with a stub node.
  * A push is one atomic exchange on the tail plus one release store of the
  * predecessor's next pointer, so producers never wait on each other. The
  * consumer may briefly see a push "in progress" (tail swapped, link not yet
- * stored); pop then reports "nothing yet" (TS_MPSC_BUSY) and the consumer
- * retries later. The producer always follows its push with a wake-up check
- * (worker.c), and the consumer looks at the queue (ts_mpsc_empty) after
- * announcing that it may sleep, so the message is never stranded.
+ * stored); pop then returns NULL as if the queue were empty, while
+ * ts_mpsc_empty already says it is not, and the consumer tries again at its
+ * next look. The producer always follows its push with a wake-up check
+ * (route/engine.c), and the consumer looks at the queue (ts_mpsc_empty)
+ * after announcing that it may sleep, so the message is never stranded.
  */
 #ifndef TESSERA_MPSC_H
 #define TESSERA_MPSC_H
