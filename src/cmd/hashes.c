@@ -120,10 +120,10 @@ static void hset_generic(ts_cmd_ctx *c, bool hmset)
     else ts_reply_int(c->r, created);
 }
 
-TS_CMD_FN(cmd_hset) { hset_generic(c, false); }
-TS_CMD_FN(cmd_hmset) { hset_generic(c, true); }
+void cmd_hset(ts_cmd_ctx *c) { hset_generic(c, false); }
+void cmd_hmset(ts_cmd_ctx *c) { hset_generic(c, true); }
 
-TS_CMD_FN(cmd_hsetnx)
+void cmd_hsetnx(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     hash_ref h;
@@ -140,7 +140,7 @@ TS_CMD_FN(cmd_hsetnx)
 
 /* ---------- reads of single fields ---------- */
 
-TS_CMD_FN(cmd_hget)
+void cmd_hget(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -153,7 +153,7 @@ TS_CMD_FN(cmd_hget)
         ts_reply_null(c->r);
 }
 
-TS_CMD_FN(cmd_hmget)
+void cmd_hmget(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -169,7 +169,7 @@ TS_CMD_FN(cmd_hmget)
     }
 }
 
-TS_CMD_FN(cmd_hlen)
+void cmd_hlen(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -177,7 +177,7 @@ TS_CMD_FN(cmd_hlen)
     ts_reply_int(c->r, e ? (long long)ts_hobj_len(ts_entry_obj(e), ts_entry_enc(e)) : 0);
 }
 
-TS_CMD_FN(cmd_hstrlen)
+void cmd_hstrlen(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -188,7 +188,7 @@ TS_CMD_FN(cmd_hstrlen)
     ts_reply_int(c->r, found ? (long long)v.n : 0);
 }
 
-TS_CMD_FN(cmd_hexists)
+void cmd_hexists(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -198,7 +198,7 @@ TS_CMD_FN(cmd_hexists)
 
 /* ---------- HDEL ---------- */
 
-TS_CMD_FN(cmd_hdel)
+void cmd_hdel(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     hash_ref h;
@@ -245,13 +245,13 @@ static void getall_generic(ts_cmd_ctx *c, int want)
     ts_hobj_foreach(ts_entry_obj(e), ts_entry_enc(e), getall_cb, &x);
 }
 
-TS_CMD_FN(cmd_hkeys) { getall_generic(c, WANT_KEYS); }
-TS_CMD_FN(cmd_hvals) { getall_generic(c, WANT_VALUES); }
-TS_CMD_FN(cmd_hgetall) { getall_generic(c, WANT_KEYS | WANT_VALUES); }
+void cmd_hkeys(ts_cmd_ctx *c) { getall_generic(c, WANT_KEYS); }
+void cmd_hvals(ts_cmd_ctx *c) { getall_generic(c, WANT_VALUES); }
+void cmd_hgetall(ts_cmd_ctx *c) { getall_generic(c, WANT_KEYS | WANT_VALUES); }
 
 /* ---------- HINCRBY / HINCRBYFLOAT ---------- */
 
-TS_CMD_FN(cmd_hincrby)
+void cmd_hincrby(ts_cmd_ctx *c)
 {
     long long incr, value = 0;
     if (!ts_arg_to_ll(c->argv[3], &incr)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
@@ -276,7 +276,7 @@ TS_CMD_FN(cmd_hincrby)
     ts_reply_int(c->r, value);
 }
 
-TS_CMD_FN(cmd_hincrbyfloat)
+void cmd_hincrbyfloat(ts_cmd_ctx *c)
 {
     long double incr, value = 0;
     if (!ts_str_to_ld(c->argv[3].ptr, c->argv[3].len, &incr)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
@@ -354,7 +354,7 @@ static void hrandfield_count(ts_cmd_ctx *c, long long l, bool withvalues)
     free(numbufs);
 }
 
-TS_CMD_FN(cmd_hrandfield)
+void cmd_hrandfield(ts_cmd_ctx *c)
 {
     if (c->argc >= 3) {
         long long l;
@@ -424,7 +424,7 @@ static void hscan_collect_cb(void *ctx, ts_hobj_str f, ts_hobj_str v)
     x->n++;
 }
 
-TS_CMD_FN(cmd_hscan)
+void cmd_hscan(ts_cmd_ctx *c)
 {
     uint64_t cursor;
     if (!ts_arg_to_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
