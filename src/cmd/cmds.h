@@ -223,5 +223,10 @@ void cmd_blmpop(ts_cmd_ctx *c);
 void cmd_bzpopmin(ts_cmd_ctx *c);
 void cmd_bzpopmax(ts_cmd_ctx *c);
 void cmd_bzmpop(ts_cmd_ctx *c);
+/* The first of the keys argv[from..to) that holds a value of type, for
+ * writing (in a blocking command's serve mode, only the key being served
+ * is tried): its position, with its entry in *e; 0 when no key does, -1
+ * after replying WRONGTYPE. LMPOP, ZMPOP and the blocking pops. */
+int ts_first_key_of_type(ts_cmd_ctx *c, int from, int to, int type, ts_entry **e);
 
 #endif

@@ -375,16 +375,11 @@ void cmd_lmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
     if (!ts_parse_mpop(c, 1, "left", "right", &o)) return;
-    int where = o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD;
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_LIST, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(&c->ex, c->argv[k], e, where, o.count, false);
-        return;
-    }
-    ts_reply_null_array(c->r);
+    ts_entry *e;
+    int k = ts_first_key_of_type(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_LIST, &e);
+    if (k < 0) return;
+    if (k == 0) { ts_reply_null_array(c->r); return; }
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
+    ts_list_pop_reply(&c->ex, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
 }

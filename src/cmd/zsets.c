@@ -591,16 +591,11 @@ void cmd_zmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
     if (!ts_parse_mpop(c, 1, "min", "max", &o)) return;
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        bool wrong;
-        ts_arg key = c->argv[k];
-        ts_entry *e = zwrite(c, key, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_zset_pop(&c->ex, key, e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
-        return;
-    }
-    ts_reply_null_array(c->r);
+    ts_entry *e;
+    int k = ts_first_key_of_type(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_ZSET, &e);
+    if (k < 0) return;
+    if (k == 0) { ts_reply_null_array(c->r); return; }
+    ts_zset_pop(&c->ex, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
 }
 
 /* ---------- ZRANDMEMBER ---------- */
