@@ -140,17 +140,27 @@ void cmd_hsetnx(ts_cmd_ctx *c)
 
 /* ---------- reads of single fields ---------- */
 
+/* Field f of the hash at e (NULL: no key) in *v, a listpack integer being
+ * formatted in buf; false when there is no such field. */
+static bool entry_field(const ts_entry *e, ts_arg f, char buf[TS_HOBJ_NUMBUF], ts_hobj_str *v)
+{
+    return e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), f.ptr, f.len, buf, v);
+}
+
+/* Replies the value of field f of the hash at e (NULL: no key), nil when absent. */
+static void reply_field(ts_cmd_ctx *c, const ts_entry *e, ts_arg f)
+{
+    char buf[TS_HOBJ_NUMBUF];
+    ts_hobj_str v;
+    if (entry_field(e, f, buf, &v)) ts_reply_bulk(c->r, v.p, v.n);
+    else ts_reply_null(c->r);
+}
+
 void cmd_hget(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
-    if (wrong) return;
-    char buf[TS_HOBJ_NUMBUF];
-    ts_hobj_str v;
-    if (e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[2].ptr, c->argv[2].len, buf, &v))
-        ts_reply_bulk(c->r, v.p, v.n);
-    else
-        ts_reply_null(c->r);
+    if (!wrong) reply_field(c, e, c->argv[2]);
 }
 
 void cmd_hmget(ts_cmd_ctx *c)
@@ -159,14 +169,7 @@ void cmd_hmget(ts_cmd_ctx *c)
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;
     ts_reply_array(c->r, c->argc - 2);
-    for (int i = 2; i < c->argc; i++) {
-        char buf[TS_HOBJ_NUMBUF];
-        ts_hobj_str v;
-        if (e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[i].ptr, c->argv[i].len, buf, &v))
-            ts_reply_bulk(c->r, v.p, v.n);
-        else
-            ts_reply_null(c->r);
-    }
+    for (int i = 2; i < c->argc; i++) reply_field(c, e, c->argv[i]);
 }
 
 void cmd_hlen(ts_cmd_ctx *c)
@@ -184,7 +187,7 @@ void cmd_hstrlen(ts_cmd_ctx *c)
     if (wrong) return;
     char buf[TS_HOBJ_NUMBUF];
     ts_hobj_str v;
-    bool found = e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[2].ptr, c->argv[2].len, buf, &v);
+    bool found = entry_field(e, c->argv[2], buf, &v);
     ts_reply_int(c->r, found ? (long long)v.n : 0);
 }
 
