@@ -214,6 +214,11 @@ typedef struct ts_mpop_args {
 } ts_mpop_args;
 bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1, ts_mpop_args *o);
 
+/* HRANDFIELD/ZRANDMEMBER key count [with] (argc >= 3), with WITHVALUES or
+ * WITHSCORES: the count and whether `with` was given, checked in Redis
+ * 7.0's order with its errors (replied here; false then). table.c. */
+bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given);
+
 /* blocking_cmds.c */
 void cmd_blpop(ts_cmd_ctx *c);
 void cmd_brpop(ts_cmd_ctx *c);

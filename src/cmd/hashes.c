@@ -361,24 +361,8 @@ void cmd_hrandfield(ts_cmd_ctx *c)
 {
     if (c->argc >= 3) {
         long long l;
-        if (!ts_arg_to_ll(c->argv[2], &l)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
-        if (l < -LLONG_MAX) {
-            ts_reply_error(c->r, "ERR value is out of range, value must between -9223372036854775807 and "
-                                 "9223372036854775807");
-            return;
-        }
-        bool withvalues = false;
-        if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], "withvalues"))) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        if (c->argc == 4) {
-            withvalues = true;
-            if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-                ts_reply_error(c->r, "ERR value is out of range");
-                return;
-            }
-        }
+        bool withvalues;
+        if (!ts_parse_rand_count(c, "withvalues", &l, &withvalues)) return;
         hrandfield_count(c, l, withvalues);
         return;
     }

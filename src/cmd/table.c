@@ -275,3 +275,25 @@ bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1
     o->count = count == -1 ? 1 : (count > LONG_MAX ? LONG_MAX : (long)count);
     return true;
 }
+
+bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given)
+{
+    /* Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) */
+    if (!ts_arg_to_ll(c->argv[2], count)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return false; }
+    if (*count < -LLONG_MAX) {
+        ts_reply_error(c->r, "ERR value is out of range, value must between -9223372036854775807 and "
+                             "9223372036854775807");
+        return false;
+    }
+    if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], with))) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return false;
+    }
+    *with_given = c->argc == 4;
+    /* the reply holds twice as many elements */
+    if (*with_given && (*count < -LLONG_MAX / 2 || *count > LLONG_MAX / 2)) {
+        ts_reply_error(c->r, "ERR value is out of range");
+        return false;
+    }
+    return true;
+}

@@ -700,16 +700,8 @@ void cmd_zrandmember(ts_cmd_ctx *c)
 {
     if (c->argc >= 3) {
         long long l;
-        if (!get_range_long(c, c->argv[2], -LLONG_MAX, LLONG_MAX, NULL, &l)) return;
-        if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], "withscores"))) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        bool withscores = c->argc == 4;
-        if (withscores && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)) {
-            ts_reply_error(c->r, "ERR value is out of range");
-            return;
-        }
+        bool withscores;
+        if (!ts_parse_rand_count(c, "withscores", &l, &withscores)) return;
         zrandmember_count(c, l, withscores);
         return;
     }
