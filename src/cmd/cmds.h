@@ -219,6 +219,18 @@ bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1
  * 7.0's order with its errors (replied here; false then). table.c. */
 bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given);
 
+/* The options of SCAN, SSCAN, HSCAN and ZSCAN from argv[from]: [MATCH
+ * pattern] [COUNT count], and SCAN's [TYPE type] when with_type, checked
+ * as Redis 7.0 does with its errors (replied here; false then). table.c. */
+typedef struct ts_scan_opts {
+    long long count;    /* 10 without COUNT */
+    ts_arg pattern;     /* ptr NULL: no MATCH (or "*"); "" matches only the empty name */
+    ts_arg type;        /* ptr NULL: no TYPE */
+} ts_scan_opts;
+bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o);
+/* The reply of SSCAN, HSCAN and ZSCAN on a missing key: cursor 0, nothing. table.c. */
+void ts_reply_empty_scan(ts_cmd_ctx *c);
+
 /* blocking_cmds.c */
 void cmd_blpop(ts_cmd_ctx *c);
 void cmd_brpop(ts_cmd_ctx *c);

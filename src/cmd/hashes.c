@@ -380,15 +380,14 @@ void cmd_hrandfield(ts_cmd_ctx *c)
 
 typedef struct hscan_ctx {
     ts_reply *r;
-    ts_arg pattern; /* len 0: everything */
-    bool use_pattern;
+    ts_arg pattern; /* ptr NULL: everything */
     long n;
 } hscan_ctx;
 
 static void hscan_cb(void *ctx, ts_hobj_str f, ts_hobj_str v)
 {
     hscan_ctx *x = ctx;
-    if (x->use_pattern && !ts_glob_match(x->pattern.ptr, x->pattern.len, f.p, f.n, false)) return;
+    if (x->pattern.ptr && !ts_glob_match(x->pattern.ptr, x->pattern.len, f.p, f.n, false)) return;
     ts_reply_bulk(x->r, f.p, f.n);
     ts_reply_bulk(x->r, v.p, v.n);
     x->n += 2;
@@ -418,27 +417,10 @@ void cmd_hscan(ts_cmd_ctx *c)
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, "0", 1);
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    long long count = 10;
-    hscan_ctx x = {.r = c->r};
-    for (int i = 3; i < c->argc; i += 2) {
-        bool has_val = i + 1 < c->argc;
-        if (ts_arg_eq(c->argv[i], "count") && has_val) {
-            if (!ts_arg_to_ll(c->argv[i + 1], &count)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
-            if (count < 1) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-        } else if (ts_arg_eq(c->argv[i], "match") && has_val) {
-            x.pattern = c->argv[i + 1];
-            x.use_pattern = !(x.pattern.len == 1 && x.pattern.ptr[0] == '*');
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
+    if (!e) { ts_reply_empty_scan(c); return; }
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 3, false, &o)) return;
+    hscan_ctx x = {.r = c->r, .pattern = o.pattern};
     void *obj = ts_entry_obj(e);
     int enc = ts_entry_enc(e);
     ts_reply_array(c->r, 2);
@@ -456,7 +438,7 @@ void cmd_hscan(ts_cmd_ctx *c)
      * COUNT 20 and 100 on a 1000-field hash give 20 and 100 fields, like
      * ZSCAN's members). */
     hscan_collect col = {0};
-    uint64_t next = ts_hobj_scan(obj, enc, cursor, (size_t)count, hscan_collect_cb, &col);
+    uint64_t next = ts_hobj_scan(obj, enc, cursor, (size_t)o.count, hscan_collect_cb, &col);
     char cbuf[24];
     int cn = snprintf(cbuf, sizeof cbuf, "%llu", (unsigned long long)next);
     ts_reply_bulk(c->r, cbuf, (size_t)cn);

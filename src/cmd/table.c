@@ -297,3 +297,42 @@ bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool
     }
     return true;
 }
+
+bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o)
+{
+    *o = (ts_scan_opts){.count = 10};
+    for (int i = from; i < c->argc; i += 2) {
+        ts_arg opt = c->argv[i];
+        if (i + 1 >= c->argc) {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+        ts_arg val = c->argv[i + 1];
+        if (ts_arg_eq(opt, "count")) {
+            if (!ts_arg_to_ll(val, &o->count)) {
+                ts_reply_error(c->r, TS_ERR_NOT_INT);
+                return false;
+            }
+            if (o->count < 1) {
+                ts_reply_error(c->r, TS_ERR_SYNTAX);
+                return false;
+            }
+        } else if (ts_arg_eq(opt, "match")) {
+            bool all = val.len == 1 && val.ptr[0] == '*';
+            o->pattern = all ? (ts_arg){NULL, 0} : val;
+        } else if (with_type && ts_arg_eq(opt, "type")) {
+            o->type = val;
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+void ts_reply_empty_scan(ts_cmd_ctx *c)
+{
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, "0", 1);
+    ts_reply_array(c->r, 0);
+}

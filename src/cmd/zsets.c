@@ -1028,32 +1028,12 @@ void cmd_zscan(ts_cmd_ctx *c)
     ts_entry *e = zread(c, c->argv[1], &wrong);
     if (wrong) return;
     if (!e) {
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, "0", 1);
-        ts_reply_array(c->r, 0);
+        ts_reply_empty_scan(c);
         return;
     }
-    long long count = 10;
-    ts_arg pat = {NULL, 0};
-    for (int i = 3; i < c->argc; i += 2) {
-        if (c->argc - i < 2) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        if (ts_arg_eq(c->argv[i], "count")) {
-            if (!get_long(c, c->argv[i + 1], &count)) return;
-            if (count < 1) {
-                ts_reply_error(c->r, TS_ERR_SYNTAX);
-                return;
-            }
-        } else if (ts_arg_eq(c->argv[i], "match")) {
-            pat = c->argv[i + 1];
-            if (pat.len == 1 && pat.ptr[0] == '*') pat = (ts_arg){NULL, 0};
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 3, false, &o)) return;
+    ts_arg pat = o.pattern;
     ts_zset z = ts_zset_of(e);
     uint64_t next = 0;
     zitems items = {0};
@@ -1076,7 +1056,7 @@ void cmd_zscan(ts_cmd_ctx *c)
         }
     } else {
         ts_zsl *zs = z.ptr;
-        next = ts_table_scan(&zs->dict, cursor, (size_t)count, zscan_cb, &found);
+        next = ts_table_scan(&zs->dict, cursor, (size_t)o.count, zscan_cb, &found);
         for (size_t i = 0; i < found.n; i++) {
             size_t ml;
             const char *m = ts_entry_key(found.e[i], &ml);
