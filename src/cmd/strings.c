@@ -86,6 +86,16 @@ static bool reply_get(ts_cmd_ctx *c, ts_arg key)
     return true;
 }
 
+/* GETDEL's and GETEX's lookup: key's string entry, or NULL after replying
+ * nil (missing) or WRONGTYPE (another type). */
+static ts_entry *string_or_nil(ts_cmd_ctx *c, ts_arg key)
+{
+    bool ok;
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, key), &ok);
+    if (ok && !e) ts_reply_null(c->r);
+    return e;
+}
+
 static size_t entry_strlen(const ts_entry *e)
 {
     char numbuf[24];
@@ -295,13 +305,8 @@ void cmd_getset(ts_cmd_ctx *c)
 
 void cmd_getdel(ts_cmd_ctx *c)
 {
-    bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
-    if (!ok) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = string_or_nil(c, c->argv[1]);
+    if (!e) return;
     reply_entry(c, e);
     ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
@@ -313,13 +318,8 @@ void cmd_getex(ts_cmd_ctx *c)
     set_opts o;
     if (!parse_set_opts(c, 2, false, &o)) return;
     ts_prop_none(c);   /* unless it changes the expire time, below */
-    bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
-    if (!ok) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = string_or_nil(c, c->argv[1]);
+    if (!e) return;
     int64_t when = -1;
     if (o.expire && !opts_expire_at_ms(c, &o, &when)) return;
     reply_entry(c, e);
