@@ -190,14 +190,24 @@ const char *ts_arg_to_int(ts_arg a, int *out)
     return NULL;
 }
 
+enum { NUMBER_TEXT = 256 };   /* buffer for a number's text, with its NUL */
+
+/* a as a C string in buf, for strtod/strtold; false when a is empty,
+ * does not fit, or starts with a space (Redis refuses those numbers). */
+static bool arg_to_number_text(ts_arg a, char buf[NUMBER_TEXT])
+{
+    if (a.len == 0 || a.len >= NUMBER_TEXT || isspace((unsigned char)a.ptr[0])) return false;
+    memcpy(buf, a.ptr, a.len);
+    buf[a.len] = '\0';
+    return true;
+}
+
 /* Like Redis's string2d / string2ld: the whole argument must parse, no
  * leading space, no NaN. */
 bool ts_arg_to_double(ts_arg a, double *out)
 {
-    char buf[256];
-    if (a.len == 0 || a.len >= sizeof(buf) || isspace((unsigned char)a.ptr[0])) return false;
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
+    char buf[NUMBER_TEXT];
+    if (!arg_to_number_text(a, buf)) return false;
     char *end;
     errno = 0;
     double v = strtod(buf, &end);
@@ -209,10 +219,8 @@ bool ts_arg_to_double(ts_arg a, double *out)
 
 bool ts_arg_to_long_double(ts_arg a, long double *out)
 {
-    char buf[256];
-    if (a.len == 0 || a.len >= sizeof(buf) || isspace((unsigned char)a.ptr[0])) return false;
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
+    char buf[NUMBER_TEXT];
+    if (!arg_to_number_text(a, buf)) return false;
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
