@@ -46,6 +46,28 @@ static ts_entry *zwrite(ts_cmd_ctx *c, ts_arg key, bool *wrong)
     return ts_db_lookup_write_type(&c->ex, key, TS_TYPE_ZSET, wrong);
 }
 
+/* What a command replies when its key is missing. */
+enum { MISSING_ZERO, MISSING_NIL, MISSING_EMPTY, MISSING_EMPTY_SCAN };
+
+/* Redis's lookupKey{Read,Write}OrReply + checkType for the sorted set at
+ * argv[1]: its entry, the set in *z; NULL after replying WRONGTYPE or, for
+ * a missing key, the `missing` reply (0, nil, [], or SCAN's empty reply). */
+static ts_entry *zset_or_reply(ts_cmd_ctx *c, bool write, int missing, ts_zset *z)
+{
+    bool wrong;
+    ts_entry *e = write ? zwrite(c, c->argv[1], &wrong) : zread(c, c->argv[1], &wrong);
+    if (wrong) return NULL;
+    if (e) {
+        *z = ts_zset_of(e);
+        return e;
+    }
+    if (missing == MISSING_ZERO) ts_reply_int(c->r, 0);
+    else if (missing == MISSING_NIL) ts_reply_null(c->r);
+    else if (missing == MISSING_EMPTY) ts_reply_array(c->r, 0);
+    else ts_reply_empty_scan(c);
+    return NULL;
+}
+
 /* Redis's getLongFromObjectOrReply. */
 static bool get_long(ts_cmd_ctx *c, ts_arg a, long long *out)
 {
@@ -186,14 +208,9 @@ void cmd_zincrby(ts_cmd_ctx *c) { zadd_generic(c, TS_ZADD_INCR); }
 
 void cmd_zrem(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = zwrite(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    ts_entry *e = zset_or_reply(c, true, MISSING_ZERO, &z);
+    if (!e) return;
     long long deleted = 0;
     for (int j = 2; j < c->argc; j++) {
         if (ts_zset_del(&z, c->argv[j].ptr, c->argv[j].len)) deleted++;
@@ -205,14 +222,8 @@ void cmd_zrem(ts_cmd_ctx *c)
 
 void cmd_zcard(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_ZERO, &z)) return;
     ts_reply_int(c->r, (long long)ts_zset_length(&z));
 }
 
@@ -245,14 +256,8 @@ void cmd_zmscore(ts_cmd_ctx *c)
 
 static void zrank_generic(ts_cmd_ctx *c, bool rev)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_NIL, &z)) return;
     long r = ts_zset_rank(&z, c->argv[2].ptr, c->argv[2].len, rev);
     if (r >= 0) ts_reply_int(c->r, r);
     else ts_reply_null(c->r);
@@ -541,14 +546,9 @@ static void zremrange_generic(ts_cmd_ctx *c, int type)
 {
     zbounds r;
     if (!parse_bounds(c, type, c->argv[2], c->argv[3], &r)) return;
-    bool wrong;
-    ts_entry *e = zwrite(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    ts_entry *e = zset_or_reply(c, true, MISSING_ZERO, &z);
+    if (!e) return;
     size_t a, b;
     long long llen = (long long)ts_zset_length(&z);
     bool any = type == RANGE_RANK ? rank_range(&r, llen, &a, &b) : bounds_ranks(&z, &r, false, &a, &b);
@@ -635,14 +635,8 @@ static void emit_it(ts_cmd_ctx *c, ts_zset_it *it, bool withscores)
 
 static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_EMPTY, &z)) return;
     size_t size = ts_zset_length(&z);
     bool uniq = l >= 0;
     unsigned long long count = uniq ? (unsigned long long)l : (unsigned long long)(-l);
@@ -705,14 +699,8 @@ void cmd_zrandmember(ts_cmd_ctx *c)
         zrandmember_count(c, l, withscores);
         return;
     }
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_NIL, &z)) return;
     ts_zset_it it;
     random_element(&z, &it);
     emit_it(c, &it, false);
@@ -1024,17 +1012,11 @@ void cmd_zscan(ts_cmd_ctx *c)
         ts_reply_error(c->r, "ERR invalid cursor");
         return;
     }
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_empty_scan(c);
-        return;
-    }
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_EMPTY_SCAN, &z)) return;
     ts_scan_opts o;
     if (!ts_parse_scan_opts(c, 3, false, &o)) return;
     ts_arg pat = o.pattern;
-    ts_zset z = ts_zset_of(e);
     uint64_t next = 0;
     zitems items = {0};
     zscan_found found = {0};
