@@ -1435,6 +1435,26 @@ static void reply_entries_read(ts_cmd_ctx *c, const ts_stream_cg *g)
  * the count a rax holding these keys would roughly have. */
 static long long rax_nodes_estimate(const ts_stream *s) { return s->nnodes ? (long long)s->nnodes + 1 : 1; }
 
+/* XINFO STREAM FULL's "pel-count" and "pending" of a group's or a
+ * consumer's PEL: its first count entries (0: all), each [id, consumer
+ * name (group PELs only), delivery time, delivery count]. */
+static void reply_full_pel(ts_cmd_ctx *c, const ts_stream_pel *pel, long long count, bool group)
+{
+    ts_reply_cstr(c->r, "pel-count");
+    ts_reply_int(c->r, (long long)pel->n);
+    ts_reply_cstr(c->r, "pending");
+    size_t n = count && pel->n > (size_t)count ? (size_t)count : pel->n;
+    ts_reply_array(c->r, (long)n);
+    for (size_t i = 0; i < n; i++) {
+        const ts_stream_nack *nk = pel->v[i];
+        ts_reply_array(c->r, group ? 4 : 3);
+        reply_id(c->r, &nk->id);
+        if (group) ts_reply_bulk(c->r, nk->consumer->name, nk->consumer->name_len);
+        ts_reply_int(c->r, nk->delivery_time);
+        ts_reply_int(c->r, (long long)nk->delivery_count);
+    }
+}
+
 /* The stream at XINFO's key (argv[2]); NULL after replying WRONGTYPE or,
  * for a missing key, Redis's "no such key". */
 static ts_stream *xinfo_stream(ts_cmd_ctx *c)
@@ -1500,19 +1520,7 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
         reply_entries_read(c, g);
         ts_reply_cstr(c->r, "lag");
         reply_lag(c, s, g);
-        ts_reply_cstr(c->r, "pel-count");
-        ts_reply_int(c->r, (long long)g->pel.n);
-        ts_reply_cstr(c->r, "pending");
-        size_t np = count ? (g->pel.n < (size_t)count ? g->pel.n : (size_t)count) : g->pel.n;
-        ts_reply_array(c->r, (long)np);
-        for (size_t k = 0; k < np; k++) {
-            ts_stream_nack *nk = g->pel.v[k];
-            ts_reply_array(c->r, 4);
-            reply_id(c->r, &nk->id);
-            ts_reply_bulk(c->r, nk->consumer->name, nk->consumer->name_len);
-            ts_reply_int(c->r, nk->delivery_time);
-            ts_reply_int(c->r, (long long)nk->delivery_count);
-        }
+        reply_full_pel(c, &g->pel, count, true);
         ts_reply_cstr(c->r, "consumers");
         ts_reply_array(c->r, (long)g->nconsumers);
         for (size_t k = 0; k < g->nconsumers; k++) {
@@ -1522,18 +1530,7 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
             ts_reply_bulk(c->r, cn->name, cn->name_len);
             ts_reply_cstr(c->r, "seen-time");
             ts_reply_int(c->r, cn->seen_time);
-            ts_reply_cstr(c->r, "pel-count");
-            ts_reply_int(c->r, (long long)cn->pel.n);
-            ts_reply_cstr(c->r, "pending");
-            size_t cp = count ? (cn->pel.n < (size_t)count ? cn->pel.n : (size_t)count) : cn->pel.n;
-            ts_reply_array(c->r, (long)cp);
-            for (size_t x = 0; x < cp; x++) {
-                ts_stream_nack *nk = cn->pel.v[x];
-                ts_reply_array(c->r, 3);
-                reply_id(c->r, &nk->id);
-                ts_reply_int(c->r, nk->delivery_time);
-                ts_reply_int(c->r, (long long)nk->delivery_count);
-            }
+            reply_full_pel(c, &cn->pel, count, false);
         }
     }
 }
