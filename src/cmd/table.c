@@ -284,6 +284,7 @@ bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1
     return true;
 }
 
+/* HRANDFIELD/ZRANDMEMBER count [WITHVALUES|WITHSCORES] (cmds.h). */
 bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given)
 {
     /* Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) */
@@ -306,6 +307,7 @@ bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool
     return true;
 }
 
+/* The SCAN family's [MATCH] [COUNT] ([TYPE]) options (cmds.h). */
 bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o)
 {
     *o = (ts_scan_opts){.count = 10};
@@ -338,6 +340,7 @@ bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o
     return true;
 }
 
+/* Redis's shared.emptyscan: ["0", []]. */
 void ts_reply_empty_scan(ts_cmd_ctx *c)
 {
     ts_reply_array(c->r, 2);
