@@ -45,28 +45,59 @@ static void prop_pop_count(ts_cmd_ctx *c, const char *cmd, ts_arg key, long coun
     ts_aof_log_arg_ll(c->aof, count);
 }
 
+/* Shared with LMPOP and ZMPOP (cmds.h): the key wanted check is a no-op
+ * outside a blocking command's serve mode. */
+int ts_first_key_of_type(ts_cmd_ctx *c, int from, int to, int type, ts_entry **e)
+{
+    for (int j = from; j < to; j++) {
+        if (!ts_cmd_key_wanted(c, j)) continue;
+        bool wrong;
+        *e = ts_db_lookup_write_type(&c->ex, c->argv[j], type, &wrong);
+        if (wrong) return -1;
+        if (*e) return j;
+    }
+    return 0;
+}
+
+/* The timeout argument a (seconds) in *ms; false after replying its error. */
+static bool parse_timeout(ts_cmd_ctx *c, ts_arg a, int64_t *ms)
+{
+    const char *err = ts_parse_block_timeout(a, true, ms);
+    if (err) ts_reply_error(c->r, err);
+    return !err;
+}
+
+/* Nothing to pop: logs nothing and blocks the client (or replies what a
+ * timeout replies, see ts_cmd_block). */
+static void block(ts_cmd_ctx *c, int64_t ms)
+{
+    ts_prop_none(c);
+    ts_cmd_block(c, ms);
+}
+
+/* The first of the keys argv[from..to) holding a value of type, as
+ * ts_first_key_of_type finds it; when there is none, blocks and returns 0. */
+static int first_key_or_block(ts_cmd_ctx *c, int from, int to, int type, int64_t ms, ts_entry **e)
+{
+    int k = ts_first_key_of_type(c, from, to, type, e);
+    if (k == 0) block(c, ms);
+    return k;
+}
+
 /* ---------- BLPOP / BRPOP key [key ...] timeout ---------- */
 
 static void bpop_list(ts_cmd_ctx *c, int where)
 {
     int64_t ms;
-    const char *err = ts_parse_block_timeout(c->argv[c->argc - 1], true, &ms);
-    if (err) { ts_reply_error(c->r, err); return; }
-    for (int j = 1; j < c->argc - 1; j++) {
-        if (!ts_cmd_key_wanted(c, j)) continue;
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[j], TS_TYPE_LIST, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, c->argv[j].ptr, c->argv[j].len);
-        ts_list_pop_reply(&c->ex, c->argv[j], e, where, 1, true);
-        ts_arg pop[2] = {where == TS_LIST_HEAD ? (ts_arg){"LPOP", 4} : (ts_arg){"RPOP", 4}, c->argv[j]};
-        ts_prop_argv(c, 2, pop);
-        return;
-    }
-    ts_prop_none(c);
-    ts_cmd_block(c, ms);
+    if (!parse_timeout(c, c->argv[c->argc - 1], &ms)) return;
+    ts_entry *e;
+    int j = first_key_or_block(c, 1, c->argc - 1, TS_TYPE_LIST, ms, &e);
+    if (j <= 0) return;
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, c->argv[j].ptr, c->argv[j].len);
+    ts_list_pop_reply(&c->ex, c->argv[j], e, where, 1, true);
+    ts_arg pop[2] = {where == TS_LIST_HEAD ? (ts_arg){"LPOP", 4} : (ts_arg){"RPOP", 4}, c->argv[j]};
+    ts_prop_argv(c, 2, pop);
 }
 
 void cmd_blpop(ts_cmd_ctx *c) { bpop_list(c, TS_LIST_HEAD); }
@@ -77,16 +108,11 @@ void cmd_brpop(ts_cmd_ctx *c) { bpop_list(c, TS_LIST_TAIL); }
 static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
 {
     int64_t ms;
-    const char *err = ts_parse_block_timeout(timeout, true, &ms);
-    if (err) { ts_reply_error(c->r, err); return; }
+    if (!parse_timeout(c, timeout, &ms)) return;
     bool wrong;
     ts_entry *se = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
-    if (!se) {
-        ts_prop_none(c);
-        ts_cmd_block(c, ms);
-        return;
-    }
+    if (!se) { block(c, ms); return; }
     ts_list_move(&c->ex, c->argv[1], se, c->argv[2], from, to);
     ts_arg lmove[5] = {{"LMOVE", 5}, c->argv[1], c->argv[2], end_name(from), end_name(to)};
     ts_prop_argv(c, 5, lmove);
@@ -109,24 +135,15 @@ void cmd_brpoplpush(ts_cmd_ctx *c) { bmove(c, TS_LIST_TAIL, TS_LIST_HEAD, c->arg
 void cmd_blmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
-    if (!ts_parse_mpop(c, 2, "left", "right", &o)) return;
     int64_t ms;
-    const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
-    if (err) { ts_reply_error(c->r, err); return; }
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        if (!ts_cmd_key_wanted(c, k)) continue;
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_LIST, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(&c->ex, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
-        prop_pop_count(c, o.second_word ? "RPOP" : "LPOP", c->argv[k], o.count);
-        return;
-    }
-    ts_prop_none(c);
-    ts_cmd_block(c, ms);
+    if (!ts_parse_mpop(c, 2, "left", "right", &o) || !parse_timeout(c, c->argv[1], &ms)) return;
+    ts_entry *e;
+    int k = first_key_or_block(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_LIST, ms, &e);
+    if (k <= 0) return;
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
+    ts_list_pop_reply(&c->ex, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
+    prop_pop_count(c, o.second_word ? "RPOP" : "LPOP", c->argv[k], o.count);
 }
 
 /* ---------- BZPOPMIN / BZPOPMAX key [key ...] timeout, BZMPOP ---------- */
@@ -134,21 +151,13 @@ void cmd_blmpop(ts_cmd_ctx *c)
 static void bzpop(ts_cmd_ctx *c, bool max)
 {
     int64_t ms;
-    const char *err = ts_parse_block_timeout(c->argv[c->argc - 1], true, &ms);
-    if (err) { ts_reply_error(c->r, err); return; }
-    for (int j = 1; j < c->argc - 1; j++) {
-        if (!ts_cmd_key_wanted(c, j)) continue;
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[j], TS_TYPE_ZSET, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_zset_pop(&c->ex, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
-        ts_arg pop[2] = {max ? (ts_arg){"ZPOPMAX", 7} : (ts_arg){"ZPOPMIN", 7}, c->argv[j]};
-        ts_prop_argv(c, 2, pop);
-        return;
-    }
-    ts_prop_none(c);
-    ts_cmd_block(c, ms);
+    if (!parse_timeout(c, c->argv[c->argc - 1], &ms)) return;
+    ts_entry *e;
+    int j = first_key_or_block(c, 1, c->argc - 1, TS_TYPE_ZSET, ms, &e);
+    if (j <= 0) return;
+    ts_zset_pop(&c->ex, c->argv[j], e, max, 1, TS_ZPOP_KEY_FLAT);
+    ts_arg pop[2] = {max ? (ts_arg){"ZPOPMAX", 7} : (ts_arg){"ZPOPMIN", 7}, c->argv[j]};
+    ts_prop_argv(c, 2, pop);
 }
 
 void cmd_bzpopmin(ts_cmd_ctx *c) { bzpop(c, false); }
@@ -157,22 +166,13 @@ void cmd_bzpopmax(ts_cmd_ctx *c) { bzpop(c, true); }
 void cmd_bzmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
-    if (!ts_parse_mpop(c, 2, "min", "max", &o)) return;
     int64_t ms;
-    const char *err = ts_parse_block_timeout(c->argv[1], true, &ms);
-    if (err) { ts_reply_error(c->r, err); return; }
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        if (!ts_cmd_key_wanted(c, k)) continue;
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_ZSET, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_zset_pop(&c->ex, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
-        prop_pop_count(c, o.second_word ? "ZPOPMAX" : "ZPOPMIN", c->argv[k], o.count);
-        return;
-    }
-    ts_prop_none(c);
-    ts_cmd_block(c, ms);
+    if (!ts_parse_mpop(c, 2, "min", "max", &o) || !parse_timeout(c, c->argv[1], &ms)) return;
+    ts_entry *e;
+    int k = first_key_or_block(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_ZSET, ms, &e);
+    if (k <= 0) return;
+    ts_zset_pop(&c->ex, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
+    prop_pop_count(c, o.second_word ? "ZPOPMAX" : "ZPOPMIN", c->argv[k], o.count);
 }
 
 const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms)

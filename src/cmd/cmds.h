@@ -2,70 +2,192 @@
  * cmds.h - private to src/cmd: the implementation functions the command
  * table points at, and the multi-shard operation tables.
  * Thread: see cmd.h (a command runs on the owner of its keys' shard).
+ * Every command function has the ts_cmd_fn signature and is declared and
+ * defined spelled out, void cmd_x(ts_cmd_ctx *c), so grep and ctags find it.
  */
 #ifndef TESSERA_CMDS_H
 #define TESSERA_CMDS_H
 
 #include "tessera/cmd/cmd.h"
 #include "tessera/route/txn.h"
-
-#define TS_CMD_FN(name) void name(ts_cmd_ctx *c)
+#include "tessera/types/table.h"
 
 /* strings.c */
-TS_CMD_FN(cmd_get); TS_CMD_FN(cmd_set); TS_CMD_FN(cmd_setnx); TS_CMD_FN(cmd_setex); TS_CMD_FN(cmd_psetex);
-TS_CMD_FN(cmd_getset); TS_CMD_FN(cmd_getdel); TS_CMD_FN(cmd_getex); TS_CMD_FN(cmd_mget); TS_CMD_FN(cmd_mset);
-TS_CMD_FN(cmd_msetnx); TS_CMD_FN(cmd_append); TS_CMD_FN(cmd_strlen); TS_CMD_FN(cmd_incr); TS_CMD_FN(cmd_decr);
-TS_CMD_FN(cmd_incrby); TS_CMD_FN(cmd_decrby); TS_CMD_FN(cmd_incrbyfloat); TS_CMD_FN(cmd_getrange);
-TS_CMD_FN(cmd_setrange); TS_CMD_FN(cmd_lcs);
+void cmd_get(ts_cmd_ctx *c);
+void cmd_set(ts_cmd_ctx *c);
+void cmd_setnx(ts_cmd_ctx *c);
+void cmd_setex(ts_cmd_ctx *c);
+void cmd_psetex(ts_cmd_ctx *c);
+void cmd_getset(ts_cmd_ctx *c);
+void cmd_getdel(ts_cmd_ctx *c);
+void cmd_getex(ts_cmd_ctx *c);
+void cmd_mget(ts_cmd_ctx *c);
+void cmd_mset(ts_cmd_ctx *c);
+void cmd_msetnx(ts_cmd_ctx *c);
+void cmd_append(ts_cmd_ctx *c);
+void cmd_strlen(ts_cmd_ctx *c);
+void cmd_incr(ts_cmd_ctx *c);
+void cmd_decr(ts_cmd_ctx *c);
+void cmd_incrby(ts_cmd_ctx *c);
+void cmd_decrby(ts_cmd_ctx *c);
+void cmd_incrbyfloat(ts_cmd_ctx *c);
+void cmd_getrange(ts_cmd_ctx *c);
+void cmd_setrange(ts_cmd_ctx *c);
+void cmd_lcs(ts_cmd_ctx *c);
+
 /* keys.c */
-TS_CMD_FN(cmd_del); TS_CMD_FN(cmd_exists); TS_CMD_FN(cmd_type); TS_CMD_FN(cmd_keys); TS_CMD_FN(cmd_scan);
-TS_CMD_FN(cmd_randomkey); TS_CMD_FN(cmd_rename); TS_CMD_FN(cmd_copy); TS_CMD_FN(cmd_move);
-TS_CMD_FN(cmd_object); TS_CMD_FN(cmd_object_help); TS_CMD_FN(cmd_dbsize); TS_CMD_FN(cmd_flushdb);
-TS_CMD_FN(cmd_flushall); TS_CMD_FN(cmd_swapdb);
-TS_CMD_FN(cmd_expire); TS_CMD_FN(cmd_ttl); TS_CMD_FN(cmd_persist);
+void cmd_del(ts_cmd_ctx *c);
+void cmd_exists(ts_cmd_ctx *c);
+void cmd_type(ts_cmd_ctx *c);
+void cmd_keys(ts_cmd_ctx *c);
+void cmd_scan(ts_cmd_ctx *c);
+void cmd_randomkey(ts_cmd_ctx *c);
+void cmd_rename(ts_cmd_ctx *c);
+void cmd_copy(ts_cmd_ctx *c);
+void cmd_move(ts_cmd_ctx *c);
+void cmd_object(ts_cmd_ctx *c);
+void cmd_object_help(ts_cmd_ctx *c);
+void cmd_dbsize(ts_cmd_ctx *c);
+void cmd_flushdb(ts_cmd_ctx *c);
+void cmd_flushall(ts_cmd_ctx *c);
+void cmd_swapdb(ts_cmd_ctx *c);
+void cmd_expire(ts_cmd_ctx *c);
+void cmd_ttl(ts_cmd_ctx *c);
+void cmd_persist(ts_cmd_ctx *c);
+
 /* dump.c */
-TS_CMD_FN(cmd_dump); TS_CMD_FN(cmd_restore);
+void cmd_dump(ts_cmd_ctx *c);
+void cmd_restore(ts_cmd_ctx *c);
+
 /* lists.c */
-TS_CMD_FN(cmd_lpush); TS_CMD_FN(cmd_rpush); TS_CMD_FN(cmd_lpushx); TS_CMD_FN(cmd_rpushx); TS_CMD_FN(cmd_lpop);
-TS_CMD_FN(cmd_rpop); TS_CMD_FN(cmd_llen); TS_CMD_FN(cmd_lindex); TS_CMD_FN(cmd_lrange); TS_CMD_FN(cmd_lset);
-TS_CMD_FN(cmd_linsert); TS_CMD_FN(cmd_lrem); TS_CMD_FN(cmd_ltrim); TS_CMD_FN(cmd_lpos); TS_CMD_FN(cmd_lmove);
-TS_CMD_FN(cmd_rpoplpush); TS_CMD_FN(cmd_lmpop);
+void cmd_lpush(ts_cmd_ctx *c);
+void cmd_rpush(ts_cmd_ctx *c);
+void cmd_lpushx(ts_cmd_ctx *c);
+void cmd_rpushx(ts_cmd_ctx *c);
+void cmd_lpop(ts_cmd_ctx *c);
+void cmd_rpop(ts_cmd_ctx *c);
+void cmd_llen(ts_cmd_ctx *c);
+void cmd_lindex(ts_cmd_ctx *c);
+void cmd_lrange(ts_cmd_ctx *c);
+void cmd_lset(ts_cmd_ctx *c);
+void cmd_linsert(ts_cmd_ctx *c);
+void cmd_lrem(ts_cmd_ctx *c);
+void cmd_ltrim(ts_cmd_ctx *c);
+void cmd_lpos(ts_cmd_ctx *c);
+void cmd_lmove(ts_cmd_ctx *c);
+void cmd_rpoplpush(ts_cmd_ctx *c);
+void cmd_lmpop(ts_cmd_ctx *c);
+
 /* sets.c */
-TS_CMD_FN(cmd_sadd); TS_CMD_FN(cmd_srem); TS_CMD_FN(cmd_sismember); TS_CMD_FN(cmd_smismember);
-TS_CMD_FN(cmd_scard); TS_CMD_FN(cmd_smembers); TS_CMD_FN(cmd_spop); TS_CMD_FN(cmd_srandmember);
-TS_CMD_FN(cmd_smove); TS_CMD_FN(cmd_sinter); TS_CMD_FN(cmd_sintercard); TS_CMD_FN(cmd_sinterstore);
-TS_CMD_FN(cmd_sunion); TS_CMD_FN(cmd_sunionstore); TS_CMD_FN(cmd_sdiff); TS_CMD_FN(cmd_sdiffstore);
-TS_CMD_FN(cmd_sscan);
-/* server.c */
-TS_CMD_FN(cmd_container); TS_CMD_FN(cmd_ping); TS_CMD_FN(cmd_echo); TS_CMD_FN(cmd_quit);
-TS_CMD_FN(cmd_command);
-TS_CMD_FN(cmd_command_help); TS_CMD_FN(cmd_info); TS_CMD_FN(cmd_config_get); TS_CMD_FN(cmd_config_set);
-TS_CMD_FN(cmd_config_resetstat); TS_CMD_FN(cmd_config_help); TS_CMD_FN(cmd_time); TS_CMD_FN(cmd_shutdown);
-TS_CMD_FN(cmd_debug);
+void cmd_sadd(ts_cmd_ctx *c);
+void cmd_srem(ts_cmd_ctx *c);
+void cmd_sismember(ts_cmd_ctx *c);
+void cmd_smismember(ts_cmd_ctx *c);
+void cmd_scard(ts_cmd_ctx *c);
+void cmd_smembers(ts_cmd_ctx *c);
+void cmd_spop(ts_cmd_ctx *c);
+void cmd_srandmember(ts_cmd_ctx *c);
+void cmd_smove(ts_cmd_ctx *c);
+void cmd_sinter(ts_cmd_ctx *c);
+void cmd_sintercard(ts_cmd_ctx *c);
+void cmd_sinterstore(ts_cmd_ctx *c);
+void cmd_sunion(ts_cmd_ctx *c);
+void cmd_sunionstore(ts_cmd_ctx *c);
+void cmd_sdiff(ts_cmd_ctx *c);
+void cmd_sdiffstore(ts_cmd_ctx *c);
+void cmd_sscan(ts_cmd_ctx *c);
+
+/* server.c, info.c (cmd_info, cmd_config_resetstat), config_cmd.c (cmd_config_get/set/help) */
+void cmd_container(ts_cmd_ctx *c);
+void cmd_ping(ts_cmd_ctx *c);
+void cmd_echo(ts_cmd_ctx *c);
+void cmd_quit(ts_cmd_ctx *c);
+void cmd_command(ts_cmd_ctx *c);
+void cmd_command_help(ts_cmd_ctx *c);
+void cmd_info(ts_cmd_ctx *c);
+void cmd_config_get(ts_cmd_ctx *c);
+void cmd_config_set(ts_cmd_ctx *c);
+void cmd_config_resetstat(ts_cmd_ctx *c);
+void cmd_config_help(ts_cmd_ctx *c);
+void cmd_time(ts_cmd_ctx *c);
+void cmd_shutdown(ts_cmd_ctx *c);
+void cmd_debug(ts_cmd_ctx *c);
+
 /* hashes.c */
-TS_CMD_FN(cmd_hset); TS_CMD_FN(cmd_hsetnx); TS_CMD_FN(cmd_hmset); TS_CMD_FN(cmd_hget); TS_CMD_FN(cmd_hmget);
-TS_CMD_FN(cmd_hdel); TS_CMD_FN(cmd_hlen); TS_CMD_FN(cmd_hstrlen); TS_CMD_FN(cmd_hexists); TS_CMD_FN(cmd_hkeys);
-TS_CMD_FN(cmd_hvals); TS_CMD_FN(cmd_hgetall); TS_CMD_FN(cmd_hincrby); TS_CMD_FN(cmd_hincrbyfloat);
-TS_CMD_FN(cmd_hrandfield); TS_CMD_FN(cmd_hscan);
+void cmd_hset(ts_cmd_ctx *c);
+void cmd_hsetnx(ts_cmd_ctx *c);
+void cmd_hmset(ts_cmd_ctx *c);
+void cmd_hget(ts_cmd_ctx *c);
+void cmd_hmget(ts_cmd_ctx *c);
+void cmd_hdel(ts_cmd_ctx *c);
+void cmd_hlen(ts_cmd_ctx *c);
+void cmd_hstrlen(ts_cmd_ctx *c);
+void cmd_hexists(ts_cmd_ctx *c);
+void cmd_hkeys(ts_cmd_ctx *c);
+void cmd_hvals(ts_cmd_ctx *c);
+void cmd_hgetall(ts_cmd_ctx *c);
+void cmd_hincrby(ts_cmd_ctx *c);
+void cmd_hincrbyfloat(ts_cmd_ctx *c);
+void cmd_hrandfield(ts_cmd_ctx *c);
+void cmd_hscan(ts_cmd_ctx *c);
 
 /* zsets.c */
-TS_CMD_FN(cmd_zadd); TS_CMD_FN(cmd_zincrby); TS_CMD_FN(cmd_zrem); TS_CMD_FN(cmd_zcard); TS_CMD_FN(cmd_zscore);
-TS_CMD_FN(cmd_zmscore); TS_CMD_FN(cmd_zrank); TS_CMD_FN(cmd_zrevrank); TS_CMD_FN(cmd_zcount);
-TS_CMD_FN(cmd_zlexcount); TS_CMD_FN(cmd_zrange); TS_CMD_FN(cmd_zrangestore); TS_CMD_FN(cmd_zrevrange);
-TS_CMD_FN(cmd_zrangebyscore); TS_CMD_FN(cmd_zrevrangebyscore); TS_CMD_FN(cmd_zrangebylex);
-TS_CMD_FN(cmd_zrevrangebylex); TS_CMD_FN(cmd_zremrangebyrank); TS_CMD_FN(cmd_zremrangebyscore);
-TS_CMD_FN(cmd_zremrangebylex); TS_CMD_FN(cmd_zpopmin); TS_CMD_FN(cmd_zpopmax); TS_CMD_FN(cmd_zmpop);
-TS_CMD_FN(cmd_zrandmember); TS_CMD_FN(cmd_zunion); TS_CMD_FN(cmd_zinter); TS_CMD_FN(cmd_zdiff);
-TS_CMD_FN(cmd_zunionstore); TS_CMD_FN(cmd_zinterstore); TS_CMD_FN(cmd_zdiffstore); TS_CMD_FN(cmd_zintercard);
-TS_CMD_FN(cmd_zscan);
+void cmd_zadd(ts_cmd_ctx *c);
+void cmd_zincrby(ts_cmd_ctx *c);
+void cmd_zrem(ts_cmd_ctx *c);
+void cmd_zcard(ts_cmd_ctx *c);
+void cmd_zscore(ts_cmd_ctx *c);
+void cmd_zmscore(ts_cmd_ctx *c);
+void cmd_zrank(ts_cmd_ctx *c);
+void cmd_zrevrank(ts_cmd_ctx *c);
+void cmd_zcount(ts_cmd_ctx *c);
+void cmd_zlexcount(ts_cmd_ctx *c);
+void cmd_zrange(ts_cmd_ctx *c);
+void cmd_zrangestore(ts_cmd_ctx *c);
+void cmd_zrevrange(ts_cmd_ctx *c);
+void cmd_zrangebyscore(ts_cmd_ctx *c);
+void cmd_zrevrangebyscore(ts_cmd_ctx *c);
+void cmd_zrangebylex(ts_cmd_ctx *c);
+void cmd_zrevrangebylex(ts_cmd_ctx *c);
+void cmd_zremrangebyrank(ts_cmd_ctx *c);
+void cmd_zremrangebyscore(ts_cmd_ctx *c);
+void cmd_zremrangebylex(ts_cmd_ctx *c);
+void cmd_zpopmin(ts_cmd_ctx *c);
+void cmd_zpopmax(ts_cmd_ctx *c);
+void cmd_zmpop(ts_cmd_ctx *c);
+void cmd_zrandmember(ts_cmd_ctx *c);
+void cmd_zunion(ts_cmd_ctx *c);
+void cmd_zinter(ts_cmd_ctx *c);
+void cmd_zdiff(ts_cmd_ctx *c);
+void cmd_zunionstore(ts_cmd_ctx *c);
+void cmd_zinterstore(ts_cmd_ctx *c);
+void cmd_zdiffstore(ts_cmd_ctx *c);
+void cmd_zintercard(ts_cmd_ctx *c);
+void cmd_zscan(ts_cmd_ctx *c);
 
 /* streams.c */
-TS_CMD_FN(cmd_xadd); TS_CMD_FN(cmd_xlen); TS_CMD_FN(cmd_xrange); TS_CMD_FN(cmd_xrevrange); TS_CMD_FN(cmd_xdel);
-TS_CMD_FN(cmd_xtrim); TS_CMD_FN(cmd_xread); TS_CMD_FN(cmd_xgroup_create); TS_CMD_FN(cmd_xgroup_setid);
-TS_CMD_FN(cmd_xgroup_destroy); TS_CMD_FN(cmd_xgroup_createconsumer); TS_CMD_FN(cmd_xgroup_delconsumer);
-TS_CMD_FN(cmd_xgroup_help); TS_CMD_FN(cmd_xack); TS_CMD_FN(cmd_xpending); TS_CMD_FN(cmd_xclaim);
-TS_CMD_FN(cmd_xautoclaim); TS_CMD_FN(cmd_xinfo_stream); TS_CMD_FN(cmd_xinfo_groups); TS_CMD_FN(cmd_xinfo_consumers);
-TS_CMD_FN(cmd_xinfo_help); TS_CMD_FN(cmd_xsetid);
+void cmd_xadd(ts_cmd_ctx *c);
+void cmd_xlen(ts_cmd_ctx *c);
+void cmd_xrange(ts_cmd_ctx *c);
+void cmd_xrevrange(ts_cmd_ctx *c);
+void cmd_xdel(ts_cmd_ctx *c);
+void cmd_xtrim(ts_cmd_ctx *c);
+void cmd_xread(ts_cmd_ctx *c);
+void cmd_xgroup_create(ts_cmd_ctx *c);
+void cmd_xgroup_setid(ts_cmd_ctx *c);
+void cmd_xgroup_destroy(ts_cmd_ctx *c);
+void cmd_xgroup_createconsumer(ts_cmd_ctx *c);
+void cmd_xgroup_delconsumer(ts_cmd_ctx *c);
+void cmd_xgroup_help(ts_cmd_ctx *c);
+void cmd_xack(ts_cmd_ctx *c);
+void cmd_xpending(ts_cmd_ctx *c);
+void cmd_xclaim(ts_cmd_ctx *c);
+void cmd_xautoclaim(ts_cmd_ctx *c);
+void cmd_xinfo_stream(ts_cmd_ctx *c);
+void cmd_xinfo_groups(ts_cmd_ctx *c);
+void cmd_xinfo_consumers(ts_cmd_ctx *c);
+void cmd_xinfo_help(ts_cmd_ctx *c);
+void cmd_xsetid(ts_cmd_ctx *c);
 
 /* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
@@ -74,7 +196,10 @@ extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_
     ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
 
 /* persist_cmds.c */
-TS_CMD_FN(cmd_save); TS_CMD_FN(cmd_bgsave); TS_CMD_FN(cmd_bgrewriteaof); TS_CMD_FN(cmd_lastsave);
+void cmd_save(ts_cmd_ctx *c);
+void cmd_bgsave(ts_cmd_ctx *c);
+void cmd_bgrewriteaof(ts_cmd_ctx *c);
+void cmd_lastsave(ts_cmd_ctx *c);
 
 /* LMPOP/ZMPOP/BLMPOP/BZMPOP: numkeys at numkeys_at, the keys, then w0|w1
  * (LEFT|RIGHT or MIN|MAX), then [COUNT n], checked in Redis 7.0's order
@@ -86,11 +211,40 @@ typedef struct ts_mpop_args {
 } ts_mpop_args;
 bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1, ts_mpop_args *o);
 
+/* HRANDFIELD/ZRANDMEMBER key count [with] (argc >= 3), with WITHVALUES or
+ * WITHSCORES: the count and whether `with` was given, checked in Redis
+ * 7.0's order with its errors (replied here; false then). table.c. */
+bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given);
+
+/* The options of SCAN, SSCAN, HSCAN and ZSCAN from argv[from]: [MATCH
+ * pattern] [COUNT count], and SCAN's [TYPE type] when with_type, checked
+ * as Redis 7.0 does with its errors (replied here; false then). table.c. */
+typedef struct ts_scan_opts {
+    long long count;    /* 10 without COUNT */
+    ts_arg pattern;     /* ptr NULL: no MATCH (or "*"); "" matches only the empty name */
+    ts_arg type;        /* ptr NULL: no TYPE */
+} ts_scan_opts;
+bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o);
+/* The reply of SSCAN, HSCAN and ZSCAN on a missing key: cursor 0, nothing. table.c. */
+void ts_reply_empty_scan(ts_cmd_ctx *c);
+
 /* blocking_cmds.c */
 /* Redis's timeout argument: seconds as a float (BLPOP...) or integer
  * milliseconds (XREAD BLOCK). NULL and *ms = the timeout in ms, or the error
  * text to reply. */
 const char *ts_parse_block_timeout(ts_arg a, bool seconds, int64_t *ms);
-ts_cmd_fn cmd_blpop, cmd_brpop, cmd_blmove, cmd_brpoplpush, cmd_blmpop, cmd_bzpopmin, cmd_bzpopmax, cmd_bzmpop;
+void cmd_blpop(ts_cmd_ctx *c);
+void cmd_brpop(ts_cmd_ctx *c);
+void cmd_blmove(ts_cmd_ctx *c);
+void cmd_brpoplpush(ts_cmd_ctx *c);
+void cmd_blmpop(ts_cmd_ctx *c);
+void cmd_bzpopmin(ts_cmd_ctx *c);
+void cmd_bzpopmax(ts_cmd_ctx *c);
+void cmd_bzmpop(ts_cmd_ctx *c);
+/* The first of the keys argv[from..to) that holds a value of type, for
+ * writing (in a blocking command's serve mode, only the key being served
+ * is tried): its position, with its entry in *e; 0 when no key does, -1
+ * after replying WRONGTYPE. LMPOP, ZMPOP and the blocking pops. */
+int ts_first_key_of_type(ts_cmd_ctx *c, int from, int to, int type, ts_entry **e);
 
 #endif

@@ -120,10 +120,10 @@ static void hset_generic(ts_cmd_ctx *c, bool hmset)
     else ts_reply_int(c->r, created);
 }
 
-TS_CMD_FN(cmd_hset) { hset_generic(c, false); }
-TS_CMD_FN(cmd_hmset) { hset_generic(c, true); }
+void cmd_hset(ts_cmd_ctx *c) { hset_generic(c, false); }
+void cmd_hmset(ts_cmd_ctx *c) { hset_generic(c, true); }
 
-TS_CMD_FN(cmd_hsetnx)
+void cmd_hsetnx(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     hash_ref h;
@@ -140,36 +140,39 @@ TS_CMD_FN(cmd_hsetnx)
 
 /* ---------- reads of single fields ---------- */
 
-TS_CMD_FN(cmd_hget)
+/* Field f of the hash at e (NULL: no key) in *v, a listpack integer being
+ * formatted in buf; false when there is no such field. */
+static bool entry_field(const ts_entry *e, ts_arg f, char buf[TS_HOBJ_NUMBUF], ts_hobj_str *v)
+{
+    return e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), f.ptr, f.len, buf, v);
+}
+
+/* Replies the value of field f of the hash at e (NULL: no key), nil when absent. */
+static void reply_field(ts_cmd_ctx *c, const ts_entry *e, ts_arg f)
+{
+    char buf[TS_HOBJ_NUMBUF];
+    ts_hobj_str v;
+    if (entry_field(e, f, buf, &v)) ts_reply_bulk(c->r, v.p, v.n);
+    else ts_reply_null(c->r);
+}
+
+void cmd_hget(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
-    if (wrong) return;
-    char buf[TS_HOBJ_NUMBUF];
-    ts_hobj_str v;
-    if (e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[2].ptr, c->argv[2].len, buf, &v))
-        ts_reply_bulk(c->r, v.p, v.n);
-    else
-        ts_reply_null(c->r);
+    if (!wrong) reply_field(c, e, c->argv[2]);
 }
 
-TS_CMD_FN(cmd_hmget)
+void cmd_hmget(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;
     ts_reply_array(c->r, c->argc - 2);
-    for (int i = 2; i < c->argc; i++) {
-        char buf[TS_HOBJ_NUMBUF];
-        ts_hobj_str v;
-        if (e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[i].ptr, c->argv[i].len, buf, &v))
-            ts_reply_bulk(c->r, v.p, v.n);
-        else
-            ts_reply_null(c->r);
-    }
+    for (int i = 2; i < c->argc; i++) reply_field(c, e, c->argv[i]);
 }
 
-TS_CMD_FN(cmd_hlen)
+void cmd_hlen(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -177,18 +180,18 @@ TS_CMD_FN(cmd_hlen)
     ts_reply_int(c->r, e ? (long long)ts_hobj_len(ts_entry_obj(e), ts_entry_enc(e)) : 0);
 }
 
-TS_CMD_FN(cmd_hstrlen)
+void cmd_hstrlen(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;
     char buf[TS_HOBJ_NUMBUF];
     ts_hobj_str v;
-    bool found = e && ts_hobj_get(ts_entry_obj(e), ts_entry_enc(e), c->argv[2].ptr, c->argv[2].len, buf, &v);
+    bool found = entry_field(e, c->argv[2], buf, &v);
     ts_reply_int(c->r, found ? (long long)v.n : 0);
 }
 
-TS_CMD_FN(cmd_hexists)
+void cmd_hexists(ts_cmd_ctx *c)
 {
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
@@ -198,7 +201,7 @@ TS_CMD_FN(cmd_hexists)
 
 /* ---------- HDEL ---------- */
 
-TS_CMD_FN(cmd_hdel)
+void cmd_hdel(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     hash_ref h;
@@ -245,13 +248,13 @@ static void getall_generic(ts_cmd_ctx *c, int want)
     ts_hobj_foreach(ts_entry_obj(e), ts_entry_enc(e), getall_cb, &x);
 }
 
-TS_CMD_FN(cmd_hkeys) { getall_generic(c, WANT_KEYS); }
-TS_CMD_FN(cmd_hvals) { getall_generic(c, WANT_VALUES); }
-TS_CMD_FN(cmd_hgetall) { getall_generic(c, WANT_KEYS | WANT_VALUES); }
+void cmd_hkeys(ts_cmd_ctx *c) { getall_generic(c, WANT_KEYS); }
+void cmd_hvals(ts_cmd_ctx *c) { getall_generic(c, WANT_VALUES); }
+void cmd_hgetall(ts_cmd_ctx *c) { getall_generic(c, WANT_KEYS | WANT_VALUES); }
 
 /* ---------- HINCRBY / HINCRBYFLOAT ---------- */
 
-TS_CMD_FN(cmd_hincrby)
+void cmd_hincrby(ts_cmd_ctx *c)
 {
     long long incr, value = 0;
     if (!ts_arg_to_ll(c->argv[3], &incr)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
@@ -276,7 +279,7 @@ TS_CMD_FN(cmd_hincrby)
     ts_reply_int(c->r, value);
 }
 
-TS_CMD_FN(cmd_hincrbyfloat)
+void cmd_hincrbyfloat(ts_cmd_ctx *c)
 {
     long double incr, value = 0;
     if (!ts_str_to_ld(c->argv[3].ptr, c->argv[3].len, &incr)) { ts_reply_error(c->r, TS_ERR_NOT_FLOAT); return; }
@@ -354,28 +357,12 @@ static void hrandfield_count(ts_cmd_ctx *c, long long l, bool withvalues)
     free(numbufs);
 }
 
-TS_CMD_FN(cmd_hrandfield)
+void cmd_hrandfield(ts_cmd_ctx *c)
 {
     if (c->argc >= 3) {
         long long l;
-        if (!ts_arg_to_ll(c->argv[2], &l)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
-        if (l < -LLONG_MAX) {
-            ts_reply_error(c->r, "ERR value is out of range, value must between -9223372036854775807 and "
-                                 "9223372036854775807");
-            return;
-        }
-        bool withvalues = false;
-        if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], "withvalues"))) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        if (c->argc == 4) {
-            withvalues = true;
-            if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) {
-                ts_reply_error(c->r, "ERR value is out of range");
-                return;
-            }
-        }
+        bool withvalues;
+        if (!ts_parse_rand_count(c, "withvalues", &l, &withvalues)) return;
         hrandfield_count(c, l, withvalues);
         return;
     }
@@ -393,15 +380,14 @@ TS_CMD_FN(cmd_hrandfield)
 
 typedef struct hscan_ctx {
     ts_reply *r;
-    ts_arg pattern; /* len 0: everything */
-    bool use_pattern;
+    ts_arg pattern; /* ptr NULL: everything */
     long n;
 } hscan_ctx;
 
 static void hscan_cb(void *ctx, ts_hobj_str f, ts_hobj_str v)
 {
     hscan_ctx *x = ctx;
-    if (x->use_pattern && !ts_glob_match(x->pattern.ptr, x->pattern.len, f.p, f.n, false)) return;
+    if (x->pattern.ptr && !ts_glob_match(x->pattern.ptr, x->pattern.len, f.p, f.n, false)) return;
     ts_reply_bulk(x->r, f.p, f.n);
     ts_reply_bulk(x->r, v.p, v.n);
     x->n += 2;
@@ -424,34 +410,17 @@ static void hscan_collect_cb(void *ctx, ts_hobj_str f, ts_hobj_str v)
     x->n++;
 }
 
-TS_CMD_FN(cmd_hscan)
+void cmd_hscan(ts_cmd_ctx *c)
 {
     uint64_t cursor;
     if (!ts_arg_to_cursor(c->argv[2], &cursor)) { ts_reply_error(c->r, "ERR invalid cursor"); return; }
     bool wrong;
     ts_entry *e = hash_read(c, c->argv[1], &wrong);
     if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, "0", 1);
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    long long count = 10;
-    hscan_ctx x = {.r = c->r};
-    for (int i = 3; i < c->argc; i += 2) {
-        bool has_val = i + 1 < c->argc;
-        if (ts_arg_eq(c->argv[i], "count") && has_val) {
-            if (!ts_arg_to_ll(c->argv[i + 1], &count)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
-            if (count < 1) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-        } else if (ts_arg_eq(c->argv[i], "match") && has_val) {
-            x.pattern = c->argv[i + 1];
-            x.use_pattern = !(x.pattern.len == 1 && x.pattern.ptr[0] == '*');
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
+    if (!e) { ts_reply_empty_scan(c); return; }
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 3, false, &o)) return;
+    hscan_ctx x = {.r = c->r, .pattern = o.pattern};
     void *obj = ts_entry_obj(e);
     int enc = ts_entry_enc(e);
     ts_reply_array(c->r, 2);
@@ -469,7 +438,7 @@ TS_CMD_FN(cmd_hscan)
      * COUNT 20 and 100 on a 1000-field hash give 20 and 100 fields, like
      * ZSCAN's members). */
     hscan_collect col = {0};
-    uint64_t next = ts_hobj_scan(obj, enc, cursor, (size_t)count, hscan_collect_cb, &col);
+    uint64_t next = ts_hobj_scan(obj, enc, cursor, (size_t)o.count, hscan_collect_cb, &col);
     char cbuf[24];
     int cn = snprintf(cbuf, sizeof cbuf, "%llu", (unsigned long long)next);
     ts_reply_bulk(c->r, cbuf, (size_t)cn);

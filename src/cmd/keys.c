@@ -105,50 +105,6 @@ void cmd_type(ts_cmd_ctx *c)
 
 /* ---------- SCAN cursor [MATCH pattern] [COUNT n] [TYPE type] ---------- */
 
-typedef struct scan_opts {
-    uint64_t cursor;
-    long long count;
-    ts_arg pattern;     /* ptr NULL: no MATCH (or "*"); "" matches only the empty key */
-    ts_arg type;        /* ptr NULL: no TYPE */
-} scan_opts;
-
-static bool scan_parse(ts_cmd_ctx *c, scan_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->count = 10;
-    if (!ts_arg_to_cursor(c->argv[1], &o->cursor)) {
-        ts_reply_error(c->r, "ERR invalid cursor");
-        return false;
-    }
-    for (int i = 2; i < c->argc; i += 2) {
-        ts_arg opt = c->argv[i];
-        if (i + 1 >= c->argc) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return false;
-        }
-        ts_arg val = c->argv[i + 1];
-        if (ts_arg_eq(opt, "count")) {
-            if (!ts_arg_to_ll(val, &o->count)) {
-                ts_reply_error(c->r, TS_ERR_NOT_INT);
-                return false;
-            }
-            if (o->count < 1) {
-                ts_reply_error(c->r, TS_ERR_SYNTAX);
-                return false;
-            }
-        } else if (ts_arg_eq(opt, "match")) {
-            bool all = val.len == 1 && val.ptr[0] == '*';
-            o->pattern = all ? (ts_arg){NULL, 0} : val;
-        } else if (ts_arg_eq(opt, "type")) {
-            o->type = val;
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return false;
-        }
-    }
-    return true;
-}
-
 typedef struct scan_found {
     ts_arg pattern;
     ts_entry **e;
@@ -192,11 +148,16 @@ static void scan_filter(ts_cmd_ctx *c, scan_found *x, ts_arg type)
 
 void cmd_scan(ts_cmd_ctx *c)
 {
-    scan_opts o;
-    if (!scan_parse(c, &o)) return;
+    uint64_t cursor;
+    if (!ts_arg_to_cursor(c->argv[1], &cursor)) {
+        ts_reply_error(c->r, "ERR invalid cursor");
+        return;
+    }
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 2, true, &o)) return;
     unsigned shard = c->shard->id, nshards = c->engine->router->nshards;
     scan_found x = {.pattern = o.pattern};
-    uint64_t next = ts_table_scan(ts_db_table(&c->ex), o.cursor >> 8, (size_t)o.count, scan_cb, &x);
+    uint64_t next = ts_table_scan(ts_db_table(&c->ex), cursor >> 8, (size_t)o.count, scan_cb, &x);
     uint64_t out = next != 0 ? (next << 8) | shard : shard + 1 < nshards ? shard + 1 : 0;
     scan_filter(c, &x, o.type);
 

@@ -57,6 +57,43 @@ static void drop_if_empty(ts_cmd_ctx *c, ts_entry *e)
     if (list_of(e)->count == 0) ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
 
+/* What a command replies when its key is missing. */
+enum { MISSING_NIL, MISSING_ZERO, MISSING_EMPTY, MISSING_NIL_ARRAY, MISSING_OK, MISSING_NO_KEY };
+
+/* Redis's lookupKey{Read,Write}OrReply + checkType for the list at argv[1]:
+ * its entry; NULL after replying WRONGTYPE or, for a missing key, the
+ * `missing` reply. */
+static ts_entry *list_or_reply(ts_cmd_ctx *c, bool write, int missing)
+{
+    bool wrong;
+    ts_arg key = c->argv[1];
+    ts_entry *e = write ? ts_db_lookup_write_type(&c->ex, key, TS_TYPE_LIST, &wrong)
+                        : ts_db_lookup_read_type(&c->ex, key, TS_TYPE_LIST, &wrong);
+    if (wrong) return NULL;
+    if (e) return e;
+    switch (missing) {
+    case MISSING_NIL: ts_reply_null(c->r); break;
+    case MISSING_ZERO: ts_reply_int(c->r, 0); break;
+    case MISSING_EMPTY: ts_reply_array(c->r, 0); break;
+    case MISSING_NIL_ARRAY: ts_reply_null_array(c->r); break;
+    case MISSING_OK: ts_reply_ok(c->r); break;
+    default: ts_reply_error(c->r, TS_ERR_NO_KEY); break;
+    }
+    return NULL;
+}
+
+/* LRANGE's and LTRIM's start and end over llen elements, as Redis clips
+ * them (negative indexes count from the end); false when the range is empty. */
+static bool list_range(long long llen, long long *start, long long *end)
+{
+    if (*start < 0) *start += llen;
+    if (*end < 0) *end += llen;
+    if (*start < 0) *start = 0;
+    if (*start > *end || *start >= llen) return false;
+    if (*end >= llen) *end = llen - 1;
+    return true;
+}
+
 /* ---------- LPUSH / RPUSH / LPUSHX / RPUSHX ---------- */
 
 static void push_generic(ts_cmd_ctx *c, int where, bool xx)
@@ -97,14 +134,8 @@ static void pop_generic(ts_cmd_ctx *c, int where)
         ts_reply_error(c->r, ERR_MUST_POSITIVE);
         return;
     }
-    bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) {
-        if (has_count) ts_reply_null_array(c->r);
-        else ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = list_or_reply(c, true, has_count ? MISSING_NIL_ARRAY : MISSING_NIL);
+    if (!e) return;
     if (has_count && count == 0) {
         ts_reply_array(c->r, 0);
         return;
@@ -127,10 +158,8 @@ void cmd_llen(ts_cmd_ctx *c)
 
 void cmd_lindex(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_null(c->r); return; }
+    ts_entry *e = list_or_reply(c, false, MISSING_NIL);
+    if (!e) return;
     long long index;
     if (!parse_long(c, c->argv[2], &index)) return;
     ts_lp_val v;
@@ -146,17 +175,10 @@ void cmd_lrange(ts_cmd_ctx *c)
 {
     long long start, end;
     if (!parse_long(c, c->argv[2], &start) || !parse_long(c, c->argv[3], &end)) return;
-    bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_array(c->r, 0); return; }
+    ts_entry *e = list_or_reply(c, false, MISSING_EMPTY);
+    if (!e) return;
     ts_quicklist *ql = list_of(e);
-    long long llen = (long long)ql->count;
-    if (start < 0) start += llen;
-    if (end < 0) end += llen;
-    if (start < 0) start = 0;
-    if (start > end || start >= llen) { ts_reply_array(c->r, 0); return; }
-    if (end >= llen) end = llen - 1;
+    if (!list_range((long long)ql->count, &start, &end)) { ts_reply_array(c->r, 0); return; }
     long long n = end - start + 1;
     ts_reply_array(c->r, (long)n);
     ts_ql_iter it;
@@ -170,10 +192,8 @@ void cmd_lrange(ts_cmd_ctx *c)
 
 void cmd_lset(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    ts_entry *e = list_or_reply(c, true, MISSING_NO_KEY);
+    if (!e) return;
     long long index;
     if (!parse_long(c, c->argv[2], &index)) return;
     ts_quicklist *ql = list_of(e);
@@ -191,10 +211,8 @@ void cmd_linsert(ts_cmd_ctx *c)
     if (ts_arg_eq(c->argv[2], "after")) where = TS_LP_AFTER;
     else if (ts_arg_eq(c->argv[2], "before")) where = TS_LP_BEFORE;
     else { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-    bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_int(c->r, 0); return; }
+    ts_entry *e = list_or_reply(c, true, MISSING_ZERO);
+    if (!e) return;
     ts_quicklist *ql = list_of(e);
     ts_ql_iter it;
     ts_lp_val v;
@@ -216,10 +234,8 @@ void cmd_lrem(ts_cmd_ctx *c)
 {
     long long toremove;
     if (!parse_long(c, c->argv[2], &toremove)) return;
-    bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_int(c->r, 0); return; }
+    ts_entry *e = list_or_reply(c, true, MISSING_ZERO);
+    if (!e) return;
     ts_quicklist *ql = list_of(e);
     ts_ql_iter it;
     ts_lp_val v;
@@ -245,22 +261,16 @@ void cmd_ltrim(ts_cmd_ctx *c)
 {
     long long start, end;
     if (!parse_long(c, c->argv[2], &start) || !parse_long(c, c->argv[3], &end)) return;
-    bool wrong;
-    ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) { ts_reply_ok(c->r); return; }
+    ts_entry *e = list_or_reply(c, true, MISSING_OK);
+    if (!e) return;
     ts_quicklist *ql = list_of(e);
     long long llen = (long long)ql->count, ltrim, rtrim;
-    if (start < 0) start += llen;
-    if (end < 0) end += llen;
-    if (start < 0) start = 0;
-    if (start > end || start >= llen) {
-        ltrim = llen;
-        rtrim = 0;
-    } else {
-        if (end >= llen) end = llen - 1;
+    if (list_range(llen, &start, &end)) {
         ltrim = start;
         rtrim = llen - end - 1;
+    } else {
+        ltrim = llen;
+        rtrim = 0;
     }
     if (ltrim) ts_ql_del_range(ql, 0, (size_t)ltrim);
     if (rtrim) ts_ql_del_range(ql, (long)(ql->count - (size_t)rtrim), (size_t)rtrim);
@@ -298,14 +308,8 @@ void cmd_lpos(ts_cmd_ctx *c)
             return;
         }
     }
-    bool wrong;
-    ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!e) {
-        if (count != -1) ts_reply_array(c->r, 0);
-        else ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = list_or_reply(c, false, count != -1 ? MISSING_EMPTY : MISSING_NIL);
+    if (!e) return;
     ts_quicklist *ql = list_of(e);
     int dir = TS_QL_TAIL;
     /* A negative rank searches from the tail; LLONG_MIN (whose negation
@@ -350,10 +354,8 @@ void cmd_lpos(ts_cmd_ctx *c)
 
 static void move_generic(ts_cmd_ctx *c, int from, int to)
 {
-    bool wrong;
-    ts_entry *se = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
-    if (wrong) return;
-    if (!se) { ts_reply_null(c->r); return; }
+    ts_entry *se = list_or_reply(c, true, MISSING_NIL);
+    if (!se) return;
     ts_list_move(&c->ex, c->argv[1], se, c->argv[2], from, to);
 }
 
@@ -375,16 +377,11 @@ void cmd_lmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
     if (!ts_parse_mpop(c, 1, "left", "right", &o)) return;
-    int where = o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD;
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        bool wrong;
-        ts_entry *e = ts_db_lookup_write_type(&c->ex, c->argv[k], TS_TYPE_LIST, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
-        ts_list_pop_reply(&c->ex, c->argv[k], e, where, o.count, false);
-        return;
-    }
-    ts_reply_null_array(c->r);
+    ts_entry *e;
+    int k = ts_first_key_of_type(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_LIST, &e);
+    if (k < 0) return;
+    if (k == 0) { ts_reply_null_array(c->r); return; }
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, c->argv[k].ptr, c->argv[k].len);
+    ts_list_pop_reply(&c->ex, c->argv[k], e, o.second_word ? TS_LIST_TAIL : TS_LIST_HEAD, o.count, false);
 }

@@ -628,33 +628,14 @@ void cmd_sscan(ts_cmd_ctx *c)
     bool wrong;
     ts_entry *e = ts_db_lookup_read_type(&c->ex, c->argv[1], TS_TYPE_SET, &wrong);
     if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, "0", 1);
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    long long count = 10;
-    scan_walk w = {{0}, {NULL, 0}};
-    for (int i = 3; i < c->argc; i++) {
-        bool has_val = i + 1 < c->argc;
-        if (ts_arg_eq(c->argv[i], "count") && has_val) {
-            if (!ts_arg_to_ll(c->argv[i + 1], &count)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return; }
-            if (count < 1) { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
-            i++;
-        } else if (ts_arg_eq(c->argv[i], "match") && has_val) {
-            ts_arg pat = c->argv[i + 1];
-            w.pattern = pat.len == 1 && pat.ptr[0] == '*' ? (ts_arg){NULL, 0} : pat;
-            i++;
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
+    if (!e) { ts_reply_empty_scan(c); return; }
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 3, false, &o)) return;
+    scan_walk w = {{0}, o.pattern};
     setv s = setv_of(e);
     /* An intset is small by definition: all of it at once, cursor 0, like
      * Redis (whatever cursor was given). */
-    uint64_t next = ts_set_scan(s.obj, s.enc, cursor, (size_t)count, scan_member, &w);
+    uint64_t next = ts_set_scan(s.obj, s.enc, cursor, (size_t)o.count, scan_member, &w);
     char num[24];
     int len = snprintf(num, sizeof num, "%llu", (unsigned long long)next);
     ts_reply_array(c->r, 2);

@@ -337,6 +337,23 @@ typedef struct trim_args {
     ts_stream_id id;
 } trim_args;
 
+/* MAXLEN or MINID at argv[*i], more arguments following: refuses a second
+ * strategy, then takes an optional "~" (approximate) or "=" after it, *i
+ * moving onto it, so that argv[*i + 1] is the threshold. False after
+ * replying the error. */
+static bool parse_trim_strategy(ts_cmd_ctx *c, trim_args *a, int *i, int more)
+{
+    if (a->strategy != TRIM_NONE) {
+        ts_reply_error(c->r, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
+        return false;
+    }
+    a->approx = false;
+    ts_arg nx = c->argv[*i + 1];
+    if (more >= 2 && nx.len == 1 && nx.ptr[0] == '~') { a->approx = true; (*i)++; }
+    else if (more >= 2 && nx.len == 1 && nx.ptr[0] == '=') (*i)++;
+    return true;
+}
+
 /* Redis's streamParseAddOrTrimArgsOrReply. Returns the position of XADD's
  * ID argument (or argc), -1 after replying an error. */
 static int parse_add_trim(ts_cmd_ctx *c, trim_args *a, bool xadd)
@@ -349,27 +366,13 @@ static int parse_add_trim(ts_cmd_ctx *c, trim_args *a, bool xadd)
         ts_arg o = c->argv[i];
         if (xadd && o.len == 1 && o.ptr[0] == '*') break;
         if (ts_arg_eq(o, "maxlen") && more) {
-            if (a->strategy != TRIM_NONE) {
-                ts_reply_error(c->r, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
-                return -1;
-            }
-            a->approx = false;
-            ts_arg nx = c->argv[i + 1];
-            if (more >= 2 && nx.len == 1 && nx.ptr[0] == '~') { a->approx = true; i++; }
-            else if (more >= 2 && nx.len == 1 && nx.ptr[0] == '=') i++;
+            if (!parse_trim_strategy(c, a, &i, more)) return -1;
             if (!ts_arg_to_ll(c->argv[i + 1], &a->maxlen)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return -1; }
             if (a->maxlen < 0) { ts_reply_error(c->r, "ERR The MAXLEN argument must be >= 0."); return -1; }
             i++;
             a->strategy = TRIM_MAXLEN;
         } else if (ts_arg_eq(o, "minid") && more) {
-            if (a->strategy != TRIM_NONE) {
-                ts_reply_error(c->r, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
-                return -1;
-            }
-            a->approx = false;
-            ts_arg nx = c->argv[i + 1];
-            if (more >= 2 && nx.len == 1 && nx.ptr[0] == '~') { a->approx = true; i++; }
-            else if (more >= 2 && nx.len == 1 && nx.ptr[0] == '=') i++;
+            if (!parse_trim_strategy(c, a, &i, more)) return -1;
             if (!parse_id(c->argv[i + 1], &a->minid, 0, true, NULL)) { ts_reply_error(c->r, ERR_BAD_ID); return -1; }
             i++;
             a->strategy = TRIM_MINID;
@@ -532,17 +535,29 @@ void cmd_xlen(ts_cmd_ctx *c)
     ts_reply_int(c->r, s ? (long long)s->length : 0);
 }
 
-/* The ids argv[from..] (XDEL, XACK): all must parse (explicit ids, no
- * "*" or "-"/"+"), else Redis's error is replied and false returned. */
-static bool parse_id_list(ts_cmd_ctx *c, int from, ts_stream_id *ids)
+enum { ID_LIST_INLINE = 16 };
+
+/* The ids argv[from..] (XDEL, XACK), in buf when they fit, else in an
+ * allocation (free_id_list releases either). All must parse (explicit ids,
+ * no "*" or "-"/"+"), else Redis's error is replied and NULL returned. */
+static ts_stream_id *parse_id_list(ts_cmd_ctx *c, int from, ts_stream_id buf[ID_LIST_INLINE])
 {
+    int n = c->argc - from;
+    ts_stream_id *ids = n > ID_LIST_INLINE ? ts_malloc(sizeof(*ids) * (size_t)n) : buf;
     for (int j = from; j < c->argc; j++) {
         if (!parse_id(c->argv[j], &ids[j - from], 0, true, NULL)) {
             ts_reply_error(c->r, ERR_BAD_ID);
-            return false;
+            if (ids != buf) free(ids);
+            return NULL;
         }
     }
-    return true;
+    return ids;
+}
+
+/* Releases the ids parse_id_list returned (given the same buf). */
+static void free_id_list(ts_stream_id *ids, const ts_stream_id *buf)
+{
+    if (ids != buf) free(ids);
 }
 
 void cmd_xdel(ts_cmd_ctx *c)
@@ -552,9 +567,9 @@ void cmd_xdel(ts_cmd_ctx *c)
     if (wt) return;
     if (!s) { ts_reply_int(c->r, 0); return; }
     int n = c->argc - 2;
-    ts_stream_id idbuf[16];
-    ts_stream_id *ids = n > 16 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
-    if (!parse_id_list(c, 2, ids)) goto out;
+    ts_stream_id idbuf[ID_LIST_INLINE];
+    ts_stream_id *ids = parse_id_list(c, 2, idbuf);
+    if (!ids) return;
     long long deleted = 0;
     bool first = false;
     for (int j = 0; j < n; j++) {
@@ -568,8 +583,7 @@ void cmd_xdel(ts_cmd_ctx *c)
         else if (first && !ts_stream_edge_id(s, false, &s->first_id)) s->first_id = ID_MAX;
     }
     ts_reply_int(c->r, deleted);
-out:
-    if (ids != idbuf) free(ids);
+    free_id_list(ids, idbuf);
 }
 
 static bool last_valid_id(const ts_stream *s, ts_stream_id *out);
@@ -951,13 +965,22 @@ static void subcommand_syntax(ts_cmd_ctx *c, const char *container)
                     ARGF(c->argv[1]), container);
 }
 
+/* What the XGROUP subcommands share: the stream (NULL only for CREATE
+ * with MKSTREAM), the group (NULL when there is none by that name), and the
+ * options of CREATE and SETID. */
+typedef struct xgroup_args {
+    ts_stream *s;
+    ts_stream_cg *g;
+    bool mkstream;
+    long long entries_read;
+} xgroup_args;
+
 /* The common prelude of XGROUP subcommands: options of CREATE, the key,
  * the group. Returns false after replying. */
-static bool xgroup_prelude(ts_cmd_ctx *c, ts_stream **sp, ts_stream_cg **gp, bool *mkstream, long long *er,
-                           bool need_group)
+static bool xgroup_prelude(ts_cmd_ctx *c, xgroup_args *a, bool need_group)
 {
-    *mkstream = false;
-    *er = TS_STREAM_READ_INVALID;
+    a->mkstream = false;
+    a->entries_read = TS_STREAM_READ_INVALID;
     bool create = ts_arg_eq(c->argv[1], "create");
     if (ts_arg_eq(c->argv[1], "setid") && c->argc > 5) {
         /* Like Redis 7.0: SETID's option is checked before the key is. */
@@ -965,15 +988,15 @@ static bool xgroup_prelude(ts_cmd_ctx *c, ts_stream **sp, ts_stream_cg **gp, boo
             subcommand_syntax(c, "XGROUP");
             return false;
         }
-        if (!parse_entries_read(c, c->argv[6], er)) return false;
+        if (!parse_entries_read(c, c->argv[6], &a->entries_read)) return false;
     }
     if (create && c->argc >= 5) {
         for (int i = 5; i < c->argc;) {
             if (ts_arg_eq(c->argv[i], "mkstream")) {
-                *mkstream = true;
+                a->mkstream = true;
                 i++;
             } else if (ts_arg_eq(c->argv[i], "entriesread") && i + 1 < c->argc) {
-                if (!parse_entries_read(c, c->argv[i + 1], er)) return false;
+                if (!parse_entries_read(c, c->argv[i + 1], &a->entries_read)) return false;
                 i += 2;
             } else {
                 subcommand_syntax(c, "XGROUP");
@@ -984,7 +1007,7 @@ static bool xgroup_prelude(ts_cmd_ctx *c, ts_stream **sp, ts_stream_cg **gp, boo
     bool wt;
     ts_stream *s = stream_write(c, c->argv[2], &wt);
     if (wt) return false;
-    if (!s && !(create && *mkstream)) { ts_reply_error(c->r, ERR_NEED_KEY); return false; }
+    if (!s && !(create && a->mkstream)) { ts_reply_error(c->r, ERR_NEED_KEY); return false; }
     ts_arg gn = c->argv[3];
     ts_stream_cg *g = s ? ts_stream_cg_find(s, gn.ptr, gn.len) : NULL;
     if (!g && need_group) {
@@ -992,64 +1015,55 @@ static bool xgroup_prelude(ts_cmd_ctx *c, ts_stream **sp, ts_stream_cg **gp, boo
                         ARGF(c->argv[2]));
         return false;
     }
-    *sp = s;
-    *gp = g;
+    a->s = s;
+    a->g = g;
     return true;
 }
 
 void cmd_xgroup_create(ts_cmd_ctx *c)
 {
-    ts_stream *s;
-    ts_stream_cg *g;
-    bool mk;
-    long long er;
-    if (!xgroup_prelude(c, &s, &g, &mk, &er, false)) return;
+    xgroup_args a;
+    if (!xgroup_prelude(c, &a, false)) return;
     if (c->argc > 8) { subcommand_syntax(c, "XGROUP"); return; }
     ts_stream_id id;
     ts_arg ida = c->argv[4];
     if (ida.len == 1 && ida.ptr[0] == '$') {
-        id = s ? s->last_id : (ts_stream_id){0, 0};
+        id = a.s ? a.s->last_id : (ts_stream_id){0, 0};
     } else if (!parse_id(ida, &id, 0, true, NULL)) {
         ts_reply_error(c->r, ERR_BAD_ID);
         return;
     }
-    if (!s) {
-        s = ts_stream_new();
-        ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_STREAM, TS_ENC_STREAM, s);
+    if (!a.s) {
+        a.s = ts_stream_new();
+        ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_STREAM, TS_ENC_STREAM, a.s);
     }
-    if (ts_stream_cg_create(s, c->argv[3].ptr, c->argv[3].len, &id, er)) ts_reply_ok(c->r);
+    if (ts_stream_cg_create(a.s, c->argv[3].ptr, c->argv[3].len, &id, a.entries_read)) ts_reply_ok(c->r);
     else ts_reply_error(c->r, "BUSYGROUP Consumer Group name already exists");
 }
 
 void cmd_xgroup_setid(ts_cmd_ctx *c)
 {
-    ts_stream *s;
-    ts_stream_cg *g;
-    bool mk;
-    long long er;
-    if (!xgroup_prelude(c, &s, &g, &mk, &er, true)) return;
+    xgroup_args a;
+    if (!xgroup_prelude(c, &a, true)) return;
     ts_stream_id id;
     ts_arg ida = c->argv[4];
     if (ida.len == 1 && ida.ptr[0] == '$') {
-        id = s->last_id;
+        id = a.s->last_id;
     } else if (!parse_id(ida, &id, 0, false, NULL)) {
         ts_reply_error(c->r, ERR_BAD_ID);
         return;
     }
-    g->last_id = id;
-    g->entries_read = er;
+    a.g->last_id = id;
+    a.g->entries_read = a.entries_read;
     ts_reply_ok(c->r);
 }
 
 void cmd_xgroup_destroy(ts_cmd_ctx *c)
 {
-    ts_stream *s;
-    ts_stream_cg *g;
-    bool mk;
-    long long er;
-    if (!xgroup_prelude(c, &s, &g, &mk, &er, false)) return;
-    if (g) {
-        ts_stream_cg_destroy(s, c->argv[3].ptr, c->argv[3].len);
+    xgroup_args a;
+    if (!xgroup_prelude(c, &a, false)) return;
+    if (a.g) {
+        ts_stream_cg_destroy(a.s, c->argv[3].ptr, c->argv[3].len);
         ts_reply_int(c->r, 1);
         /* Clients blocked on the group get their NOGROUP error. */
         ts_db_signal_ready(&c->ex, c->argv[2]);
@@ -1060,24 +1074,18 @@ void cmd_xgroup_destroy(ts_cmd_ctx *c)
 
 void cmd_xgroup_createconsumer(ts_cmd_ctx *c)
 {
-    ts_stream *s;
-    ts_stream_cg *g;
-    bool mk;
-    long long er;
-    if (!xgroup_prelude(c, &s, &g, &mk, &er, true)) return;
+    xgroup_args a;
+    if (!xgroup_prelude(c, &a, true)) return;
     bool created;
-    ts_stream_consumer_get(g, c->argv[4].ptr, c->argv[4].len, stamp_clock(c), &created);
+    ts_stream_consumer_get(a.g, c->argv[4].ptr, c->argv[4].len, stamp_clock(c), &created);
     ts_reply_int(c->r, created);
 }
 
 void cmd_xgroup_delconsumer(ts_cmd_ctx *c)
 {
-    ts_stream *s;
-    ts_stream_cg *g;
-    bool mk;
-    long long er;
-    if (!xgroup_prelude(c, &s, &g, &mk, &er, true)) return;
-    ts_reply_int(c->r, (long long)ts_stream_consumer_delete(g, c->argv[4].ptr, c->argv[4].len));
+    xgroup_args a;
+    if (!xgroup_prelude(c, &a, true)) return;
+    ts_reply_int(c->r, (long long)ts_stream_consumer_delete(a.g, c->argv[4].ptr, c->argv[4].len));
 }
 
 static void reply_help(ts_cmd_ctx *c, const char *const *lines, size_t n)
@@ -1136,14 +1144,13 @@ void cmd_xack(ts_cmd_ctx *c)
     ts_stream_cg *g = s ? ts_stream_cg_find(s, c->argv[2].ptr, c->argv[2].len) : NULL;
     if (!g) { ts_reply_int(c->r, 0); return; }
     int n = c->argc - 3;
-    ts_stream_id idbuf[16];
-    ts_stream_id *ids = n > 16 ? ts_malloc(sizeof(*ids) * (size_t)n) : idbuf;
-    if (!parse_id_list(c, 3, ids)) goto out;
+    ts_stream_id idbuf[ID_LIST_INLINE];
+    ts_stream_id *ids = parse_id_list(c, 3, idbuf);
+    if (!ids) return;
     long long acked = 0;
     for (int j = 0; j < n; j++) acked += ts_stream_cg_ack(g, &ids[j]);
     ts_reply_int(c->r, acked);
-out:
-    if (ids != idbuf) free(ids);
+    free_id_list(ids, idbuf);
 }
 
 void cmd_xpending(ts_cmd_ctx *c)
@@ -1427,12 +1434,40 @@ static void reply_entries_read(ts_cmd_ctx *c, const ts_stream_cg *g)
  * the count a rax holding these keys would roughly have. */
 static long long rax_nodes_estimate(const ts_stream *s) { return s->nnodes ? (long long)s->nnodes + 1 : 1; }
 
-void cmd_xinfo_stream(ts_cmd_ctx *c)
+/* XINFO STREAM FULL's "pel-count" and "pending" of a group's or a
+ * consumer's PEL: its first count entries (0: all), each [id, consumer
+ * name (group PELs only), delivery time, delivery count]. */
+static void reply_full_pel(ts_cmd_ctx *c, const ts_stream_pel *pel, long long count, bool group)
+{
+    ts_reply_cstr(c->r, "pel-count");
+    ts_reply_int(c->r, (long long)pel->n);
+    ts_reply_cstr(c->r, "pending");
+    size_t n = count && pel->n > (size_t)count ? (size_t)count : pel->n;
+    ts_reply_array(c->r, (long)n);
+    for (size_t i = 0; i < n; i++) {
+        const ts_stream_nack *nk = pel->v[i];
+        ts_reply_array(c->r, group ? 4 : 3);
+        reply_id(c->r, &nk->id);
+        if (group) ts_reply_bulk(c->r, nk->consumer->name, nk->consumer->name_len);
+        ts_reply_int(c->r, nk->delivery_time);
+        ts_reply_int(c->r, (long long)nk->delivery_count);
+    }
+}
+
+/* The stream at XINFO's key (argv[2]); NULL after replying WRONGTYPE or,
+ * for a missing key, Redis's "no such key". */
+static ts_stream *xinfo_stream(ts_cmd_ctx *c)
 {
     bool wt;
     ts_stream *s = stream_read(c, c->argv[2], &wt);
-    if (wt) return;
-    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    if (!s && !wt) ts_reply_error(c->r, TS_ERR_NO_KEY);
+    return s;
+}
+
+void cmd_xinfo_stream(ts_cmd_ctx *c)
+{
+    ts_stream *s = xinfo_stream(c);
+    if (!s) return;
     bool full = false;
     long long count = 10;
     int optc = c->argc - 3;
@@ -1484,19 +1519,7 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
         reply_entries_read(c, g);
         ts_reply_cstr(c->r, "lag");
         reply_lag(c, s, g);
-        ts_reply_cstr(c->r, "pel-count");
-        ts_reply_int(c->r, (long long)g->pel.n);
-        ts_reply_cstr(c->r, "pending");
-        size_t np = count ? (g->pel.n < (size_t)count ? g->pel.n : (size_t)count) : g->pel.n;
-        ts_reply_array(c->r, (long)np);
-        for (size_t k = 0; k < np; k++) {
-            ts_stream_nack *nk = g->pel.v[k];
-            ts_reply_array(c->r, 4);
-            reply_id(c->r, &nk->id);
-            ts_reply_bulk(c->r, nk->consumer->name, nk->consumer->name_len);
-            ts_reply_int(c->r, nk->delivery_time);
-            ts_reply_int(c->r, (long long)nk->delivery_count);
-        }
+        reply_full_pel(c, &g->pel, count, true);
         ts_reply_cstr(c->r, "consumers");
         ts_reply_array(c->r, (long)g->nconsumers);
         for (size_t k = 0; k < g->nconsumers; k++) {
@@ -1506,28 +1529,15 @@ void cmd_xinfo_stream(ts_cmd_ctx *c)
             ts_reply_bulk(c->r, cn->name, cn->name_len);
             ts_reply_cstr(c->r, "seen-time");
             ts_reply_int(c->r, cn->seen_time);
-            ts_reply_cstr(c->r, "pel-count");
-            ts_reply_int(c->r, (long long)cn->pel.n);
-            ts_reply_cstr(c->r, "pending");
-            size_t cp = count ? (cn->pel.n < (size_t)count ? cn->pel.n : (size_t)count) : cn->pel.n;
-            ts_reply_array(c->r, (long)cp);
-            for (size_t x = 0; x < cp; x++) {
-                ts_stream_nack *nk = cn->pel.v[x];
-                ts_reply_array(c->r, 3);
-                reply_id(c->r, &nk->id);
-                ts_reply_int(c->r, nk->delivery_time);
-                ts_reply_int(c->r, (long long)nk->delivery_count);
-            }
+            reply_full_pel(c, &cn->pel, count, false);
         }
     }
 }
 
 void cmd_xinfo_groups(ts_cmd_ctx *c)
 {
-    bool wt;
-    ts_stream *s = stream_read(c, c->argv[2], &wt);
-    if (wt) return;
-    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    ts_stream *s = xinfo_stream(c);
+    if (!s) return;
     ts_reply_array(c->r, (long)s->ngroups);
     for (size_t i = 0; i < s->ngroups; i++) {
         ts_stream_cg *g = s->groups[i];
@@ -1549,10 +1559,8 @@ void cmd_xinfo_groups(ts_cmd_ctx *c)
 
 void cmd_xinfo_consumers(ts_cmd_ctx *c)
 {
-    bool wt;
-    ts_stream *s = stream_read(c, c->argv[2], &wt);
-    if (wt) return;
-    if (!s) { ts_reply_error(c->r, TS_ERR_NO_KEY); return; }
+    ts_stream *s = xinfo_stream(c);
+    if (!s) return;
     ts_stream_cg *g = ts_stream_cg_find(s, c->argv[3].ptr, c->argv[3].len);
     if (!g) {
         ts_reply_errorf(c->r, "NOGROUP No such consumer group '%.*s' for key name '%.*s'", ARGF(c->argv[3]),

@@ -86,6 +86,16 @@ static bool reply_get(ts_cmd_ctx *c, ts_arg key)
     return true;
 }
 
+/* GETDEL's and GETEX's lookup: key's string entry, or NULL after replying
+ * nil (missing) or WRONGTYPE (another type). */
+static ts_entry *string_or_nil(ts_cmd_ctx *c, ts_arg key)
+{
+    bool ok;
+    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, key), &ok);
+    if (ok && !e) ts_reply_null(c->r);
+    return e;
+}
+
 static size_t entry_strlen(const ts_entry *e)
 {
     char numbuf[24];
@@ -258,13 +268,13 @@ static void set_generic(ts_cmd_ctx *c, const set_opts *o, bool as_int)
     else ts_reply_null(c->r);
 }
 
-TS_CMD_FN(cmd_set)
+void cmd_set(ts_cmd_ctx *c)
 {
     set_opts o;
     if (parse_set_opts(c, 3, true, &o)) set_generic(c, &o, false);
 }
 
-TS_CMD_FN(cmd_setnx)
+void cmd_setnx(ts_cmd_ctx *c)
 {
     set_opts o = {.flags = OPT_NX, .expire = NULL};
     set_generic(c, &o, true);
@@ -280,46 +290,36 @@ static void setex_generic(ts_cmd_ctx *c, bool seconds)
     ts_reply_ok(c->r);
 }
 
-TS_CMD_FN(cmd_setex) { setex_generic(c, true); }
-TS_CMD_FN(cmd_psetex) { setex_generic(c, false); }
+void cmd_setex(ts_cmd_ctx *c) { setex_generic(c, true); }
+void cmd_psetex(ts_cmd_ctx *c) { setex_generic(c, false); }
 
 /* ---------- GET family ---------- */
 
-TS_CMD_FN(cmd_get) { reply_get(c, c->argv[1]); }
+void cmd_get(ts_cmd_ctx *c) { reply_get(c, c->argv[1]); }
 
-TS_CMD_FN(cmd_getset)
+void cmd_getset(ts_cmd_ctx *c)
 {
     if (!reply_get(c, c->argv[1])) return;
     ts_db_set_string(&c->ex, c->argv[1], c->argv[2].ptr, c->argv[2].len, -1, false);
 }
 
-TS_CMD_FN(cmd_getdel)
+void cmd_getdel(ts_cmd_ctx *c)
 {
-    bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
-    if (!ok) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = string_or_nil(c, c->argv[1]);
+    if (!e) return;
     reply_entry(c, e);
     ts_table_delete_entry(ts_db_table(&c->ex), e);
 }
 
 /* GETEX: options first (syntax), then the key (nil when missing), its type,
  * and only then the expire time, like Redis. */
-TS_CMD_FN(cmd_getex)
+void cmd_getex(ts_cmd_ctx *c)
 {
     set_opts o;
     if (!parse_set_opts(c, 2, false, &o)) return;
     ts_prop_none(c);   /* unless it changes the expire time, below */
-    bool ok;
-    ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
-    if (!ok) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
+    ts_entry *e = string_or_nil(c, c->argv[1]);
+    if (!e) return;
     int64_t when = -1;
     if (o.expire && !opts_expire_at_ms(c, &o, &when)) return;
     reply_entry(c, e);
@@ -341,7 +341,7 @@ TS_CMD_FN(cmd_getex)
     }
 }
 
-TS_CMD_FN(cmd_strlen)
+void cmd_strlen(ts_cmd_ctx *c)
 {
     bool ok;
     ts_entry *e = string_entry(c, ts_db_lookup_read(&c->ex, c->argv[1]), &ok);
@@ -357,7 +357,7 @@ void ts_str_reply_mget_one(ts_reply *r, int found, const char *p, size_t n)
     else ts_reply_null(r);
 }
 
-TS_CMD_FN(cmd_mget)
+void cmd_mget(ts_cmd_ctx *c)
 {
     ts_reply_array(c->r, c->argc - 1);
     for (int j = 1; j < c->argc; j++) {
@@ -385,14 +385,14 @@ void ts_str_set_pair(ts_cmd_ctx *c, int pos)
     ts_db_set_string(&c->ex, c->argv[pos], val.ptr, val.len, -1, false);
 }
 
-TS_CMD_FN(cmd_mset)
+void cmd_mset(ts_cmd_ctx *c)
 {
     if (!ts_str_check_pairs(c->r, c->cmd, c->argc)) return;
     for (int j = 1; j < c->argc; j += 2) ts_str_set_pair(c, j);
     ts_reply_ok(c->r);
 }
 
-TS_CMD_FN(cmd_msetnx)
+void cmd_msetnx(ts_cmd_ctx *c)
 {
     if (!ts_str_check_pairs(c->r, c->cmd, c->argc)) return;
     for (int j = 1; j < c->argc; j += 2) {
@@ -425,7 +425,7 @@ static size_t store_spliced(ts_cmd_ctx *c, ts_arg key, ts_entry *e, size_t offse
     return len;
 }
 
-TS_CMD_FN(cmd_append)
+void cmd_append(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1], val = c->argv[2];
     bool ok;
@@ -442,7 +442,7 @@ TS_CMD_FN(cmd_append)
     ts_reply_int(c->r, (long long)store_spliced(c, key, e, olen, val));
 }
 
-TS_CMD_FN(cmd_setrange)
+void cmd_setrange(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1], val = c->argv[3];
     long long offset;
@@ -478,7 +478,7 @@ static bool clamp_range(long long len, long long *start, long long *end)
     return *start <= *end;
 }
 
-TS_CMD_FN(cmd_getrange)
+void cmd_getrange(ts_cmd_ctx *c)
 {
     long long start, end;
     if (!ts_arg_to_ll(c->argv[2], &start) || !ts_arg_to_ll(c->argv[3], &end)) {
@@ -533,16 +533,16 @@ static bool parse_delta(ts_cmd_ctx *c, long long *delta)
     return false;
 }
 
-TS_CMD_FN(cmd_incr) { incr_by(c, 1); }
-TS_CMD_FN(cmd_decr) { incr_by(c, -1); }
+void cmd_incr(ts_cmd_ctx *c) { incr_by(c, 1); }
+void cmd_decr(ts_cmd_ctx *c) { incr_by(c, -1); }
 
-TS_CMD_FN(cmd_incrby)
+void cmd_incrby(ts_cmd_ctx *c)
 {
     long long d;
     if (parse_delta(c, &d)) incr_by(c, d);
 }
 
-TS_CMD_FN(cmd_decrby)
+void cmd_decrby(ts_cmd_ctx *c)
 {
     long long d;
     if (!parse_delta(c, &d)) return;
@@ -553,7 +553,7 @@ TS_CMD_FN(cmd_decrby)
     incr_by(c, -d);
 }
 
-TS_CMD_FN(cmd_incrbyfloat)
+void cmd_incrbyfloat(ts_cmd_ctx *c)
 {
     ts_arg key = c->argv[1];
     bool ok;
@@ -719,7 +719,7 @@ void ts_str_lcs(ts_reply *r, int argc, const ts_arg *argv, const char *a, size_t
 
 void ts_str_lcs_wrongtype(ts_reply *r) { ts_reply_error(r, ERR_LCS_TYPE); }
 
-TS_CMD_FN(cmd_lcs)
+void cmd_lcs(ts_cmd_ctx *c)
 {
     char abuf[24], bbuf[24];
     const char *a = "", *b = "";

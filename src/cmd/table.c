@@ -187,14 +187,24 @@ const char *ts_arg_to_int(ts_arg a, int *out)
     return NULL;
 }
 
+enum { NUMBER_TEXT = 256 };   /* buffer for a number's text, with its NUL */
+
+/* a as a C string in buf, for strtod/strtold; false when a is empty,
+ * does not fit, or starts with a space (Redis refuses those numbers). */
+static bool arg_to_number_text(ts_arg a, char buf[NUMBER_TEXT])
+{
+    if (a.len == 0 || a.len >= NUMBER_TEXT || isspace((unsigned char)a.ptr[0])) return false;
+    memcpy(buf, a.ptr, a.len);
+    buf[a.len] = '\0';
+    return true;
+}
+
 /* Like Redis's string2d / string2ld: the whole argument must parse, no
  * leading space, no NaN. */
 bool ts_arg_to_double(ts_arg a, double *out)
 {
-    char buf[256];
-    if (a.len == 0 || a.len >= sizeof(buf) || isspace((unsigned char)a.ptr[0])) return false;
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
+    char buf[NUMBER_TEXT];
+    if (!arg_to_number_text(a, buf)) return false;
     char *end;
     errno = 0;
     double v = strtod(buf, &end);
@@ -206,10 +216,8 @@ bool ts_arg_to_double(ts_arg a, double *out)
 
 bool ts_arg_to_long_double(ts_arg a, long double *out)
 {
-    char buf[256];
-    if (a.len == 0 || a.len >= sizeof(buf) || isspace((unsigned char)a.ptr[0])) return false;
-    memcpy(buf, a.ptr, a.len);
-    buf[a.len] = '\0';
+    char buf[NUMBER_TEXT];
+    if (!arg_to_number_text(a, buf)) return false;
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
@@ -271,4 +279,68 @@ bool ts_parse_mpop(ts_cmd_ctx *c, int numkeys_at, const char *w0, const char *w1
     o->nkeys = (int)numkeys;
     o->count = count == -1 ? 1 : (count > LONG_MAX ? LONG_MAX : (long)count);
     return true;
+}
+
+/* HRANDFIELD/ZRANDMEMBER count [WITHVALUES|WITHSCORES] (cmds.h). */
+bool ts_parse_rand_count(ts_cmd_ctx *c, const char *with, long long *count, bool *with_given)
+{
+    /* Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) */
+    if (!ts_arg_to_ll(c->argv[2], count)) { ts_reply_error(c->r, TS_ERR_NOT_INT); return false; }
+    if (*count < -LLONG_MAX) {
+        ts_reply_error(c->r, "ERR value is out of range, value must between -9223372036854775807 and "
+                             "9223372036854775807");
+        return false;
+    }
+    if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], with))) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return false;
+    }
+    *with_given = c->argc == 4;
+    /* the reply holds twice as many elements */
+    if (*with_given && (*count < -LLONG_MAX / 2 || *count > LLONG_MAX / 2)) {
+        ts_reply_error(c->r, "ERR value is out of range");
+        return false;
+    }
+    return true;
+}
+
+/* The SCAN family's [MATCH] [COUNT] ([TYPE]) options (cmds.h). */
+bool ts_parse_scan_opts(ts_cmd_ctx *c, int from, bool with_type, ts_scan_opts *o)
+{
+    *o = (ts_scan_opts){.count = 10};
+    for (int i = from; i < c->argc; i += 2) {
+        ts_arg opt = c->argv[i];
+        if (i + 1 >= c->argc) {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+        ts_arg val = c->argv[i + 1];
+        if (ts_arg_eq(opt, "count")) {
+            if (!ts_arg_to_ll(val, &o->count)) {
+                ts_reply_error(c->r, TS_ERR_NOT_INT);
+                return false;
+            }
+            if (o->count < 1) {
+                ts_reply_error(c->r, TS_ERR_SYNTAX);
+                return false;
+            }
+        } else if (ts_arg_eq(opt, "match")) {
+            bool all = val.len == 1 && val.ptr[0] == '*';
+            o->pattern = all ? (ts_arg){NULL, 0} : val;
+        } else if (with_type && ts_arg_eq(opt, "type")) {
+            o->type = val;
+        } else {
+            ts_reply_error(c->r, TS_ERR_SYNTAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Redis's shared.emptyscan: ["0", []]. */
+void ts_reply_empty_scan(ts_cmd_ctx *c)
+{
+    ts_reply_array(c->r, 2);
+    ts_reply_bulk(c->r, "0", 1);
+    ts_reply_array(c->r, 0);
 }

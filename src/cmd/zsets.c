@@ -46,6 +46,28 @@ static ts_entry *zwrite(ts_cmd_ctx *c, ts_arg key, bool *wrong)
     return ts_db_lookup_write_type(&c->ex, key, TS_TYPE_ZSET, wrong);
 }
 
+/* What a command replies when its key is missing. */
+enum { MISSING_ZERO, MISSING_NIL, MISSING_EMPTY, MISSING_EMPTY_SCAN };
+
+/* Redis's lookupKey{Read,Write}OrReply + checkType for the sorted set at
+ * argv[1]: its entry, the set in *z; NULL after replying WRONGTYPE or, for
+ * a missing key, the `missing` reply (0, nil, [], or SCAN's empty reply). */
+static ts_entry *zset_or_reply(ts_cmd_ctx *c, bool write, int missing, ts_zset *z)
+{
+    bool wrong;
+    ts_entry *e = write ? zwrite(c, c->argv[1], &wrong) : zread(c, c->argv[1], &wrong);
+    if (wrong) return NULL;
+    if (e) {
+        *z = ts_zset_of(e);
+        return e;
+    }
+    if (missing == MISSING_ZERO) ts_reply_int(c->r, 0);
+    else if (missing == MISSING_NIL) ts_reply_null(c->r);
+    else if (missing == MISSING_EMPTY) ts_reply_array(c->r, 0);
+    else ts_reply_empty_scan(c);
+    return NULL;
+}
+
 /* Redis's getLongFromObjectOrReply. */
 static bool get_long(ts_cmd_ctx *c, ts_arg a, long long *out)
 {
@@ -80,6 +102,21 @@ static void store_or_delete(ts_cmd_ctx *c, ts_entry *e, ts_zset *z)
 }
 
 static void reply_member(ts_cmd_ctx *c, const char *m, size_t n) { ts_reply_bulk(c->r, m, n); }
+
+/* Replies member m and, withscores, its score s: a [member, score] pair in
+ * RESP3, two flat elements in RESP2 (see scored_len for the array size). */
+static void reply_scored(ts_reply *r, const char *m, size_t n, double s, bool withscores)
+{
+    if (withscores && r->resp > 2) ts_reply_array(r, 2);
+    ts_reply_bulk(r, m, n);
+    if (withscores) ts_reply_double(r, s);
+}
+
+/* The array length of n members replied by reply_scored. */
+static long scored_len(const ts_reply *r, unsigned long long n, bool withscores)
+{
+    return (long)(withscores && r->resp == 2 ? n * 2 : n);
+}
 
 /* ---------- ZADD / ZINCRBY ---------- */
 
@@ -171,14 +208,9 @@ void cmd_zincrby(ts_cmd_ctx *c) { zadd_generic(c, TS_ZADD_INCR); }
 
 void cmd_zrem(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = zwrite(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    ts_entry *e = zset_or_reply(c, true, MISSING_ZERO, &z);
+    if (!e) return;
     long long deleted = 0;
     for (int j = 2; j < c->argc; j++) {
         if (ts_zset_del(&z, c->argv[j].ptr, c->argv[j].len)) deleted++;
@@ -190,14 +222,8 @@ void cmd_zrem(ts_cmd_ctx *c)
 
 void cmd_zcard(ts_cmd_ctx *c)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_ZERO, &z)) return;
     ts_reply_int(c->r, (long long)ts_zset_length(&z));
 }
 
@@ -230,14 +256,8 @@ void cmd_zmscore(ts_cmd_ctx *c)
 
 static void zrank_generic(ts_cmd_ctx *c, bool rev)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_NIL, &z)) return;
     long r = ts_zset_rank(&z, c->argv[2].ptr, c->argv[2].len, rev);
     if (r >= 0) ts_reply_int(c->r, r);
     else ts_reply_null(c->r);
@@ -246,39 +266,70 @@ static void zrank_generic(ts_cmd_ctx *c, bool rev)
 void cmd_zrank(ts_cmd_ctx *c) { zrank_generic(c, false); }
 void cmd_zrevrank(ts_cmd_ctx *c) { zrank_generic(c, true); }
 
+/* ---------- ranges: by rank, score or member ---------- */
+
+enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
+
+/* A range's min and max as parsed for its type. */
+typedef struct zbounds {
+    int type;               /* RANGE_RANK, RANGE_SCORE or RANGE_LEX */
+    long long start, end;   /* RANGE_RANK: ranks, negative from the end */
+    ts_zscore_range sr;     /* RANGE_SCORE */
+    ts_zlex_range lr;       /* RANGE_LEX */
+} zbounds;
+
+/* Parses min and max as a range of the given type into *r; false after
+ * replying Redis's error for that type. */
+static bool parse_bounds(ts_cmd_ctx *c, int type, ts_arg min, ts_arg max, zbounds *r)
+{
+    r->type = type;
+    if (type == RANGE_RANK) return get_long(c, min, &r->start) && get_long(c, max, &r->end);
+    if (type == RANGE_SCORE ? ts_zset_parse_score_range(min, max, &r->sr) : ts_zset_parse_lex_range(min, max, &r->lr))
+        return true;
+    ts_reply_error(c->r, type == RANGE_SCORE ? ERR_MINMAX : ERR_LEXRANGE);
+    return false;
+}
+
+/* The ranks [*first, *last] of a RANGE_RANK range over llen elements, as
+ * Redis clips them (negative ranks count from the end); false when empty. */
+static bool rank_range(const zbounds *r, long long llen, size_t *first, size_t *last)
+{
+    long long start = r->start, end = r->end;
+    if (start < 0) start = llen + start;
+    if (end < 0) end = llen + end;
+    if (start < 0) start = 0;
+    if (start > end || start >= llen) return false;
+    if (end >= llen) end = llen - 1;
+    *first = (size_t)start;
+    *last = (size_t)end;
+    return true;
+}
+
+/* The ascending ranks [*a, *b] of z's elements in a score or lex range (a
+ * lex range is looked up from the top when rev); false when there are none. */
+static bool bounds_ranks(ts_zset *z, const zbounds *r, bool rev, size_t *a, size_t *b)
+{
+    if (r->type == RANGE_SCORE) return ts_zset_score_ranks(z, &r->sr, a, b);
+    return ts_zset_lex_ranks(z, &r->lr, rev, a, b);
+}
+
 /* ---------- ZCOUNT ZLEXCOUNT ---------- */
 
-void cmd_zcount(ts_cmd_ctx *c)
+static void zcount_generic(ts_cmd_ctx *c, int type)
 {
-    ts_zscore_range r;
-    if (!ts_zset_parse_score_range(c->argv[2], c->argv[3], &r)) {
-        ts_reply_error(c->r, ERR_MINMAX);
-        return;
-    }
+    zbounds r;
+    if (!parse_bounds(c, type, c->argv[2], c->argv[3], &r)) return;
     bool wrong;
     ts_entry *e = zread(c, c->argv[1], &wrong);
     if (wrong) return;
     size_t a, b;
     ts_zset z;
     if (e) z = ts_zset_of(e);
-    ts_reply_int(c->r, e && ts_zset_score_ranks(&z, &r, &a, &b) ? (long long)(b - a + 1) : 0);
+    ts_reply_int(c->r, e && bounds_ranks(&z, &r, false, &a, &b) ? (long long)(b - a + 1) : 0);
 }
 
-void cmd_zlexcount(ts_cmd_ctx *c)
-{
-    ts_zlex_range r;
-    if (!ts_zset_parse_lex_range(c->argv[2], c->argv[3], &r)) {
-        ts_reply_error(c->r, ERR_LEXRANGE);
-        return;
-    }
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    size_t a, b;
-    ts_zset z;
-    if (e) z = ts_zset_of(e);
-    ts_reply_int(c->r, e && ts_zset_lex_ranks(&z, &r, false, &a, &b) ? (long long)(b - a + 1) : 0);
-}
+void cmd_zcount(ts_cmd_ctx *c) { zcount_generic(c, RANGE_SCORE); }
+void cmd_zlexcount(ts_cmd_ctx *c) { zcount_generic(c, RANGE_LEX); }
 
 /* ---------- result sets (store destinations) ---------- */
 
@@ -346,7 +397,6 @@ static void store_result(ts_cmd_ctx *c, ts_arg dst, const zitems *it)
 
 /* ---------- ZRANGE and friends ---------- */
 
-enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
 enum { DIR_AUTO, DIR_FWD, DIR_REV };
 
 typedef struct sink {
@@ -370,10 +420,7 @@ static void sink_emit(sink *k, const char *m, size_t n, double s)
         items_push(&k->items, ts_strndup(m, n), n, s);
         return;
     }
-    ts_reply *r = k->c->r;
-    if (k->withscores && r->resp > 2) ts_reply_array(r, 2);
-    ts_reply_bulk(r, m, n);
-    if (k->withscores) ts_reply_double(r, s);
+    reply_scored(k->c->r, m, n, s, k->withscores);
 }
 
 static void sink_end(sink *k, ts_arg dst, bool rev)
@@ -391,9 +438,7 @@ static void sink_end(sink *k, ts_arg dst, bool rev)
         free(k->items.v);
         return;
     }
-    long n = k->count;
-    if (k->withscores && k->c->r->resp == 2) n *= 2;
-    ts_reply_set_array_len(k->c->r, k->handle, n);
+    ts_reply_set_array_len(k->c->r, k->handle, scored_len(k->c->r, (unsigned long long)k->count, k->withscores));
 }
 
 /* Emits `count` elements from ascending rank `first` (or, reversed, the
@@ -421,7 +466,7 @@ static void zrange_generic(ts_cmd_ctx *c, int argc_start, bool store, int type, 
 {
     ts_arg key = c->argv[argc_start];
     int minidx = argc_start + 1, maxidx = argc_start + 2;
-    long long opt_start = 0, opt_end = 0, offset = 0, limit = -1;
+    long long offset = 0, limit = -1;
     bool withscores = false;
     for (int j = argc_start + 3; j < c->argc; j++) {
         int left = c->argc - j - 1;
@@ -458,19 +503,8 @@ static void zrange_generic(ts_cmd_ctx *c, int argc_start, bool store, int type, 
         minidx = maxidx;
         maxidx = t;
     }
-    ts_zscore_range sr;
-    ts_zlex_range lr;
-    if (type == RANGE_RANK) {
-        if (!get_long(c, c->argv[minidx], &opt_start) || !get_long(c, c->argv[maxidx], &opt_end)) return;
-    } else if (type == RANGE_SCORE) {
-        if (!ts_zset_parse_score_range(c->argv[minidx], c->argv[maxidx], &sr)) {
-            ts_reply_error(c->r, ERR_MINMAX);
-            return;
-        }
-    } else if (!ts_zset_parse_lex_range(c->argv[minidx], c->argv[maxidx], &lr)) {
-        ts_reply_error(c->r, ERR_LEXRANGE);
-        return;
-    }
+    zbounds r;
+    if (!parse_bounds(c, type, c->argv[minidx], c->argv[maxidx], &r)) return;
     sink k = {.c = c, .store = store, .withscores = withscores};
     bool wrong;
     ts_entry *e = zread(c, key, &wrong);
@@ -484,22 +518,16 @@ static void zrange_generic(ts_cmd_ctx *c, int argc_start, bool store, int type, 
     long long llen = (long long)ts_zset_length(&z);
     sink_begin(&k);
     if (type == RANGE_RANK) {
-        long long start = opt_start, end = opt_end;
-        if (start < 0) start = llen + start;
-        if (end < 0) end = llen + end;
-        if (start < 0) start = 0;
-        if (!(start > end || start >= llen)) {
-            if (end >= llen) end = llen - 1;
+        size_t start, end;
+        if (rank_range(&r, llen, &start, &end)) {
             /* rank ranges count in the direction of the reply */
-            size_t first = rev ? (size_t)(llen - 1 - end) : (size_t)start;
-            size_t last = rev ? (size_t)(llen - 1 - start) : (size_t)end;
-            emit_ranks(&k, &z, first, last, rev, 0, -1);
+            size_t top = (size_t)llen - 1;
+            emit_ranks(&k, &z, rev ? top - end : start, rev ? top - start : end, rev, 0, -1);
         }
     } else {
         size_t a, b;
-        bool any = !(offset > 0 && offset >= llen) &&
-                   (type == RANGE_SCORE ? ts_zset_score_ranks(&z, &sr, &a, &b) : ts_zset_lex_ranks(&z, &lr, rev, &a, &b));
-        if (any) emit_ranks(&k, &z, a, b, rev, offset, limit);
+        if (!(offset > 0 && offset >= llen) && bounds_ranks(&z, &r, rev, &a, &b))
+            emit_ranks(&k, &z, a, b, rev, offset, limit);
     }
     sink_end(&k, c->argv[1], rev);
 }
@@ -516,44 +544,14 @@ void cmd_zrevrangebylex(ts_cmd_ctx *c) { zrange_generic(c, 1, false, RANGE_LEX, 
 
 static void zremrange_generic(ts_cmd_ctx *c, int type)
 {
-    long long start = 0, end = 0;
-    ts_zscore_range sr;
-    ts_zlex_range lr;
-    if (type == RANGE_RANK) {
-        if (!get_long(c, c->argv[2], &start) || !get_long(c, c->argv[3], &end)) return;
-    } else if (type == RANGE_SCORE) {
-        if (!ts_zset_parse_score_range(c->argv[2], c->argv[3], &sr)) {
-            ts_reply_error(c->r, ERR_MINMAX);
-            return;
-        }
-    } else if (!ts_zset_parse_lex_range(c->argv[2], c->argv[3], &lr)) {
-        ts_reply_error(c->r, ERR_LEXRANGE);
-        return;
-    }
-    bool wrong;
-    ts_entry *e = zwrite(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_int(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    zbounds r;
+    if (!parse_bounds(c, type, c->argv[2], c->argv[3], &r)) return;
+    ts_zset z;
+    ts_entry *e = zset_or_reply(c, true, MISSING_ZERO, &z);
+    if (!e) return;
     size_t a, b;
     long long llen = (long long)ts_zset_length(&z);
-    bool any;
-    if (type == RANGE_RANK) {
-        if (start < 0) start = llen + start;
-        if (end < 0) end = llen + end;
-        if (start < 0) start = 0;
-        any = !(start > end || start >= llen);
-        if (end >= llen) end = llen - 1;
-        a = (size_t)start;
-        b = (size_t)(end < 0 ? 0 : end);
-    } else if (type == RANGE_SCORE) {
-        any = ts_zset_score_ranks(&z, &sr, &a, &b);
-    } else {
-        any = ts_zset_lex_ranks(&z, &lr, false, &a, &b);
-    }
+    bool any = type == RANGE_RANK ? rank_range(&r, llen, &a, &b) : bounds_ranks(&z, &r, false, &a, &b);
     size_t removed = any ? ts_zset_delete_ranks(&z, a, b) : 0;
     store_or_delete(c, e, &z);
     ts_reply_int(c->r, (long long)removed);
@@ -593,16 +591,11 @@ void cmd_zmpop(ts_cmd_ctx *c)
 {
     ts_mpop_args o;
     if (!ts_parse_mpop(c, 1, "min", "max", &o)) return;
-    for (int k = o.first_key; k < o.first_key + o.nkeys; k++) {
-        bool wrong;
-        ts_arg key = c->argv[k];
-        ts_entry *e = zwrite(c, key, &wrong);
-        if (wrong) return;
-        if (!e) continue;
-        ts_zset_pop(&c->ex, key, e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
-        return;
-    }
-    ts_reply_null_array(c->r);
+    ts_entry *e;
+    int k = ts_first_key_of_type(c, o.first_key, o.first_key + o.nkeys, TS_TYPE_ZSET, &e);
+    if (k < 0) return;
+    if (k == 0) { ts_reply_null_array(c->r); return; }
+    ts_zset_pop(&c->ex, c->argv[k], e, o.second_word, o.count, TS_ZPOP_KEY_NESTED);
 }
 
 /* ---------- ZRANDMEMBER ---------- */
@@ -635,23 +628,15 @@ static void random_element(ts_zset *z, ts_zset_it *it)
 
 static void emit_it(ts_cmd_ctx *c, ts_zset_it *it, bool withscores)
 {
-    if (withscores && c->r->resp > 2) ts_reply_array(c->r, 2);
     size_t ml;
     const char *m = ts_zset_it_member(it, &ml);
-    reply_member(c, m, ml);
-    if (withscores) ts_reply_double(c->r, ts_zset_it_score(it));
+    reply_scored(c->r, m, ml, ts_zset_it_score(it), withscores);
 }
 
 static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
 {
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_EMPTY, &z)) return;
     size_t size = ts_zset_length(&z);
     bool uniq = l >= 0;
     unsigned long long count = uniq ? (unsigned long long)l : (unsigned long long)(-l);
@@ -661,7 +646,7 @@ static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
     }
     ts_zset_it it;
     if (!uniq || count == 1) {
-        ts_reply_array(c->r, (long)(withscores && c->r->resp == 2 ? count * 2 : count));
+        ts_reply_array(c->r, scored_len(c->r, count, withscores));
         unsigned char **ps = NULL;
         if (z.enc == TS_ENC_LISTPACK && count > 1) {
             /* index the pairs once: every pick is then O(1) */
@@ -678,7 +663,7 @@ static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
         return;
     }
     if (count >= size) {
-        ts_reply_array(c->r, (long)(withscores && c->r->resp == 2 ? size * 2 : size));
+        ts_reply_array(c->r, scored_len(c->r, size, withscores));
         for (ts_zset_it_at(&z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it))
             emit_it(c, &it, withscores);
         return;
@@ -687,7 +672,7 @@ static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
      * over the ranks, kept sparse (only displaced ranks are stored). */
     ts_table moved;
     ts_table_init(&moved, NULL);
-    ts_reply_array(c->r, (long)(withscores && c->r->resp == 2 ? count * 2 : count));
+    ts_reply_array(c->r, scored_len(c->r, count, withscores));
     for (unsigned long long i = 0; i < count; i++) {
         uint64_t j = i + rnd() % (size - i);
         uint64_t vi = i, vj = j;
@@ -709,27 +694,13 @@ void cmd_zrandmember(ts_cmd_ctx *c)
 {
     if (c->argc >= 3) {
         long long l;
-        if (!get_range_long(c, c->argv[2], -LLONG_MAX, LLONG_MAX, NULL, &l)) return;
-        if (c->argc > 4 || (c->argc == 4 && !ts_arg_eq(c->argv[3], "withscores"))) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        bool withscores = c->argc == 4;
-        if (withscores && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)) {
-            ts_reply_error(c->r, "ERR value is out of range");
-            return;
-        }
+        bool withscores;
+        if (!ts_parse_rand_count(c, "withscores", &l, &withscores)) return;
         zrandmember_count(c, l, withscores);
         return;
     }
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_null(c->r);
-        return;
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_NIL, &z)) return;
     ts_zset_it it;
     random_element(&z, &it);
     emit_it(c, &it, false);
@@ -1000,12 +971,8 @@ static void zsetop(ts_cmd_ctx *c, int numkeys_idx, int op, bool store, bool card
     if (store) {
         store_result(c, dst, &items);
     } else {
-        ts_reply_array(c->r, (long)(withscores && c->r->resp == 2 ? items.n * 2 : items.n));
-        for (size_t i = 0; i < items.n; i++) {
-            if (withscores && c->r->resp > 2) ts_reply_array(c->r, 2);
-            reply_member(c, items.v[i].m, items.v[i].n);
-            if (withscores) ts_reply_double(c->r, items.v[i].s);
-        }
+        ts_reply_array(c->r, scored_len(c->r, items.n, withscores));
+        for (size_t i = 0; i < items.n; i++) reply_scored(c->r, items.v[i].m, items.v[i].n, items.v[i].s, withscores);
     }
     free(items.v);
     ts_table_clear(&acc);
@@ -1045,37 +1012,11 @@ void cmd_zscan(ts_cmd_ctx *c)
         ts_reply_error(c->r, "ERR invalid cursor");
         return;
     }
-    bool wrong;
-    ts_entry *e = zread(c, c->argv[1], &wrong);
-    if (wrong) return;
-    if (!e) {
-        ts_reply_array(c->r, 2);
-        ts_reply_bulk(c->r, "0", 1);
-        ts_reply_array(c->r, 0);
-        return;
-    }
-    long long count = 10;
-    ts_arg pat = {NULL, 0};
-    for (int i = 3; i < c->argc; i += 2) {
-        if (c->argc - i < 2) {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-        if (ts_arg_eq(c->argv[i], "count")) {
-            if (!get_long(c, c->argv[i + 1], &count)) return;
-            if (count < 1) {
-                ts_reply_error(c->r, TS_ERR_SYNTAX);
-                return;
-            }
-        } else if (ts_arg_eq(c->argv[i], "match")) {
-            pat = c->argv[i + 1];
-            if (pat.len == 1 && pat.ptr[0] == '*') pat = (ts_arg){NULL, 0};
-        } else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
-    ts_zset z = ts_zset_of(e);
+    ts_zset z;
+    if (!zset_or_reply(c, false, MISSING_EMPTY_SCAN, &z)) return;
+    ts_scan_opts o;
+    if (!ts_parse_scan_opts(c, 3, false, &o)) return;
+    ts_arg pat = o.pattern;
     uint64_t next = 0;
     zitems items = {0};
     zscan_found found = {0};
@@ -1097,7 +1038,7 @@ void cmd_zscan(ts_cmd_ctx *c)
         }
     } else {
         ts_zsl *zs = z.ptr;
-        next = ts_table_scan(&zs->dict, cursor, (size_t)count, zscan_cb, &found);
+        next = ts_table_scan(&zs->dict, cursor, (size_t)o.count, zscan_cb, &found);
         for (size_t i = 0; i < found.n; i++) {
             size_t ml;
             const char *m = ts_entry_key(found.e[i], &ml);

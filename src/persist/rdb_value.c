@@ -334,6 +334,13 @@ static int fail(ts_rdb_reader *r, const char *err)
     return -1;
 }
 
+/* fail() for a check on something read into p, which is freed first. */
+static int fail_free(ts_rdb_reader *r, void *p, const char *err)
+{
+    free(p);
+    return fail(r, err);
+}
+
 static int need(ts_rdb_reader *r, size_t n)
 {
     if (r->err) return -1;
@@ -427,10 +434,7 @@ static int read_lzf(ts_rdb_reader *r, char **out, size_t *n)
     if (need(r, clen)) return -1;
     if (len == 0 || len / LZF_MAX_RATIO > clen) return fail(r, "invalid LZF compressed string");
     char *s = ts_malloc((size_t)len + 1);
-    if (ts_lzf_decompress(r->p, clen, s, (size_t)len) != len) {
-        free(s);
-        return fail(r, "invalid LZF compressed string");
-    }
+    if (ts_lzf_decompress(r->p, clen, s, (size_t)len) != len) return fail_free(r, s, "invalid LZF compressed string");
     r->p += clen;
     s[len] = '\0';
     *out = s;
@@ -674,10 +678,7 @@ static int load_set_intset(ts_rdb_reader *r, const ts_config *cfg, ts_value *out
     size_t len;
     unsigned char *blob = read_blob(r, &len);
     if (!blob) return -1;
-    if (!ts_intset_validate(blob, len)) {
-        free(blob);
-        return fail(r, "invalid intset");
-    }
+    if (!ts_intset_validate(blob, len)) return fail_free(r, blob, "invalid intset");
     void *set = blob;
     int enc = TS_ENC_INTSET;
     if ((long long)ts_intset_len(set) > cfg->set_max_intset_entries) ts_set_convert(&set, &enc);
@@ -726,14 +727,9 @@ static int load_hash_listpack(ts_rdb_reader *r, const ts_config *cfg, ts_value *
     size_t len;
     unsigned char *lp = read_blob(r, &len);
     if (!lp) return -1;
-    if (!ts_lp_validate(lp, len) || ts_lp_length(lp) % 2 != 0 || !lp_fields_unique(lp, 2)) {
-        free(lp);
-        return fail(r, "invalid hash listpack");
-    }
-    if (ts_lp_length(lp) == 0) {
-        free(lp);
-        return fail(r, ERR_EMPTY);
-    }
+    if (!ts_lp_validate(lp, len) || ts_lp_length(lp) % 2 != 0 || !lp_fields_unique(lp, 2))
+        return fail_free(r, lp, "invalid hash listpack");
+    if (ts_lp_length(lp) == 0) return fail_free(r, lp, ERR_EMPTY);
     void *h = lp;
     int enc = TS_ENC_LISTPACK;
     if ((long long)(ts_lp_length(lp) / 2) > cfg->hash_max_listpack_entries) ts_hobj_convert(&h, &enc);
@@ -834,14 +830,8 @@ static int load_zset_listpack(ts_rdb_reader *r, const ts_config *cfg, ts_value *
     size_t len;
     unsigned char *lp = read_blob(r, &len);
     if (!lp) return -1;
-    if (!zset_lp_valid(lp, len)) {
-        free(lp);
-        return fail(r, "invalid sorted set listpack");
-    }
-    if (ts_lp_length(lp) == 0) {
-        free(lp);
-        return fail(r, ERR_EMPTY);
-    }
+    if (!zset_lp_valid(lp, len)) return fail_free(r, lp, "invalid sorted set listpack");
+    if (ts_lp_length(lp) == 0) return fail_free(r, lp, ERR_EMPTY);
     ts_zset z = {lp, TS_ENC_LISTPACK};
     if ((long long)(ts_lp_length(lp) / 2) > cfg->zset_max_listpack_entries) ts_zset_convert_to_skiplist(&z);
     *out = (ts_value){.type = TS_TYPE_ZSET, .enc = (uint8_t)z.enc, .form = TS_FORM_PTR, .ptr = z.ptr};
@@ -878,23 +868,14 @@ static int load_stream_nodes(ts_rdb_reader *r, ts_stream *s)
         size_t klen, len;
         unsigned char *key = read_blob(r, &klen);
         if (!key) return -1;
-        if (klen != 16) {
-            free(key);
-            return fail(r, "stream node key is not a 128-bit ID");
-        }
+        if (klen != 16) return fail_free(r, key, "stream node key is not a 128-bit ID");
         ts_stream_id master;
         key_to_id(key, &master);
         free(key);
         unsigned char *lp = read_blob(r, &len);
         if (!lp) return -1;
-        if (!ts_stream_node_validate(lp, len)) {
-            free(lp);
-            return fail(r, "invalid stream node listpack");
-        }
-        if (!ts_stream_push_node(s, &master, lp)) {
-            free(lp);
-            return fail(r, "stream nodes out of order");
-        }
+        if (!ts_stream_node_validate(lp, len)) return fail_free(r, lp, "invalid stream node listpack");
+        if (!ts_stream_push_node(s, &master, lp)) return fail_free(r, lp, "stream nodes out of order");
     }
     return 0;
 }

@@ -722,78 +722,123 @@ static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
     return al < bl ? -1 : al > bl;
 }
 
-static size_t cg_lower(const ts_stream *s, const char *name, size_t len)
+/* The name of item i of a name-sorted array of pointers (a stream's
+ * groups, a group's consumers). */
+typedef const char *name_at_fn(const void *items, size_t i, size_t *len);
+
+static const char *cg_name_at(const void *items, size_t i, size_t *len)
 {
-    size_t lo = 0, hi = s->ngroups;
+    const ts_stream_cg *g = ((ts_stream_cg *const *)items)[i];
+    *len = g->name_len;
+    return g->name;
+}
+
+static const char *consumer_name_at(const void *items, size_t i, size_t *len)
+{
+    const ts_stream_consumer *c = ((ts_stream_consumer *const *)items)[i];
+    *len = c->name_len;
+    return c->name;
+}
+
+/* Binary search for name among n name-sorted items: the position of the
+ * first one not below it (where name goes), *found whether it is name. */
+static size_t name_search(const void *items, size_t n, name_at_fn *name_at, const char *name, size_t len,
+                          bool *found)
+{
+    size_t lo = 0, hi = n, ml;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (name_cmp(s->groups[mid]->name, s->groups[mid]->name_len, name, len) < 0) lo = mid + 1;
+        const char *m = name_at(items, mid, &ml);
+        if (name_cmp(m, ml, name, len) < 0) lo = mid + 1;
         else hi = mid;
+    }
+    *found = false;
+    if (lo < n) {
+        const char *m = name_at(items, lo, &ml);
+        *found = name_cmp(m, ml, name, len) == 0;
     }
     return lo;
 }
 
+/* Makes room at position i of an array of *n elements of sz bytes (its
+ * capacity *cap doubles, from 2, when full); returns the array, which may
+ * have moved. The caller stores the new element. */
+static void *array_insert_at(void *v, size_t *n, size_t *cap, size_t sz, size_t i)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 2;
+        v = ts_realloc(v, sz * *cap);
+    }
+    memmove((char *)v + (i + 1) * sz, (char *)v + i * sz, sz * (*n - i));
+    (*n)++;
+    return v;
+}
+
+/* Removes the element at position i of an array of *n elements of sz bytes. */
+static void array_remove_at(void *v, size_t *n, size_t sz, size_t i)
+{
+    memmove((char *)v + i * sz, (char *)v + (i + 1) * sz, sz * (*n - i - 1));
+    (*n)--;
+}
+
+/* Where group name is, or goes, in s; *found whether it is there. */
+static size_t cg_lower(const ts_stream *s, const char *name, size_t len, bool *found)
+{
+    return name_search(s->groups, s->ngroups, cg_name_at, name, len, found);
+}
+
 ts_stream_cg *ts_stream_cg_find(const ts_stream *s, const char *name, size_t len)
 {
-    size_t i = cg_lower(s, name, len);
-    if (i < s->ngroups && name_cmp(s->groups[i]->name, s->groups[i]->name_len, name, len) == 0) return s->groups[i];
-    return NULL;
+    bool found;
+    size_t i = cg_lower(s, name, len, &found);
+    return found ? s->groups[i] : NULL;
 }
 
 ts_stream_cg *ts_stream_cg_create(ts_stream *s, const char *name, size_t len, const ts_stream_id *last_id,
                                   long long entries_read)
 {
-    size_t i = cg_lower(s, name, len);
-    if (i < s->ngroups && name_cmp(s->groups[i]->name, s->groups[i]->name_len, name, len) == 0) return NULL;
+    bool found;
+    size_t i = cg_lower(s, name, len, &found);
+    if (found) return NULL;
     ts_stream_cg *g = ts_calloc(1, sizeof(*g));
     g->name = ts_strndup(name, len);
     g->name_len = len;
     g->last_id = *last_id;
     g->entries_read = entries_read;
-    if (s->ngroups == s->groups_cap) {
-        s->groups_cap = s->groups_cap ? s->groups_cap * 2 : 2;
-        s->groups = ts_realloc(s->groups, sizeof(*s->groups) * s->groups_cap);
-    }
-    memmove(&s->groups[i + 1], &s->groups[i], sizeof(*s->groups) * (s->ngroups - i));
+    s->groups = array_insert_at(s->groups, &s->ngroups, &s->groups_cap, sizeof(*s->groups), i);
     s->groups[i] = g;
-    s->ngroups++;
     return g;
 }
 
 bool ts_stream_cg_destroy(ts_stream *s, const char *name, size_t len)
 {
-    size_t i = cg_lower(s, name, len);
-    if (i >= s->ngroups || name_cmp(s->groups[i]->name, s->groups[i]->name_len, name, len) != 0) return false;
+    bool found;
+    size_t i = cg_lower(s, name, len, &found);
+    if (!found) return false;
     cg_free(s->groups[i]);
-    memmove(&s->groups[i], &s->groups[i + 1], sizeof(*s->groups) * (s->ngroups - i - 1));
-    s->ngroups--;
+    array_remove_at(s->groups, &s->ngroups, sizeof(*s->groups), i);
     return true;
 }
 
-static size_t consumer_lower(const ts_stream_cg *g, const char *name, size_t len)
+/* Where consumer name is, or goes, in g; *found whether it is there. */
+static size_t consumer_lower(const ts_stream_cg *g, const char *name, size_t len, bool *found)
 {
-    size_t lo = 0, hi = g->nconsumers;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (name_cmp(g->consumers[mid]->name, g->consumers[mid]->name_len, name, len) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+    return name_search(g->consumers, g->nconsumers, consumer_name_at, name, len, found);
 }
 
 ts_stream_consumer *ts_stream_consumer_find(const ts_stream_cg *g, const char *name, size_t len)
 {
-    size_t i = consumer_lower(g, name, len);
-    if (i < g->nconsumers && name_cmp(g->consumers[i]->name, g->consumers[i]->name_len, name, len) == 0)
-        return g->consumers[i];
-    return NULL;
+    bool found;
+    size_t i = consumer_lower(g, name, len, &found);
+    return found ? g->consumers[i] : NULL;
 }
 
 ts_stream_consumer *ts_stream_consumer_get(ts_stream_cg *g, const char *name, size_t len, int64_t now_ms,
                                            bool *created)
 {
-    size_t i = consumer_lower(g, name, len);
-    if (i < g->nconsumers && name_cmp(g->consumers[i]->name, g->consumers[i]->name_len, name, len) == 0) {
+    bool found;
+    size_t i = consumer_lower(g, name, len, &found);
+    if (found) {
         if (created) *created = false;
         return g->consumers[i];
     }
@@ -801,21 +846,17 @@ ts_stream_consumer *ts_stream_consumer_get(ts_stream_cg *g, const char *name, si
     c->name = ts_strndup(name, len);
     c->name_len = len;
     c->seen_time = now_ms;
-    if (g->nconsumers == g->consumers_cap) {
-        g->consumers_cap = g->consumers_cap ? g->consumers_cap * 2 : 2;
-        g->consumers = ts_realloc(g->consumers, sizeof(*g->consumers) * g->consumers_cap);
-    }
-    memmove(&g->consumers[i + 1], &g->consumers[i], sizeof(*g->consumers) * (g->nconsumers - i));
+    g->consumers = array_insert_at(g->consumers, &g->nconsumers, &g->consumers_cap, sizeof(*g->consumers), i);
     g->consumers[i] = c;
-    g->nconsumers++;
     if (created) *created = true;
     return c;
 }
 
 size_t ts_stream_consumer_delete(ts_stream_cg *g, const char *name, size_t len)
 {
-    size_t i = consumer_lower(g, name, len);
-    if (i >= g->nconsumers || name_cmp(g->consumers[i]->name, g->consumers[i]->name_len, name, len) != 0) return 0;
+    bool found;
+    size_t i = consumer_lower(g, name, len, &found);
+    if (!found) return 0;
     ts_stream_consumer *c = g->consumers[i];
     size_t pending = c->pel.n;
     for (size_t j = 0; j < c->pel.n; j++) {
@@ -824,8 +865,7 @@ size_t ts_stream_consumer_delete(ts_stream_cg *g, const char *name, size_t len)
         free(n);
     }
     consumer_free(c);
-    memmove(&g->consumers[i], &g->consumers[i + 1], sizeof(*g->consumers) * (g->nconsumers - i - 1));
-    g->nconsumers--;
+    array_remove_at(g->consumers, &g->nconsumers, sizeof(*g->consumers), i);
     return pending;
 }
 

@@ -341,10 +341,12 @@ static int t_rehash(ts_table *t, size_t steps)
     return t_rehashing(t);
 }
 
-/* The slot that points to the entry with this key (a bucket or a `next`
- * field), or NULL. *which gets the array it is in. Buckets of ht[0] below
- * rehash_idx are empty (rehash_idx is 0 when not rehashing). */
-static inline ts_entry **t_find_link(ts_table *t, const char *key, size_t klen, uint64_t h, int *which)
+/* The slot that points to the entry of hash h that is `target` or, with
+ * target NULL, has this key (a bucket or a `next` field), or NULL. *which
+ * gets the array it is in. Buckets of ht[0] below rehash_idx are empty
+ * (rehash_idx is 0 when not rehashing). Inlined, the target test folds away. */
+static inline ts_entry **t_search(ts_table *t, uint64_t h, const ts_entry *target, const char *key, size_t klen,
+                                  int *which)
 {
     for (int i = 0; i < 2; i++) {
         ts_entry **ht = t->ht[i];
@@ -352,13 +354,19 @@ static inline ts_entry **t_find_link(ts_table *t, const char *key, size_t klen, 
         size_t idx = (size_t)h & t->mask[i];
         if (i == 0 && idx < t->rehash_idx) continue;
         for (ts_entry **l = &ht[idx]; *l; l = &(*l)->next) {
-            if (e_key_eq(*l, key, klen)) {
+            if (target ? *l == target : e_key_eq(*l, key, klen)) {
                 *which = i;
                 return l;
             }
         }
     }
     return NULL;
+}
+
+/* The slot that points to the entry with this key, or NULL (t_search). */
+static inline ts_entry **t_find_link(ts_table *t, const char *key, size_t klen, uint64_t h, int *which)
+{
+    return t_search(t, h, NULL, key, klen, which);
 }
 
 void ts_table_prefetch(const ts_table *t, const char *key, size_t klen, int stage)
@@ -373,20 +381,9 @@ void ts_table_prefetch(const ts_table *t, const char *key, size_t klen, int stag
 /* The slot that points to e, which must be in t. */
 static ts_entry **t_link_of(ts_table *t, const ts_entry *e, int *which)
 {
-    uint64_t h = e_hash(e);
-    for (int i = 0; i < 2; i++) {
-        ts_entry **ht = t->ht[i];
-        if (!ht) break;
-        size_t idx = (size_t)h & t->mask[i];
-        if (i == 0 && idx < t->rehash_idx) continue;
-        for (ts_entry **l = &ht[idx]; *l; l = &(*l)->next) {
-            if (*l == e) {
-                *which = i;
-                return l;
-            }
-        }
-    }
-    ts_panic("ts_table: entry %p is not in table %p", (const void *)e, (void *)t);
+    ts_entry **l = t_search(t, e_hash(e), e, NULL, 0, which);
+    if (!l) ts_panic("ts_table: entry %p is not in table %p", (const void *)e, (void *)t);
+    return l;
 }
 
 /* Unlinks the entry at *l from array `which` and updates the counters. */

@@ -280,6 +280,18 @@ static void unlink_node(ts_zsl *z, ts_zsl_node *x, ts_zsl_node **update)
     z->length--;
 }
 
+/* Unlinks x (update[] as for unlink_node) and deletes its member's entry,
+ * which holds the node: x is freed. */
+static void delete_node(ts_zsl *z, ts_zsl_node *x, ts_zsl_node **update)
+{
+    unlink_node(z, x, update);
+    size_t n;
+    const char *m = n_member(x, &n);
+    ts_entry *e = ts_table_find(&z->dict, m, n);
+    TS_ASSERT(e != NULL);
+    ts_table_delete_entry(&z->dict, e);
+}
+
 /* Fills update[] for node x (which is in the list). */
 static void find_update(const ts_zsl *z, const ts_zsl_node *x, ts_zsl_node **update)
 {
@@ -337,12 +349,7 @@ void ts_zsl_delete(ts_zsl *z, ts_zsl_node *x)
 {
     ts_zsl_node *update[TS_ZSL_MAXLEVEL];
     find_update(z, x, update);
-    unlink_node(z, x, update);
-    size_t n;
-    const char *m = n_member(x, &n);
-    ts_entry *e = ts_table_find(&z->dict, m, n);
-    TS_ASSERT(e != NULL);
-    ts_table_delete_entry(&z->dict, e);
+    delete_node(z, x, update);
 }
 
 void ts_zsl_update_score(ts_zsl *z, ts_zsl_node *x, double score)
@@ -485,12 +492,7 @@ size_t ts_zsl_delete_rank_range(ts_zsl *z, size_t start, size_t end)
     ts_zsl_node *x = n_fwd(h, 0);
     while (x && removed < end - start + 1) {
         ts_zsl_node *next = n_fwd(x, 0);
-        unlink_node(z, x, update);
-        size_t n;
-        const char *m = n_member(x, &n);
-        ts_entry *e = ts_table_find(&z->dict, m, n);
-        TS_ASSERT(e != NULL);
-        ts_table_delete_entry(&z->dict, e);
+        delete_node(z, x, update);
         removed++;
         x = next;
     }
