@@ -227,7 +227,7 @@ static void conn_flush(ts_conn *c)
         int n = uv_try_write(&c->h.stream, &b, 1);
         if (n == UV_EAGAIN) n = 0;
         if (n < 0) { ts_conn_close(c); return; }
-        c->net_out += (uint64_t)n;
+        c->client.net_out += (uint64_t)n;
         c->w->e.stats.net_output += (uint64_t)n;
         if ((size_t)n == c->out.len) {
             c->out.len = 0;
@@ -239,7 +239,7 @@ static void conn_flush(ts_conn *c)
             c->out.len = 0;
             if (n) ts_buf_consume(&c->writing, (size_t)n);
             c->w->e.stats.net_output += c->writing.len;
-            c->net_out += c->writing.len;
+            c->client.net_out += c->writing.len;
             b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
             c->wreq.data = c;
             if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_write) < 0) { ts_conn_close(c); return; }
@@ -275,7 +275,7 @@ static void exec_here(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv,
 {
     ts_engine *e = &c->w->e;
     ts_cmd_ctx ctx;
-    ts_run_ctx_init(&ctx, e, cmd, c->db, argc, argv, r);
+    ts_run_ctx_init(&ctx, e, cmd, c->client.db, argc, argv, r);
     ctx.conn = c;
     ctx.blocker = blocker;
     c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
@@ -401,7 +401,7 @@ int64_t ts_conn_expire_blocked(ts_worker *w, int64_t now_ms)
             unpark(c);
             ts_buf *out = conn_local_reply_begin(c);
             ts_reply r;
-            ts_reply_init(&r, out, c->resp);
+            ts_reply_init(&r, out, c->client.resp);
             ts_blocker_reply_timeout(b, &r);
             conn_local_reply_end(c, out);
             ts_blocker_finish(b);
@@ -484,7 +484,7 @@ static void reply_local_error(ts_conn *c, const char *msg)
 {
     ts_buf *out = conn_local_reply_begin(c);
     ts_reply r;
-    ts_reply_init(&r, out, c->resp);
+    ts_reply_init(&r, out, c->client.resp);
     ts_reply_error(&r, msg);
     conn_local_reply_end(c, out);
     ts_engine_count_error(&c->w->e, r.last_error_code);
@@ -521,7 +521,7 @@ static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
 {
     ts_buf *out = conn_local_reply_begin(c);
     ts_reply r;
-    ts_reply_init(&r, out, c->resp);
+    ts_reply_init(&r, out, c->client.resp);
     exec_here(c, cmd, argc, argv, &r, NULL);
     conn_local_reply_end(c, out);
 }
@@ -535,7 +535,7 @@ static void send_to_shard(ts_conn *c, unsigned target, const ts_command *cmd, in
         w->open_batches[target] = b;
         w->open_targets[w->nopen++] = target;
     }
-    ts_batch_append(b, cmd, c->db, c->resp, argc, argv);
+    ts_batch_append(b, cmd, c->client.db, c->client.resp, argc, argv);
     slot_push(c, b);
 }
 
@@ -568,7 +568,7 @@ static void start_pending(ts_conn *c)
 
 static void new_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
 {
-    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->id, cmd, c->db, c->resp, argc, argv, keypos, nkeys);
+    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->client.id, cmd, c->client.db, c->client.resp, argc, argv, keypos, nkeys);
     if (cmd->squashable && keypos) {
         /* Wait for the end of the pass: more may follow in the pipeline. */
         c->pending[c->npending++] = t;
@@ -598,9 +598,9 @@ static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
  * it on the origin and registers the blocker in the txn's last phase). */
 static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys)
 {
-    ts_blocker *b = ts_blocker_new(&c->w->e, c, cmd, c->db, c->resp, argc, argv);
+    ts_blocker *b = ts_blocker_new(&c->w->e, c, cmd, c->client.db, c->client.resp, argc, argv);
     c->blocker = b;
-    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->id, cmd, c->db, c->resp, argc, argv, pos, nkeys);
+    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->client.id, cmd, c->client.db, c->client.resp, argc, argv, pos, nkeys);
     t->blocker = b;
     start_txn(c, t);
 }
@@ -620,7 +620,7 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
     int rc = DISPATCH_DONE;
     if (!local) {
         start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
-    } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->db, argc, argv)) {
+    } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
             c->in_waiters = true;
@@ -632,11 +632,11 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
         rc = DISPATCH_WAIT;
     } else {
         conn_collect_slots(c);   /* nothing in flight: every slot is filled */
-        ts_blocker *b = ts_blocker_new(&w->e, c, cmd, c->db, c->resp, argc, argv);
+        ts_blocker *b = ts_blocker_new(&w->e, c, cmd, c->client.db, c->client.resp, argc, argv);
         c->blocker = b;
         ts_buf *out = conn_local_reply_begin(c);
         ts_reply r;
-        ts_reply_init(&r, out, c->resp);
+        ts_reply_init(&r, out, c->client.resp);
         exec_here(c, cmd, argc, argv, &r, b);
         if (b->blocked) {
             /* Nothing was written; the slot taken (if any) stays empty. */
@@ -675,12 +675,12 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         const ts_command *sub = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
         if (sub) cmd = sub;
     }
-    c->last_cmd = cmd->name;
+    c->client.last_cmd = cmd->name;
     {
         ts_reply r;
         ts_buf tmp;
         ts_buf_init(&tmp);
-        ts_reply_init(&r, &tmp, c->resp);
+        ts_reply_init(&r, &tmp, c->client.resp);
         if (!ts_command_check_arity(cmd, argc, argv, &r)) {
             if (c->npending) { ts_buf_free(&tmp); start_pending(c); return DISPATCH_WAIT; }
             ts_buf *out = conn_local_reply_begin(c);
@@ -752,7 +752,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     }
     /* Local shard. */
-    if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->db, argc, argv)) {
+    if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
             c->in_waiters = true;
@@ -784,7 +784,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
 static void conn_prefetch_pipeline(ts_conn *c)
 {
     ts_worker *w = c->w;
-    ts_table *t = &w->e.shard.dbs[c->db];
+    ts_table *t = &w->e.shard.dbs[c->client.db];
     w->npre = w->pre_next = 0;
     if (c->query.len - c->qpos < 64 || ts_table_size(t) < TS_LOOKAHEAD_MIN_KEYS) return;
     if (!w->pre) w->pre = ts_malloc(sizeof(ts_preparsed) * TS_LOOKAHEAD_CMDS);
@@ -861,7 +861,7 @@ void ts_conn_process(ts_conn *c)
             argv = c->parser.argv;
         }
         if (argc > 0) {
-            c->last_interaction_ms = w->e.now_ms;
+            c->client.last_interaction_ms = w->e.now_ms;
             if (dispatch(c, argc, argv, pre) == DISPATCH_WAIT) break;
         }
         c->qpos += used;
@@ -920,11 +920,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0) return;
     c->query.len += (size_t)nread;
-    c->net_in += (uint64_t)nread;
+    c->client.net_in += (uint64_t)nread;
     c->w->e.stats.net_input += (uint64_t)nread;
     if (c->query.len - c->qpos > (size_t)c->w->e.config.client_query_buffer_limit) {
         ts_log(TS_LOG_WARNING, "Closing client that reached max query buffer length (id=%llu)",
-               (unsigned long long)c->id);
+               (unsigned long long)c->client.id);
         ts_conn_close(c);
         conn_maybe_free(c);
         return;
@@ -968,7 +968,7 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
 {
     ts_conn *c = ts_calloc(1, sizeof(*c));
     c->w = w;
-    c->is_unix = is_unix;
+    c->client.is_unix = is_unix;
     int rc;
     if (is_unix) {
         uv_pipe_init(&w->loop, &c->h.pipe, 0);
@@ -991,18 +991,18 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
         free(c);
         return NULL;
     }
-    c->resp = 2;
+    c->client.resp = 2;
     ts_parser_init(&c->parser, (size_t)w->e.config.proto_max_bulk_len);
-    c->ctime_ms = c->last_interaction_ms = ts_mstime();
+    c->client.ctime_ms = c->client.last_interaction_ms = ts_mstime();
     ts_engine_tick(&w->e);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, c->addr, sizeof(c->addr), is_unix, w->e.config.unixsocket);
+        format_addr(&ss, c->client.addr, sizeof(c->client.addr), is_unix, w->e.config.unixsocket);
     sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr(&ss, c->laddr, sizeof(c->laddr), is_unix, w->e.config.unixsocket);
+        format_addr(&ss, c->client.laddr, sizeof(c->client.laddr), is_unix, w->e.config.unixsocket);
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;
@@ -1018,7 +1018,7 @@ void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
         atomic_fetch_sub(&w->srv->connected_clients, 1);
         return;
     }
-    c->id = atomic_fetch_add(&w->srv->next_client_id, 1);
+    c->client.id = atomic_fetch_add(&w->srv->next_client_id, 1);
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
 }
@@ -1056,19 +1056,8 @@ static void conn_maybe_migrate(ts_conn *c)
     ts_msg_migrate *m = ts_calloc(1, sizeof(*m));
     m->msg.kind = TS_MSG_MIGRATE_CONN;
     m->fd = nfd;
-    m->is_unix = c->is_unix;
-    m->id = c->id;
-    m->db = c->db;
-    m->resp = c->resp;
-    m->name = c->name;
-    c->name = NULL;
-    memcpy(m->addr, c->addr, sizeof m->addr);
-    memcpy(m->laddr, c->laddr, sizeof m->laddr);
-    m->ctime_ms = c->ctime_ms;
-    m->last_interaction_ms = c->last_interaction_ms;
-    m->last_cmd = c->last_cmd;
-    m->net_in = c->net_in;
-    m->net_out = c->net_out;
+    m->client = c->client;
+    c->client.name = NULL;   /* the message owns it now */
     uv_read_stop(&c->h.stream);
     c->reading = false;
     c->migrating = true;
@@ -1084,24 +1073,14 @@ void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
         ts_msg_migrate_drop(m);
         return;
     }
-    ts_conn *c = conn_open(w, m->fd, m->is_unix);
+    ts_conn *c = conn_open(w, m->fd, m->client.is_unix);
     if (!c) {
         atomic_fetch_sub(&w->srv->connected_clients, 1);
-        free(m->name);
+        free(m->client.name);
         free(m);
         return;
     }
-    c->id = m->id;
-    c->db = m->db;
-    c->resp = m->resp;
-    c->name = m->name;
-    memcpy(c->addr, m->addr, sizeof c->addr);
-    memcpy(c->laddr, m->laddr, sizeof c->laddr);
-    c->ctime_ms = m->ctime_ms;
-    c->last_interaction_ms = m->last_interaction_ms;
-    c->last_cmd = m->last_cmd;
-    c->net_in = m->net_in;
-    c->net_out = m->net_out;
+    c->client = m->client;   /* the same client: its id, settings and addresses */
     free(m);
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
@@ -1110,7 +1089,7 @@ void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
 void ts_msg_migrate_drop(ts_msg_migrate *m)
 {
     close(m->fd);
-    free(m->name);
+    free(m->client.name);
     free(m);
 }
 
@@ -1131,7 +1110,7 @@ static void conn_free(ts_conn *c)
     ts_buf_free(&c->out);
     ts_buf_free(&c->writing);
     ts_parser_free(&c->parser);
-    free(c->name);
+    free(c->client.name);
     ts_worker *w = c->w;
     free(c);
     w->live_conns--;

@@ -50,7 +50,6 @@ typedef struct ts_conn {
     struct ts_conn *prev, *next;        /* worker's connection list */
     struct ts_conn *ready_next;         /* worker's ready list */
     struct ts_conn *waiter_next;        /* shard waiters list */
-    uint64_t id;
     ts_buf query;
     size_t qpos;
     ts_parser parser;
@@ -86,16 +85,7 @@ typedef struct ts_conn {
      * the same other shard. */
     unsigned streak_target;
     uint32_t streak;
-    bool is_unix;
-    int db;
-    int resp;
-    char *name;
-    char addr[64];
-    char laddr[64];
-    int64_t ctime_ms;
-    int64_t last_interaction_ms;
-    const char *last_cmd;
-    uint64_t net_in, net_out;
+    ts_client_state client;             /* identity and settings (util/channels.h): moves with the client */
 } ts_conn;
 
 

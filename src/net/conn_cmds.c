@@ -37,7 +37,7 @@ static void cmd_select(ts_cmd_ctx *c)
         ts_reply_error(c->r, TS_ERR_DB_INDEX);
         return;
     }
-    c->conn->db = (int)db;
+    c->conn->client.db = (int)db;
     ts_reply_ok(c->r);
 }
 
@@ -50,8 +50,8 @@ static bool valid_client_name(ts_arg name)
 
 static void set_client_name(ts_conn *conn, ts_arg name)
 {
-    free(conn->name);
-    conn->name = name.len ? ts_strndup(name.ptr, name.len) : NULL;
+    free(conn->client.name);
+    conn->client.name = name.len ? ts_strndup(name.ptr, name.len) : NULL;
 }
 
 /* Options are applied one by one as in Redis 7.0: a SETNAME before a failing
@@ -59,7 +59,7 @@ static void set_client_name(ts_conn *conn, ts_arg name)
 static void cmd_hello(ts_cmd_ctx *c)
 {
     ts_conn *conn = c->conn;
-    int proto = conn->resp;
+    int proto = conn->client.resp;
     int i = 1;
     if (c->argc >= 2) {
         long long v;
@@ -98,7 +98,7 @@ static void cmd_hello(ts_cmd_ctx *c)
             return;
         }
     }
-    conn->resp = proto;
+    conn->client.resp = proto;
     c->r->resp = (uint8_t)proto;
     ts_reply_map(c->r, 7);
     ts_reply_cstr(c->r, "server");
@@ -108,7 +108,7 @@ static void cmd_hello(ts_cmd_ctx *c)
     ts_reply_cstr(c->r, "proto");
     ts_reply_int(c->r, proto);
     ts_reply_cstr(c->r, "id");
-    ts_reply_int(c->r, (long long)conn->id);
+    ts_reply_int(c->r, (long long)conn->client.id);
     ts_reply_cstr(c->r, "mode");
     ts_reply_cstr(c->r, "standalone");
     ts_reply_cstr(c->r, "role");
@@ -285,14 +285,14 @@ static bool filter_match(const client_filter *f, const ts_conn *conn)
     if (f->type == 1) return false;
     if (f->has_ids) {
         bool found = false;
-        for (int i = 0; i < f->nids; i++) if (f->ids[i] == conn->id) { found = true; break; }
+        for (int i = 0; i < f->nids; i++) if (f->ids[i] == conn->client.id) { found = true; break; }
         if (!found) return false;
     }
-    if (f->has_addr && (strlen(conn->addr) != f->addr.len || memcmp(conn->addr, f->addr.ptr, f->addr.len)))
+    if (f->has_addr && (strlen(conn->client.addr) != f->addr.len || memcmp(conn->client.addr, f->addr.ptr, f->addr.len)))
         return false;
-    if (f->has_laddr && (strlen(conn->laddr) != f->laddr.len || memcmp(conn->laddr, f->laddr.ptr, f->laddr.len)))
+    if (f->has_laddr && (strlen(conn->client.laddr) != f->laddr.len || memcmp(conn->client.laddr, f->laddr.ptr, f->laddr.len)))
         return false;
-    if (f->skipme && conn->id == f->me) return false;
+    if (f->skipme && conn->client.id == f->me) return false;
     return true;
 }
 
@@ -305,12 +305,12 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
         "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
         "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n";
 #define DESCRIBE_ARGS \
-        (unsigned long long)conn->id, conn->addr, conn->laddr, fd, conn->name ? conn->name : "", \
-        (long long)((now_ms - conn->ctime_ms) / 1000), (long long)((now_ms - conn->last_interaction_ms) / 1000), \
-        conn->is_unix ? "U" : "N", conn->db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
+        (unsigned long long)conn->client.id, conn->client.addr, conn->client.laddr, fd, conn->client.name ? conn->client.name : "", \
+        (long long)((now_ms - conn->client.ctime_ms) / 1000), (long long)((now_ms - conn->client.last_interaction_ms) / 1000), \
+        conn->client.is_unix ? "U" : "N", conn->client.db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
         conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, \
         sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap, \
-        conn->last_cmd ? conn->last_cmd : "NULL", conn->resp
+        conn->client.last_cmd ? conn->client.last_cmd : "NULL", conn->client.resp
     /* The name has no length limit: measure first, then format in place. */
     int n = snprintf(NULL, 0, fmt, DESCRIBE_ARGS);
     if (n <= 0) return;
@@ -332,7 +332,7 @@ static long client_apply(ts_worker *w, const client_filter *f, bool kill, ts_buf
         if (!filter_match(f, conn)) continue;
         n++;
         if (!kill) ts_conn_describe(conn, list, w->e.now_ms);
-        else if (conn->id == f->me) conn->close_after_reply = true;
+        else if (conn->client.id == f->me) conn->close_after_reply = true;
         else ts_conn_close(conn);
     }
     return n;
@@ -382,9 +382,9 @@ static void cmd_client(ts_cmd_ctx *c)
     const char *sub = c->cmd->name + strlen("client|");
     ts_conn *conn = c->conn;
     if (!strcmp(sub, "id")) {
-        ts_reply_int(c->r, (long long)conn->id);
+        ts_reply_int(c->r, (long long)conn->client.id);
     } else if (!strcmp(sub, "getname")) {
-        if (conn->name) ts_reply_cstr(c->r, conn->name);
+        if (conn->client.name) ts_reply_cstr(c->r, conn->client.name);
         else ts_reply_null(c->r);
     } else if (!strcmp(sub, "setname")) {
         if (!valid_client_name(c->argv[2])) {
@@ -403,7 +403,7 @@ static void cmd_client(ts_cmd_ctx *c)
         /* Single worker: everything is here. */
         bool kill = sub[0] == 'k';
         client_filter f;
-        parse_filter(c, kill, conn ? conn->id : 0, &f);
+        parse_filter(c, kill, conn ? conn->client.id : 0, &f);
         if (f.error) { ts_reply_error(c->r, f.error); filter_free(&f); return; }
         ts_buf list;
         ts_buf_init(&list);

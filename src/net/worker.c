@@ -372,7 +372,7 @@ static void on_cron(uv_timer_t *t)
         ts_conn *c = w->conns;
         while (c) {
             ts_conn *next = c->next;
-            if (c->inflight == 0 && c->wait == TS_WAIT_NONE && e->now_ms - c->last_interaction_ms > limit)
+            if (c->inflight == 0 && c->wait == TS_WAIT_NONE && e->now_ms - c->client.last_interaction_ms > limit)
                 ts_conn_close(c);
             c = next;
         }

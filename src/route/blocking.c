@@ -24,17 +24,8 @@
 ts_blocker *ts_blocker_new(ts_engine *origin, struct ts_conn *conn, const ts_command *cmd, int db, int resp, int argc,
                            const ts_arg *argv)
 {
-    size_t bytes = 0;
-    for (int i = 0; i < argc; i++) bytes += argv[i].len;
     ts_blocker *b = ts_calloc(1, sizeof(*b));
-    b->argv = ts_malloc(sizeof(ts_arg) * (size_t)argc + bytes + 1);
-    char *p = (char *)(b->argv + argc);
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].ptr, argv[i].len);
-        b->argv[i].ptr = p;
-        b->argv[i].len = argv[i].len;
-        p += argv[i].len;
-    }
+    b->argv = ts_args_dup(argc, argv);
     atomic_init(&b->state, TS_BLOCK_WAITING);
     atomic_init(&b->refs, 1);
     b->origin = origin;

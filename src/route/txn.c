@@ -39,21 +39,7 @@ ts_txn *ts_txn_new(ts_engine *coord, ts_txn_done_fn *on_done, void *owner, uint6
     t->ops = cmd->multi;
     t->mode = keypos ? TS_TXN_KEYS : cmd->txn_mode;
 
-    /* One allocation for the argument bytes, one for the slices. */
-    size_t total = 0;
-    for (int i = 0; i < argc; i++) total += argv[i].len + 1;
-    char *bytes = ts_malloc(total);
-    t->argv = ts_malloc(sizeof(ts_arg) * (size_t)(argc + 1));
-    char *p = bytes;
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i].ptr, argv[i].len);
-        p[argv[i].len] = '\0';
-        t->argv[i].ptr = p;
-        t->argv[i].len = argv[i].len;
-        p += argv[i].len + 1;
-    }
-    t->argv[argc].ptr = bytes;   /* remembered for free */
-    t->argv[argc].len = 0;
+    t->argv = ts_args_dup(argc, argv);
     t->argc = argc;
 
     unsigned nworkers = coord->router->nshards;
@@ -104,10 +90,7 @@ void ts_txn_free(ts_txn *t)
     for (int j = 0; j < t->nparts; j++) ts_buf_free(&t->parts[j].out);
     free(t->parts);
     free(t->keybuf);
-    if (t->argv) {
-        free((void *)t->argv[t->argc].ptr);
-        free(t->argv);
-    }
+    free(t->argv);
     ts_buf_free(&t->reply_buf);
     ts_aof_log_free(&t->aof);
     free(t);

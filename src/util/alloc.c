@@ -77,3 +77,19 @@ void ts_alloc_thread_cache_flush(void)
     mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 #endif
 }
+
+ts_arg *ts_args_dup(int argc, const ts_arg *argv)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++) bytes += argv[i].len + 1;
+    ts_arg *copy = ts_malloc(sizeof(ts_arg) * (size_t)argc + bytes + 1);
+    char *p = (char *)(copy + argc);
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i].ptr, argv[i].len);
+        p[argv[i].len] = '\0';
+        copy[i].ptr = p;
+        copy[i].len = argv[i].len;
+        p += argv[i].len + 1;
+    }
+    return copy;
+}

@@ -136,19 +136,26 @@ typedef struct ts_msg_unblock {
     struct ts_blocker *b;
 } ts_msg_unblock;
 
+/* A client's identity and settings: what a connection keeps for its whole
+ * life (net/conn.h embeds it) and takes along when it moves to another
+ * worker. */
+typedef struct ts_client_state {
+    uint64_t id;
+    bool is_unix;
+    int db, resp;
+    char *name;                     /* owned; NULL: no name */
+    char addr[64], laddr[64];
+    int64_t ctime_ms, last_interaction_ms;
+    const char *last_cmd;           /* a command table name (static) */
+    uint64_t net_in, net_out;
+} ts_client_state;
+
 /* MIGRATE_CONN: a client moving to the worker that owns the keys it uses
- * (net/conn.c); the receiver owns the fd and the name. */
+ * (net/conn.c); the receiver owns the fd and the client's name. */
 typedef struct ts_msg_migrate {
     ts_msg msg;
     int fd;
-    bool is_unix;
-    uint64_t id;
-    int db, resp;
-    char *name;
-    char addr[64], laddr[64];
-    int64_t ctime_ms, last_interaction_ms;
-    const char *last_cmd;
-    uint64_t net_in, net_out;
+    ts_client_state client;
 } ts_msg_migrate;
 
 /* ---- 2. the persistence queue ---- */

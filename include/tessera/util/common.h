@@ -50,6 +50,9 @@ int ts_alloc_background_purge(bool on);
 /* Gives the calling thread's cached free memory back to the allocator. */
 void ts_alloc_thread_cache_flush(void);
 char *ts_strndup(const char *s, size_t n);
+/* A copy of argv in one allocation (the slices, then the bytes, each
+ * argument NUL-terminated after its len bytes): free it with free(). */
+ts_arg *ts_args_dup(int argc, const ts_arg *argv);
 
 #ifndef NDEBUG
 #define TS_ASSERT(cond) \
