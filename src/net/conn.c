@@ -17,7 +17,9 @@
  * concurrent in the linearizability sense and any order is a valid one.
  * Commands to the same shard keep their order (one FIFO path per shard).
  * A command runs through the runner (route/run.h) wherever it runs; the
- * batches' format and their execution on the owner are route/batch.c's.
+ * batches' format and their execution on the owner are route/batch.c's,
+ * a blocked client's wait conn_blocked.c's, moving a client to another
+ * worker migrate.c's.
  */
 #include "conn.h"
 
@@ -48,10 +50,7 @@
 #define TS_CONN_MAX_INFLIGHT 16
 #define TS_MAX_KEYS_STACK 64
 
-static void conn_flush(ts_conn *c);
-static void conn_maybe_free(ts_conn *c);
 static void conn_maybe_resume(ts_conn *c);
-static void conn_maybe_migrate(ts_conn *c);
 
 /* ---------- reply slots ---------- */
 
@@ -72,8 +71,8 @@ static void slot_push(ts_conn *c, ts_batch *b)
 
 /* Where a reply produced now on the connection's worker goes: straight to
  * the output when nothing is queued ahead of it, else into the local
- * pseudo-batch behind the queued slots. Call conn_local_reply_end after. */
-static ts_buf *conn_local_reply_begin(ts_conn *c)
+ * pseudo-batch behind the queued slots. Call ts__conn_reply_end after. */
+ts_buf *ts__conn_reply_begin(ts_conn *c)
 {
     if (c->slot_count == 0) return &c->out;
     if (!c->local_batch) c->local_batch = ts_batch_new(&c->w->e, c, c->w->e.id, true);
@@ -81,7 +80,7 @@ static ts_buf *conn_local_reply_begin(ts_conn *c)
     return &c->local_batch->reply;
 }
 
-static void conn_local_reply_end(ts_conn *c, ts_buf *target)
+void ts__conn_reply_end(ts_conn *c, ts_buf *target)
 {
     if (target != &c->out) ts_batch_mark_reply(c->local_batch);
 }
@@ -116,13 +115,13 @@ static void on_write(uv_write_t *req, int status)
     ts_conn *c = req->data;
     c->write_in_flight = false;
     c->writing.len = 0;
-    if (status < 0) { ts_conn_close(c); conn_maybe_free(c); return; }
-    if (!c->closing) conn_flush(c);
-    else conn_maybe_free(c);
+    if (status < 0) { ts_conn_close(c); ts__conn_maybe_free(c); return; }
+    if (!c->closing) ts__conn_flush(c);
+    else ts__conn_maybe_free(c);
 }
 
 /* appendfsync always: whether output may leave before an fsync. */
-static bool aof_gated(const ts_worker *w)
+bool ts__conn_aof_gated(const ts_worker *w)
 {
     return TS_UNLIKELY(w->e.shard.aof != NULL) && w->e.config.appendfsync == TS_AOF_FSYNC_ALWAYS;
 }
@@ -160,7 +159,7 @@ void ts_conn_aof_release(ts_worker *w)
         if (!c->aof_wait_flush && c->aof_need <= durable) {
             c->aof_held = false;
             c->aof_next = NULL;
-            conn_flush(c);
+            ts__conn_flush(c);
             conn_maybe_resume(c);
         } else {
             c->aof_next = w->aof_held;
@@ -183,7 +182,7 @@ void ts_conn_aof_release(ts_worker *w)
 static void aof_note_replies(ts_conn *c)
 {
     ts_worker *w = c->w;
-    if (!aof_gated(w)) return;
+    if (!ts__conn_aof_gated(w)) return;
     if (w->e.aof_last_seq > c->aof_need) c->aof_need = w->e.aof_last_seq;
     if (w->e.aof_log.buf.len) {
         c->aof_wait_flush = true;
@@ -208,12 +207,12 @@ static void aof_unhold(ts_conn *c)
  * are not in flight, so replies before a BLPOP still leave at once. */
 #define TS_HOLD_OUTPUT_MAX (64 * 1024)
 
-static void conn_flush(ts_conn *c)
+void ts__conn_flush(ts_conn *c)
 {
     if (c->closing) return;
     conn_collect_slots(c);
     if (c->inflight > 0 && c->out.len < TS_HOLD_OUTPUT_MAX) return;
-    if (c->out.len && aof_gated(c->w)) {
+    if (c->out.len && ts__conn_aof_gated(c->w)) {
         /* appendfsync always: replies leave once every write they may
          * reflect is durable (aof_note_replies). */
         if (c->aof_held) return;
@@ -293,7 +292,7 @@ void ts_conn_on_batch_done(ts_batch *b)
     b->done = true;
     if (c->closing) {
         /* The slots (and this batch) are freed with the connection. */
-        conn_maybe_free(c);
+        ts__conn_maybe_free(c);
         return;
     }
     if (c->wait == TS_WAIT_INFLIGHT && c->inflight == 0) {
@@ -301,179 +300,34 @@ void ts_conn_on_batch_done(ts_batch *b)
         ts_worker_make_ready(c->w, c);
     }
     conn_maybe_resume(c);
-    conn_flush(c);
-    conn_maybe_migrate(c);
-}
-
-/* ---------- blocked clients (blocking.h) ---------- */
-
-static void waiting_add(ts_worker *w, ts_blocker *b)
-{
-    b->prev_waiting = NULL;
-    b->next_waiting = w->blocked_head;
-    if (w->blocked_head) w->blocked_head->prev_waiting = b;
-    w->blocked_head = b;
-    w->e.stats.blocked_clients++;
-}
-
-static void waiting_remove(ts_worker *w, ts_blocker *b)
-{
-    if (b->prev_waiting) b->prev_waiting->next_waiting = b->next_waiting;
-    else w->blocked_head = b->next_waiting;
-    if (b->next_waiting) b->next_waiting->prev_waiting = b->prev_waiting;
-    b->next_waiting = b->prev_waiting = NULL;
-    w->e.stats.blocked_clients--;
-}
-
-/* The attempt found nothing: the connection waits (no later command of its
- * pipeline runs) until served, timed out or closed. */
-static void park_blocked(ts_conn *c)
-{
-    ts_blocker *b = c->blocker;
-    c->wait = TS_WAIT_BLOCKED;
-    waiting_add(c->w, b);
-    if (b->deadline_ms) ts_worker_arm_block_timer(c->w, b->deadline_ms);
-}
-
-/* Ends the blocked state with the reply in r_data (or a retry). */
-static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys);
-
-static void unpark(ts_conn *c)
-{
-    ts_blocker *b = c->blocker;
-    if (c->wait == TS_WAIT_BLOCKED) waiting_remove(c->w, b);
-    c->wait = TS_WAIT_NONE;
-    c->blocker = NULL;
-}
-
-/* A served blocker's outcome goes to the client (or runs again). */
-static void deliver_served(ts_conn *c)
-{
-    ts_blocker *b = c->blocker;
-    unpark(c);
-    if (b->retry) {
-        /* BLMOVE across shards: a fresh attempt, as a txn over both keys. */
-        int pos[2] = {1, 2};
-        start_blocking_txn(c, b->cmd, b->argc, b->argv, pos, 2);
-        ts_blocker_finish(b);
-        return;
-    }
-    ts_buf *out = conn_local_reply_begin(c);
-    ts_buf_append(out, b->reply.data, b->reply.len);
-    conn_local_reply_end(c, out);
-    ts_blocker_finish(b);
-    ts_worker_make_ready(c->w, c);
-    conn_flush(c);
-}
-
-void ts_conn_on_block_done(ts_blocker *b)
-{
-    ts_conn *c = b->conn;
-    b->served = true;
-    if (b->msg.aof_seq > c->aof_need) c->aof_need = b->msg.aof_seq;
-    if (c->wait == TS_WAIT_TXN) return;   /* served before the attempt's txn returned */
-    if (c->closing) {
-        c->blocker = NULL;
-        ts_blocker_finish(b);
-        conn_maybe_free(c);
-        return;
-    }
-    deliver_served(c);
-}
-
-/* Claims the blocker for the origin (timeout, disconnect). False when a
- * shard served it first: its BLOCK_DONE is on the way or has arrived. */
-static bool claim_end(ts_blocker *b)
-{
-    int expect = TS_BLOCK_WAITING;
-    return atomic_compare_exchange_strong(&b->state, &expect, TS_BLOCK_ENDED);
-}
-
-int64_t ts_conn_expire_blocked(ts_worker *w, int64_t now_ms)
-{
-    int64_t next = 0;
-    ts_blocker *b = w->blocked_head;
-    while (b) {
-        ts_blocker *nb = b->next_waiting;
-        /* Redis's rule: timed out once the deadline is in the past. */
-        if (b->deadline_ms && b->deadline_ms < now_ms && claim_end(b)) {
-            ts_conn *c = b->conn;
-            unpark(c);
-            ts_buf *out = conn_local_reply_begin(c);
-            ts_reply r;
-            ts_reply_init(&r, out, c->client.resp);
-            ts_blocker_reply_timeout(b, &r);
-            conn_local_reply_end(c, out);
-            ts_blocker_finish(b);
-            ts_worker_make_ready(w, c);
-            conn_flush(c);
-        } else if (b->deadline_ms && b->deadline_ms >= now_ms && (next == 0 || b->deadline_ms < next)) {
-            next = b->deadline_ms;
-        }
-        b = nb;
-    }
-    return next;
-}
-
-/* The client goes away while blocked (or while its attempt runs). */
-static void cancel_blocked(ts_conn *c)
-{
-    ts_blocker *b = c->blocker;
-    if (!b || c->wait == TS_WAIT_TXN) return;   /* settled when the txn returns */
-    if (claim_end(b) || b->served) {
-        unpark(c);
-        ts_blocker_finish(b);
-        return;
-    }
-    /* Served, BLOCK_DONE on the way: it finishes the blocker. */
-    if (c->wait == TS_WAIT_BLOCKED) waiting_remove(c->w, b);
-    c->wait = TS_WAIT_NONE;
-}
-
-/* The attempt's txn came back: reply, or park. */
-static bool blocking_txn_done(ts_conn *c, ts_txn *t)
-{
-    ts_blocker *b = t->blocker;
-    if (!b) return false;
-    if (!b->blocked) {
-        c->blocker = NULL;
-        ts_blocker_finish(b);
-        return false;   /* the txn's reply is the reply */
-    }
-    c->wait = TS_WAIT_NONE;
-    if (c->closing) {
-        cancel_blocked(c);
-        return true;
-    }
-    if (b->served) deliver_served(c);
-    else park_blocked(c);
-    return true;
+    ts__conn_flush(c);
+    ts__conn_maybe_migrate(c);
 }
 
 void ts_conn_on_txn_done(ts_txn *t)
 {
     ts_conn *c = t->owner;
     c->inflight--;
-    if (t->blocker && blocking_txn_done(c, t)) {
-        conn_maybe_free(c);
+    if (t->blocker && ts__conn_blocking_txn_done(c, t)) {
+        ts__conn_maybe_free(c);
         return;
     }
-    if (c->closing) { conn_maybe_free(c); return; }
-    ts_buf *out = conn_local_reply_begin(c);
+    if (c->closing) { ts__conn_maybe_free(c); return; }
+    ts_buf *out = ts__conn_reply_begin(c);
     ts_buf_append(out, t->reply_buf.data, t->reply_buf.len);
-    conn_local_reply_end(c, out);
+    ts__conn_reply_end(c, out);
     ts_worker *w = c->w;
     if (c->wait == TS_WAIT_TXN) c->wait = TS_WAIT_NONE;
     conn_maybe_resume(c);
     ts_worker_make_ready(w, c);
-    if (aof_gated(w)) {
+    if (ts__conn_aof_gated(w)) {
         /* What the parts' shards had logged when they ran (txn.c
          * part_note_log), and what this worker logged (log_txn). */
         for (int j = 0; j < t->nparts; j++)
             if (t->parts[j].aof_seen > c->aof_need) c->aof_need = t->parts[j].aof_seen;
         aof_note_replies(c);
     }
-    conn_flush(c);
+    ts__conn_flush(c);
 }
 
 /* ---------- dispatch ---------- */
@@ -482,11 +336,11 @@ enum { DISPATCH_DONE, DISPATCH_WAIT };
 
 static void reply_local_error(ts_conn *c, const char *msg)
 {
-    ts_buf *out = conn_local_reply_begin(c);
+    ts_buf *out = ts__conn_reply_begin(c);
     ts_reply r;
     ts_reply_init(&r, out, c->client.resp);
     ts_reply_error(&r, msg);
-    conn_local_reply_end(c, out);
+    ts__conn_reply_end(c, out);
     ts_engine_count_error(&c->w->e, r.last_error_code);
 }
 
@@ -519,11 +373,11 @@ static void reply_unknown_command(ts_conn *c, int argc, const ts_arg *argv)
 /* Runs a command inline on this worker, reply in order. */
 static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
 {
-    ts_buf *out = conn_local_reply_begin(c);
+    ts_buf *out = ts__conn_reply_begin(c);
     ts_reply r;
     ts_reply_init(&r, out, c->client.resp);
     exec_here(c, cmd, argc, argv, &r, NULL);
-    conn_local_reply_end(c, out);
+    ts__conn_reply_end(c, out);
 }
 
 static void send_to_shard(ts_conn *c, unsigned target, const ts_command *cmd, int argc, ts_arg *argv)
@@ -596,7 +450,7 @@ static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
 
 /* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
  * it on the origin and registers the blocker in the txn's last phase). */
-static void start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys)
+void ts__conn_start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos, int nkeys)
 {
     ts_blocker *b = ts_blocker_new(&c->w->e, c, cmd, c->client.db, c->client.resp, argc, argv);
     c->blocker = b;
@@ -619,7 +473,7 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
     for (int i = 0; i < nkeys; i++) local &= ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len) == w->e.id;
     int rc = DISPATCH_DONE;
     if (!local) {
-        start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
+        ts__conn_start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
     } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
         c->wait = TS_WAIT_SHARD;
         if (!c->in_waiters) {
@@ -634,16 +488,16 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
         conn_collect_slots(c);   /* nothing in flight: every slot is filled */
         ts_blocker *b = ts_blocker_new(&w->e, c, cmd, c->client.db, c->client.resp, argc, argv);
         c->blocker = b;
-        ts_buf *out = conn_local_reply_begin(c);
+        ts_buf *out = ts__conn_reply_begin(c);
         ts_reply r;
         ts_reply_init(&r, out, c->client.resp);
         exec_here(c, cmd, argc, argv, &r, b);
         if (b->blocked) {
             /* Nothing was written; the slot taken (if any) stays empty. */
             ts_blocking_register(&w->e.shard, b);
-            park_blocked(c);
+            ts__conn_park_blocked(c);
         } else {
-            conn_local_reply_end(c, out);
+            ts__conn_reply_end(c, out);
             c->blocker = NULL;
             ts_blocker_finish(b);
         }
@@ -683,9 +537,9 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         ts_reply_init(&r, &tmp, c->client.resp);
         if (!ts_command_check_arity(cmd, argc, argv, &r)) {
             if (c->npending) { ts_buf_free(&tmp); start_pending(c); return DISPATCH_WAIT; }
-            ts_buf *out = conn_local_reply_begin(c);
+            ts_buf *out = ts__conn_reply_begin(c);
             ts_buf_append(out, tmp.data, tmp.len);
-            conn_local_reply_end(c, out);
+            ts__conn_reply_end(c, out);
             ts_run_reject(&w->e, cmd, r.last_error_code);
             ts_buf_free(&tmp);
             return DISPATCH_DONE;
@@ -884,7 +738,7 @@ void ts_conn_process(ts_conn *c)
         c->aof_produced = false;
         aof_note_replies(c);
     }
-    conn_flush(c);
+    ts__conn_flush(c);
 }
 
 /* ---------- reading ---------- */
@@ -915,7 +769,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     ts_engine_mark_awake(&c->w->e);
     if (nread < 0) {
         ts_conn_close(c);
-        conn_maybe_free(c);
+        ts__conn_maybe_free(c);
         return;
     }
     if (nread == 0) return;
@@ -926,7 +780,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         ts_log(TS_LOG_WARNING, "Closing client that reached max query buffer length (id=%llu)",
                (unsigned long long)c->client.id);
         ts_conn_close(c);
-        conn_maybe_free(c);
+        ts__conn_maybe_free(c);
         return;
     }
     ts_conn_process(c);
@@ -964,7 +818,7 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
 
 /* A connection object for an accepted (or handed-over) socket; NULL (fd
  * closed) when libuv cannot take it. */
-static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
+ts_conn *ts__conn_open(ts_worker *w, int fd, bool is_unix)
 {
     ts_conn *c = ts_calloc(1, sizeof(*c));
     c->w = w;
@@ -1011,9 +865,15 @@ static ts_conn *conn_open(ts_worker *w, int fd, bool is_unix)
     return c;
 }
 
+void ts__conn_start_reading(ts_conn *c)
+{
+    c->reading = true;
+    uv_read_start(&c->h.stream, on_alloc, on_read);
+}
+
 void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
 {
-    ts_conn *c = conn_open(w, fd, is_unix);
+    ts_conn *c = ts__conn_open(w, fd, is_unix);
     if (!c) {
         atomic_fetch_sub(&w->srv->connected_clients, 1);
         return;
@@ -1021,76 +881,6 @@ void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
     c->client.id = atomic_fetch_add(&w->srv->next_client_id, 1);
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
-}
-
-/* ---------- connection migration ----------
- *
- * A client whose commands keep going to one other shard (a hot key, or
- * keys sharing a hash tag) pays a hop per command. After TS_MIGRATE_STREAK
- * such commands in a row, the connection moves to the worker that owns
- * that shard, at a moment when nothing of it is in flight: its socket is
- * dup()ed to the new worker, which continues with the same client id,
- * database, protocol and name; bytes not yet read wait in the kernel. A
- * client spreading its keys over shards never builds a streak and stays.
- * (Dragonfly has the same idea, "connection migration".) */
-#define TS_MIGRATE_STREAK 32
-
-static bool conn_idle(const ts_conn *c)
-{
-    return !c->closing && !c->close_after_reply && c->wait == TS_WAIT_NONE && c->inflight == 0 &&
-           c->slot_count == 0 && c->npending == 0 && !c->write_in_flight && c->out.len == 0 &&
-           c->qpos == c->query.len && !c->blocker && !c->paused && c->reading && !c->in_ready;
-}
-
-static void conn_maybe_migrate(ts_conn *c)
-{
-    ts_worker *w = c->w;
-    if (c->streak < TS_MIGRATE_STREAK || w->stopping || !conn_idle(c) || c->aof_held) return;
-    unsigned target = c->streak_target;
-    c->streak = 0;
-    if (target == w->e.id || target >= w->e.router->nshards) return;
-    uv_os_fd_t fd;
-    if (uv_fileno(&c->h.handle, &fd) != 0) return;
-    int nfd = dup(fd);
-    if (nfd < 0) return;
-    ts_msg_migrate *m = ts_calloc(1, sizeof(*m));
-    m->msg.kind = TS_MSG_MIGRATE_CONN;
-    m->fd = nfd;
-    m->client = c->client;
-    c->client.name = NULL;   /* the message owns it now */
-    uv_read_stop(&c->h.stream);
-    c->reading = false;
-    c->migrating = true;
-    w->e.stats.migrations_out++;
-    ts_conn_close(c);   /* closes this worker's fd; the socket lives on in nfd */
-    ts_engine_send(&w->e, ts_engine_of(&w->e, target), &m->msg);
-}
-
-void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
-{
-    if (w->stopping) {
-        atomic_fetch_sub(&w->srv->connected_clients, 1);
-        ts_msg_migrate_drop(m);
-        return;
-    }
-    ts_conn *c = conn_open(w, m->fd, m->client.is_unix);
-    if (!c) {
-        atomic_fetch_sub(&w->srv->connected_clients, 1);
-        free(m->client.name);
-        free(m);
-        return;
-    }
-    c->client = m->client;   /* the same client: its id, settings and addresses */
-    free(m);
-    c->reading = true;
-    uv_read_start(&c->h.stream, on_alloc, on_read);
-}
-
-void ts_msg_migrate_drop(ts_msg_migrate *m)
-{
-    close(m->fd);
-    free(m->client.name);
-    free(m);
 }
 
 static void conn_free(ts_conn *c)
@@ -1119,7 +909,7 @@ static void conn_free(ts_conn *c)
 
 static bool handle_closed(const ts_conn *c) { return c->h.handle.data == NULL; }
 
-static void conn_maybe_free(ts_conn *c)
+void ts__conn_maybe_free(ts_conn *c)
 {
     if (c->closing && handle_closed(c) && c->inflight == 0 && !c->blocker && !c->in_ready && !c->write_in_flight)
         conn_free(c);
@@ -1130,7 +920,7 @@ static void on_close(uv_handle_t *h)
     ts_conn *c = TS_CONTAINER_OF(h, ts_conn, h.handle);
     h->data = NULL;
     c->write_in_flight = false;
-    conn_maybe_free(c);
+    ts__conn_maybe_free(c);
 }
 
 void ts_conn_shutdown(ts_conn *c)
@@ -1174,7 +964,7 @@ void ts_conn_close(ts_conn *c)
         }
         c->in_ready = false;
     }
-    cancel_blocked(c);
+    ts__conn_cancel_blocked(c);
     /* Batches not yet posted belong to this pass; none can be open here
      * because passes end with flush_open_batches. */
     uv_close(&c->h.handle, on_close);

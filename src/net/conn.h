@@ -120,4 +120,33 @@ void ts_conn_close(ts_conn *c);
 /* Formats the CLIENT LIST / CLIENT INFO line of a connection. */
 void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
 
+/* ---- net-internal: shared by conn.c, conn_blocked.c, migrate.c ---- */
+/* Where a reply produced now on the connection's worker goes: straight to
+ * the output when nothing is queued ahead of it, else into the local
+ * pseudo-batch behind the queued slots. Call ts__conn_reply_end after. */
+ts_buf *ts__conn_reply_begin(ts_conn *c);
+void ts__conn_reply_end(ts_conn *c, ts_buf *target);
+/* Moves filled reply slots to the output and writes what may leave. */
+void ts__conn_flush(ts_conn *c);
+/* Frees a closing connection once nothing refers to it any more. */
+void ts__conn_maybe_free(ts_conn *c);
+/* appendfsync always: output waits for fsyncs. */
+bool ts__conn_aof_gated(const struct ts_worker *w);
+/* A connection object for a socket (NULL: fd closed, libuv refused it);
+ * ts__conn_start_reading then reads from it. */
+ts_conn *ts__conn_open(struct ts_worker *w, int fd, bool is_unix);
+void ts__conn_start_reading(ts_conn *c);
+/* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
+ * it on the origin and registers the blocker in the txn's last phase). */
+void ts__conn_start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *pos,
+                                 int nkeys);
+/* conn_blocked.c: the attempt found nothing: the connection waits; the
+ * client goes away; the attempt's txn came back (true: handled here). */
+void ts__conn_park_blocked(ts_conn *c);
+void ts__conn_cancel_blocked(ts_conn *c);
+bool ts__conn_blocking_txn_done(ts_conn *c, struct ts_txn *t);
+/* migrate.c: moves the client to the worker its commands keep going to,
+ * when it has built a streak and nothing of it is in flight. */
+void ts__conn_maybe_migrate(ts_conn *c);
+
 #endif
