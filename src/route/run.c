@@ -9,6 +9,7 @@
 
 #include "tessera/route/blocking.h"
 #include "tessera/route/engine.h"
+#include "tessera/route/txn.h"
 #include "tessera/store/aof_log.h"
 #include "tessera/store/blocked_keys.h"
 
@@ -71,6 +72,14 @@ void ts_run_command(ts_engine *e, ts_cmd_ctx *ctx)
     /* Like Redis: clients blocked on keys this command filled are served
      * before the next command runs. */
     if (TS_UNLIKELY(ts_blocking_pending(&e->shard)) && ctx->shard == &e->shard) ts_blocking_serve(e);
+}
+
+void ts_run_part(ts_engine *e, ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
+{
+    t->ops->step(t, p, ctx);
+    /* Keys the step filled may serve blocked clients (while the txn holds
+     * them the service waits for the release: blocking.c). */
+    if (TS_UNLIKELY(ts_blocking_pending(&e->shard))) ts_blocking_serve(e);
 }
 
 bool ts_run_locked_out(const ts_engine *e, const ts_command *cmd, int db, int argc, const ts_arg *argv)

@@ -11,11 +11,9 @@
 
 #include <string.h>
 
-#include "tessera/route/blocking.h"
 #include "tessera/route/engine.h"
 #include "tessera/route/run.h"
 #include "tessera/route/slot.h"
-#include "tessera/store/blocked_keys.h"
 
 static int cmp_uint(const void *a, const void *b)
 {
@@ -231,7 +229,7 @@ static void run_step(ts_engine *e, ts_txn_part *p)
     ts_run_ctx_init(&ctx, e, t->cmd, t->db, t->argc, t->argv, &r);
     ctx.now_ms = t->now_ms;
     ctx.aof = NULL;
-    t->ops->step(t, p, &ctx);
+    ts_run_part(e, t, p, &ctx);
 }
 
 /* appendfsync always: what the shard logged so far (writes its step may
@@ -280,9 +278,6 @@ void ts_txn_on_step(ts_engine *e, ts_txn_part *p)
         t->done_msg.kind = TS_MSG_TXN_DONE;
         ts_engine_send(e, t->coord, &t->done_msg);
     }
-    /* Keys the step filled may serve blocked clients (they are still
-     * locked: the service resumes at the release). */
-    if (ts_blocking_pending(&e->shard)) ts_blocking_serve(e);
 }
 
 void ts_txn_on_release(ts_engine *e, ts_txn_part *p)

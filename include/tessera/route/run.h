@@ -14,10 +14,10 @@
  * Callers, each with a reply sink of its own (ctx->r): a command run
  * inline for a local client (net/conn.c), a command arriving in a batch
  * from another worker (batch.c), the scratch run of a multi-shard command
- * (cmd/multi_borrow.c), a blocked client being served (blocking.c). A
- * multi-shard command whose steps run on several shards is accounted once,
- * by its coordinator, with ts_run_account (txn.c). MULTI/EXEC and scripts
- * call ts_run_command with a sink of their own.
+ * (cmd/multi_borrow.c), a blocked client being served (blocking.c), and
+ * each part of a multi-shard transaction (ts_run_part, txn.c), whose
+ * command is accounted once, by its coordinator, with ts_run_account.
+ * MULTI/EXEC and scripts call ts_run_command with a sink of their own.
  *
  * What the caller has done before: the command was looked up and its
  * arity checked; the keys are on ctx->shard and no lock stands in the way
@@ -32,6 +32,8 @@
 #include "tessera/route/command.h"
 
 struct ts_engine;
+struct ts_txn;
+struct ts_txn_part;
 
 /* Fills ctx for running cmd on e's shard (database db), replying into r:
  * the engine's clock, configuration and propagation log; no connection,
@@ -43,6 +45,13 @@ void ts_run_ctx_init(ts_cmd_ctx *ctx, struct ts_engine *e, const ts_command *cmd
  * and, unless it ran on a scratch shard, the service of the blocked
  * clients it made ready. */
 void ts_run_command(struct ts_engine *e, ts_cmd_ctx *ctx);
+/* Runs a multi-shard command's part on this shard: the txn's step (which
+ * replies into ctx->r for the coordinator) instead of the command's run,
+ * with the same blocked-client service after it. Nothing is accounted or
+ * logged here: the coordinator accounts for the command once
+ * (ts_run_account) and logs it whole (txn.c), so no replay ever sees half
+ * of it. */
+void ts_run_part(struct ts_engine *e, struct ts_txn *t, struct ts_txn_part *p, ts_cmd_ctx *ctx);
 /* The statistics of one finished command, for one executed elsewhere or
  * in pieces (a multi-shard txn's coordinator): calls, time, failures and
  * the error code, the dirty counter. */
