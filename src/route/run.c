@@ -15,22 +15,6 @@
 
 #define TS_MAX_KEYS_STACK 64
 
-void ts_run_ctx_init(ts_cmd_ctx *ctx, ts_engine *e, const ts_command *cmd, int db, int argc, ts_arg *argv,
-                     ts_reply *r)
-{
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->shard = &e->shard;
-    ctx->db = db;
-    ctx->now_ms = e->now_ms;
-    ctx->config = &e->config;
-    ctx->r = r;
-    ctx->aof = e->shard.aof;
-    ctx->engine = e;
-    ctx->cmd = cmd;
-    ctx->argc = argc;
-    ctx->argv = argv;
-}
-
 void ts_run_account(ts_engine *e, const ts_command *cmd, uint64_t usec, const ts_reply *r, uint32_t errors_before)
 {
     ts_cmd_stats *st = &e->cmd_stats[cmd->id];

@@ -9,10 +9,11 @@
  * the per-command statistics, the configuration copy, the AOF propagation
  * log and its submission state.
  * Thread: one thread owns an engine (its worker, net/worker.h, which embeds
- * it and runs its loop). Exceptions, each marked below: ts_engine_post
- * (any thread), the atomics `dirty` (any thread reads), `aof_holding`
+ * it and runs its loop). Exceptions, each marked below: the inbox and its
+ * wake-up flags (`inbox`, `may_sleep`, `wake_pending`: any sender, through
+ * ts_engine_post / ts_engine_send), `dirty` (any thread reads), `aof_holding`
  * and `aof_sync_posted` (the persistence thread), and the fields set before
- * the owner thread starts.
+ * the owner thread starts (id, router, srv, hooks, wake_fd).
  *
  * Why an engine apart from the worker: routing, transactions, the runner
  * and persistence talk to a shard's owner without knowing libuv or

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "tessera/route/command.h"
+#include "tessera/route/engine.h"
 
 struct ts_engine;
 struct ts_txn;
@@ -38,8 +39,14 @@ struct ts_txn_part;
 /* Fills ctx for running cmd on e's shard (database db), replying into r:
  * the engine's clock, configuration and propagation log; no connection,
  * no blocker. Callers set what differs afterwards. */
-void ts_run_ctx_init(ts_cmd_ctx *ctx, struct ts_engine *e, const ts_command *cmd, int db, int argc, ts_arg *argv,
-                     ts_reply *r);
+static inline void ts_run_ctx_init(ts_cmd_ctx *ctx, struct ts_engine *e, const ts_command *cmd, int db, int argc,
+                                   ts_arg *argv, ts_reply *r)
+{
+    *ctx = (ts_cmd_ctx){
+        .shard = &e->shard, .db = db, .now_ms = e->now_ms, .config = &e->config, .r = r, .aof = e->shard.aof,
+        .engine = e, .cmd = cmd, .argc = argc, .argv = argv,
+    };
+}
 /* Runs ctx->cmd: its `run`, then (a write that succeeded) the default
  * propagation unless the command propagated itself, its statistics on e,
  * and, unless it ran on a scratch shard, the service of the blocked
