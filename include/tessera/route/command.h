@@ -114,7 +114,7 @@ typedef struct ts_command {
     const char *tips, *key_specs;
     int docs_npairs;
     const char *docs;
-    uint16_t id;            /* index into per-worker statistics */
+    uint16_t id;            /* index into each engine's statistics (route/engine.h cmd_stats) */
     uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
     bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined
                                ones run together as one txn group */
