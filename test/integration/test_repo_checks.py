@@ -86,6 +86,14 @@ def test_public_header_used_by_one_folder_fails(tmp_path):
     assert "include/tessera/util/lonely.h: public header used only by its own folder" in out
 
 
+def test_libuv_below_net_fails(tmp_path):
+    tree(tmp_path)
+    write(tmp_path, "src/store/db.c", '#include <uv.h>\n#include "tessera/store/db.h"\n#include "private.h"\n')
+    rc, out = run(LAYERS, tmp_path)
+    assert rc == 1
+    assert "src/store/db.c:1: libuv outside net/ and main: #include <uv.h>" in out
+
+
 def test_missing_path_in_docs_fails(tmp_path):
     tree(tmp_path)
     write(tmp_path, "docs/notes.md", "Moved: `src/store/blocking.c` and [gone](missing.md).\n")
