@@ -96,7 +96,7 @@ COMMANDS = {
     "bzmpop": ("KEYS", "cmd_bzmpop", "&ts_multi_borrow"),
     # connection and server
     "ping": ("NONE", "cmd_ping", None), "echo": ("NONE", "cmd_echo", None),
-    "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", None, None),
+    "quit": ("CONN", "cmd_quit", None), "hello": ("CONN", None, None), "auth": ("CONN", None, None),
     "client": ("NONE", "cmd_container", None),
     "client|id": ("CONN", None, None), "client|setname": ("CONN", None, None),
     "client|getname": ("CONN", None, None), "client|list": ("ALL", None, None),

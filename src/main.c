@@ -165,6 +165,7 @@ static void open_replay_connection(int fd, void *arg)
     m->msg.kind = TS_MSG_NEW_CONN;
     m->fd = fd;
     m->is_unix = 1;
+    m->internal = true;
     ts_engine_post(srv->router.engines[0], &m->msg);
 }
 

@@ -69,10 +69,18 @@ static void publish(ts_engine *e)
     if (ts_persist_set_appendonly(persist, e->config.appendonly)) ts_aof_rewrite_start(e);
 }
 
+/* enable-protected-configs: may this client CONFIG SET dir or dbfilename
+ * (Redis 7.0: "no" by default, "local" for loopback and unix clients)? */
+static bool protected_allowed(const ts_cmd_ctx *c)
+{
+    int allowed = c->config->enable_protected_configs;
+    return allowed == TS_ALLOWED_YES || (allowed == TS_ALLOWED_LOCAL && c->client_local);
+}
+
 void cmd_config_set(ts_cmd_ctx *c)
 {
     char err[512];
-    if (ts_config_set(&c->engine->config, c->argv + 2, c->argc - 2, err, sizeof(err)) != 0) {
+    if (ts_config_set(&c->engine->config, c->argv + 2, c->argc - 2, protected_allowed(c), err, sizeof(err)) != 0) {
         ts_reply_error(c->r, err);
         return;
     }
@@ -87,7 +95,7 @@ static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
     char err[512];
     /* Every copy holds the same values, so validation gives the same
      * answer everywhere: all copies change or none does. */
-    if (ts_config_set(&ctx->engine->config, ctx->argv + 2, ctx->argc - 2, err, sizeof(err)) != 0) {
+    if (ts_config_set(&ctx->engine->config, ctx->argv + 2, ctx->argc - 2, protected_allowed(ctx), err, sizeof(err)) != 0) {
         ts_buf_append(&p->out, err, strlen(err) + 1);
         p->n = -1;
         return;

@@ -106,6 +106,7 @@ void ts_command_table_init(void)
         c->id = (uint16_t)i;
         static const char *shared[] = {"info", "client|list", "client|kill", "config|set", "config|resetstat"};
         static const char *quiet[] = {"move", "copy", "scan"};
+        if (!strcmp(c->name, "debug") || !strncmp(c->name, "debug|", 6)) c->protected_cmd = true;
         static const char *squash[] = {"mget", "mset", "del", "unlink", "exists", "touch"};
         for (size_t j = 0; j < TS_ARRAY_LEN(squash); j++)
             if (!strcmp(c->name, squash[j])) c->squashable = true;

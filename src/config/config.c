@@ -56,6 +56,8 @@ typedef struct opt_def {
     const char *alias;          /* a second name, or NULL */
     opt_type type;
     bool runtime;               /* CONFIG SET may change it */
+    bool protect;               /* a protected config: CONFIG SET only when enable-protected-configs allows it */
+    bool plain_file;            /* T_STRING: a file name, never a path ("dbfilename can't be a path") */
     size_t off;                 /* offset of the field in ts_config */
     long long min, max;         /* accepted range; the error text shows it */
     long long lo, hi;           /* when hi != 0, the stored value is clamped into [lo, hi] */
@@ -65,6 +67,7 @@ typedef struct opt_def {
 
 static const char *const appendfsync_names[] = {"no", "always", "everysec", NULL};   /* TS_AOF_FSYNC_* */
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const allowed_names[] = {"no", "yes", "local", NULL};   /* TS_ALLOWED_* */
 _Static_assert(TS_LOG_DEBUG == 0 && TS_LOG_VERBOSE == 1 && TS_LOG_NOTICE == 2 && TS_LOG_WARNING == 3,
                "loglevel_names is indexed by the TS_LOG_* values");
 
@@ -95,15 +98,17 @@ static const opt_def opts[] = {
     {.name = "jemalloc-bg-thread", .type = T_BOOL, .runtime = true, .off = FIELD(jemalloc_bg_thread), .def = "yes"},
     {.name = "hz", .type = T_INT, .runtime = true, .off = FIELD(hz), .min = 0, .max = INT_MAX, .lo = 1,
      .hi = 500, .def = "10"},
-    {.name = "dir", .type = T_DIR, .runtime = true, .off = FIELD(dir), .def = NULL},
+    {.name = "dir", .type = T_DIR, .runtime = true, .protect = true, .off = FIELD(dir), .def = NULL},
     /* Persistence (RDB snapshots). */
     {.name = "save", .type = T_SAVE, .runtime = true, .off = FIELD(save), .def = "\"3600 1 300 100 60 10000\""},
-    {.name = "dbfilename", .type = T_STRING, .runtime = true, .off = FIELD(dbfilename), .def = "dump.rdb"},
+    {.name = "dbfilename", .type = T_STRING, .runtime = true, .protect = true, .plain_file = true,
+     .off = FIELD(dbfilename), .def = "dump.rdb"},
     {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
     {.name = "rdbchecksum", .type = T_BOOL, .off = FIELD(rdbchecksum), .def = "yes"},
     /* Persistence (the AOF). */
     {.name = "appendonly", .type = T_BOOL, .runtime = true, .off = FIELD(appendonly), .def = "no"},
-    {.name = "appendfilename", .type = T_STRING, .off = FIELD(appendfilename), .def = "appendonly.aof"},
+    {.name = "appendfilename", .type = T_STRING, .plain_file = true, .off = FIELD(appendfilename),
+     .def = "appendonly.aof"},
     {.name = "appendfsync", .type = T_ENUM, .runtime = true, .off = FIELD(appendfsync), .names = appendfsync_names,
      .def = "everysec"},
     {.name = "auto-aof-rewrite-percentage", .type = T_INT, .runtime = true, .off = FIELD(auto_aof_rewrite_percentage),
@@ -112,6 +117,15 @@ static const opt_def opts[] = {
      .min = 0, .max = LLONG_MAX, .def = "64mb"},
     {.name = "aof-load-truncated", .type = T_BOOL, .runtime = true, .off = FIELD(aof_load_truncated), .def = "yes"},
     {.name = "aof-use-rdb-preamble", .type = T_BOOL, .runtime = true, .off = FIELD(aof_use_rdb_preamble), .def = "yes"},
+    /* Security (docs/security.md). */
+    {.name = "requirepass", .type = T_STRING, .runtime = true, .off = FIELD(requirepass), .def = "\"\""},
+    {.name = "protected-mode", .type = T_BOOL, .runtime = true, .off = FIELD(protected_mode), .def = "yes"},
+    {.name = "enable-protected-configs", .type = T_ENUM, .off = FIELD(enable_protected_configs),
+     .names = allowed_names, .def = "no"},
+    {.name = "enable-debug-command", .type = T_ENUM, .off = FIELD(enable_debug_command), .names = allowed_names,
+     .def = "no"},
+    {.name = "enable-module-command", .type = T_ENUM, .off = FIELD(enable_module_command), .names = allowed_names,
+     .def = "no"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
@@ -556,6 +570,10 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         }
         return -1;
     case T_STRING:
+        if (o->plain_file && strchr(s, '/')) {
+            snprintf(why, whylen, "%s can't be a path, just a filename", o->name);
+            return -1;
+        }
         v->str = ts_strndup(s, strlen(s));
         return 0;
     case T_DIR: {
@@ -954,7 +972,7 @@ char *ts_config_to_text(const ts_config *c)
 /* ------------------------------------------------------------------------ */
 /* CONFIG SET                                                                */
 
-int ts_config_set(ts_config *c, const ts_arg *argv, int argc, char *err, size_t errlen)
+int ts_config_set(ts_config *c, const ts_arg *argv, int argc, bool allow_protected, char *err, size_t errlen)
 {
     if (argc < 2) {
         set_err(err, errlen, "ERR wrong number of arguments for 'config|set' command");
@@ -984,6 +1002,11 @@ int ts_config_set(ts_config *c, const ts_arg *argv, int argc, char *err, size_t 
         if (!o->runtime) {
             culprit = name;
             reason = "can't set immutable config";
+            break;
+        }
+        if (o->protect && !allow_protected) {
+            culprit = name;
+            reason = "can't set protected config";
             break;
         }
         for (int k = 0; k < i; k++) {

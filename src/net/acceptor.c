@@ -42,7 +42,7 @@ struct ts_acceptor {
     unsigned next_worker;
 };
 
-static void hand_off(ts_acceptor *a, int fd, int is_unix)
+static void hand_off(ts_acceptor *a, int fd, int is_unix, const struct sockaddr_storage *peer)
 {
     ts_server *srv = a->srv;
     long clients = atomic_load(&srv->connected_clients);
@@ -60,6 +60,10 @@ static void hand_off(ts_acceptor *a, int fd, int is_unix)
     m->msg.kind = TS_MSG_NEW_CONN;
     m->fd = fd;
     m->is_unix = is_unix;
+    if (!is_unix) {
+        m->peer = *peer;
+        m->has_peer = true;
+    }
     ts_engine *e = srv->router.engines[a->next_worker++ % srv->router.nshards];
     ts_engine_post(e, &m->msg);
 }
@@ -70,14 +74,19 @@ static void on_listen_ready(uv_poll_t *p, int status, int events)
     (void)events;
     if (status < 0) return;
     for (int i = 0; i < TS_MAX_ACCEPTS_PER_CALL; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        /* The peer's address comes with the socket: a client that has
+         * already reset the connection has none left for getpeername(). */
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        memset(&peer, 0, sizeof peer);
+        int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 ts_log(TS_LOG_WARNING, "Accepting client connection: %s", strerror(errno));
             return;
         }
-        hand_off(l->acc, fd, l->is_unix);
+        hand_off(l->acc, fd, l->is_unix, &peer);
     }
 }
 

@@ -26,7 +26,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -276,6 +278,7 @@ static void exec_here(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv,
     ts_cmd_ctx ctx;
     ts_run_ctx_init(&ctx, e, cmd, c->client.db, argc, argv, r);
     ctx.conn = c;
+    ctx.client_local = ts__conn_is_local(c);
     ctx.blocker = blocker;
     c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
     ts_run_command(e, &ctx);
@@ -423,6 +426,7 @@ static void start_pending(ts_conn *c)
 static void new_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, const int *keypos, int nkeys)
 {
     ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->client.id, cmd, c->client.db, c->client.resp, argc, argv, keypos, nkeys);
+    t->client_local = ts__conn_is_local(c);
     if (cmd->squashable && keypos) {
         /* Wait for the end of the pass: more may follow in the pipeline. */
         c->pending[c->npending++] = t;
@@ -515,10 +519,79 @@ typedef struct ts_preparsed {
     int key_shard;                  /* shard of argv[1] for first-key commands, else -1 */
 } ts_preparsed;
 
+/* ---------- who may run what ---------- */
+
+bool ts__conn_is_local(const ts_conn *c)
+{
+    const char *a = c->client.addr;
+    return c->client.is_unix || strncmp(a, "127.0.0.1:", 10) == 0 || strncmp(a, "[::1]:", 6) == 0;
+}
+
+/* Redis's authRequired: the default user has a password and this client
+ * has not authenticated. A client that connected while the default user
+ * had none stays authenticated (as in Redis). */
+static bool auth_required(const ts_conn *c)
+{
+    return !c->client.authenticated && c->w->e.config.requirepass[0] != '\0';
+}
+
+/* The error a command gets before it may run, or NULL. */
+static const char *refuse_command(const ts_conn *c, const ts_command *cmd)
+{
+    if (TS_UNLIKELY(cmd->protected_cmd)) {
+        int allowed = c->w->e.config.enable_debug_command;
+        if (allowed == TS_ALLOWED_NO || (allowed == TS_ALLOWED_LOCAL && !ts__conn_is_local(c)))
+            return "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can "
+                   "run it from a local connection, otherwise you need to set this option in the configuration "
+                   "file, and then restart the server.";
+    }
+    if (TS_UNLIKELY(auth_required(c)) && !(cmd->flags & TS_CMD_NO_AUTH)) return "NOAUTH Authentication required.";
+    return NULL;
+}
+
+/* A command refused before it ran: its error, counted as Redis counts a
+ * rejected call. */
+static void reply_rejected(ts_conn *c, const ts_command *cmd, const char *msg)
+{
+    ts_buf *out = ts__conn_reply_begin(c);
+    ts_reply r;
+    ts_reply_init(&r, out, c->client.resp);
+    ts_reply_error(&r, msg);
+    ts__conn_reply_end(c, out);
+    ts_run_reject(&c->w->e, cmd, r.last_error_code);
+}
+
+/* The first word of an HTTP request line or header that a cross-protocol
+ * attack carries (Redis closes the connection on "POST" and "Host:"). */
+static bool looks_like_http(ts_arg name)
+{
+    return ts_arg_eq(name, "post") || ts_arg_eq(name, "host:");
+}
+
+/* Redis's warning, at most once a minute so an attack cannot flood the log. */
+static void log_security_warning(void)
+{
+    static atomic_llong logged_s;
+    long long now = ts_mstime() / 1000, last = atomic_load_explicit(&logged_s, memory_order_relaxed);
+    if (llabs(now - last) <= 60 && last != 0) return;
+    if (!atomic_compare_exchange_strong(&logged_s, &last, now)) return;
+    ts_log(TS_LOG_WARNING, "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+                           "commands to Redis. This is likely due to an attacker attempting to use Cross Protocol "
+                           "Scripting to compromise your Redis instance. Connection aborted.");
+}
+
 /* pre: what the look-ahead learnt about this command, or NULL. */
 static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparsed *pre)
 {
     ts_worker *w = c->w;
+    if (TS_UNLIKELY(looks_like_http(argv[0]))) {
+        /* Cross-protocol scripting (a browser or an SSRF speaking HTTP to
+         * us): the connection goes at once, with no reply and none of the
+         * replies still queued for it, as in Redis. */
+        log_security_warning();
+        ts_conn_close(c);
+        return DISPATCH_WAIT;
+    }
     const ts_command *cmd = pre ? pre->cmd : ts_command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
@@ -545,6 +618,13 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
             return DISPATCH_DONE;
         }
         ts_buf_free(&tmp);
+    }
+    /* Redis's order after arity: protected commands, then authentication. */
+    const char *refusal = refuse_command(c, cmd);
+    if (TS_UNLIKELY(refusal != NULL)) {
+        if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+        reply_rejected(c, cmd, refusal);
+        return DISPATCH_DONE;
     }
     if (TS_UNLIKELY(cmd->flags & TS_CMD_BLOCKING) && cmd->route == TS_ROUTE_KEYS)
         return dispatch_blocking(c, cmd, argc, argv);
@@ -818,7 +898,7 @@ static void format_addr(const struct sockaddr_storage *ss, char *out, size_t out
 
 /* A connection object for an accepted (or handed-over) socket; NULL (fd
  * closed) when libuv cannot take it. */
-ts_conn *ts__conn_open(ts_worker *w, int fd, bool is_unix)
+ts_conn *ts__conn_open(ts_worker *w, int fd, bool is_unix, const struct sockaddr_storage *peer)
 {
     ts_conn *c = ts_calloc(1, sizeof(*c));
     c->w = w;
@@ -852,7 +932,8 @@ ts_conn *ts__conn_open(ts_worker *w, int fd, bool is_unix)
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     memset(&ss, 0, sizeof(ss));
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+    if (peer) format_addr(peer, c->client.addr, sizeof(c->client.addr), is_unix, w->e.config.unixsocket);
+    else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
         format_addr(&ss, c->client.addr, sizeof(c->client.addr), is_unix, w->e.config.unixsocket);
     sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -871,14 +952,44 @@ void ts__conn_start_reading(ts_conn *c)
     uv_read_start(&c->h.stream, on_alloc, on_read);
 }
 
-void ts_conn_adopt(ts_worker *w, int fd, bool is_unix)
+/* Redis 7.0's protected mode: while it is on and the default user has no
+ * password, only clients from 127.0.0.1, ::1 or a unix socket are served,
+ * whatever `bind` says; anyone else reads this and is closed. */
+static const char protected_mode_denied[] =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the "
+    "default user. In this mode connections are only accepted from the loopback interface. If you want to connect "
+    "from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode "
+    "sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the "
+    "same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do "
+    "so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode "
+    "by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting "
+    "the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the "
+    "above things in order for the server to start accepting connections from the outside.\r\n";
+
+static bool protected_mode_denies(ts_conn *c)
 {
-    ts_conn *c = ts__conn_open(w, fd, is_unix);
+    const ts_config *cfg = &c->w->e.config;
+    if (!cfg->protected_mode || cfg->requirepass[0] != '\0' || ts__conn_is_local(c)) return false;
+    uv_buf_t b = uv_buf_init((char *)protected_mode_denied, (unsigned)(sizeof protected_mode_denied - 1));
+    (void)uv_try_write(&c->h.stream, &b, 1);   /* best effort, like Redis's connWrite */
+    atomic_fetch_add(&c->w->srv->rejected_connections, 1);
+    ts_conn_close(c);
+    return true;
+}
+
+void ts_conn_adopt(ts_worker *w, const ts_msg_new_conn *m)
+{
+    ts_conn *c = ts__conn_open(w, m->fd, m->is_unix, m->has_peer ? &m->peer : NULL);
+    bool internal = m->internal;
     if (!c) {
         atomic_fetch_sub(&w->srv->connected_clients, 1);
         return;
     }
     c->client.id = atomic_fetch_add(&w->srv->next_client_id, 1);
+    /* Redis: a client starts authenticated while the default user needs no password. */
+    c->client.authenticated = internal || w->e.config.requirepass[0] == '\0';
+    if (!internal && protected_mode_denies(c)) return;
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
 }

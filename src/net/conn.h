@@ -95,7 +95,7 @@ void ts_conn_adopt_migrated(struct ts_worker *w, ts_msg_migrate *m);
 void ts_msg_migrate_drop(ts_msg_migrate *m);
 
 /* Worker thread: adopt an accepted socket. */
-void ts_conn_adopt(struct ts_worker *w, int fd, bool is_unix);
+void ts_conn_adopt(struct ts_worker *w, const ts_msg_new_conn *m);
 /* Worker thread: continue processing buffered commands (after a wait ended). */
 void ts_conn_process(ts_conn *c);
 /* Worker thread: a remote batch came back. */
@@ -130,11 +130,16 @@ void ts__conn_reply_end(ts_conn *c, ts_buf *target);
 void ts__conn_flush(ts_conn *c);
 /* Frees a closing connection once nothing refers to it any more. */
 void ts__conn_maybe_free(ts_conn *c);
+/* The client connects from 127.0.0.1, ::1 or a unix socket (Redis's
+ * islocalClient: protected mode, the `local` setting of the enable-*
+ * options). */
+bool ts__conn_is_local(const ts_conn *c);
 /* appendfsync always: output waits for fsyncs. */
 bool ts__conn_aof_gated(const struct ts_worker *w);
-/* A connection object for a socket (NULL: fd closed, libuv refused it);
+/* A connection object for a socket (NULL: fd closed, libuv refused it),
+ * peer its address when accept() gave it (else getpeername is asked);
  * ts__conn_start_reading then reads from it. */
-ts_conn *ts__conn_open(struct ts_worker *w, int fd, bool is_unix);
+ts_conn *ts__conn_open(struct ts_worker *w, int fd, bool is_unix, const struct sockaddr_storage *peer);
 void ts__conn_start_reading(ts_conn *c);
 /* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
  * it on the origin and registers the blocker in the txn's last phase). */

@@ -1,6 +1,6 @@
 /*
  * conn_cmds.c - the commands about the connection that sends them:
- * SELECT, HELLO, CLIENT (ID, GETNAME, SETNAME, INFO, LIST, KILL, HELP).
+ * AUTH, SELECT, HELLO, CLIENT (ID, GETNAME, SETNAME, INFO, LIST, KILL, HELP).
  *
  * Thread: SELECT, HELLO and CLIENT ID/GETNAME/SETNAME/INFO run on the
  * client's own worker with c->conn set (ROUTE_CONN); CLIENT LIST/KILL
@@ -54,8 +54,54 @@ static void set_client_name(ts_conn *conn, ts_arg name)
     conn->client.name = name.len ? ts_strndup(name.ptr, name.len) : NULL;
 }
 
-/* Options are applied one by one as in Redis 7.0: a SETNAME before a failing
- * option stays applied; the protocol changes only when everything passed. */
+/* ---------- AUTH ---------- */
+
+/* Compares without an early exit, so the time taken says nothing about how
+ * much of a password matched (Redis compares SHA-256 digests the same way). */
+static bool same_secret(ts_arg given, const char *secret)
+{
+    size_t n = strlen(secret);
+    unsigned char diff = given.len != n;
+    for (size_t i = 0; i < given.len; i++) diff |= (unsigned char)(given.ptr[i] ^ (i < n ? secret[i] : 0));
+    return diff == 0;
+}
+
+/* AUTH user password / HELLO ... AUTH: the only user is "default" (its
+ * password is `requirepass`; without one any password is accepted, as in
+ * Redis). On success the connection is authenticated; otherwise Redis's
+ * WRONGPASS is the reply (an earlier authentication stays). */
+static bool authenticate(ts_cmd_ctx *c, ts_arg user, ts_arg pass)
+{
+    const char *password = c->config->requirepass;
+    bool ok = user.len == 7 && memcmp(user.ptr, "default", 7) == 0 && (!password[0] || same_secret(pass, password));
+    if (!ok) {
+        ts_reply_error(c->r, "WRONGPASS invalid username-password pair or user is disabled.");
+        return false;
+    }
+    c->conn->client.authenticated = true;
+    return true;
+}
+
+static void cmd_auth(ts_cmd_ctx *c)
+{
+    if (c->argc > 3) {
+        ts_reply_error(c->r, TS_ERR_SYNTAX);
+        return;
+    }
+    if (c->argc == 2 && !c->config->requirepass[0]) {
+        ts_reply_error(c->r, "ERR AUTH <password> called without any password configured for the default user. "
+                             "Are you sure your configuration is correct?");
+        return;
+    }
+    ts_arg user = c->argc == 3 ? c->argv[1] : (ts_arg){"default", 7};
+    if (authenticate(c, user, c->argv[c->argc - 1])) ts_reply_ok(c->r);
+}
+
+/* ---------- HELLO ---------- */
+
+/* Options are applied one by one as in Redis 7.0: a SETNAME or AUTH before
+ * a failing option stays applied; the protocol changes only when everything
+ * passed and the client is authenticated. */
 static void cmd_hello(ts_cmd_ctx *c)
 {
     ts_conn *conn = c->conn;
@@ -77,13 +123,7 @@ static void cmd_hello(ts_cmd_ctx *c)
     for (; i < c->argc; i++) {
         bool more = i + 1 < c->argc;
         if (ts_arg_eq(c->argv[i], "AUTH") && i + 2 < c->argc) {
-            /* No users or passwords yet: the default user has no password,
-             * so, as in Redis with the default configuration, any password
-             * for "default" is accepted. */
-            if (!ts_arg_eq(c->argv[i + 1], "default")) {
-                ts_reply_error(c->r, "WRONGPASS invalid username-password pair or user is disabled.");
-                return;
-            }
+            if (!authenticate(c, c->argv[i + 1], c->argv[i + 2])) return;
             i += 2;
         } else if (ts_arg_eq(c->argv[i], "SETNAME") && more) {
             if (!valid_client_name(c->argv[i + 1])) {
@@ -97,6 +137,12 @@ static void cmd_hello(ts_cmd_ctx *c)
             ts_reply_errorf(c->r, "ERR Syntax error in HELLO option '%.*s'", (int)c->argv[i].len, c->argv[i].ptr);
             return;
         }
+    }
+    if (!conn->client.authenticated && c->config->requirepass[0] != '\0') {
+        ts_reply_error(c->r, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+                             "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+                             "protocol version at the same time");
+        return;
     }
     conn->client.resp = proto;
     c->r->resp = (uint8_t)proto;
@@ -474,6 +520,7 @@ static const ts_txn_ops multi_client_kill = {client_kill_step, client_kill_after
 
 void ts_conn_commands_bind(void)
 {
+    ts_command_bind("auth", cmd_auth, NULL);
     ts_command_bind("select", cmd_select, NULL);
     ts_command_bind("hello", cmd_hello, NULL);
     static const char *const conn_subs[] = {"client|id", "client|getname", "client|setname", "client|info"};

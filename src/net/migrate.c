@@ -61,7 +61,7 @@ void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
         ts_msg_migrate_drop(m);
         return;
     }
-    ts_conn *c = ts__conn_open(w, m->fd, m->client.is_unix);
+    ts_conn *c = ts__conn_open(w, m->fd, m->client.is_unix, NULL);
     if (!c) {
         atomic_fetch_sub(&w->srv->connected_clients, 1);
         free(m->client.name);

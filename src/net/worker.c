@@ -173,7 +173,7 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_NEW_CONN: {
         ts_msg_new_conn *nc = (ts_msg_new_conn *)m;
         if (w->stopping) close(nc->fd);
-        else ts_conn_adopt(w, nc->fd, nc->is_unix);
+        else ts_conn_adopt(w, nc);
         free(nc);
         break;
     }

@@ -128,6 +128,7 @@ ts_txn *ts_txn_group(ts_txn **members, int n)
     g->on_done = members[0]->on_done;
     g->owner = members[0]->owner;
     g->client_id = members[0]->client_id;
+    g->client_local = members[0]->client_local;
     g->cmd = members[0]->cmd;
     g->db = members[0]->db;
     g->resp = members[0]->resp;
@@ -229,6 +230,7 @@ static void run_step(ts_engine *e, ts_txn_part *p)
     ts_run_ctx_init(&ctx, e, t->cmd, t->db, t->argc, t->argv, &r);
     ctx.now_ms = t->now_ms;
     ctx.aof = NULL;
+    ctx.client_local = t->client_local;
     ts_run_part(e, t, p, &ctx);
 }
 

@@ -22,6 +22,11 @@ from tessera_testlib import Diff, Wire
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# What the suite needs beyond the defaults, on both servers alike (the
+# security defaults are tested with servers started without them:
+# test_security.py): DEBUG, and CONFIG SET dir / dbfilename.
+TEST_OPTIONS = ["--enable-debug-command", "yes", "--enable-protected-configs", "yes"]
+
 
 def free_port():
     with socket.socket() as s:
@@ -79,7 +84,7 @@ def start_tessera(tmp_path, *extra, threads=None):
     argv = [tessera_bin(), "--port", str(port), "--threads", str(threads), "--dir", str(tmp_path),
             "--logfile", str(tmp_path / "tessera.log"),
             # No snapshots unless a test asks for them (extra options override).
-            "--save", ""] + [str(x) for x in extra]
+            "--save", ""] + TEST_OPTIONS + [str(x) for x in extra]
     proc = subprocess.Popen(argv, cwd=str(tmp_path))
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
@@ -90,7 +95,7 @@ def spawn_tessera(tmp_path, *extra):
     (process, port). Log in tmp_path/tessera.log, no snapshots."""
     port = free_port()
     argv = [tessera_bin(), "--port", str(port), "--dir", str(tmp_path), "--save", "",
-            "--logfile", str(tmp_path / "tessera.log")] + [str(x) for x in extra]
+            "--logfile", str(tmp_path / "tessera.log")] + TEST_OPTIONS + [str(x) for x in extra]
     return subprocess.Popen(argv, cwd=str(tmp_path)), port
 
 
@@ -133,7 +138,7 @@ def start_redis(tmp_path, *extra):
         return None
     port = free_port()
     argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "redis.log")] + [str(x) for x in extra]
+            "--logfile", str(tmp_path / "redis.log")] + TEST_OPTIONS + [str(x) for x in extra]
     proc = subprocess.Popen(argv, cwd=str(tmp_path))
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)

@@ -86,7 +86,7 @@ static int set(ts_config *c, char *err, ...)
     }
     va_end(ap);
     err[0] = '\0';
-    return ts_config_set(c, argv, argc, err, 512);
+    return ts_config_set(c, argv, argc, true, err, 512);
 }
 
 /* CONFIG GET collects "name=value;" pairs into a string. */
@@ -518,8 +518,11 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 46);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
-                              * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread */
+    CHECK_EQ_INT(g.n, 51);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+                              * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
+                              * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command */
+    CHECK(strstr(g.text, ";requirepass=;protected-mode=yes;enable-protected-configs=no;enable-debug-command=no;"
+                         "enable-module-command=no;") != NULL);
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);
     CHECK(strstr(g.text, ";jemalloc-bg-thread=yes;") != NULL);
     /* A name with a NUL byte is not a name. */

@@ -35,6 +35,11 @@
 #define TS_CONFIG_MAX_BIND 16       /* like Redis's CONFIG_BINDADDR_MAX */
 #define TS_CONFIG_MAX_THREADS 256   /* upper bound of `threads` */
 
+/* enable-protected-configs, enable-debug-command, enable-module-command:
+ * Redis's PROTECTED_ACTION_ALLOWED_* (local: from 127.0.0.1, ::1 or a unix
+ * socket only). */
+enum { TS_ALLOWED_NO, TS_ALLOWED_YES, TS_ALLOWED_LOCAL };
+
 /* appendfsync values, in the order of config.c's names. */
 enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
 
@@ -51,6 +56,12 @@ typedef struct ts_config {
     int timeout;                    /* idle seconds, 0 = never */
     int maxclients;                 /* Redis's bounds 1..4294967295, stored clamped to INT_MAX */
     long long client_query_buffer_limit;   /* bytes */
+    /* Security (docs/security.md). */
+    char *requirepass;              /* the default user's password; "" = none (nopass); never NULL */
+    bool protected_mode;            /* while the default user has no password: loopback clients only */
+    int enable_protected_configs;   /* TS_ALLOWED_*: CONFIG SET dir / dbfilename */
+    int enable_debug_command;       /* TS_ALLOWED_*: DEBUG */
+    int enable_module_command;      /* TS_ALLOWED_*: MODULE (no modules: kept for redis.conf files) */
     long long proto_max_bulk_len;           /* bytes */
     /* Server. */
     int databases;
@@ -130,11 +141,12 @@ void ts_config_get(const ts_config *c, const ts_arg *patterns, int npatterns,
                    void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
 
 /* CONFIG SET name value [name value ...] with argv = the arguments after
- * SET. Checks names (unknown, immutable, duplicate) first, then parses every
+ * SET. Checks names (unknown, immutable, protected unless allow_protected:
+ * enable-protected-configs for this client, duplicate) first, then parses every
  * value, then applies all of them or none (a `dir` that was already changed
  * is changed back). Returns 0, or -1 with Redis's error text in err, e.g.
  * "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config". */
-int ts_config_set(ts_config *c, const ts_arg *argv, int argc, char *err, size_t errlen);
+int ts_config_set(ts_config *c, const ts_arg *argv, int argc, bool allow_protected, char *err, size_t errlen);
 
 /* The text CONFIG GET shows for one option (exact name or alias, any case):
  * malloc'd, or NULL when there is no such option. */

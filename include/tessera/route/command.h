@@ -78,6 +78,7 @@ typedef struct ts_cmd_ctx {
     };
     struct ts_engine *engine;   /* the engine running it (owns `shard`; route/engine.h) */
     struct ts_conn *conn;       /* the client (net/conn.h), only for ROUTE_NONE/ROUTE_CONN; NULL elsewhere */
+    bool client_local;          /* the client connects from 127.0.0.1, ::1 or a unix socket (Redis's islocalClient) */
     const struct ts_command *cmd;
     int argc;
     ts_arg *argv;
@@ -118,6 +119,7 @@ typedef struct ts_command {
     uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
     bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined
                                ones run together as one txn group */
+    bool protected_cmd;     /* DEBUG, MODULE: refused unless enable-debug-command / enable-module-command allow it */
     bool quiet_shard;       /* single-shard command that reads beyond its keys (MOVE, COPY, SCAN):
                                waits until no multi-shard txn holds keys in the shard */
 } ts_command;

@@ -79,6 +79,7 @@ typedef struct ts_txn {
     ts_txn_done_fn *on_done;    /* NULL: nobody waits (the server's own, a `save` rule's BGSAVE) */
     void *owner;                /* the on_done's object (the client's connection), coordinator-side only */
     uint64_t client_id;         /* the client that sent it (CLIENT KILL SKIPME), 0 for the server's own */
+    bool client_local;          /* ... from 127.0.0.1, ::1 or a unix socket (protected configs) */
     int db;
     int resp;
     int argc;

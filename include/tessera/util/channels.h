@@ -84,6 +84,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "tessera/util/mpsc.h"
 
@@ -121,6 +122,9 @@ typedef struct ts_msg_new_conn {
     ts_msg msg;
     int fd;
     int is_unix;
+    bool internal;          /* the server's own (the AOF replay): authenticated, never refused */
+    bool has_peer;          /* peer holds the address accept() gave (a reset peer has no other) */
+    struct sockaddr_storage peer;
 } ts_msg_new_conn;
 
 /* SNAPSHOT_SHARD: write your whole shard into this snapshot now. */
@@ -142,6 +146,7 @@ typedef struct ts_msg_unblock {
 typedef struct ts_client_state {
     uint64_t id;
     bool is_unix;
+    bool authenticated;             /* AUTH / HELLO AUTH passed, or the default user needed no password */
     int db, resp;
     char *name;                     /* owned; NULL: no name */
     char addr[64], laddr[64];
