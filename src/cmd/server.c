@@ -274,7 +274,7 @@ void cmd_command_help(ts_cmd_ctx *c)
         "GETKEYSANDFLAGS <full-command>",
         "    Return the keys and the access flags from a full Redis command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
     for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
