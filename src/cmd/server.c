@@ -202,6 +202,55 @@ static const ts_command *find_command_by_name(ts_arg name)
     return ts_command_lookup_sub(parent, bar + 1, name.len - (size_t)(bar - name.ptr) - 1);
 }
 
+/* COMMAND GETKEYS / GETKEYSANDFLAGS <command> <args...> (Redis's
+ * getKeysSubcommandImpl): the keys (and their flags) that ACL checks see,
+ * ts_command_keys_with_flags. Redis's order of checks: the command (a
+ * container needs a known subcommand), whether it has keys at all, then
+ * its arity. */
+static void reply_getkeys(ts_cmd_ctx *c, bool with_flags)
+{
+    int argc = c->argc - 2;
+    const ts_arg *argv = c->argv + 2;
+    const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
+    if (cmd && cmd->subcommands && argc >= 2) cmd = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
+    if (!cmd) {
+        ts_reply_error(c->r, "ERR Invalid command specified");
+        return;
+    }
+    if (!ts_command_has_keys(cmd)) {
+        ts_reply_error(c->r, "ERR The command has no key arguments");
+        return;
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+        ts_reply_error(c->r, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    ts_key_ref local[32], *keys = local;
+    int n = ts_command_keys_with_flags(cmd, argc, argv, keys, (int)TS_ARRAY_LEN(local));
+    if (n > (int)TS_ARRAY_LEN(local)) {
+        keys = ts_malloc(sizeof(*keys) * (size_t)n);
+        n = ts_command_keys_with_flags(cmd, argc, argv, keys, n);
+    }
+    if (n == 0) {
+        if (cmd->flags & TS_CMD_NO_MANDATORY_KEYS) ts_reply_array(c->r, 0);
+        else ts_reply_error(c->r, "ERR Invalid arguments specified for command");
+    } else {
+        ts_reply_array(c->r, n);
+        for (int i = 0; i < n; i++) {
+            ts_arg key = argv[keys[i].pos];
+            if (with_flags) ts_reply_array(c->r, 2);
+            ts_reply_bulk(c->r, key.ptr, key.len);
+            if (!with_flags) continue;
+            int nflags = 0;
+            for (int b = 0; b < TS_KEY_FLAG_COUNT; b++) nflags += (keys[i].flags >> b) & 1;
+            ts_reply_set(c->r, nflags);
+            for (int b = 0; b < TS_KEY_FLAG_COUNT; b++)
+                if (keys[i].flags & (1u << b)) ts_reply_simple(c->r, ts_key_flag_name(b));
+        }
+    }
+    if (keys != local) free(keys);
+}
+
 void cmd_command_help(ts_cmd_ctx *c)
 {
     static const char *lines[] = {
@@ -225,7 +274,7 @@ void cmd_command_help(ts_cmd_ctx *c)
         "GETKEYSANDFLAGS <full-command>",
         "    Return the keys and the access flags from a full Redis command.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     };
     ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
     for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
@@ -287,34 +336,9 @@ void cmd_command(ts_cmd_ctx *c)
         }
         free(found);
     } else if (!strcmp(sub, "getkeys")) {
-        /* Redis's order of checks: the command (a container needs a known
-         * subcommand), whether it has keys at all, then its arity. */
-        int argc = c->argc - 2;
-        ts_arg *argv = c->argv + 2;
-        const ts_command *cmd = ts_command_lookup(argv[0].ptr, argv[0].len);
-        if (cmd && cmd->subcommands && argc >= 2) cmd = ts_command_lookup_sub(cmd, argv[1].ptr, argv[1].len);
-        if (!cmd) {
-            ts_reply_error(c->r, "ERR Invalid command specified");
-            return;
-        }
-        if (cmd->first_key <= 0 && !cmd->getkeys) {
-            ts_reply_error(c->r, "ERR The command has no key arguments");
-            return;
-        }
-        if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
-            ts_reply_error(c->r, "ERR Invalid number of arguments specified for command");
-            return;
-        }
-        int *pos = ts_malloc(sizeof(int) * (size_t)argc);
-        int n = ts_command_keys(cmd, argc, argv, pos, argc);
-        if (n == 0) {
-            if (cmd->flags & TS_CMD_NO_MANDATORY_KEYS) ts_reply_array(c->r, 0);
-            else ts_reply_error(c->r, "ERR Invalid arguments specified for command");
-        } else {
-            ts_reply_array(c->r, n);
-            for (int i = 0; i < n; i++) ts_reply_bulk(c->r, argv[pos[i]].ptr, argv[pos[i]].len);
-        }
-        free(pos);
+        reply_getkeys(c, false);
+    } else if (!strcmp(sub, "getkeysandflags")) {
+        reply_getkeys(c, true);
     }
 }
 

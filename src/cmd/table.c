@@ -1,6 +1,7 @@
 /*
  * table.c - the command table (generated rows in command_table.inc), name
- * lookup, arity checks, key positions, and argument parsing helpers.
+ * lookup, arity checks, key positions, the decoded key specs and Redis's
+ * getkeys functions, and argument parsing helpers.
  *
  * Lookup is a small open-addressing hash of lower-cased names built once at
  * startup (ts_command_table_init, before any worker starts); afterwards it
@@ -90,6 +91,87 @@ static int keys_streams(int argc, const ts_arg *argv, int *pos, int max)
     return 0;
 }
 
+/* ---- Redis's getkeys_proc functions: the keys with their flags where the
+ * key specs do not give them (ts_command_keys_with_flags). Not the
+ * dispatcher's functions above: these follow Redis to the byte, atoi and
+ * all, for ACL key checks and COMMAND GETKEYS; the dispatcher's need only
+ * route the calls that will run. ---- */
+
+static int put_key(ts_key_ref *out, int max, int n, int pos, uint32_t flags)
+{
+    if (n < max) out[n] = (ts_key_ref){.pos = pos, .flags = flags};
+    return n + 1;
+}
+
+/* Redis's genericGetKeys: [dest] numkeys key...: numkeys read with atoi
+ * (so "2x" counts 2), keys without flags (their specs have them; Redis
+ * comes here only when the specs failed), the destination last. */
+static int flagged_counted(int argc, const ts_arg *argv, int store_at, int numkeys_at, ts_key_ref *out, int max)
+{
+    if (numkeys_at >= argc) return 0;
+    int num = ts_arg_atoi(argv[numkeys_at]), first = numkeys_at + 1;
+    if (num < 1 || num > argc - first) return 0;   /* the command will reply a syntax error */
+    int n = 0;
+    for (int i = 0; i < num; i++) n = put_key(out, max, n, first + i, 0);
+    if (store_at) n = put_key(out, max, n, store_at, 0);
+    return n;
+}
+/* ZUNION numkeys k..., ZINTER, ZDIFF, ZINTERCARD, SINTERCARD, LMPOP, ZMPOP */
+static int flagged_numkeys_at1(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    return flagged_counted(argc, argv, 0, 1, out, max);
+}
+/* ZUNIONSTORE dst numkeys k..., ZINTERSTORE, ZDIFFSTORE */
+static int flagged_dest_numkeys(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    return flagged_counted(argc, argv, 1, 2, out, max);
+}
+/* BLMPOP timeout numkeys k..., BZMPOP */
+static int flagged_timeout_numkeys(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    return flagged_counted(argc, argv, 0, 2, out, max);
+}
+/* Redis's xreadGetKeys: the options skipped, then STREAMS k1..kn id1..idn;
+ * no flags. */
+static int flagged_streams(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    int streams_at = -1;
+    for (int i = 1; i < argc; i++) {
+        if (ts_arg_cstr_eq(argv[i], "block") || ts_arg_cstr_eq(argv[i], "count")) i++;
+        else if (ts_arg_cstr_eq(argv[i], "group")) i += 2;
+        else if (ts_arg_cstr_eq(argv[i], "noack")) continue;
+        else if (ts_arg_cstr_eq(argv[i], "streams")) { streams_at = i; break; }
+        else break;
+    }
+    int rest = streams_at < 0 ? 0 : argc - streams_at - 1;
+    if (rest == 0 || rest % 2) return 0;
+    int n = 0;
+    for (int k = 0; k < rest / 2; k++) n = put_key(out, max, n, streams_at + 1 + k, 0);
+    return n;
+}
+/* Redis's setGetKeys (SET's spec has VARIABLE_FLAGS): with GET the key is
+ * read too. */
+static int flagged_set(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    uint32_t flags = TS_KEY_OW | TS_KEY_UPDATE;
+    for (int i = 3; i < argc; i++) {
+        if (ts_arg_cstr_eq(argv[i], "get")) {
+            flags = TS_KEY_RW | TS_KEY_ACCESS | TS_KEY_UPDATE;
+            break;
+        }
+    }
+    return put_key(out, max, 0, 1, flags);
+}
+
+static const struct { const char *name; ts_getkeys_flags_fn *fn; } getkeys_flags_by_name[] = {
+    {"zunion", flagged_numkeys_at1}, {"zinter", flagged_numkeys_at1}, {"zdiff", flagged_numkeys_at1},
+    {"zintercard", flagged_numkeys_at1}, {"sintercard", flagged_numkeys_at1}, {"lmpop", flagged_numkeys_at1},
+    {"zmpop", flagged_numkeys_at1}, {"zunionstore", flagged_dest_numkeys}, {"zinterstore", flagged_dest_numkeys},
+    {"zdiffstore", flagged_dest_numkeys}, {"blmpop", flagged_timeout_numkeys},
+    {"bzmpop", flagged_timeout_numkeys}, {"xread", flagged_streams}, {"xreadgroup", flagged_streams},
+    {"set", flagged_set},
+};
+
 static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] = {
     {"zunion", keys_numkeys_at1}, {"zinter", keys_numkeys_at1}, {"zdiff", keys_numkeys_at1},
     {"zintercard", keys_numkeys_at1}, {"sintercard", keys_numkeys_at1}, {"lmpop", keys_numkeys_at1},
@@ -98,12 +180,22 @@ static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] =
     {"xread", keys_streams}, {"xreadgroup", keys_streams},
 };
 
+/* Every command's decoded key specs (about one per command today; a
+ * command with more than the pool holds panics at init). */
+static ts_key_spec spec_pool[TS_ARRAY_LEN(commands) * 2];
+
 void ts_command_table_init(void)
 {
     _Static_assert(TS_ARRAY_LEN(commands) * 2 < LOOKUP_SIZE, "grow LOOKUP_SIZE");
+    int pool_used = 0;
     for (size_t i = 0; i < TS_ARRAY_LEN(commands); i++) {
         ts_command *c = &commands[i];
         c->id = (uint16_t)i;
+        c->nspecs = ts_key_specs_decode(c->key_specs, spec_pool + pool_used, (int)TS_ARRAY_LEN(spec_pool) - pool_used);
+        c->specs = c->nspecs ? spec_pool + pool_used : NULL;
+        pool_used += c->nspecs;
+        for (size_t j = 0; j < TS_ARRAY_LEN(getkeys_flags_by_name); j++)
+            if (!strcmp(c->name, getkeys_flags_by_name[j].name)) c->getkeys_flags = getkeys_flags_by_name[j].fn;
         static const char *shared[] = {"info", "client|list", "client|kill", "config|set", "config|resetstat"};
         static const char *quiet[] = {"move", "copy", "scan"};
         if (!strcmp(c->name, "debug") || !strncmp(c->name, "debug|", 6)) c->protected_cmd = true;

@@ -89,3 +89,35 @@ bool ts_arg_eq(ts_arg a, const char *lit)
     size_t n = strlen(lit);
     return a.len == n && strncasecmp(a.ptr, lit, n) == 0;
 }
+
+bool ts_arg_cstr_eq(ts_arg a, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (a.len < n || strncasecmp(a.ptr, lit, n) != 0) return false;
+    return a.len == n || a.ptr[n] == '\0';
+}
+
+int ts_ll_to_int_wrap(long long v)
+{
+    uint32_t low = (uint32_t)(unsigned long long)v;
+    if (low <= (uint32_t)INT_MAX) return (int)low;
+    return (int)(low - (uint32_t)INT_MAX - 1u) + INT_MIN;   /* low - 2^32, without overflow */
+}
+
+int ts_arg_atoi(ts_arg a)
+{
+    size_t i = 0;
+    /* isspace() of the C locale */
+    while (i < a.len && (a.ptr[i] == ' ' || (a.ptr[i] >= '\t' && a.ptr[i] <= '\r'))) i++;
+    bool neg = false;
+    if (i < a.len && (a.ptr[i] == '+' || a.ptr[i] == '-')) neg = a.ptr[i++] == '-';
+    /* strtol on a 64-bit long: the magnitude saturates at LONG_MAX (LONG_MIN
+     * when negative: its magnitude is one more). */
+    unsigned long long limit = neg ? (unsigned long long)LONG_MAX + 1 : (unsigned long long)LONG_MAX, v = 0;
+    for (; i < a.len && a.ptr[i] >= '0' && a.ptr[i] <= '9'; i++) {
+        unsigned d = (unsigned)(a.ptr[i] - '0');
+        v = v > (limit - d) / 10 ? limit : v * 10 + d;
+    }
+    long long l = neg && v ? -(long long)(v - 1) - 1 : (long long)v;
+    return ts_ll_to_int_wrap(l);
+}

@@ -21,6 +21,17 @@ bool ts_str_to_ll(const char *p, size_t n, long long *out);
 bool ts_arg_to_ll(ts_arg a, long long *out);
 /* Case-insensitive (ASCII) comparison of an argument to a literal. */
 bool ts_arg_eq(ts_arg a, const char *lit);
+/* The same as Redis's strcasecmp(argv[i]->ptr, lit) == 0 sees it: the
+ * argument as a C string, ending at its first NUL ("get\0x" is "get"). */
+bool ts_arg_cstr_eq(ts_arg a, const char *lit);
+/* glibc's atoi on an argument as a C string ((int)strtol(s, NULL, 10)):
+ * leading white space, a sign, the digits up to the first other byte (none:
+ * 0), saturated at LONG_MIN/LONG_MAX, then cut to int like gcc's cast. For
+ * the places where Redis reads a number with atoi. */
+int ts_arg_atoi(ts_arg a);
+/* (int)v as gcc converts it: the low 32 bits, two's complement (C leaves an
+ * out-of-range conversion implementation-defined; Redis relies on gcc's). */
+int ts_ll_to_int_wrap(long long v);
 
 /* Redis's long double strings (INCRBYFLOAT, HINCRBYFLOAT). */
 #define TS_LD_CHARS (5 * 1024)   /* Redis's MAX_LONG_DOUBLE_CHARS */
