@@ -109,6 +109,14 @@ COMMANDS = {
     "command|getkeysandflags": ("NONE", "cmd_command", None), "command|help": ("NONE", "cmd_command_help", None),
     "info": ("ALL", "cmd_info", "&ts_multi_info"),
     "config": ("NONE", "cmd_container", None),
+    "acl": ("NONE", "cmd_container", None),
+    "acl|cat": ("NONE", "cmd_acl_cat", None), "acl|deluser": ("ALL", "cmd_acl_deluser", "&ts_multi_acl_change"),
+    "acl|dryrun": ("NONE", "cmd_acl_dryrun", None), "acl|genpass": ("NONE", "cmd_acl_genpass", None),
+    "acl|getuser": ("NONE", "cmd_acl_getuser", None), "acl|help": ("NONE", "cmd_acl_help", None),
+    "acl|list": ("NONE", "cmd_acl_list", None), "acl|load": ("ALL", "cmd_acl_load", "&ts_multi_acl_change"),
+    "acl|log": ("NONE", "cmd_acl_log", None), "acl|save": ("NONE", "cmd_acl_save", None),
+    "acl|setuser": ("ALL", "cmd_acl_setuser", "&ts_multi_acl_change"),
+    "acl|users": ("NONE", "cmd_acl_users", None), "acl|whoami": ("CONN", None, None),
     "config|get": ("CONN", "cmd_config_get", None), "config|set": ("ALL", "cmd_config_set", "&ts_multi_config_set"),
     "config|resetstat": ("ALL", "cmd_config_resetstat", "&ts_multi_resetstat"),
     "config|help": ("NONE", "cmd_config_help", None),
@@ -251,4 +259,5 @@ def main():
     print(" * metadata; routing and implementation columns are Tessera's. Do not edit. */")
     print("\n".join(rows))
 
-main()
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,7 @@
 #include "tessera/persist/persist.h"
 #include "tessera/persist/rdb_file.h"
 #include "tessera/cmd/server.h"
+#include "tessera/route/acl.h"
 #include "tessera/route/slot.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
@@ -261,10 +262,12 @@ int main(int argc, char **argv)
     char err[2048];
     if (conffile && ts_config_load_file(&srv.config, conffile, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
+        free(cmdline);
         return 1;
     }
     if (cmdline[0] && ts_config_load_string(&srv.config, cmdline, "command line", err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
+        free(cmdline);
         return 1;
     }
     free(cmdline);
@@ -279,6 +282,13 @@ int main(int argc, char **argv)
     ts_command_table_init();
     ts_conn_commands_bind();
     ts_command_table_check();
+    ts_acl *acl = ts_acl_startup(&srv.config, err, sizeof(err));
+    if (!acl) {
+        ts_log(TS_LOG_WARNING, "%s", err);
+        ts_log(TS_LOG_WARNING, "Critical error while loading ACLs. Exiting.");
+        return 1;
+    }
+    srv.acl_log = ts_acl_log_new();
     if (ts_alloc_background_purge(srv.config.jemalloc_bg_thread) != 0)
         ts_log(TS_LOG_WARNING, "Warning: cannot %s jemalloc's background thread",
                srv.config.jemalloc_bg_thread ? "start" : "stop");
@@ -312,6 +322,8 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < nworkers; i++)
         if (ts_worker_init(workers[i], &srv, &srv.router, i) != 0) ts_panic("cannot initialise worker %u", i);
+    for (unsigned i = 0; i < nworkers; i++) ts_engine_set_acl(&workers[i]->e, acl, 0);
+    ts_acl_unref(acl);   /* the engines hold it now */
     g_main.workers = workers;
     uv_async_init(g_main.loop, &g_main.shutdown_async, on_shutdown_async);
     uv_timer_init(g_main.loop, &g_main.save_wait);

@@ -109,6 +109,20 @@ void cmd_config_get(ts_cmd_ctx *c);
 void cmd_config_set(ts_cmd_ctx *c);
 void cmd_config_resetstat(ts_cmd_ctx *c);
 void cmd_config_help(ts_cmd_ctx *c);
+
+/* acl_cmd.c (WHOAMI is net/conn_cmds.c's) */
+void cmd_acl_setuser(ts_cmd_ctx *c);
+void cmd_acl_deluser(ts_cmd_ctx *c);
+void cmd_acl_load(ts_cmd_ctx *c);
+void cmd_acl_getuser(ts_cmd_ctx *c);
+void cmd_acl_list(ts_cmd_ctx *c);
+void cmd_acl_users(ts_cmd_ctx *c);
+void cmd_acl_cat(ts_cmd_ctx *c);
+void cmd_acl_save(ts_cmd_ctx *c);
+void cmd_acl_genpass(ts_cmd_ctx *c);
+void cmd_acl_log(ts_cmd_ctx *c);
+void cmd_acl_dryrun(ts_cmd_ctx *c);
+void cmd_acl_help(ts_cmd_ctx *c);
 void cmd_time(ts_cmd_ctx *c);
 void cmd_shutdown(ts_cmd_ctx *c);
 void cmd_debug(ts_cmd_ctx *c);
@@ -193,7 +207,7 @@ void cmd_xsetid(ts_cmd_ctx *c);
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_info,
-    ts_multi_config_set, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
+    ts_multi_config_set, ts_multi_acl_change, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
 
 /* persist_cmds.c */
 void cmd_save(ts_cmd_ctx *c);

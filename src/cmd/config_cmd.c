@@ -3,7 +3,8 @@
  *
  * Every worker keeps its own copy of the configuration (read on its hot
  * paths without atomics). CONFIG SET therefore visits every worker through
- * a txn and applies the same validated change to each copy; the few values
+ * a txn holding every shard exclusively (so two CONFIG SETs apply in the
+ * same order everywhere) and applies the same validated change to each copy; the few values
  * other threads read (maxclients for the acceptor, the log level) are
  * published as atomics by the coordinator afterwards.
  */
@@ -14,6 +15,7 @@
 #include "tessera/config/config.h"
 #include "tessera/util/log.h"
 #include "tessera/cmd/server.h"
+#include "tessera/route/acl.h"
 #include "tessera/route/engine.h"
 #include "tessera/persist/aof.h"
 #include "tessera/persist/persist.h"
@@ -77,6 +79,20 @@ static bool protected_allowed(const ts_cmd_ctx *c)
     return allowed == TS_ALLOWED_YES || (allowed == TS_ALLOWED_LOCAL && c->client_local);
 }
 
+/* requirepass is the default user's password (route/acl.h): setting it
+ * (even to the same value, as Redis) makes a new ACL snapshot. */
+static bool sets_requirepass(const ts_cmd_ctx *c)
+{
+    for (int i = 2; i + 1 < c->argc; i += 2)
+        if (ts_arg_eq(c->argv[i], "requirepass")) return true;
+    return false;
+}
+
+static ts_acl *requirepass_snapshot(const ts_cmd_ctx *c)
+{
+    return ts_acl_set_requirepass(c->engine->acl, c->engine->config.requirepass);
+}
+
 void cmd_config_set(ts_cmd_ctx *c)
 {
     char err[512];
@@ -85,13 +101,17 @@ void cmd_config_set(ts_cmd_ctx *c)
         return;
     }
     apply_local(c->engine);
+    if (sets_requirepass(c)) {
+        ts_acl *next = requirepass_snapshot(c);
+        ts_engine_set_acl(c->engine, next, c->client_id);
+        ts_acl_unref(next);
+    }
     publish(c->engine);
     ts_reply_ok(c->r);
 }
 
 static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 {
-    (void)t;
     char err[512];
     /* Every copy holds the same values, so validation gives the same
      * answer everywhere: all copies change or none does. */
@@ -101,10 +121,16 @@ static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
         return;
     }
     apply_local(ctx->engine);
+    /* The txn holds every shard exclusively, parts in ascending order: the
+     * first builds the users' new snapshot, every part installs it. */
+    if (p == &t->parts[0] && sets_requirepass(ctx)) t->state = requirepass_snapshot(ctx);
+    if (t->state) ts_engine_set_acl(ctx->engine, t->state, t->client_id);
 }
 
 static int config_set_after(ts_txn *t)
 {
+    ts_acl_unref(t->state);
+    t->state = NULL;
     if (t->parts[0].n == -1) {
         ts_reply_error(&t->reply, t->parts[0].out.data);
         return -1;

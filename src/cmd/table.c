@@ -16,6 +16,7 @@
 
 #include "cmds.h"
 #include "tessera/proto/reply.h"
+#include "tessera/route/acl.h"
 
 static ts_command commands[] = {
 #include "command_table.inc"
@@ -196,7 +197,10 @@ void ts_command_table_init(void)
         pool_used += c->nspecs;
         for (size_t j = 0; j < TS_ARRAY_LEN(getkeys_flags_by_name); j++)
             if (!strcmp(c->name, getkeys_flags_by_name[j].name)) c->getkeys_flags = getkeys_flags_by_name[j].fn;
-        static const char *shared[] = {"info", "client|list", "client|kill", "config|set", "config|resetstat"};
+        int acl_id = ts_acl_command_id(c->name);
+        if (acl_id < 0) ts_panic("command %s is not in Redis 7.0's command set (route/acl_commands.inc)", c->name);
+        c->acl_id = (int16_t)acl_id;
+        static const char *shared[] = {"info", "client|list", "client|kill", "config|resetstat"};
         static const char *quiet[] = {"move", "copy", "scan"};
         if (!strcmp(c->name, "debug") || !strncmp(c->name, "debug|", 6)) c->protected_cmd = true;
         static const char *squash[] = {"mget", "mset", "del", "unlink", "exists", "touch"};

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ typedef struct opt_def {
 static const char *const appendfsync_names[] = {"no", "always", "everysec", NULL};   /* TS_AOF_FSYNC_* */
 static const char *const loglevel_names[] = {"debug", "verbose", "notice", "warning", NULL};
 static const char *const allowed_names[] = {"no", "yes", "local", NULL};   /* TS_ALLOWED_* */
+static const char *const pubsub_default_names[] = {"resetchannels", "allchannels", NULL};   /* route/acl.h */
 _Static_assert(TS_LOG_DEBUG == 0 && TS_LOG_VERBOSE == 1 && TS_LOG_NOTICE == 2 && TS_LOG_WARNING == 3,
                "loglevel_names is indexed by the TS_LOG_* values");
 
@@ -126,6 +128,11 @@ static const opt_def opts[] = {
      .def = "no"},
     {.name = "enable-module-command", .type = T_ENUM, .off = FIELD(enable_module_command), .names = allowed_names,
      .def = "no"},
+    {.name = "aclfile", .type = T_STRING, .off = FIELD(aclfile), .def = "\"\""},
+    {.name = "acllog-max-len", .type = T_LONG, .runtime = true, .off = FIELD(acllog_max_len), .min = 0,
+     .max = LONG_MAX, .def = "128"},
+    {.name = "acl-pubsub-default", .type = T_ENUM, .runtime = true, .off = FIELD(acl_pubsub_default),
+     .names = pubsub_default_names, .def = "resetchannels"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
@@ -713,8 +720,29 @@ void ts_config_init_defaults(ts_config *c)
     }
 }
 
+static void users_free(ts_config *c)
+{
+    for (int i = 0; i < c->nacl_users; i++) {
+        for (int j = 0; j < c->acl_users[i].argc; j++) free(c->acl_users[i].argv[j]);
+        free(c->acl_users[i].argv);
+    }
+    free(c->acl_users);
+    c->acl_users = NULL;
+    c->nacl_users = 0;
+}
+
+static void user_push(ts_config *c, char *const *args, int n)
+{
+    c->acl_users = ts_realloc(c->acl_users, sizeof(ts_config_user) * (size_t)(c->nacl_users + 1));
+    ts_config_user *u = &c->acl_users[c->nacl_users++];
+    u->argc = n;
+    u->argv = ts_malloc(sizeof(char *) * (size_t)n);
+    for (int j = 0; j < n; j++) u->argv[j] = ts_strndup(args[j], strlen(args[j]));
+}
+
 void ts_config_free(ts_config *c)
 {
+    users_free(c);
     for (int i = 0; i < c->nbind; i++) free(c->bind[i]);
     free(c->bind);
     for (int i = 0; i < NOPTS; i++)
@@ -734,6 +762,9 @@ void ts_config_copy(ts_config *dst, const ts_config *src)
         const char *s = *cfield_str(src, o);
         *field_str(dst, o) = s ? ts_strndup(s, strlen(s)) : NULL;
     }
+    dst->acl_users = NULL;
+    dst->nacl_users = 0;
+    for (int i = 0; i < src->nacl_users; i++) user_push(dst, src->acl_users[i].argv, src->acl_users[i].argc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -742,6 +773,11 @@ void ts_config_copy(ts_config *dst, const ts_config *src)
 /* Applies one directive (args[0] is the name). */
 static int apply_directive(ts_config *c, char **args, int n, char *why, size_t whylen)
 {
+    if (strcasecmp(args[0], "user") == 0 && n >= 2) {
+        /* An ACL user (route/acl.h checks the rules at startup). */
+        user_push(c, args + 1, n - 1);
+        return 0;
+    }
     const opt_def *o = opt_find(args[0], strlen(args[0]));
     if (!o) {
         snprintf(why, whylen, "Bad directive or wrong number of arguments");
@@ -964,6 +1000,14 @@ char *ts_config_to_text(const ts_config *c)
         put_str(&b, opts[i].name);
         if (opts[i].type != T_BIND || c->nbind > 0) ts_buf_putc(&b, ' ');
         opt_format(c, &opts[i], &b, true);
+        ts_buf_putc(&b, '\n');
+    }
+    for (int i = 0; i < c->nacl_users; i++) {
+        put_str(&b, "user");
+        for (int j = 0; j < c->acl_users[i].argc; j++) {
+            ts_buf_putc(&b, ' ');
+            put_word(&b, c->acl_users[i].argv[j]);
+        }
         ts_buf_putc(&b, '\n');
     }
     return buf_to_cstr(&b);

@@ -36,6 +36,8 @@
 
 #include "tessera/net/worker.h"
 #include "tessera/persist/aof.h"
+#include "tessera/cmd/server.h"
+#include "tessera/route/acl.h"
 #include "tessera/route/blocking.h"
 #include "tessera/route/run.h"
 #include "tessera/route/slot.h"
@@ -279,6 +281,7 @@ static void exec_here(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv,
     ts_run_ctx_init(&ctx, e, cmd, c->client.db, argc, argv, r);
     ctx.conn = c;
     ctx.client_local = ts__conn_is_local(c);
+    ctx.client_id = c->client.id;
     ctx.blocker = blocker;
     c->aof_produced = true;   /* a reply that may reflect logged writes (aof_note_replies) */
     ts_run_command(e, &ctx);
@@ -527,12 +530,41 @@ bool ts__conn_is_local(const ts_conn *c)
     return c->client.is_unix || strncmp(a, "127.0.0.1:", 10) == 0 || strncmp(a, "[::1]:", 6) == 0;
 }
 
-/* Redis's authRequired: the default user has a password and this client
- * has not authenticated. A client that connected while the default user
- * had none stays authenticated (as in Redis). */
+/* Redis's authRequired: the default user needs a password (or is off) and
+ * this client has not authenticated. A client that connected while the
+ * default user needed none stays authenticated (as in Redis). */
 static bool auth_required(const ts_conn *c)
 {
-    return !c->client.authenticated && c->w->e.config.requirepass[0] != '\0';
+    return !c->client.authenticated && ts_acl_auth_required(c->w->e.acl);
+}
+
+const ts_acl_user *ts__conn_acl_user(ts_conn *c)
+{
+    ts_engine *e = &c->w->e;
+    if (TS_LIKELY(c->acl_gen == e->acl_gen)) return c->acl_user;
+    const ts_acl_user *u;
+    if (!c->client.user) {
+        u = ts_acl_default_user(e->acl);
+    } else {
+        u = ts_acl_find(e->acl, c->client.user, strlen(c->client.user));
+        if (u && ts_acl_user_serial(u) != c->client.user_serial) u = NULL;
+    }
+    if (!u) return NULL;
+    c->acl_user = u;
+    c->acl_gen = e->acl_gen;
+    c->acl_unrestricted = ts_acl_user_unrestricted(u);
+    return u;
+}
+
+void ts__conn_set_user(ts_conn *c, const ts_acl_user *u)
+{
+    size_t len;
+    const char *name = ts_acl_user_name(u, &len);
+    free(c->client.user);
+    c->client.user = len == 7 && memcmp(name, "default", 7) == 0 ? NULL : ts_strndup(name, len);
+    c->client.user_serial = ts_acl_user_serial(u);
+    c->client.authenticated = true;
+    c->acl_gen = 0;   /* resolve again */
 }
 
 /* The error a command gets before it may run, or NULL. */
@@ -547,6 +579,50 @@ static const char *refuse_command(const ts_conn *c, const ts_command *cmd)
     }
     if (TS_UNLIKELY(auth_required(c)) && !(cmd->flags & TS_CMD_NO_AUTH)) return "NOAUTH Authentication required.";
     return NULL;
+}
+
+/* The connection's CLIENT LIST line without its newline (ACL LOG). */
+static char *client_info(ts_conn *c)
+{
+    ts_buf line;
+    ts_buf_init(&line);
+    ts_conn_describe(c, &line, c->w->e.now_ms);
+    if (line.len && line.data[line.len - 1] == '\n') line.len--;
+    ts_buf_putc(&line, '\0');
+    return line.data;
+}
+
+void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)
+{
+    char *info = client_info(c);
+    ts_acl_log_add(c->w->srv->acl_log, reason, TS_ACL_CTX_TOPLEVEL, object, username, info,
+                   (long)c->w->e.config.acllog_max_len);
+    free(info);
+}
+
+/* Redis's ACL check of a call (ACLCheckAllPerm): the NOPERM error to send,
+ * or NULL; a denial is logged (ACL LOG). */
+static const char *acl_refusal(ts_conn *c, const ts_acl_user *u, const ts_command *cmd, int argc, ts_arg *argv,
+                               char *buf, size_t buflen)
+{
+    int pos = 0;
+    int verdict = ts_acl_check(u, cmd, argc, argv, &pos);
+    if (verdict == TS_ACL_OK) return NULL;
+    size_t ulen;
+    const char *uname = ts_acl_user_name(u, &ulen);
+    ts_arg object = verdict == TS_ACL_DENIED_CMD ? (ts_arg){cmd->name, strlen(cmd->name)} : argv[pos];
+    ts__conn_acl_log(c, verdict, object, (ts_arg){uname, ulen});
+    switch (verdict) {
+    case TS_ACL_DENIED_CMD:
+        snprintf(buf, buflen, "NOPERM this user has no permissions to run the '%s' command", cmd->name);
+        return buf;
+    case TS_ACL_DENIED_KEY:
+        return "NOPERM this user has no permissions to access one of the keys used as arguments";
+    case TS_ACL_DENIED_CHANNEL:
+        return "NOPERM this user has no permissions to access one of the channels used as arguments";
+    default:
+        return "ERR no permission";
+    }
 }
 
 /* A command refused before it ran: its error, counted as Redis counts a
@@ -619,8 +695,17 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         }
         ts_buf_free(&tmp);
     }
-    /* Redis's order after arity: protected commands, then authentication. */
-    const char *refusal = refuse_command(c, cmd);
+    /* Redis's order after arity: protected commands, authentication, the ACL. */
+    const char *refusal = c->internal ? NULL : refuse_command(c, cmd);
+    char aclbuf[256];
+    if (TS_LIKELY(!refusal && !c->internal)) {
+        if (TS_UNLIKELY(c->acl_gen != w->e.acl_gen) && !ts__conn_acl_user(c)) {
+            ts_conn_close(c);   /* its user was deleted (ACL DELUSER / LOAD) */
+            return DISPATCH_WAIT;
+        }
+        if (TS_UNLIKELY(!c->acl_unrestricted))
+            refusal = acl_refusal(c, c->acl_user, cmd, argc, argv, aclbuf, sizeof(aclbuf));
+    }
     if (TS_UNLIKELY(refusal != NULL)) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         reply_rejected(c, cmd, refusal);
@@ -970,7 +1055,7 @@ static const char protected_mode_denied[] =
 static bool protected_mode_denies(ts_conn *c)
 {
     const ts_config *cfg = &c->w->e.config;
-    if (!cfg->protected_mode || cfg->requirepass[0] != '\0' || ts__conn_is_local(c)) return false;
+    if (!cfg->protected_mode || !ts_acl_default_nopass(c->w->e.acl) || ts__conn_is_local(c)) return false;
     uv_buf_t b = uv_buf_init((char *)protected_mode_denied, (unsigned)(sizeof protected_mode_denied - 1));
     (void)uv_try_write(&c->h.stream, &b, 1);   /* best effort, like Redis's connWrite */
     atomic_fetch_add(&c->w->srv->rejected_connections, 1);
@@ -988,7 +1073,8 @@ void ts_conn_adopt(ts_worker *w, const ts_msg_new_conn *m)
     }
     c->client.id = atomic_fetch_add(&w->srv->next_client_id, 1);
     /* Redis: a client starts authenticated while the default user needs no password. */
-    c->client.authenticated = internal || w->e.config.requirepass[0] == '\0';
+    c->internal = internal;
+    c->client.authenticated = internal || !ts_acl_auth_required(w->e.acl);
     if (!internal && protected_mode_denies(c)) return;
     c->reading = true;
     uv_read_start(&c->h.stream, on_alloc, on_read);
@@ -1012,6 +1098,7 @@ static void conn_free(ts_conn *c)
     ts_buf_free(&c->writing);
     ts_parser_free(&c->parser);
     free(c->client.name);
+    free(c->client.user);
     ts_worker *w = c->w;
     free(c);
     w->live_conns--;

@@ -81,6 +81,13 @@ typedef struct ts_conn {
     bool reading;
     bool paused;                         /* reading stopped: too much in flight (backpressure) */
     bool migrating;                      /* handed to another worker; this copy just closes */
+    bool internal;                       /* the server's own (AOF replay): never refused by auth or ACL */
+    /* The ACL user of client.user, resolved in the engine's snapshot of
+     * generation acl_gen (route/acl.h); valid while that is still the
+     * engine's generation (ts__conn_acl_user). */
+    const struct ts_acl_user *acl_user;
+    uint64_t acl_gen;
+    bool acl_unrestricted;
     /* Connection migration: consecutive single-shard commands that went to
      * the same other shard. */
     unsigned streak_target;
@@ -121,6 +128,15 @@ void ts_conn_close(ts_conn *c);
 void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
 
 /* ---- net-internal: shared by conn.c, conn_blocked.c, migrate.c ---- */
+
+/* The connection's ACL user in its engine's current snapshot, or NULL when
+ * that user no longer exists (deleted, or re-created as another user): the
+ * caller closes the connection. */
+const struct ts_acl_user *ts__conn_acl_user(ts_conn *c);
+/* Adds an ACL LOG entry for this connection (route/acl.h reasons). */
+void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username);
+/* Sets the user the connection is authenticated as (AUTH, HELLO AUTH). */
+void ts__conn_set_user(ts_conn *c, const struct ts_acl_user *u);
 /* Where a reply produced now on the connection's worker goes: straight to
  * the output when nothing is queued ahead of it, else into the local
  * pseudo-batch behind the queued slots. Call ts__conn_reply_end after. */

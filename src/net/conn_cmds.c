@@ -19,6 +19,7 @@
 #include "tessera/cmd/cmd.h"
 #include "conn.h"
 #include "tessera/net/worker.h"
+#include "tessera/route/acl.h"
 #include "tessera/route/txn.h"
 #include "tessera/util/version.h"
 
@@ -56,29 +57,20 @@ static void set_client_name(ts_conn *conn, ts_arg name)
 
 /* ---------- AUTH ---------- */
 
-/* Compares without an early exit, so the time taken says nothing about how
- * much of a password matched (Redis compares SHA-256 digests the same way). */
-static bool same_secret(ts_arg given, const char *secret)
-{
-    size_t n = strlen(secret);
-    unsigned char diff = given.len != n;
-    for (size_t i = 0; i < given.len; i++) diff |= (unsigned char)(given.ptr[i] ^ (i < n ? secret[i] : 0));
-    return diff == 0;
-}
-
-/* AUTH user password / HELLO ... AUTH: the only user is "default" (its
- * password is `requirepass`; without one any password is accepted, as in
- * Redis). On success the connection is authenticated; otherwise Redis's
- * WRONGPASS is the reply (an earlier authentication stays). */
+/* AUTH user password / HELLO ... AUTH: the ACL user (route/acl.h) must
+ * exist, be on, and have this password (or nopass); the comparison is of
+ * SHA-256 digests in constant time. On success the connection is
+ * authenticated as that user; otherwise Redis's WRONGPASS is the reply (an
+ * earlier authentication stays) and ACL LOG records it. */
 static bool authenticate(ts_cmd_ctx *c, ts_arg user, ts_arg pass)
 {
-    const char *password = c->config->requirepass;
-    bool ok = user.len == 7 && memcmp(user.ptr, "default", 7) == 0 && (!password[0] || same_secret(pass, password));
-    if (!ok) {
+    const ts_acl_user *u = ts_acl_authenticate(c->engine->acl, user, pass);
+    if (!u) {
+        ts__conn_acl_log(c->conn, TS_ACL_DENIED_AUTH, c->argv[0], user);
         ts_reply_error(c->r, "WRONGPASS invalid username-password pair or user is disabled.");
         return false;
     }
-    c->conn->client.authenticated = true;
+    ts__conn_set_user(c->conn, u);
     return true;
 }
 
@@ -88,13 +80,19 @@ static void cmd_auth(ts_cmd_ctx *c)
         ts_reply_error(c->r, TS_ERR_SYNTAX);
         return;
     }
-    if (c->argc == 2 && !c->config->requirepass[0]) {
+    if (c->argc == 2 && ts_acl_default_nopass(c->engine->acl)) {
         ts_reply_error(c->r, "ERR AUTH <password> called without any password configured for the default user. "
                              "Are you sure your configuration is correct?");
         return;
     }
     ts_arg user = c->argc == 3 ? c->argv[1] : (ts_arg){"default", 7};
     if (authenticate(c, user, c->argv[c->argc - 1])) ts_reply_ok(c->r);
+}
+
+static void cmd_acl_whoami(ts_cmd_ctx *c)
+{
+    const char *name = c->conn->client.user ? c->conn->client.user : "default";
+    ts_reply_cstr(c->r, name);
 }
 
 /* ---------- HELLO ---------- */
@@ -138,7 +136,7 @@ static void cmd_hello(ts_cmd_ctx *c)
             return;
         }
     }
-    if (!conn->client.authenticated && c->config->requirepass[0] != '\0') {
+    if (!conn->client.authenticated && ts_acl_auth_required(c->engine->acl)) {
         ts_reply_error(c->r, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
                              "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
                              "protocol version at the same time");
@@ -210,8 +208,8 @@ static void cmd_client_help(ts_cmd_ctx *c)
  *   CLIENT KILL <option> <value> [<option> <value> ...]  (the last ID wins) */
 typedef struct client_filter {
     bool old_style_kill;     /* CLIENT KILL ip:port */
-    ts_arg addr, laddr;
-    bool has_addr, has_laddr;
+    ts_arg addr, laddr, user;
+    bool has_addr, has_laddr, has_user;
     uint64_t *ids;           /* LIST: in argument order, repeats kept; KILL: the one ID */
     int nids;
     bool has_ids;            /* an ID filter was given (even if it matches nobody) */
@@ -303,8 +301,12 @@ static void parse_kill_filter(ts_cmd_ctx *c, client_filter *f)
             f->laddr = val;
             f->has_laddr = true;
         } else if (ts_arg_eq(opt, "USER")) {
-            /* Only the default user exists. */
-            if (!ts_arg_eq(val, "default")) { filter_error_arg(f, "ERR No such user '%.*s'", val); return; }
+            if (!ts_acl_find(c->engine->acl, val.ptr, val.len)) {
+                filter_error_arg(f, "ERR No such user '%.*s'", val);
+                return;
+            }
+            f->user = val;
+            f->has_user = true;
         } else if (ts_arg_eq(opt, "SKIPME")) {
             if (ts_arg_eq(val, "yes")) f->skipme = true;
             else if (ts_arg_eq(val, "no")) f->skipme = false;
@@ -338,6 +340,10 @@ static bool filter_match(const client_filter *f, const ts_conn *conn)
         return false;
     if (f->has_laddr && (strlen(conn->client.laddr) != f->laddr.len || memcmp(conn->client.laddr, f->laddr.ptr, f->laddr.len)))
         return false;
+    if (f->has_user) {
+        const char *name = conn->client.user ? conn->client.user : "default";
+        if (strlen(name) != f->user.len || memcmp(name, f->user.ptr, f->user.len) != 0) return false;
+    }
     if (f->skipme && conn->client.id == f->me) return false;
     return true;
 }
@@ -349,14 +355,15 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
     const char *fmt =
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
         "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
-        "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n";
+        "tot-mem=%zu events=r cmd=%s user=%s redir=-1 resp=%d\n";
 #define DESCRIBE_ARGS \
         (unsigned long long)conn->client.id, conn->client.addr, conn->client.laddr, fd, conn->client.name ? conn->client.name : "", \
         (long long)((now_ms - conn->client.ctime_ms) / 1000), (long long)((now_ms - conn->client.last_interaction_ms) / 1000), \
         conn->client.is_unix ? "U" : "N", conn->client.db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
         conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, \
         sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap, \
-        conn->client.last_cmd ? conn->client.last_cmd : "NULL", conn->client.resp
+        conn->client.last_cmd ? conn->client.last_cmd : "NULL", conn->client.user ? conn->client.user : "default", \
+        conn->client.resp
     /* The name has no length limit: measure first, then format in place. */
     int n = snprintf(NULL, 0, fmt, DESCRIBE_ARGS);
     if (n <= 0) return;
@@ -479,7 +486,7 @@ static void client_kill_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx) { clien
 
 static bool client_filter_error(ts_txn *t, bool kill)
 {
-    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd, .engine = t->coord};
     client_filter f;
     parse_filter(&ctx, kill, 0, &f);
     bool bad = f.error != NULL;
@@ -491,7 +498,7 @@ static bool client_filter_error(ts_txn *t, bool kill)
 static int client_list_after(ts_txn *t)
 {
     if (client_filter_error(t, false)) return -1;
-    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd, .engine = t->coord};
     client_filter f;
     parse_filter(&ctx, false, 0, &f);
     const ts_buf **outs = ts_malloc(sizeof(*outs) * (size_t)t->nparts);
@@ -507,7 +514,7 @@ static int client_kill_after(ts_txn *t)
     if (client_filter_error(t, true)) return -1;
     long n = 0;
     for (int i = 0; i < t->nparts; i++) n += t->parts[i].n;
-    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd};
+    ts_cmd_ctx ctx = {.argc = t->argc, .argv = t->argv, .r = &t->reply, .cmd = t->cmd, .engine = t->coord};
     client_filter f;
     parse_filter(&ctx, true, 0, &f);
     client_kill_reply(&ctx, &f, n);
@@ -528,4 +535,5 @@ void ts_conn_commands_bind(void)
     ts_command_bind("client|list", cmd_client, &multi_client_list);
     ts_command_bind("client|kill", cmd_client, &multi_client_kill);
     ts_command_bind("client|help", cmd_client_help, NULL);
+    ts_command_bind("acl|whoami", cmd_acl_whoami, NULL);
 }

@@ -45,7 +45,8 @@ void ts__conn_maybe_migrate(ts_conn *c)
     m->msg.kind = TS_MSG_MIGRATE_CONN;
     m->fd = nfd;
     m->client = c->client;
-    c->client.name = NULL;   /* the message owns it now */
+    c->client.name = NULL;   /* the message owns them now */
+    c->client.user = NULL;
     uv_read_stop(&c->h.stream);
     c->reading = false;
     c->migrating = true;
@@ -65,6 +66,7 @@ void ts_conn_adopt_migrated(ts_worker *w, ts_msg_migrate *m)
     if (!c) {
         atomic_fetch_sub(&w->srv->connected_clients, 1);
         free(m->client.name);
+        free(m->client.user);
         free(m);
         return;
     }
@@ -77,5 +79,6 @@ void ts_msg_migrate_drop(ts_msg_migrate *m)
 {
     close(m->fd);
     free(m->client.name);
+    free(m->client.user);
     free(m);
 }

@@ -49,11 +49,31 @@ static void hook_flush_log(ts_engine *e) { ts_worker_aof_flush(ts_worker_of_engi
 static void hook_shard_released(ts_engine *e);
 static void hook_snapshot_started(ts_engine *e) { ts_worker_snapshot_kick(ts_worker_of_engine(e)); }
 static void hook_config_changed(ts_engine *e) { ts_worker_apply_sched_policy(ts_worker_of_engine(e)); }
+
+/* A new ACL snapshot: connections authenticated as a user that is gone
+ * (ACL DELUSER, ACL LOAD) are closed, their queued replies dropped, as
+ * Redis frees them; the one that asked gets its reply first. */
+static void hook_acl_changed(ts_engine *e, uint64_t issuer_client_id)
+{
+    ts_worker *w = ts_worker_of_engine(e);
+    ts_conn *next;
+    for (ts_conn *c = w->conns; c; c = next) {
+        next = c->next;   /* ts_conn_close unlinks c */
+        if (!c->client.user || ts__conn_acl_user(c)) continue;
+        if (c->client.id == issuer_client_id) {
+            c->close_after_reply = true;
+        } else {
+            ts_conn_close(c);
+        }
+    }
+}
+
 static const ts_engine_hooks worker_hooks = {
     .flush_log = hook_flush_log,
     .shard_released = hook_shard_released,
     .snapshot_started = hook_snapshot_started,
     .config_changed = hook_config_changed,
+    .acl_changed = hook_acl_changed,
 };
 
 /* The flush at the end of a loop iteration. With appendfsync always, while

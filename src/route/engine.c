@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "tessera/route/acl.h"
 #include "tessera/route/batch.h"
 #include "tessera/route/blocking.h"
 #include "tessera/route/txn.h"
@@ -58,9 +59,22 @@ void ts_engine_destroy(ts_engine *e)
     ts_shard_free(&e->shard);
     ts_aof_log_free(&e->aof_log);
     ts_config_free(&e->config);
+    ts_acl_unref(e->acl);
+    e->acl = NULL;
     free(e->wake_list);
     free(e->wake_owed);
     free(e->cmd_stats);
+}
+
+void ts_engine_set_acl(ts_engine *e, struct ts_acl *acl, uint64_t issuer_client_id)
+{
+    ts_acl *old = e->acl;
+    ts_acl_ref(acl);
+    e->acl = acl;
+    e->acl_gen = ts_acl_generation(acl);
+    if (!old) return;
+    ts_acl_unref(old);
+    if (e->hooks->acl_changed) e->hooks->acl_changed(e, issuer_client_id);
 }
 
 /* ---------- the inbox ---------- */

@@ -231,6 +231,7 @@ static void run_step(ts_engine *e, ts_txn_part *p)
     ctx.now_ms = t->now_ms;
     ctx.aof = NULL;
     ctx.client_local = t->client_local;
+    ctx.client_id = t->client_id;
     ts_run_part(e, t, p, &ctx);
 }
 

@@ -17,7 +17,7 @@
  * 2^64) goes into the padding. FIPS 180-4 bounds a message below 2^64 bits,
  * far above anything a password or key is.
  */
-#include "sha256.h"
+#include "tessera/util/sha256.h"
 
 #include <string.h>
 

@@ -242,6 +242,42 @@ static void test_good_file(void)
     ts_config_free(&c);
 }
 
+/* `user` lines (ACL users, route/acl.h) are kept in order with their
+ * arguments, copied deeply and written back by the rewrite. */
+static void test_user_directives(void)
+{
+    char err[1024];
+    ts_config c;
+    ts_config_init_defaults(&c);
+    CHECK_EQ_INT(ts_config_load_string(&c, "user alice on \">p w\" ~*\nUSER bob\nuser default off\n", NULL, err,
+                                       sizeof(err)), 0);
+    CHECK_EQ_INT(c.nacl_users, 3);
+    CHECK_EQ_INT(c.acl_users[0].argc, 4);
+    STREQ(c.acl_users[0].argv[0], "alice");
+    STREQ(c.acl_users[0].argv[2], ">p w");
+    CHECK_EQ_INT(c.acl_users[1].argc, 1);
+    STREQ(c.acl_users[2].argv[1], "off");
+    ts_config d;
+    ts_config_copy(&d, &c);
+    CHECK(d.acl_users != c.acl_users && d.acl_users[0].argv[2] != c.acl_users[0].argv[2]);
+    STREQ(d.acl_users[0].argv[2], ">p w");
+    char *t1 = ts_config_to_text(&c);
+    CHECK(strstr(t1, "\nuser alice on \">p w\" ~*\nuser bob\nuser default off\n") != NULL);
+    ts_config e;
+    ts_config_init_defaults(&e);
+    CHECK_EQ_INT(ts_config_load_string(&e, t1, "rewrite", err, sizeof(err)), 0);
+    char *t2 = ts_config_to_text(&e);
+    CHECK_STR(t2, t1);
+    free(t1);
+    free(t2);
+    ts_config_free(&e);
+    ts_config_free(&d);
+    /* "user" alone is not a directive. */
+    CHECK(ts_config_load_string(&c, "user\n", NULL, err, sizeof(err)) != 0);
+    CHECK(strstr(err, "Bad directive or wrong number of arguments") != NULL);
+    ts_config_free(&c);
+}
+
 static void test_file_errors(void)
 {
     /* The texts below are redis-server 7.0.15's for the same lines. */
@@ -495,7 +531,7 @@ static void test_get(void)
     CHECK_STR(get(&c, &g, "bind", NULL), "bind=127.0.0.1 -::1;");
     CHECK_STR(get(&c, &g, "unixsocket*", NULL), "unixsocket=;unixsocketperm=0;");
     CHECK_STR(get(&c, &g, "*-len", "client-*", "*-len", NULL),
-              "proto-max-bulk-len=536870912;client-query-buffer-limit=1073741824;");
+              "acllog-max-len=128;proto-max-bulk-len=536870912;client-query-buffer-limit=1073741824;");
     CHECK_STR(get(&c, &g, "[l]*", "D[A]*", NULL),
               "loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;list-compress-depth=0;"
               "daemonize=no;"
@@ -518,9 +554,10 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 51);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+    CHECK_EQ_INT(g.n, 54);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
-                              * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command */
+                              * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,
+                              * aclfile, acllog-max-len, acl-pubsub-default */
     CHECK(strstr(g.text, ";requirepass=;protected-mode=yes;enable-protected-configs=no;enable-debug-command=no;"
                          "enable-module-command=no;") != NULL);
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);
@@ -737,6 +774,7 @@ int main(void)
     test_defaults();
     test_good_file();
     test_file_errors();
+    test_user_directives();
     test_memory_units();
     test_args();
     test_get();

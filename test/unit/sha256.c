@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "util/sha256.h"
+#include "tessera/util/sha256.h"
 #include "ts_test.h"
 
 static void to_hex(const uint8_t d[TS_SHA256_DIGEST_LEN], char out[TS_SHA256_HEX_LEN + 1])

@@ -43,6 +43,7 @@ typedef struct ts_server {
     unsigned nworkers;
     ts_router router;                /* every worker's engine (route/engine.h) */
     struct ts_persist *persist;      /* the persistence controller (persist/persist.h) */
+    struct ts_acl_log *acl_log;      /* ACL LOG (route/acl.h): any worker, its own lock */
     ts_server_hooks hooks;
     char run_id[41];
     int64_t start_time_ms;

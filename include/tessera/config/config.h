@@ -43,6 +43,12 @@ enum { TS_ALLOWED_NO, TS_ALLOWED_YES, TS_ALLOWED_LOCAL };
 /* appendfsync values, in the order of config.c's names. */
 enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
 
+/* A `user` directive: argv[0] is the user name, the rest its ACL rules. */
+typedef struct ts_config_user {
+    int argc;
+    char **argv;
+} ts_config_user;
+
 typedef struct ts_config {
     /* Network (all immutable at runtime). */
     int port;                       /* 0..65535; 0 = no TCP listener */
@@ -63,6 +69,12 @@ typedef struct ts_config {
     int enable_debug_command;       /* TS_ALLOWED_*: DEBUG */
     int enable_module_command;      /* TS_ALLOWED_*: MODULE (no modules: kept for redis.conf files) */
     long long proto_max_bulk_len;           /* bytes */
+    /* ACL (route/acl.h). */
+    char *aclfile;                  /* "" = none; never NULL; immutable */
+    long long acllog_max_len;       /* ACL LOG entries kept */
+    int acl_pubsub_default;         /* TS_ACL_PUBSUB_*: new selectors' channels */
+    ts_config_user *acl_users;      /* `user` directives in order (startup only) */
+    int nacl_users;
     /* Server. */
     int databases;
     int threads;                    /* worker threads = shards; 0 = one per CPU */

@@ -80,6 +80,7 @@ typedef struct ts_cmd_ctx {
     struct ts_engine *engine;   /* the engine running it (owns `shard`; route/engine.h) */
     struct ts_conn *conn;       /* the client (net/conn.h), only for ROUTE_NONE/ROUTE_CONN; NULL elsewhere */
     bool client_local;          /* the client connects from 127.0.0.1, ::1 or a unix socket (Redis's islocalClient) */
+    uint64_t client_id;         /* the client that sent it (0: the server's own) */
     const struct ts_command *cmd;
     int argc;
     ts_arg *argv;
@@ -191,6 +192,7 @@ typedef struct ts_command {
     int docs_npairs;
     const char *docs;
     uint16_t id;            /* index into each engine's statistics (route/engine.h cmd_stats) */
+    int16_t acl_id;         /* the command's bit in ACL selectors (route/acl.h), set at init */
     uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
     bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined
                                ones run together as one txn group */

@@ -42,6 +42,7 @@
 struct ts_engine;
 struct ts_server;
 struct ts_batch;
+struct ts_acl;
 
 /* Statistics of one command (INFO commandstats). */
 typedef struct ts_cmd_stats {
@@ -81,6 +82,9 @@ typedef struct ts_engine_hooks {
     /* CONFIG SET changed this engine's configuration copy: the owner
      * applies what is its own (its thread's scheduling policy). */
     void (*config_changed)(struct ts_engine *e);
+    /* A new ACL snapshot was installed (route/acl.h): connections whose
+     * user no longer exists go (the issuer's own after its reply). */
+    void (*acl_changed)(struct ts_engine *e, uint64_t issuer_client_id);
 } ts_engine_hooks;
 
 /* Every engine of the process, indexed by shard id. Written before the
@@ -112,6 +116,11 @@ typedef struct ts_engine {
     ts_msg *parked_head, *parked_tail;  /* work for the shard parked while a txn holds it, FIFO */
     ts_shard shard;
     ts_config config;               /* this thread's copy */
+    /* The users (route/acl.h): the snapshot this engine checks commands
+     * against, held by reference, and its generation (a connection's cached
+     * user is valid while it matches). */
+    struct ts_acl *acl;
+    uint64_t acl_gen;
     int64_t now_ms;                 /* the clock of the current batch of work */
     bool loading;                   /* startup replay: clock reads 0, no expiry, no logging */
     ts_cmd_stats *cmd_stats;        /* indexed by ts_command.id */
@@ -142,6 +151,10 @@ int ts_engine_init(ts_engine *e, ts_router *router, struct ts_server *srv, unsig
                    int ncommands, bool loading, const ts_engine_hooks *hooks);
 /* After the owner thread ended. */
 void ts_engine_destroy(ts_engine *e);
+/* Owner thread (or before it starts): installs an ACL snapshot (a new
+ * reference is taken, the old one dropped), then tells the owner's layer
+ * (hooks->acl_changed) when the engine already had one. */
+void ts_engine_set_acl(ts_engine *e, struct ts_acl *acl, uint64_t issuer_client_id);
 
 /* Any thread: hands a message to the engine's owner (and wakes it when it
  * may be asleep). The message belongs to the receiver from now on. */

@@ -77,7 +77,13 @@
  * Shared state that is not a channel (read by other threads, written by
  * one): the statistics atomics of engine.h (dirty), persist.h's status,
  * the server context's counters (cmd/server.h), the durable AOF sequence
- * number (persist/aof.h). Each is marked where it is declared.
+ * number (persist/aof.h). Each is marked where it is declared. Also:
+ *   - ACL snapshots (route/acl.h): immutable once built, shared by every
+ *     engine; a change travels as an exclusive txn (TXN_ACQUIRE carries
+ *     the new snapshot from the first shard to the others), so the txn
+ *     messages give the happens-before; reference counts are atomic.
+ *   - The ACL log (route/acl_log.c): any worker appends on a refusal and
+ *     reads it for ACL LOG, under its own mutex.
  */
 #ifndef TESSERA_CHANNELS_H
 #define TESSERA_CHANNELS_H
@@ -147,6 +153,8 @@ typedef struct ts_client_state {
     uint64_t id;
     bool is_unix;
     bool authenticated;             /* AUTH / HELLO AUTH passed, or the default user needed no password */
+    char *user;                     /* owned; the ACL user (route/acl.h) it authenticated as; NULL: "default" */
+    uint64_t user_serial;           /* that user's identity (a deleted and re-created user is another) */
     int db, resp;
     char *name;                     /* owned; NULL: no name */
     char addr[64], laddr[64];

@@ -8,11 +8,6 @@
  * passwords. The implementation is our own (src/util/sha256.c), so util
  * needs no crypto library.
  *
- * Where: this header is private to util/ until its first user in another
- * folder (the ACL) arrives; scripts/check_layers.py rejects a public header
- * that only its own folder includes. That user's commit moves it under
- * include/tessera/util/.
- *
  * Use: ts_sha256_init, any number of ts_sha256_update calls (the digest
  * depends only on the concatenated bytes, not on how they were split), then
  * ts_sha256_final, which writes the 32-byte digest and clears the context
