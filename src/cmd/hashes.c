@@ -339,7 +339,12 @@ static void hrandfield_count(ts_cmd_ctx *c, long long l, bool withvalues)
     /* Repeats allowed (negative count), or a single pick. */
     if (!uniq || count == 1) {
         ts_reply_array(c->r, (long)(withvalues && c->r->resp == 2 ? count * 2 : count));
-        ts_hobj_random_each(obj, enc, (size_t)count, rand_reply_pair, &x);
+        /* In rounds, so a client's output limit stops a huge count. */
+        while (count > 0 && !ts_reply_over_limit(c->r)) {
+            size_t round = count < 4096 ? (size_t)count : 4096;
+            ts_hobj_random_each(obj, enc, round, rand_reply_pair, &x);
+            count -= round;
+        }
         return;
     }
     size_t n = count < size ? (size_t)count : size;

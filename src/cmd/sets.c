@@ -334,7 +334,7 @@ static void srandmember_count(ts_cmd_ctx *c)
     if (!uniq || count == 1) {
         /* Repetitions allowed: count independent draws. */
         ts_reply_array(c->r, (long)count);
-        for (unsigned long long i = 0; i < count; i++) {
+        for (unsigned long long i = 0; i < count && !ts_reply_over_limit(c->r); i++) {
             ts_set_random(s.obj, s.enc, buf, &p, &n);
             ts_reply_bulk(c->r, p, n);
         }

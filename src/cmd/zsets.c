@@ -366,10 +366,13 @@ static int item_cmp(const void *pa, const void *pb)
 static ts_zset build_sorted(ts_cmd_ctx *c, const zitems *it)
 {
     const ts_config *cfg = ts_db_config(&c->ex);
-    size_t maxlen = 0;
-    for (size_t i = 0; i < it->n; i++) if (it->v[i].n > maxlen) maxlen = it->v[i].n;
+    size_t maxlen = 0, total = 0;
+    for (size_t i = 0; i < it->n; i++) {
+        if (it->v[i].n > maxlen) maxlen = it->v[i].n;
+        total += it->v[i].n;
+    }
     if (it->n <= (unsigned long long)cfg->zset_max_listpack_entries &&
-        maxlen <= (unsigned long long)cfg->zset_max_listpack_value) {
+        maxlen <= (unsigned long long)cfg->zset_max_listpack_value && total <= TS_LP_SAFE_BYTES) {
         unsigned char *lp = ts_lp_new();
         for (size_t i = 0; i < it->n; i++) lp = ts_zset_lp_append(lp, it->v[i].m, it->v[i].n, it->v[i].s);
         return (ts_zset){lp, TS_ENC_LISTPACK};
@@ -654,7 +657,7 @@ static void zrandmember_count(ts_cmd_ctx *c, long long l, bool withscores)
             size_t i = 0;
             for (ts_zset_it_at(&z, &it, 0, false); ts_zset_it_valid(&it); ts_zset_it_next(&it)) ps[i++] = it.p;
         }
-        for (unsigned long long i = 0; i < count; i++) {
+        for (unsigned long long i = 0; i < count && !ts_reply_over_limit(c->r); i++) {
             if (ps) it.p = ps[rnd() % size];
             else random_element(&z, &it);
             emit_it(c, &it, withscores);

@@ -50,6 +50,7 @@ typedef enum opt_type {
     T_BIND,     /* bind / nbind; zero to TS_CONFIG_MAX_BIND addresses */
     T_DIR,      /* char * field; chdir()s */
     T_SAVE,     /* char * field; `save` rules: "" or "<seconds> <changes> ...", normalised */
+    T_OBUF,     /* ts_obuf_limit[TS_OBUF_CLASSES] field; "<class> <hard> <soft> <seconds> ..." */
 } opt_type;
 
 typedef struct opt_def {
@@ -133,6 +134,8 @@ static const opt_def opts[] = {
      .max = LONG_MAX, .def = "128"},
     {.name = "acl-pubsub-default", .type = T_ENUM, .runtime = true, .off = FIELD(acl_pubsub_default),
      .names = pubsub_default_names, .def = "resetchannels"},
+    {.name = "client-output-buffer-limit", .type = T_OBUF, .runtime = true, .off = FIELD(client_obuf),
+     .def = "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
@@ -498,6 +501,96 @@ static int parse_save(char **args, int n, opt_val *v, char *why, size_t whylen)
     return 0;
 }
 
+static ts_obuf_limit *field_obuf(ts_config *c, const opt_def *o)
+{
+    return (ts_obuf_limit *)(void *)((char *)c + o->off);
+}
+static const ts_obuf_limit *cfield_obuf(const ts_config *c, const opt_def *o)
+{
+    return (const ts_obuf_limit *)(const void *)((const char *)c + o->off);
+}
+
+static const char *const obuf_class_names[TS_OBUF_CLASSES] = {"normal", "slave", "pubsub"};
+
+static void format_obuf(const ts_obuf_limit *l, ts_buf *b)
+{
+    char tmp[128];
+    for (int i = 0; i < TS_OBUF_CLASSES; i++) {
+        snprintf(tmp, sizeof(tmp), "%s%s %llu %llu %lld", i ? " " : "", obuf_class_names[i],
+                 (unsigned long long)l[i].hard, (unsigned long long)l[i].soft, (long long)l[i].soft_seconds);
+        put_str(b, tmp);
+    }
+}
+
+/* client-output-buffer-limit: groups of <class> <hard> <soft> <seconds>
+ * (the words may come as several arguments or in one, as CONFIG SET gives
+ * them); the classes named change, the others keep their values (Redis's
+ * updateClientOutputBufferLimit). The result, every class, goes to v->str. */
+static int parse_obuf(const ts_config *c, const opt_def *o, char **args, int n, opt_val *v, char *why,
+                      size_t whylen)
+{
+    arg_vec words = {0};
+    for (int i = 0; i < n; i++) {
+        if (split_args(args[i], strlen(args[i]), &words) != 0) {
+            vec_free(&words);
+            snprintf(why, whylen, "Wrong number of arguments in buffer limit configuration.");
+            return -1;
+        }
+    }
+    ts_obuf_limit l[TS_OBUF_CLASSES];
+    memcpy(l, cfield_obuf(c, o), sizeof(l));
+    int rc = 0;
+    if (words.n % 4) {
+        snprintf(why, whylen, "Wrong number of arguments in buffer limit configuration.");
+        rc = -1;
+    }
+    for (int j = 0; rc == 0 && j < words.n; j += 4) {
+        const char *cls = words.v[j];
+        int k = eq_nocase(cls, strlen(cls), "normal") ? 0
+                : eq_nocase(cls, strlen(cls), "slave") || eq_nocase(cls, strlen(cls), "replica") ? 1
+                : eq_nocase(cls, strlen(cls), "pubsub") ? 2 : -1;
+        if (k < 0) {
+            snprintf(why, whylen, "Invalid client class specified in buffer limit configuration.");
+            rc = -1;
+            break;
+        }
+        unsigned long long hard, soft;
+        long long secs;
+        char *end;
+        errno = 0;
+        secs = strtoll(words.v[j + 3], &end, 10);
+        if (parse_memory(words.v[j + 1], &hard) != 0 || parse_memory(words.v[j + 2], &soft) != 0 || secs < 0 ||
+            *end != '\0' || errno) {
+            snprintf(why, whylen, "Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+            rc = -1;
+            break;
+        }
+        l[k] = (ts_obuf_limit){.hard = hard, .soft = soft, .soft_seconds = secs};
+    }
+    vec_free(&words);
+    if (rc != 0) return -1;
+    ts_buf b;
+    ts_buf_init(&b);
+    format_obuf(l, &b);
+    v->str = buf_to_cstr(&b);
+    return 0;
+}
+
+static void store_obuf(ts_obuf_limit *l, const char *text)
+{
+    char cls[16];
+    const char *p = text;
+    for (int i = 0; i < TS_OBUF_CLASSES; i++) {
+        unsigned long long hard, soft;
+        long long secs;
+        int used = 0;
+        if (sscanf(p, " %15s %llu %llu %lld%n", cls, &hard, &soft, &secs, &used) != 4)
+            ts_panic("client-output-buffer-limit: bad normalised text '%s'", text);
+        l[i] = (ts_obuf_limit){.hard = hard, .soft = soft, .soft_seconds = secs};
+        p += used;
+    }
+}
+
 /* Validates args (n of them, the words after the option name) into v.
  * Returns 0, or -1 with the reason in why. For T_DIR this performs the
  * chdir(). */
@@ -516,6 +609,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         return 0;
     }
     if (o->type == T_SAVE) return parse_save(args, n, v, why, whylen);
+    if (o->type == T_OBUF) return parse_obuf(c, o, args, n, v, why, whylen);
     if (n != 1) {
         snprintf(why, whylen, "wrong number of arguments");
         return -1;
@@ -602,6 +696,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         return 0;
     }
     case T_SAVE:
+    case T_OBUF:
     case T_BIND:
         break;
     }
@@ -633,6 +728,9 @@ static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
         free(*field_str(c, o));
         *field_str(c, o) = v->str;
         v->str = NULL;
+        break;
+    case T_OBUF:
+        store_obuf(field_obuf(c, o), v->str);
         break;
     case T_BIND:
         for (int i = 0; i < c->nbind; i++) free(c->bind[i]);
@@ -681,6 +779,9 @@ static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quo
             if (quote) put_word(b, c->bind[i]);
             else put_str(b, c->bind[i]);
         }
+        return;
+    case T_OBUF:
+        format_obuf(cfield_obuf(c, o), b);   /* plain words either way */
         return;
     }
     put_str(b, tmp);

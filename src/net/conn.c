@@ -84,9 +84,95 @@ ts_buf *ts__conn_reply_begin(ts_conn *c)
     return &c->local_batch->reply;
 }
 
+/* ---------- output limits ---------- */
+
+/* Reply bytes held for the client: ready, being written, waiting in slots
+ * (Redis's getClientOutputBufferMemoryUsage, over every shard's replies
+ * that came back). */
+static size_t output_bytes(const ts_conn *c)
+{
+    return c->out.len + c->writing.len + c->slot_bytes;
+}
+
+/* Redis's checkClientOutputBufferLimits for a normal client. */
+static bool output_over_limit(ts_conn *c)
+{
+    const ts_obuf_limit *l = &c->w->e.config.client_obuf[TS_OBUF_NORMAL];
+    if (!l->hard && !l->soft) return false;
+    size_t used = output_bytes(c);
+    if (l->hard && used >= l->hard) return true;
+    if (!l->soft || used < l->soft) {
+        c->obuf_soft_since_s = 0;
+        return false;
+    }
+    int64_t now_s = c->w->e.now_ms / 1000;
+    if (c->obuf_soft_since_s == 0) {
+        c->obuf_soft_since_s = now_s;
+        return false;
+    }
+    return now_s - c->obuf_soft_since_s > l->soft_seconds;
+}
+
+/* Over a limit: marked to close at the next flush, with Redis's log line. */
+static void output_limit_reached(ts_conn *c)
+{
+    if (c->close_asap || c->closing) return;
+    c->close_asap = true;
+    ts_buf line;
+    ts_buf_init(&line);
+    ts_conn_describe(c, &line, c->w->e.now_ms);
+    if (line.len && line.data[line.len - 1] == '\n') line.len--;
+    ts_log(TS_LOG_WARNING, "Client %.*s scheduled to be closed ASAP for overcoming of output buffer limits.",
+           (int)line.len, line.data);
+    ts_buf_free(&line);
+}
+
+static void check_output_limit(ts_conn *c)
+{
+    if (TS_UNLIKELY(output_over_limit(c))) output_limit_reached(c);
+}
+
+/* Once a second from the worker's cron (Redis's clientsCron): the idle
+ * timeout, and the output limits of a client that stopped reading (a soft
+ * limit's seconds run out with no reply added). Closes at once. */
+void ts_conn_cron(ts_conn *c, int64_t now_ms)
+{
+    int64_t timeout_ms = (int64_t)c->w->e.config.timeout * 1000;
+    if (timeout_ms > 0 && c->inflight == 0 && c->wait == TS_WAIT_NONE &&
+        now_ms - c->client.last_interaction_ms > timeout_ms) {
+        ts_conn_close(c);
+        return;
+    }
+    if (c->close_asap || output_bytes(c) == 0 || !output_over_limit(c)) return;
+    ts_buf line;
+    ts_buf_init(&line);
+    ts_conn_describe(c, &line, now_ms);
+    if (line.len && line.data[line.len - 1] == '\n') line.len--;
+    ts_log(TS_LOG_WARNING, "Client %.*s closed for overcoming of output buffer limits.", (int)line.len, line.data);
+    ts_buf_free(&line);
+    ts_conn_close(c);
+}
+
+/* What the client may still get before its hard limit, counting what
+ * the batches in flight may bring back: SIZE_MAX without a limit, 0 when
+ * there is no room left. */
+static size_t output_room(ts_conn *c)
+{
+    unsigned long long hard = c->w->e.config.client_obuf[TS_OBUF_NORMAL].hard;
+    if (!hard) return SIZE_MAX;
+    size_t used = output_bytes(c) + c->budget_promised;
+    return used < hard ? (size_t)(hard - used) : 0;
+}
+
 void ts__conn_reply_end(ts_conn *c, ts_buf *target)
 {
-    if (target != &c->out) ts_batch_mark_reply(c->local_batch);
+    if (target != &c->out) {
+        ts_batch *b = c->local_batch;
+        size_t before = b->ncmds ? b->reply_end[b->ncmds - 1] : 0;
+        ts_batch_mark_reply(b);
+        c->slot_bytes += b->reply.len - before;
+    }
+    check_output_limit(c);
 }
 
 /* Moves every filled slot at the head to the output buffer. */
@@ -95,9 +181,10 @@ static void conn_collect_slots(ts_conn *c)
     while (c->slot_count) {
         ts_batch *b = c->slots[c->slot_head];
         if (!b->done) break;
-        uint32_t start = b->consumed ? b->reply_end[b->consumed - 1] : 0;
-        uint32_t end = b->reply_end[b->consumed];
+        size_t start = b->consumed ? b->reply_end[b->consumed - 1] : 0;
+        size_t end = b->reply_end[b->consumed];
         ts_buf_append(&c->out, b->reply.data + start, end - start);
+        c->slot_bytes -= end - start;
         b->consumed++;
         c->slot_head = (c->slot_head + 1) & (c->slot_cap - 1);
         c->slot_count--;
@@ -114,11 +201,22 @@ static void conn_collect_slots(ts_conn *c)
 
 /* ---------- writing ---------- */
 
+#define TS_WRITE_PIECE ((size_t)1 << 30)
+/* An empty buffer keeps at most this much memory: a client that once got
+ * (or sent) a huge reply (or value) does not hold it while idle. */
+#define TS_IDLE_BUF_MAX (256 * 1024)
+
+static void shrink_idle(ts_buf *b)
+{
+    if (b->len == 0 && b->cap > TS_IDLE_BUF_MAX) ts_buf_free(b);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     ts_conn *c = req->data;
     c->write_in_flight = false;
     c->writing.len = 0;
+    shrink_idle(&c->writing);
     if (status < 0) { ts_conn_close(c); ts__conn_maybe_free(c); return; }
     if (!c->closing) ts__conn_flush(c);
     else ts__conn_maybe_free(c);
@@ -214,6 +312,10 @@ static void aof_unhold(ts_conn *c)
 void ts__conn_flush(ts_conn *c)
 {
     if (c->closing) return;
+    if (TS_UNLIKELY(c->close_asap)) {
+        ts_conn_close(c);   /* over its output limit: what is queued is dropped */
+        return;
+    }
     conn_collect_slots(c);
     if (c->inflight > 0 && c->out.len < TS_HOLD_OUTPUT_MAX) return;
     if (c->out.len && ts__conn_aof_gated(c->w)) {
@@ -226,7 +328,9 @@ void ts__conn_flush(ts_conn *c)
         }
     }
     if (!c->write_in_flight && c->out.len) {
-        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        /* libuv's buffer lengths are unsigned ints: a reply of any size
+         * goes out in pieces of at most 1 GiB. */
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)(c->out.len < TS_WRITE_PIECE ? c->out.len : TS_WRITE_PIECE));
         int n = uv_try_write(&c->h.stream, &b, 1);
         if (n == UV_EAGAIN) n = 0;
         if (n < 0) { ts_conn_close(c); return; }
@@ -234,6 +338,7 @@ void ts__conn_flush(ts_conn *c)
         c->w->e.stats.net_output += (uint64_t)n;
         if ((size_t)n == c->out.len) {
             c->out.len = 0;
+            shrink_idle(&c->out);
         } else {
             /* Hand the rest to a write request: swap buffers, no copy. */
             ts_buf tmp = c->writing;
@@ -243,9 +348,16 @@ void ts__conn_flush(ts_conn *c)
             if (n) ts_buf_consume(&c->writing, (size_t)n);
             c->w->e.stats.net_output += c->writing.len;
             c->client.net_out += c->writing.len;
-            b = uv_buf_init(c->writing.data, (unsigned)c->writing.len);
+            size_t npieces = (c->writing.len + TS_WRITE_PIECE - 1) / TS_WRITE_PIECE;
+            uv_buf_t one, *bufs = npieces == 1 ? &one : ts_malloc(sizeof(uv_buf_t) * npieces);
+            for (size_t i = 0; i < npieces; i++) {
+                size_t off = i * TS_WRITE_PIECE, len = c->writing.len - off;
+                bufs[i] = uv_buf_init(c->writing.data + off, (unsigned)(len < TS_WRITE_PIECE ? len : TS_WRITE_PIECE));
+            }
             c->wreq.data = c;
-            if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_write) < 0) { ts_conn_close(c); return; }
+            int rc = uv_write(&c->wreq, &c->h.stream, bufs, (unsigned)npieces, on_write);   /* copies bufs */
+            if (bufs != &one) free(bufs);
+            if (rc < 0) { ts_conn_close(c); return; }
             c->write_in_flight = true;
         }
     }
@@ -264,6 +376,13 @@ static void flush_open_batches(ts_conn *c)
         w->open_batches[target] = NULL;
         b->now_ms = w->e.now_ms;
         b->total = b->ncmds;
+        /* The client's room for replies goes to this batch (so batches
+         * in flight together bring back at most the room, plus the reply
+         * that crosses it): none left, nothing of it runs. */
+        size_t room = output_room(c);
+        b->reply_budget = room == SIZE_MAX ? 0 : room;
+        b->overflow = room == 0;
+        c->budget_promised += b->reply_budget;
         b->msg.kind = TS_MSG_BATCH;
         c->inflight++;
         w->e.stats.batches_sent++;
@@ -296,6 +415,10 @@ void ts_conn_on_batch_done(ts_batch *b)
     /* The inbox's release/acquire pair makes the owner's writes to the batch
      * (its replies) visible here. */
     b->done = true;
+    c->slot_bytes += b->reply.len;
+    c->budget_promised -= b->reply_budget;
+    if (TS_UNLIKELY(b->overflow)) output_limit_reached(c);
+    else check_output_limit(c);
     if (c->closing) {
         /* The slots (and this batch) are freed with the connection. */
         ts__conn_maybe_free(c);
@@ -382,6 +505,8 @@ static void run_local(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
     ts_buf *out = ts__conn_reply_begin(c);
     ts_reply r;
     ts_reply_init(&r, out, c->client.resp);
+    size_t room = output_room(c);
+    if (room != SIZE_MAX) r.limit = out->len + (room ? room : 1);
     exec_here(c, cmd, argc, argv, &r, NULL);
     ts__conn_reply_end(c, out);
 }
@@ -849,7 +974,7 @@ void ts_conn_process(ts_conn *c)
     c->parser.max_bulk_len = (size_t)w->e.config.proto_max_bulk_len;   /* CONFIG SET applies at once */
     w->lookahead.max_bulk_len = c->parser.max_bulk_len;
     conn_prefetch_pipeline(c);
-    while (c->qpos < c->query.len && !c->close_after_reply && c->wait == TS_WAIT_NONE &&
+    while (c->qpos < c->query.len && !c->close_after_reply && !c->close_asap && c->wait == TS_WAIT_NONE &&
            c->inflight < TS_CONN_MAX_INFLIGHT) {
         size_t used;
         int argc;
@@ -889,7 +1014,10 @@ void ts_conn_process(ts_conn *c)
     w->npre = w->pre_next = 0;
     flush_open_batches(c);
     start_pending(c);
-    if (c->qpos == c->query.len) c->qpos = c->query.len = 0;
+    if (c->qpos == c->query.len) {
+        c->qpos = c->query.len = 0;
+        shrink_idle(&c->query);   /* a 512 MB SET does not leave 512 MB behind */
+    }
     if (c->close_after_reply && c->reading) {
         uv_read_stop(&c->h.stream);
         c->reading = false;

@@ -82,6 +82,15 @@ typedef struct ts_conn {
     bool paused;                         /* reading stopped: too much in flight (backpressure) */
     bool migrating;                      /* handed to another worker; this copy just closes */
     bool internal;                       /* the server's own (AOF replay): never refused by auth or ACL */
+    /* Output limits (client-output-buffer-limit): reply bytes waiting in
+     * slots (not yet in `out`), when the soft limit was first reached
+     * (seconds, 0: not reached), and whether the client is over a limit:
+     * nothing more runs for it and it closes at the next flush (Redis's
+     * CLIENT_CLOSE_ASAP). */
+    size_t slot_bytes;
+    size_t budget_promised;              /* reply budgets of the batches in flight */
+    int64_t obuf_soft_since_s;
+    bool close_asap;
     /* The ACL user of client.user, resolved in the engine's snapshot of
      * generation acl_gen (route/acl.h); valid while that is still the
      * engine's generation (ts__conn_acl_user). */
@@ -120,6 +129,9 @@ void ts_conn_aof_submitted(struct ts_worker *w, uint64_t seq);
 /* Worker thread: ends the blocked commands whose timeout passed; returns
  * the earliest deadline still pending (0 = none). */
 int64_t ts_conn_expire_blocked(struct ts_worker *w, int64_t now_ms);
+/* Worker thread, once a second: closes the connection when idle past
+ * `timeout` or over its output limits. */
+void ts_conn_cron(ts_conn *c, int64_t now_ms);
 /* Worker thread: server shutdown: send what is ready, then close. */
 void ts_conn_shutdown(ts_conn *c);
 /* Worker thread: begin closing (replies already queued are dropped). */

@@ -387,13 +387,13 @@ static void on_cron(uv_timer_t *t)
     }
     for (int db = 0; db < e->shard.ndb; db++)
         if (ts_table_is_rehashing(&e->shard.dbs[db])) ts_table_rehash_step(&e->shard.dbs[db], 1000);
-    if (e->config.timeout > 0) {
-        int64_t limit = (int64_t)e->config.timeout * 1000;
+    /* Idle clients and output limits, once a second as Redis's clientsCron. */
+    if (e->now_ms / 1000 != w->last_client_check_s) {
+        w->last_client_check_s = e->now_ms / 1000;
         ts_conn *c = w->conns;
         while (c) {
             ts_conn *next = c->next;
-            if (c->inflight == 0 && c->wait == TS_WAIT_NONE && e->now_ms - c->client.last_interaction_ms > limit)
-                ts_conn_close(c);
+            ts_conn_cron(c, e->now_ms);
             c = next;
         }
     }

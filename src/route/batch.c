@@ -30,7 +30,7 @@ ts_batch *ts_batch_new(ts_engine *origin, struct ts_conn *conn, unsigned target,
         origin->batch_cache = (ts_batch *)b->msg.next;
         origin->nbatch_cache--;
         ts_buf args = b->args, reply = b->reply;
-        uint32_t *ends = b->reply_end;
+        size_t *ends = b->reply_end;
         uint32_t ends_cap = b->reply_end_cap;
         memset(b, 0, sizeof(*b));
         b->args = args;
@@ -77,10 +77,9 @@ void ts_batch_mark_reply(ts_batch *b)
 {
     if ((uint32_t)b->ncmds == b->reply_end_cap) {
         b->reply_end_cap = b->reply_end_cap ? b->reply_end_cap * 2 : 8;
-        b->reply_end = ts_realloc(b->reply_end, sizeof(uint32_t) * b->reply_end_cap);
+        b->reply_end = ts_realloc(b->reply_end, sizeof(size_t) * b->reply_end_cap);
     }
-    if (b->reply.len > UINT32_MAX) ts_panic("batch reply larger than 4GB");
-    b->reply_end[b->ncmds++] = (uint32_t)b->reply.len;
+    b->reply_end[b->ncmds++] = b->reply.len;
 }
 
 void ts_batch_append(ts_batch *b, const ts_command *cmd, int db, int resp, int argc, const ts_arg *argv)
@@ -142,9 +141,16 @@ bool ts_batch_execute(ts_engine *e, ts_batch *b)
     ts_arg argv_stack[16];
     ts_reply r;
     ts_reply_init(&r, &b->reply, 2);
+    r.limit = b->reply_budget;
     if (b->exec_idx == 0) {
         b->ncmds = 0;
         e->stats.batches_served++;
+    }
+    if (TS_UNLIKELY(b->overflow)) {
+        /* Sent when its client had no room left for replies: nothing runs. */
+        while (b->ncmds < b->total) ts_batch_mark_reply(b);
+        b->exec_idx = b->total;
+        return true;
     }
     while (b->exec_idx < b->total) {
         const ts_command *cmd;
@@ -174,6 +180,14 @@ bool ts_batch_execute(ts_engine *e, ts_batch *b)
         if (argv != argv_stack) free(argv);
         b->exec_idx++;
         b->exec_off = (size_t)(p - b->args.data);
+        if (TS_UNLIKELY(b->reply_budget && b->reply.len >= b->reply_budget)) {
+            /* The client goes over its output limit: it is disconnected
+             * when the batch is back, and what it sent after this command
+             * does not run (as Redis stops reading a client closing ASAP). */
+            b->overflow = true;
+            while (b->ncmds < b->total) ts_batch_mark_reply(b);
+            b->exec_idx = b->total;
+        }
     }
     b->errors = r.errors;
     /* `done` is not set here: the origin thread sets it when the batch is

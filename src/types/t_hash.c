@@ -21,8 +21,6 @@
 #include "tessera/types/listpack.h"
 #include "tessera/types/table.h"
 
-/* Redis's LISTPACK_MAX_SAFETY_SIZE. */
-#define LP_SAFE_BYTES ((size_t)1 << 30)
 
 /* ---- random numbers ---- */
 
@@ -145,7 +143,7 @@ void ts_hobj_try_convert(void **obj, int *enc, const ts_arg *args, int n, long l
         sum += args[i].len;
         /* Redis also leaves the listpack before it would pass 1 GB
          * (lpSafeToAdd), which only a huge max_value allows. */
-        if ((long long)args[i].len > max_value || ts_lp_bytes(*obj) + sum > LP_SAFE_BYTES) {
+        if ((long long)args[i].len > max_value || ts_lp_bytes(*obj) + sum > TS_LP_SAFE_BYTES) {
             ts_hobj_convert(obj, enc);
             return;
         }

@@ -296,8 +296,10 @@ bool ts_zset_add(ts_zset *z, const ts_config *cfg, double score, const char *m, 
         return true;
     }
     if (z->enc == TS_ENC_LISTPACK) {
+        /* Redis also leaves the listpack before it would pass 1 GB
+         * (lpSafeToAdd), which only a huge zset-max-listpack-value allows. */
         if (lp_pairs(z->ptr) + 1 > (unsigned long long)cfg->zset_max_listpack_entries ||
-            n > (unsigned long long)cfg->zset_max_listpack_value) {
+            n > (unsigned long long)cfg->zset_max_listpack_value || ts_lp_bytes(z->ptr) + n > TS_LP_SAFE_BYTES) {
             ts_zset_convert_to_skiplist(z);
         } else {
             z->ptr = lp_insert(z->ptr, m, n, score);

@@ -531,7 +531,9 @@ static void test_get(void)
     CHECK_STR(get(&c, &g, "bind", NULL), "bind=127.0.0.1 -::1;");
     CHECK_STR(get(&c, &g, "unixsocket*", NULL), "unixsocket=;unixsocketperm=0;");
     CHECK_STR(get(&c, &g, "*-len", "client-*", "*-len", NULL),
-              "acllog-max-len=128;proto-max-bulk-len=536870912;client-query-buffer-limit=1073741824;");
+              "acllog-max-len=128;proto-max-bulk-len=536870912;"
+              "client-output-buffer-limit=normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60;"
+              "client-query-buffer-limit=1073741824;");
     CHECK_STR(get(&c, &g, "[l]*", "D[A]*", NULL),
               "loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;list-compress-depth=0;"
               "daemonize=no;"
@@ -554,10 +556,10 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 54);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+    CHECK_EQ_INT(g.n, 55);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
                               * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,
-                              * aclfile, acllog-max-len, acl-pubsub-default */
+                              * aclfile, acllog-max-len, acl-pubsub-default, client-output-buffer-limit */
     CHECK(strstr(g.text, ";requirepass=;protected-mode=yes;enable-protected-configs=no;enable-debug-command=no;"
                          "enable-module-command=no;") != NULL);
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);

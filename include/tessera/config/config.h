@@ -43,6 +43,16 @@ enum { TS_ALLOWED_NO, TS_ALLOWED_YES, TS_ALLOWED_LOCAL };
 /* appendfsync values, in the order of config.c's names. */
 enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
 
+/* client-output-buffer-limit of one client class (Redis's classes, in its
+ * order: normal, replica, pubsub). 0 = no limit; a client whose pending
+ * replies reach `hard` bytes, or stay at or above `soft` bytes for more
+ * than soft_seconds, is disconnected. */
+enum { TS_OBUF_NORMAL, TS_OBUF_REPLICA, TS_OBUF_PUBSUB, TS_OBUF_CLASSES };
+typedef struct ts_obuf_limit {
+    unsigned long long hard, soft;
+    long long soft_seconds;
+} ts_obuf_limit;
+
 /* A `user` directive: argv[0] is the user name, the rest its ACL rules. */
 typedef struct ts_config_user {
     int argc;
@@ -62,6 +72,7 @@ typedef struct ts_config {
     int timeout;                    /* idle seconds, 0 = never */
     int maxclients;                 /* Redis's bounds 1..4294967295, stored clamped to INT_MAX */
     long long client_query_buffer_limit;   /* bytes */
+    ts_obuf_limit client_obuf[TS_OBUF_CLASSES];   /* client-output-buffer-limit */
     /* Security (docs/security.md). */
     char *requirepass;              /* the default user's password; "" = none (nopass); never NULL */
     bool protected_mode;            /* while the default user has no password: loopback clients only */

@@ -68,6 +68,7 @@ typedef struct ts_worker {
     uv_idle_t snap_idle;
     uv_timer_t snap_timer;
     int64_t last_save_check_s;      /* worker 0: second of the last `save` rule check */
+    int64_t last_client_check_s;    /* second of the last idle/output-limit pass over conns */
     uint64_t activity_seen;          /* commands + bytes read at the last cron tick */
     unsigned idle_ticks;             /* cron ticks since activity_seen changed */
     /* appendfsync always: connections whose output waits for an fsync

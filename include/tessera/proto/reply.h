@@ -22,6 +22,12 @@ typedef struct ts_reply {
     uint8_t resp;          /* 2 or 3 */
     uint32_t errors;       /* error replies written (for INFO errorstats) */
     char last_error_code[32]; /* first word of the last error, e.g. "ERR" */
+    /* The client's output limit (client-output-buffer-limit's hard limit)
+     * as a length of `out`; 0: none. Commands whose reply grows with a
+     * count the client chose (SRANDMEMBER -N ...) stop once it is passed:
+     * the client is being disconnected for it anyway (Redis's
+     * CLIENT_CLOSE_ASAP check in those loops). */
+    size_t limit;
 } ts_reply;
 
 static inline void ts_reply_init(ts_reply *r, ts_buf *out, int resp)
@@ -29,8 +35,12 @@ static inline void ts_reply_init(ts_reply *r, ts_buf *out, int resp)
     r->out = out;
     r->resp = (uint8_t)resp;
     r->errors = 0;
+    r->limit = 0;
     r->last_error_code[0] = '\0';
 }
+
+/* The reply passed its client's output limit (see `limit`). */
+static inline bool ts_reply_over_limit(const ts_reply *r) { return r->limit && r->out->len > r->limit; }
 
 void ts_reply_raw(ts_reply *r, const char *s, size_t n);
 void ts_reply_ok(ts_reply *r);

@@ -48,8 +48,15 @@ typedef struct ts_batch {
     int64_t now_ms;
     ts_buf args;                 /* the encoded commands */
     ts_buf reply;
-    uint32_t *reply_end;         /* end offset in `reply` of each command's reply */
+    size_t *reply_end;           /* end offset in `reply` of each command's reply */
     uint32_t reply_end_cap;
+    /* The client's room for replies when the batch was sent (0: no
+     * limit): once the replies reach it the rest of the batch is not run,
+     * and `overflow` tells the origin to disconnect the client
+     * (net/conn.c). Sent with `overflow` already set (no room at all),
+     * none of it runs. */
+    size_t reply_budget;
+    bool overflow;
     uint32_t errors;
 } ts_batch;
 

@@ -53,6 +53,9 @@ enum { TS_LP_BEFORE, TS_LP_AFTER };
 unsigned char *ts_lp_new(void);
 void ts_lp_free(unsigned char *lp);
 size_t ts_lp_bytes(const unsigned char *lp);
+/* Redis's LISTPACK_MAX_SAFETY_SIZE: hashes and sorted sets leave the
+ * listpack encoding before one would grow past it (lpSafeToAdd). */
+#define TS_LP_SAFE_BYTES ((size_t)1 << 30)
 /* Element count: O(1) below 65535 elements, a walk beyond. */
 size_t ts_lp_length(const unsigned char *lp);
 
