@@ -108,6 +108,8 @@ static const opt_def opts[] = {
      .off = FIELD(dbfilename), .def = "dump.rdb"},
     {.name = "rdbcompression", .type = T_BOOL, .runtime = true, .off = FIELD(rdbcompression), .def = "yes"},
     {.name = "rdbchecksum", .type = T_BOOL, .off = FIELD(rdbchecksum), .def = "yes"},
+    {.name = "stop-writes-on-bgsave-error", .type = T_BOOL, .runtime = true, .off = FIELD(stop_writes_on_bgsave_error),
+     .def = "yes"},
     /* Persistence (the AOF). */
     {.name = "appendonly", .type = T_BOOL, .runtime = true, .off = FIELD(appendonly), .def = "no"},
     {.name = "appendfilename", .type = T_STRING, .plain_file = true, .off = FIELD(appendfilename),

@@ -36,6 +36,7 @@
 
 #include "tessera/net/worker.h"
 #include "tessera/persist/aof.h"
+#include "tessera/persist/persist.h"
 #include "tessera/cmd/server.h"
 #include "tessera/route/acl.h"
 #include "tessera/route/blocking.h"
@@ -706,6 +707,31 @@ static const char *refuse_command(const ts_conn *c, const ts_command *cmd)
     return NULL;
 }
 
+/* Redis's MISCONF for a write (or PING) while the disk fails: a failed
+ * save with stop-writes-on-bgsave-error and `save` rules, or a failed AOF
+ * write or everysec fsync. NULL when writes may run. */
+static const char *disk_refusal(const ts_conn *c, const ts_command *cmd, char *buf, size_t buflen)
+{
+    const ts_config *cfg = &c->w->e.config;
+    int err = 0;
+    bool save_errors_stop = cfg->stop_writes_on_bgsave_error && cfg->save[0];
+    ts_disk_error why = ts_persist_disk_error(c->w->srv->persist, save_errors_stop, &err);
+    if (TS_LIKELY(why == TS_DISK_OK)) return NULL;
+    if (!(cmd->flags & TS_CMD_WRITE) && strcmp(cmd->name, "ping") != 0) return NULL;
+    switch (why) {
+    case TS_DISK_ERROR_RDB:
+        return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+               "Commands that may modify the data set are disabled, because this instance is configured to report "
+               "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check "
+               "the Redis logs for details about the RDB error.";
+    case TS_DISK_ERROR_AOF:
+        snprintf(buf, buflen, "MISCONF Errors writing to the AOF file: %s", strerror(err));
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
 /* The connection's CLIENT LIST line without its newline (ACL LOG). */
 static char *client_info(ts_conn *c)
 {
@@ -831,6 +857,8 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         if (TS_UNLIKELY(!c->acl_unrestricted))
             refusal = acl_refusal(c, c->acl_user, cmd, argc, argv, aclbuf, sizeof(aclbuf));
     }
+    char diskbuf[128];
+    if (TS_LIKELY(!refusal && !c->internal)) refusal = disk_refusal(c, cmd, diskbuf, sizeof diskbuf);
     if (TS_UNLIKELY(refusal != NULL)) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         reply_rejected(c, cmd, refusal);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -76,12 +77,37 @@ static void publish(ts_persist *p, uint64_t seq)
     }
 }
 
+void ts_aof_unqueue(ts_persist *p, size_t n)
+{
+    unsigned long long before = atomic_fetch_sub(&p->aof_unwritten, n);
+    if (before - n < TS_AOF_QUEUE_MAX && before >= TS_AOF_QUEUE_MAX && atomic_load(&p->aof_room_waiters)) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->aof_room);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* fdatasync. After a failed fsync the kernel may have dropped the dirty
+ * pages, so a later fsync that succeeds proves nothing about them: with
+ * appendfsync always (replies wait for this fsync) the process exits,
+ * as Redis does; with everysec write commands get MISCONF until an fsync
+ * succeeds again (Redis's aof_bio_fsync_status). */
 static bool do_fsync(ts_persist *p)
 {
-    if (fdatasync(p->aw.fd) != 0) {
-        ts_log(TS_LOG_WARNING, "Can't fsync the append only file: %s", strerror(errno));
+    if (fdatasync(p->aw.fd) != 0 && errno != EINVAL) {
+        int err = errno;
+        if (atomic_load(&p->aw.fsync_policy) == TS_AOF_FSYNC_ALWAYS) {
+            ts_log(TS_LOG_WARNING,
+                   "Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting...",
+                   strerror(err));
+            _exit(1);
+        }
+        if (atomic_exchange(&p->aof.fsync_ok, 0)) ts_log(TS_LOG_WARNING, "Fail to fsync the AOF file: %s", strerror(err));
+        atomic_store(&p->aof.fsync_errno, err);
+        p->aw.last_fsync_ms = ts_mstime();   /* tried: the next try is a second away */
         return false;
     }
+    atomic_store(&p->aof.fsync_ok, 1);
     p->aw.last_fsync_ms = ts_mstime();
     p->aw.synced_seq = p->aw.written_seq;
     return true;
@@ -105,6 +131,7 @@ static bool write_pending(ts_persist *p)
             if (!p->aw.write_failed)
                 ts_log(TS_LOG_WARNING, "Error writing to the AOF file: %s", strerror(errno));
             p->aw.write_failed = true;
+            atomic_store(&p->aof.last_write_errno, errno);
             atomic_store(&p->aof.last_write_ok, 0);
             p->aw.retry_at_ms = ts_mstime() + 1000;
             /* Keep what is left, in order. */
@@ -113,6 +140,7 @@ static bool write_pending(ts_persist *p)
             return false;
         }
         atomic_fetch_add(&p->aof.current_size, (long long)wr);
+        ts_aof_unqueue(p, (size_t)wr);
         size_t left = (size_t)wr;
         while (first < p->aw.npending && left >= p->aw.pending[first].len) {
             left -= p->aw.pending[first].len;
@@ -153,6 +181,7 @@ void ts_aofw_append(ts_persist *p, ts_buf *data, uint64_t seq)
          * exists, so replies waiting for these bytes go (as in Redis, whose
          * writes are not fsynced while it waits for that rewrite). */
         if (p->aw.rewriting) ts_buf_append(&p->aw.rewrite_tail, data->data, data->len);
+        ts_aof_unqueue(p, data->len);
         ts_buf_free(data);
         publish(p, seq);
         return;
@@ -188,26 +217,47 @@ ts_buf ts_aofw_rewrite_tail(ts_persist *p)
     return t;
 }
 
-int ts_aofw_reopen(ts_persist *p, const char *filename, bool enable)
+/* Forgets the round's bytes. */
+static void drop_pending(ts_persist *p)
+{
+    for (int i = 0; i < p->aw.npending; i++) {
+        ts_aof_unqueue(p, p->aw.pending[i].len);
+        ts_buf_free(&p->aw.pending[i]);
+    }
+    p->aw.npending = 0;
+}
+
+int ts_aofw_reopen(ts_persist *p, int dirfd, const char *filename, bool enable)
 {
     /* Not when a later CONFIG SET appendonly yes waits for its own
      * rewrite: the shards' logs restarted at that one's snapshot point. */
     bool switch_on = p->aw.fd < 0 && enable && atomic_load(&p->aof.wanted) &&
                      !atomic_load(&p->aof.enable_pending);
     if (p->aw.fd < 0 && !switch_on) return 0;   /* appendonly no: the file is made, not used */
-    int fd = open(filename, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = openat(dirfd, filename, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) {
         ts_log(TS_LOG_WARNING, "Can't open the rewritten append only file %s: %s", filename, strerror(errno));
         return -1;
     }
     if (p->aw.fd >= 0) close(p->aw.fd);
     p->aw.fd = fd;
+    /* Bytes still pending (their write failed) are in the new file
+     * already: those queued before the snapshot point in its data, the
+     * rest in its tail. Writing them again would replay them twice. The
+     * new file was fsynced: everything so far is durable. The old file's
+     * errors are its own ("AOF reopen, just ignore the last error", as
+     * Redis). */
+    drop_pending(p);
+    p->aw.written_seq = p->aw.synced_seq = p->aw.pending_seq;
+    if (p->aw.write_failed) ts_log(TS_LOG_WARNING, "AOF reopen, just ignore the last error.");
+    p->aw.write_failed = false;
+    atomic_store(&p->aof.last_write_ok, 1);
+    atomic_store(&p->aof.fsync_ok, 1);
+    p->aw.last_fsync_ms = ts_mstime();
+    publish(p, p->aw.pending_seq);
     if (switch_on) {
         atomic_store(&p->aw.enabled, true);
         atomic_store(&p->aof.enabling, 0);
-        atomic_store(&p->aof.last_write_ok, 1);
-        p->aw.last_fsync_ms = ts_mstime();
-        p->aw.written_seq = p->aw.synced_seq = p->aw.pending_seq;
         ts_log(TS_LOG_NOTICE, "The append only file is on: %s", filename);
     }
     struct stat sb;
@@ -279,8 +329,7 @@ void ts_aofw_close(ts_persist *p)
     p->aw.retry_at_ms = 0;
     ts_aofw_round_end(p);
     if (p->aw.npending == 0 && atomic_load(&p->aw.fsync_policy) != TS_AOF_FSYNC_NO) do_fsync(p);
-    for (int i = 0; i < p->aw.npending; i++) ts_buf_free(&p->aw.pending[i]);
-    p->aw.npending = 0;
+    drop_pending(p);
     close(p->aw.fd);
     p->aw.fd = -1;
 }

@@ -58,11 +58,12 @@ void ts_aofw_tick(struct ts_persist *p);
 void ts_aofw_rewrite_begin(struct ts_persist *p);
 /* Takes the kept tail (the caller frees it) and stops keeping. */
 ts_buf ts_aofw_rewrite_tail(struct ts_persist *p);
-/* The new file is in place under `filename`: append to it from now on.
+/* The new file is in place under `filename` (in directory dirfd): append
+ * to it from now on.
  * With the AOF off the file is only made, unless `enable` (the rewrite of
  * CONFIG SET appendonly yes, still wanted): then it is opened and the log
  * is on. */
-int ts_aofw_reopen(struct ts_persist *p, const char *filename, bool enable);
+int ts_aofw_reopen(struct ts_persist *p, int dirfd, const char *filename, bool enable);
 /* CONFIG SET appendonly no (ts_aof_submit_off's job). */
 void ts_aofw_disable(struct ts_persist *p);
 /* Records the outcome (stops keeping a tail if it failed). */

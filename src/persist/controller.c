@@ -39,7 +39,10 @@ ts_persist *ts_persist_new(void)
     ts_persist *p = ts_calloc(1, sizeof(*p));
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->aof_room, NULL);
     p->aw.fd = -1;
+    atomic_init(&p->aof.last_write_ok, 1);
+    atomic_init(&p->aof.fsync_ok, 1);
     atomic_init(&p->st.last_bgsave_ok, 1);
     atomic_init(&p->st.last_save_duration_ms, -1);
     atomic_init(&p->st.lastsave, ts_mstime() / 1000);
@@ -53,6 +56,7 @@ void ts_persist_free(ts_persist *p)
     if (!p) return;
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+    pthread_cond_destroy(&p->aof_room);
     ts_buf_free(&p->aw.rewrite_tail);
     free(p);
 }
@@ -80,7 +84,7 @@ void ts_persist_get_info(const ts_persist *p, ts_persist_info *out)
     out->last_rewrite_ok = atomic_load(&p->aof.last_rewrite_ok) != 0;
     out->rewrites = atomic_load(&p->aof.rewrites);
     out->rewrite_failures = atomic_load(&p->aof.rewrite_failures);
-    out->last_write_ok = atomic_load(&p->aof.last_write_ok) != 0;
+    out->last_write_ok = atomic_load(&p->aof.last_write_ok) != 0 && atomic_load(&p->aof.fsync_ok) != 0;
     out->aof_current_size = atomic_load(&p->aof.current_size);
     out->aof_base_size = atomic_load(&p->aof.base_size);
 }
@@ -94,6 +98,22 @@ void ts_persist_note_load(ts_persist *p, uint64_t keys, uint64_t expired)
 void ts_persist_note_saved(ts_persist *p, uint64_t dirty) { atomic_store(&p->st.dirty_saved, dirty); }
 
 bool ts_persist_snapshot_running(const ts_persist *p) { return atomic_load(&p->st.in_progress) != 0; }
+
+ts_disk_error ts_persist_disk_error(const ts_persist *p, bool stop_on_save_error, int *aof_errno)
+{
+    if (stop_on_save_error && !atomic_load_explicit(&p->st.last_bgsave_ok, memory_order_relaxed))
+        return TS_DISK_ERROR_RDB;
+    if (!ts_aof_enabled(p) && !atomic_load_explicit(&p->aof.enabling, memory_order_relaxed)) return TS_DISK_OK;
+    if (!atomic_load_explicit(&p->aof.last_write_ok, memory_order_relaxed)) {
+        *aof_errno = atomic_load_explicit(&p->aof.last_write_errno, memory_order_relaxed);
+        return TS_DISK_ERROR_AOF;
+    }
+    if (!atomic_load_explicit(&p->aof.fsync_ok, memory_order_relaxed)) {
+        *aof_errno = atomic_load_explicit(&p->aof.fsync_errno, memory_order_relaxed);
+        return TS_DISK_ERROR_AOF;
+    }
+    return TS_DISK_OK;
+}
 
 /* ---- the state machine ---- */
 

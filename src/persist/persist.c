@@ -50,6 +50,7 @@ struct ts_snapshot {
     bool aof_enable;             /* ... that switches the log on (CONFIG SET appendonly yes) */
     bool commands;               /* ... written as commands, no RDB preamble (aof-use-rdb-preamble no) */
     char tmpname[64];
+    int dirfd;                   /* the directory at the snapshot point: a later CONFIG SET dir does not move it */
     unsigned shards_left;        /* persistence thread only */
     bool compress, checksum;
     uint64_t dirty;
@@ -117,6 +118,24 @@ void ts_aof_submit_off(ts_persist *p)
     push(p, j);
 }
 
+/* Under p->lock: while the disk is slow (not failing: then write
+ * commands get MISCONF and little more arrives), a submitter waits for
+ * the writer to bring the unwritten bytes under TS_AOF_QUEUE_MAX. */
+static void wait_for_room(ts_persist *p)
+{
+    while (atomic_load(&p->aof_unwritten) >= TS_AOF_QUEUE_MAX && atomic_load(&p->aof.last_write_ok) &&
+           ts_aof_enabled(p)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;   /* look at the conditions again now and then */
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        atomic_fetch_add(&p->aof_room_waiters, 1);
+        pthread_cond_signal(&p->cond);   /* the writer may be sleeping on lazy submissions */
+        pthread_cond_timedwait(&p->aof_room, &p->lock, &ts);
+        atomic_fetch_sub(&p->aof_room_waiters, 1);
+    }
+}
+
 uint64_t ts_aof_submit(ts_persist *p, ts_buf *buf)
 {
     bool urgent = ts_aof_fsync_policy(p) == TS_AOF_FSYNC_ALWAYS;
@@ -125,6 +144,9 @@ uint64_t ts_aof_submit(ts_persist *p, ts_buf *buf)
     /* The sequence number is taken with the insertion, under one lock, so
      * sequence order is file order. */
     pthread_mutex_lock(&p->lock);
+    if (TS_UNLIKELY(atomic_load_explicit(&p->aof_unwritten, memory_order_relaxed) >= TS_AOF_QUEUE_MAX))
+        wait_for_room(p);
+    atomic_fetch_add(&p->aof_unwritten, buf->len);
     uint64_t seq = ++p->aof_seq;
     job *t = p->tail;
     if (!urgent && t && t->kind == TS_JOB_AOF && t->data.len + buf->len <= AOF_LAZY_MAX) {
@@ -194,7 +216,7 @@ static void write_header(ts_snapshot *s)
     } else {
         snprintf(s->tmpname, sizeof s->tmpname, "temp-%d-%p.rdb", (int)getpid(), (void *)s);
     }
-    s->fd = open(s->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    s->fd = openat(s->dirfd, s->tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd < 0) {
         char cwd[1024];
         ts_log(TS_LOG_WARNING, "Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
@@ -217,9 +239,9 @@ static void write_header(ts_snapshot *s)
     ts_buf_free(&b);
 }
 
-static bool fsync_dir(void)
+static bool fsync_dir(int dirfd)
 {
-    int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return false;
     int rc = fsync(fd);
     close(fd);
@@ -285,16 +307,16 @@ static void finish(ts_snapshot *s)
     }
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
-    if (ok && rename(s->tmpname, s->filename) != 0) {
+    if (ok && renameat(s->dirfd, s->tmpname, s->dirfd, s->filename) != 0) {
         char cwd[1024];
         ts_log(TS_LOG_WARNING, "Error moving temp DB file %s on the final destination %s (in server root dir %s): %s",
                s->tmpname, s->filename, getcwd(cwd, sizeof cwd) ? cwd : "unknown", strerror(errno));
         ok = false;
     }
-    if (ok && !fsync_dir()) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
-    if (!ok) unlink(s->tmpname);
+    if (ok && !fsync_dir(s->dirfd)) ts_log(TS_LOG_WARNING, "Failed to fsync the directory of %s", s->filename);
+    if (!ok) unlinkat(s->dirfd, s->tmpname, 0);
     if (s->aof_rewrite) {
-        if (ok && ts_aofw_reopen(p, s->filename, s->aof_enable) != 0) ok = false;
+        if (ok && ts_aofw_reopen(p, s->dirfd, s->filename, s->aof_enable) != 0) ok = false;
         if (ok) ts_log(TS_LOG_NOTICE, "Background AOF rewrite finished successfully (%llu bytes)", (unsigned long long)s->bytes);
         else ts_log(TS_LOG_WARNING, "Background AOF rewrite failed");
         snap_end(s, ok);
@@ -413,6 +435,12 @@ static ts_snapshot *snapshot_new(ts_persist *p, const char *filename, unsigned n
     s->checksum = checksum;
     s->dirty = dirty;
     s->fd = -1;
+    /* The directory the save was asked in (CONFIG SET dir is an exclusive
+     * txn, so it is not half done while a save starts): the files go
+     * there even if dir changes while they are written, as in Redis,
+     * whose child keeps its working directory. */
+    s->dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0) s->dirfd = AT_FDCWD;
     s->done = done;
     s->arg = arg;
     atomic_init(&s->refs, waiter ? 2 : 1);
@@ -466,6 +494,7 @@ void ts_snapshot_release(ts_snapshot *s)
     if (atomic_fetch_sub(&s->refs, 1) != 1) return;
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
+    if (s->dirfd >= 0) close(s->dirfd);
     free(s->filename);
     free(s);
 }

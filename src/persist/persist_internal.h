@@ -21,6 +21,13 @@
 
 struct persist_job;
 
+/* AOF bytes a worker may have handed over and not yet written before its
+ * next submission waits (the disk stalls: writers wait, memory stays
+ * bounded; Redis blocks its one thread in write() instead). */
+#define TS_AOF_QUEUE_MAX (64u << 20)
+/* aof_writer.c: n handed-over bytes left memory (written or dropped). */
+void ts_aof_unqueue(struct ts_persist *p, size_t n);
+
 /* The status INFO persistence and LASTSAVE report. */
 typedef struct ts_persist_status {
     atomic_llong lastsave;               /* unix seconds of the last successful save */
@@ -41,6 +48,9 @@ typedef struct ts_aof_status {
     atomic_llong current_size;     /* bytes in the file */
     atomic_llong base_size;        /* ... when it was opened */
     atomic_int last_write_ok;
+    atomic_int last_write_errno;    /* of the failed write (ENOSPC for a short one) */
+    atomic_int fsync_ok;            /* 0 while the last everysec fsync failed */
+    atomic_int fsync_errno;
     atomic_int rewrite_in_progress;
     atomic_int rewrite_scheduled;   /* waits for a running BGSAVE */
     atomic_ullong rewrites;
@@ -67,6 +77,11 @@ struct ts_persist {
     bool running;                      /* main thread */
     ts_thread thread;
     atomic_ullong backlog;             /* snapshot bytes queued, not yet written */
+    /* AOF bytes handed over and not yet written (queued, or pending on
+     * a failed write): above TS_AOF_QUEUE_MAX, submitters wait. */
+    atomic_ullong aof_unwritten;
+    pthread_cond_t aof_room;           /* signalled (under lock) when aof_unwritten drops */
+    atomic_int aof_room_waiters;       /* changed under lock */
     ts_aof_writer aw;                  /* the AOF file (aof_writer.c) */
     ts_persist_status st;
     ts_aof_status aof;

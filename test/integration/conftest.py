@@ -78,14 +78,14 @@ def tessera_bin():
     return os.environ.get("TESSERA_BIN", os.path.join(ROOT, "build", "tessera-server"))
 
 
-def start_tessera(tmp_path, *extra, threads=None):
+def start_tessera(tmp_path, *extra, threads=None, env=None):
     port = free_port()
     threads = threads or int(os.environ.get("TESSERA_THREADS", "2"))
     argv = [tessera_bin(), "--port", str(port), "--threads", str(threads), "--dir", str(tmp_path),
             "--logfile", str(tmp_path / "tessera.log"),
             # No snapshots unless a test asks for them (extra options override).
             "--save", ""] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = subprocess.Popen(argv, cwd=str(tmp_path))
+    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env)
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
 
@@ -129,7 +129,7 @@ def wait_exit(proc, timeout=10, fail="server did not exit"):
         raise AssertionError(fail)
 
 
-def start_redis(tmp_path, *extra):
+def start_redis(tmp_path, *extra, env=None):
     """A redis-server on a free port with its files in tmp_path, no snapshots
     and no AOF unless extra options (they come last) say otherwise; None when
     redis-server is not installed."""
@@ -139,7 +139,7 @@ def start_redis(tmp_path, *extra):
     port = free_port()
     argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
             "--logfile", str(tmp_path / "redis.log")] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = subprocess.Popen(argv, cwd=str(tmp_path))
+    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env)
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
 

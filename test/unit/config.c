@@ -556,10 +556,11 @@ static void test_get(void)
     CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 55);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+    CHECK_EQ_INT(g.n, 56);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
                               * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,
-                              * aclfile, acllog-max-len, acl-pubsub-default, client-output-buffer-limit */
+                              * aclfile, acllog-max-len, acl-pubsub-default, client-output-buffer-limit,
+                              * stop-writes-on-bgsave-error */
     CHECK(strstr(g.text, ";requirepass=;protected-mode=yes;enable-protected-configs=no;enable-debug-command=no;"
                          "enable-module-command=no;") != NULL);
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);

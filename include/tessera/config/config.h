@@ -102,6 +102,7 @@ typedef struct ts_config {
     char *dbfilename;               /* never NULL */
     bool rdbcompression;            /* LZF for strings in snapshots and DUMP payloads */
     bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
+    bool stop_writes_on_bgsave_error;   /* MISCONF for writes after a failed save (with `save` rules) */
     bool appendonly;                /* the AOF (aof.h) */
     char *appendfilename;           /* never NULL */
     int appendfsync;                /* TS_AOF_FSYNC_* */

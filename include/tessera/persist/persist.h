@@ -83,6 +83,13 @@ void ts_persist_note_load(ts_persist *p, uint64_t keys, uint64_t expired);
 /* Startup: the changes replayed from the AOF are not changes since the
  * last save. */
 void ts_persist_note_saved(ts_persist *p, uint64_t dirty);
+/* Why write commands are refused now (Redis's
+ * writeCommandsDeniedByDiskError): the last save failed while
+ * stop_on_save_error (stop-writes-on-bgsave-error with `save` rules set),
+ * or the AOF's last write or everysec fsync failed (*aof_errno: its
+ * errno). A few relaxed loads: cheap enough for every write command. */
+typedef enum ts_disk_error { TS_DISK_OK, TS_DISK_ERROR_RDB, TS_DISK_ERROR_AOF } ts_disk_error;
+ts_disk_error ts_persist_disk_error(const ts_persist *p, bool stop_on_save_error, int *aof_errno);
 /* True while a snapshot (RDB or AOF rewrite) is being written. */
 bool ts_persist_snapshot_running(const ts_persist *p);
 
