@@ -101,7 +101,7 @@ COMMANDS = {
     "client|id": ("CONN", None, None), "client|setname": ("CONN", None, None),
     "client|getname": ("CONN", None, None), "client|list": ("ALL", None, None),
     "client|info": ("CONN", None, None), "client|kill": ("ALL", None, None),
-    "client|help": ("NONE", None, None),
+    "client|help": ("NONE", None, None), "client|no-evict": ("CONN", None, None),
     "command": ("NONE", "cmd_command", None),
     "command|count": ("NONE", "cmd_command", None), "command|info": ("NONE", "cmd_command", None),
     "command|list": ("NONE", "cmd_command", None), "command|docs": ("NONE", "cmd_command", None),

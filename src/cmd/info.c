@@ -302,6 +302,7 @@ static void info_format(ts_cmd_ctx *c, ts_server *srv, const ts_config *cfg, con
         add(&b, "expired_keys:%llu\r\n", (unsigned long long)s->shard.expired_keys);
         add(&b, "expire_cycle_cpu_milliseconds:%llu\r\n", (unsigned long long)s->shard.expire_cycle_cpu_usec / 1000);
         add(&b, "evicted_keys:0\r\n");
+        add(&b, "evicted_clients:%llu\r\n", (unsigned long long)atomic_load(&srv->evicted_clients));
         add(&b, "keyspace_hits:%llu\r\n", (unsigned long long)s->shard.keyspace_hits);
         add(&b, "keyspace_misses:%llu\r\n", (unsigned long long)s->shard.keyspace_misses);
         add(&b, "pubsub_channels:0\r\npubsub_patterns:0\r\n");

@@ -44,6 +44,7 @@ typedef enum opt_type {
     T_INT,      /* int field; decimal integer within [min, max] */
     T_LONG,     /* long long field; decimal integer within [min, max] (Redis's size_t/long configs) */
     T_MEMORY,   /* long long field; bytes with an optional unit (1k 1kb 1m 1mb 1g 1gb) */
+    T_MEMPCT,   /* long long field; T_MEMORY, or "<n>%" (0..100) of maxmemory stored as -n */
     T_OCTAL,    /* int field; octal number within [min, max] */
     T_ENUM,     /* int field; index into names */
     T_STRING,   /* char * field; any text */
@@ -140,6 +141,8 @@ static const opt_def opts[] = {
      .def = "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"},
     {.name = "maxclients", .type = T_INT, .runtime = true, .off = FIELD(maxclients), .min = 1,
      .max = UINT_MAX, .lo = 1, .hi = INT_MAX, .def = "10000"},
+    {.name = "maxmemory-clients", .type = T_MEMPCT, .runtime = true, .off = FIELD(maxmemory_clients), .def = "0",
+     .min = -100, .max = LLONG_MAX},
     {.name = "client-query-buffer-limit", .type = T_MEMORY, .runtime = true,
      .off = FIELD(client_query_buffer_limit), .min = 1024 * 1024, .max = LLONG_MAX, .def = "1gb"},
     {.name = "proto-max-bulk-len", .type = T_MEMORY, .runtime = true, .off = FIELD(proto_max_bulk_len),
@@ -653,6 +656,23 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
         v->num = (long long)u;
         break;
     }
+    case T_MEMPCT: {
+        unsigned long long u = 0;
+        size_t len = strlen(s);
+        if (parse_memory(s, &u) == 0 && u <= (unsigned long long)LLONG_MAX) {
+            v->num = (long long)u;
+        } else if (len > 1 && s[len - 1] == '%' && ts_str_to_ll(s, len - 1, &v->num) && v->num >= 0) {
+            if (v->num > 100) {
+                snprintf(why, whylen, "percentage argument must be less or equal to 100");
+                return -1;
+            }
+            v->num = -v->num;   /* a percentage is stored negative, as Redis */
+        } else {
+            snprintf(why, whylen, "argument must be a memory or percent value");
+            return -1;
+        }
+        break;
+    }
     case T_ENUM:
         for (int i = 0; o->names[i]; i++) {
             if (eq_nocase(s, strlen(s), o->names[i])) {
@@ -723,7 +743,8 @@ static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
     case T_OCTAL:
     case T_ENUM: *field_int(c, o) = (int)num; break;
     case T_LONG:
-    case T_MEMORY: *field_ll(c, o) = num; break;
+    case T_MEMORY:
+    case T_MEMPCT: *field_ll(c, o) = num; break;
     case T_STRING:
     case T_SAVE:
     case T_DIR:
@@ -757,6 +778,12 @@ static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quo
     case T_OCTAL: snprintf(tmp, sizeof(tmp), "%o", (unsigned)*cfield_int(c, o)); break;
     case T_LONG:
     case T_MEMORY: snprintf(tmp, sizeof(tmp), "%lld", *cfield_ll(c, o)); break;
+    case T_MEMPCT: {
+        long long v = *cfield_ll(c, o);
+        if (v < 0) snprintf(tmp, sizeof(tmp), "%lld%%", -v);
+        else snprintf(tmp, sizeof(tmp), "%lld", v);
+        break;
+    }
     case T_ENUM: {
         int i = *cfield_int(c, o), n = 0;
         while (o->names[n]) n++;

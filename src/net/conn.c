@@ -154,6 +154,94 @@ void ts_conn_cron(ts_conn *c, int64_t now_ms)
     ts_conn_close(c);
 }
 
+/* ---------- maxmemory-clients ---------- */
+
+size_t ts_conn_memory(const ts_conn *c)
+{
+    return sizeof(*c) + c->query.cap + c->out.cap + c->writing.cap + c->slot_bytes;
+}
+
+/* Redis's getClientEvictionLimit: 0 when off; at least 128 KB so a bad
+ * setting cannot cut every client off. A percentage is of maxmemory,
+ * which Tessera does not have yet: off. */
+static size_t eviction_limit(const ts_config *cfg)
+{
+    long long v = cfg->maxmemory_clients;
+    if (v <= 0) return 0;
+    return v < 128 * 1024 ? 128 * 1024 : (size_t)v;
+}
+
+void ts_conn_account_memory(ts_conn *c, bool evict)
+{
+    size_t m = c->closing ? 0 : ts_conn_memory(c);
+    if (m == c->mem_counted) return;
+    atomic_fetch_add_explicit(&c->w->srv->clients_memory, (long long)m - (long long)c->mem_counted,
+                              memory_order_relaxed);
+    bool grew = m > c->mem_counted;
+    c->mem_counted = m;
+    if (evict && grew && TS_UNLIKELY(c->w->e.config.maxmemory_clients > 0)) ts_conn_evict_clients(c->w);
+}
+
+static ts_conn *biggest_evictable(ts_worker *w, size_t *mem)
+{
+    ts_conn *best = NULL;
+    for (ts_conn *c = w->conns; c; c = c->next) {
+        if (c->client.no_evict || c->internal || c->close_asap || c->closing) continue;
+        if (!best || c->mem_counted > best->mem_counted) best = c;
+    }
+    *mem = best ? best->mem_counted : 0;
+    return best;
+}
+
+static size_t others_biggest(ts_worker *w)
+{
+    size_t max = 0;
+    const ts_router *r = w->e.router;
+    for (unsigned i = 0; i < r->nshards; i++) {
+        const ts_worker *o = ts_worker_of_engine(r->engines[i]);
+        if (o == w) continue;
+        size_t m = atomic_load_explicit(&o->biggest_evictable, memory_order_relaxed);
+        if (m > max) max = m;
+    }
+    return max;
+}
+
+/* Redis's evictClients, across workers: each worker publishes its biggest
+ * evictable client; the worker holding the biggest of all evicts it (the
+ * others on their next tick), until all clients together are under the
+ * limit. */
+void ts_conn_evict_clients(ts_worker *w)
+{
+    size_t limit = eviction_limit(&w->e.config);
+    if (!limit) {
+        atomic_store_explicit(&w->biggest_evictable, 0, memory_order_relaxed);
+        return;
+    }
+    for (;;) {
+        size_t mem;
+        ts_conn *victim = biggest_evictable(w, &mem);
+        atomic_store_explicit(&w->biggest_evictable, mem, memory_order_relaxed);
+        long long used = atomic_load_explicit(&w->srv->clients_memory, memory_order_relaxed);
+        if (used < 0 || (size_t)used < limit) return;
+        size_t bigger = others_biggest(w);
+        if (!victim || mem < bigger) {
+            if (!victim && !bigger && w->e.now_ms - w->evict_warned_ms > 10000) {
+                w->evict_warned_ms = w->e.now_ms;
+                ts_log(TS_LOG_WARNING, "Over client maxmemory after evicting all evictable clients");
+            }
+            return;
+        }
+        ts_buf line;
+        ts_buf_init(&line);
+        ts_conn_describe(victim, &line, w->e.now_ms);
+        if (line.len && line.data[line.len - 1] == '\n') line.len--;
+        ts_log(TS_LOG_NOTICE, "Evicting client: %.*s", (int)line.len, line.data);
+        ts_buf_free(&line);
+        atomic_fetch_add_explicit(&w->srv->evicted_clients, 1, memory_order_relaxed);
+        ts_conn_close(victim);
+    }
+}
+
 /* What the client may still get before its hard limit, counting what
  * the batches in flight may bring back: SIZE_MAX without a limit, 0 when
  * there is no room left. */
@@ -218,6 +306,7 @@ static void on_write(uv_write_t *req, int status)
     c->write_in_flight = false;
     c->writing.len = 0;
     shrink_idle(&c->writing);
+    if (!c->closing) ts_conn_account_memory(c, false);
     if (status < 0) { ts_conn_close(c); ts__conn_maybe_free(c); return; }
     if (!c->closing) ts__conn_flush(c);
     else ts__conn_maybe_free(c);
@@ -310,7 +399,15 @@ static void aof_unhold(ts_conn *c)
  * are not in flight, so replies before a BLPOP still leave at once. */
 #define TS_HOLD_OUTPUT_MAX (64 * 1024)
 
+static void flush_output(ts_conn *c);
+
 void ts__conn_flush(ts_conn *c)
+{
+    flush_output(c);
+    if (!c->closing) ts_conn_account_memory(c, true);
+}
+
+static void flush_output(ts_conn *c)
 {
     if (c->closing) return;
     if (TS_UNLIKELY(c->close_asap)) {
@@ -1319,6 +1416,7 @@ void ts_conn_close(ts_conn *c)
         c->in_ready = false;
     }
     ts__conn_cancel_blocked(c);
+    ts_conn_account_memory(c, false);   /* closing: counts 0 from now on */
     /* Batches not yet posted belong to this pass; none can be open here
      * because passes end with flush_open_batches. */
     uv_close(&c->h.handle, on_close);

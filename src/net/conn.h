@@ -91,6 +91,7 @@ typedef struct ts_conn {
     size_t budget_promised;              /* reply budgets of the batches in flight */
     int64_t obuf_soft_since_s;
     bool close_asap;
+    size_t mem_counted;                  /* what it adds to srv->clients_memory (maxmemory-clients) */
     /* The ACL user of client.user, resolved in the engine's snapshot of
      * generation acl_gen (route/acl.h); valid while that is still the
      * engine's generation (ts__conn_acl_user). */
@@ -136,6 +137,15 @@ void ts_conn_cron(ts_conn *c, int64_t now_ms);
 void ts_conn_shutdown(ts_conn *c);
 /* Worker thread: begin closing (replies already queued are dropped). */
 void ts_conn_close(ts_conn *c);
+/* Bytes the connection holds (buffers and replies waiting): CLIENT LIST's
+ * tot-mem, what maxmemory-clients counts. */
+size_t ts_conn_memory(const ts_conn *c);
+/* Worker thread: brings srv->clients_memory up to date for c; evicts
+ * clients while over maxmemory-clients when evict (biggest first). */
+void ts_conn_account_memory(ts_conn *c, bool evict);
+/* Worker thread, each cron tick: evicts this worker's clients while all
+ * clients together are over maxmemory-clients. */
+void ts_conn_evict_clients(struct ts_worker *w);
 /* Formats the CLIENT LIST / CLIENT INFO line of a connection. */
 void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
 

@@ -352,6 +352,11 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
 {
     int fd = -1;
     uv_fileno(&conn->h.handle, &fd);
+    char flags[4], *p = flags;   /* in Redis's order */
+    if (conn->client.is_unix) *p++ = 'U';
+    if (conn->client.no_evict) *p++ = 'e';
+    if (p == flags) *p++ = 'N';
+    *p = '\0';
     const char *fmt =
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
         "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
@@ -359,9 +364,8 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
 #define DESCRIBE_ARGS \
         (unsigned long long)conn->client.id, conn->client.addr, conn->client.laddr, fd, conn->client.name ? conn->client.name : "", \
         (long long)((now_ms - conn->client.ctime_ms) / 1000), (long long)((now_ms - conn->client.last_interaction_ms) / 1000), \
-        conn->client.is_unix ? "U" : "N", conn->client.db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
-        conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, \
-        sizeof(*conn) + conn->query.cap + conn->out.cap + conn->writing.cap, \
+        flags, conn->client.db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
+        conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, ts_conn_memory(conn), \
         conn->client.last_cmd ? conn->client.last_cmd : "NULL", conn->client.user ? conn->client.user : "default", \
         conn->client.resp
     /* The name has no length limit: measure first, then format in place. */
@@ -445,6 +449,11 @@ static void cmd_client(ts_cmd_ctx *c)
             return;
         }
         set_client_name(conn, c->argv[2]);
+        ts_reply_ok(c->r);
+    } else if (!strcmp(sub, "no-evict")) {
+        if (ts_arg_eq(c->argv[2], "on")) conn->client.no_evict = true;
+        else if (ts_arg_eq(c->argv[2], "off")) conn->client.no_evict = false;
+        else { ts_reply_error(c->r, TS_ERR_SYNTAX); return; }
         ts_reply_ok(c->r);
     } else if (!strcmp(sub, "info")) {
         ts_buf line;
@@ -530,7 +539,8 @@ void ts_conn_commands_bind(void)
     ts_command_bind("auth", cmd_auth, NULL);
     ts_command_bind("select", cmd_select, NULL);
     ts_command_bind("hello", cmd_hello, NULL);
-    static const char *const conn_subs[] = {"client|id", "client|getname", "client|setname", "client|info"};
+    static const char *const conn_subs[] = {"client|id", "client|getname", "client|setname", "client|info",
+                                            "client|no-evict"};
     for (size_t i = 0; i < TS_ARRAY_LEN(conn_subs); i++) ts_command_bind(conn_subs[i], cmd_client, NULL);
     ts_command_bind("client|list", cmd_client, &multi_client_list);
     ts_command_bind("client|kill", cmd_client, &multi_client_kill);

@@ -387,6 +387,7 @@ static void on_cron(uv_timer_t *t)
     }
     for (int db = 0; db < e->shard.ndb; db++)
         if (ts_table_is_rehashing(&e->shard.dbs[db])) ts_table_rehash_step(&e->shard.dbs[db], 1000);
+    ts_conn_evict_clients(w);   /* maxmemory-clients */
     /* Idle clients and output limits, once a second as Redis's clientsCron. */
     if (e->now_ms / 1000 != w->last_client_check_s) {
         w->last_client_check_s = e->now_ms / 1000;

@@ -189,3 +189,38 @@ def test_idle_buffers_shrink(tmp_path):
         assert int(line["rbs"]) < (1 << 20) and int(line["omem"]) == 0, line
     finally:
         assert ts.stop() == 0
+
+
+def test_maxmemory_clients_config_matches_redis(pair):
+    d = Diff(Wire.tcp(pair[0].port), Wire.tcp(pair[1].port))
+    d("CONFIG", "GET", "maxmemory-clients")
+    for value in ["10%", "100%", "101%", "-1", "0", "1mb", "50", "5 %", "1.5%", "%", "0%", "2GB", "x"]:
+        d("CONFIG", "SET", "maxmemory-clients", value)
+        d("CONFIG", "GET", "maxmemory-clients")
+    for args in [["on"], ["OFF"], ["maybe"], [], ["on", "x"]]:
+        d("CLIENT", "NO-EVICT", *args)
+
+
+def test_biggest_clients_are_evicted_over_maxmemory_clients(pair, tmp_path):
+    big = 3 * 1024 * 1024
+    for srv in pair:
+        c = srv.client()
+        c.execute_command("CLIENT", "NO-EVICT", "on")
+        c.config_set("maxmemory-clients", "1mb")
+        # A command whose 3 MB argument is still arriving: its query buffer.
+        a = socket.create_connection(("127.0.0.1", srv.port))
+        a.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (big + 10) + b"x" * big)
+        assert closed_by_server(a), srv.argv[0]
+        assert c.info("stats")["evicted_clients"] == 1, srv.argv[0]
+        # The same from a client that asked not to be evicted.
+        b = socket.create_connection(("127.0.0.1", srv.port))
+        b.sendall(encode("CLIENT", "NO-EVICT", "on") + encode("CLIENT", "SETNAME", "keeper"))
+        assert b.recv(100) .startswith(b"+OK\r\n")
+        b.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % (big + 10) + b"x" * big)
+        time.sleep(1)
+        assert client_line(c, "keeper")["flags"] == "e"
+        assert c.info("stats")["evicted_clients"] == 1, srv.argv[0]
+        b.close()
+        c.config_set("maxmemory-clients", "0")
+    log = (tmp_path / "ts" / "tessera.log").read_text()
+    assert "Evicting client: id=" in log

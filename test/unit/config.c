@@ -553,14 +553,15 @@ static void test_get(void)
         "tcp-keepalive=300;daemonize=no;pidfile=;loglevel=notice;logfile=;databases=16;threads=0;"
         "shards=0;worker-sched-batch=yes;jemalloc-bg-thread=yes;hz=10;dir=/";
     CHECK(strncmp(g.text, all_prefix, strlen(all_prefix)) == 0);
-    CHECK(strstr(g.text, ";maxclients=10000;client-query-buffer-limit=1073741824;proto-max-bulk-len=536870912;")
+    CHECK(strstr(g.text, ";maxclients=10000;maxmemory-clients=0;client-query-buffer-limit=1073741824;"
+                         "proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 56);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+    CHECK_EQ_INT(g.n, 57);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
                               * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,
                               * aclfile, acllog-max-len, acl-pubsub-default, client-output-buffer-limit,
-                              * stop-writes-on-bgsave-error */
+                              * stop-writes-on-bgsave-error, maxmemory-clients */
     CHECK(strstr(g.text, ";requirepass=;protected-mode=yes;enable-protected-configs=no;enable-debug-command=no;"
                          "enable-module-command=no;") != NULL);
     CHECK(strstr(g.text, ";aof-use-rdb-preamble=yes;") != NULL);

@@ -52,6 +52,8 @@ typedef struct ts_server {
     atomic_long connected_clients;
     atomic_ullong total_connections;
     atomic_ullong rejected_connections;
+    atomic_llong clients_memory;     /* every connection's buffers (net/conn.c), for maxmemory-clients */
+    atomic_ullong evicted_clients;
     atomic_ullong next_client_id;
     atomic_int maxclients;           /* CONFIG SET maxclients updates it for the acceptor */
     atomic_int shutdown_requested;   /* TS_SHUTDOWN_* once requested */

@@ -102,6 +102,7 @@ typedef struct ts_config {
     char *dbfilename;               /* never NULL */
     bool rdbcompression;            /* LZF for strings in snapshots and DUMP payloads */
     bool rdbchecksum;               /* CRC-64 trailer of RDB files (DUMP payloads always have one) */
+    long long maxmemory_clients;    /* bytes of all clients' buffers before the biggest are evicted (0: off; -n: n% of maxmemory) */
     bool stop_writes_on_bgsave_error;   /* MISCONF for writes after a failed save (with `save` rules) */
     bool appendonly;                /* the AOF (aof.h) */
     char *appendfilename;           /* never NULL */

@@ -69,6 +69,10 @@ typedef struct ts_worker {
     uv_timer_t snap_timer;
     int64_t last_save_check_s;      /* worker 0: second of the last `save` rule check */
     int64_t last_client_check_s;    /* second of the last idle/output-limit pass over conns */
+    /* maxmemory-clients: the memory of this worker's biggest evictable
+     * connection, for other workers to compare with (written by the owner). */
+    atomic_size_t biggest_evictable;
+    int64_t evict_warned_ms;        /* last "Over client maxmemory ..." warning */
     uint64_t activity_seen;          /* commands + bytes read at the last cron tick */
     unsigned idle_ticks;             /* cron ticks since activity_seen changed */
     /* appendfsync always: connections whose output waits for an fsync

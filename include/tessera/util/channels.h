@@ -161,6 +161,7 @@ typedef struct ts_client_state {
     int64_t ctime_ms, last_interaction_ms;
     const char *last_cmd;           /* a command table name (static) */
     uint64_t net_in, net_out;
+    bool no_evict;                  /* CLIENT NO-EVICT on: never evicted by maxmemory-clients */
 } ts_client_state;
 
 /* MIGRATE_CONN: a client moving to the worker that owns the keys it uses
