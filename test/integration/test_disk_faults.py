@@ -358,3 +358,32 @@ def test_config_set_dir_during_bgsave(tmp_path, shim, which):
         assert (new / "dump.rdb").exists()        # the next one goes to the new dir
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("fault", ["write ENOSPC temp-rewriteaof", "rename EIO temp-rewriteaof",
+                                   "fsync EIO temp-rewriteaof"])
+def test_failed_rewrite_under_load_loses_nothing(tmp_path, shim, fault):
+    ts, disk = tessera(tmp_path, shim, "--appendonly", "yes", "--appendfsync", "always")
+    try:
+        w = Incrementer(ts)
+        w.start()
+        c = ts.client()
+        time.sleep(0.3)
+        disk.fail(fault)
+        c.bgrewriteaof()
+        assert until(lambda: c.info("persistence")["aof_last_bgrewrite_status"] == "err")
+        acked = w.acked
+        time.sleep(0.3)
+        assert w.acked > acked and w.refused == 0   # a failed rewrite refuses nothing
+        assert not [f for f in os.listdir(tmp_path) if f.startswith("temp-")]
+        disk.heal()
+        done = c.info("persistence")["aof_rewrites"]
+        c.bgrewriteaof()
+        assert until(lambda: c.info("persistence")["aof_rewrites"] > done)
+        time.sleep(0.3)
+        w.stop.set()
+        w.join(30)
+        ts = restart(ts)
+        assert int(ts.client().get("n")) == w.acked
+    finally:
+        ts.stop()
