@@ -102,6 +102,7 @@ static bool write_pending(ts_persist *p)
         ssize_t wr = writev(p->aw.fd, iov, n);
         if (wr < 0) {
             if (errno == EINTR) continue;
+            p->aw.write_errno = errno;
             if (!p->aw.write_failed)
                 ts_log(TS_LOG_WARNING, "Error writing to the AOF file: %s", strerror(errno));
             p->aw.write_failed = true;
@@ -271,6 +272,22 @@ void ts_aofw_disable(ts_persist *p)
     atomic_store(&p->aw.enabled, false);
     publish(p, p->aw.pending_seq);   /* nothing is held for a log that is off */
     ts_log(TS_LOG_NOTICE, "The append only file is off");
+}
+
+int ts_aofw_sync_now(ts_persist *p)
+{
+    if (p->aw.fd < 0) return 0;
+    p->aw.retry_at_ms = 0;
+    if (p->aw.npending && !write_pending(p)) return -(p->aw.write_errno ? p->aw.write_errno : EIO);
+    if (fdatasync(p->aw.fd) != 0) {
+        int err = errno;
+        ts_log(TS_LOG_WARNING, "Fail to fsync the AOF file: %s.", strerror(err));
+        return -err;
+    }
+    p->aw.last_fsync_ms = ts_mstime();
+    p->aw.synced_seq = p->aw.written_seq;
+    publish(p, p->aw.synced_seq);
+    return 0;
 }
 
 void ts_aofw_close(ts_persist *p)

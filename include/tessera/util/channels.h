@@ -179,6 +179,7 @@ typedef enum ts_persist_job_kind {
     TS_JOB_SNAP_SHARD_DONE,  /* a shard's worker -> it wrote everything; the last one finishes the file */
     TS_JOB_AOF,              /* a worker -> its logged commands, with their sequence number */
     TS_JOB_AOF_OFF,          /* CONFIG SET appendonly no: write what is queued, close the file */
+    TS_JOB_BARRIER,          /* shutdown -> once every earlier job is done: write and fsync the AOF, report back */
     TS_JOB_STOP,             /* main at exit -> the thread ends after what is queued */
 } ts_persist_job_kind;
 
