@@ -126,8 +126,9 @@ static void on_signal(uv_signal_t *h, int signum)
     ts_log(TS_LOG_WARNING, "%s", signum == SIGINT ? "Received SIGINT scheduling shutdown..."
                                                    : "Received SIGTERM scheduling shutdown...");
     int expect = TS_SIG_SHUTDOWN_NONE;
-    if (g_main.exiting || !atomic_compare_exchange_strong(&srv->sig_shutdown, &expect, TS_SIG_SHUTDOWN_REQUESTED))
-        return;   /* one is on its way already */
+    if (g_main.exiting || atomic_load(&srv->exiting) ||
+        !atomic_compare_exchange_strong(&srv->sig_shutdown, &expect, TS_SIG_SHUTDOWN_REQUESTED))
+        return;   /* exiting, or one is on its way already */
     ts_msg_shutdown *msg = ts_calloc(1, sizeof(*msg));
     msg->msg.kind = TS_MSG_SHUTDOWN;
     msg->signum = signum;
