@@ -120,7 +120,7 @@ COMMANDS = {
     "config|get": ("CONN", "cmd_config_get", None), "config|set": ("ALL", "cmd_config_set", "&ts_multi_config_set"),
     "config|resetstat": ("ALL", "cmd_config_resetstat", "&ts_multi_resetstat"),
     "config|help": ("NONE", "cmd_config_help", None),
-    "time": ("NONE", "cmd_time", None), "shutdown": ("CONN", "cmd_shutdown", None),
+    "time": ("NONE", "cmd_time", None), "shutdown": ("ALL", "cmd_shutdown", "&ts_multi_shutdown"),
     "debug": ("ALL", "cmd_debug", "&ts_multi_debug"),
     # persistence (persist_cmds.c)
     "save": ("ALL", "cmd_save", "&ts_multi_snapshot"), "bgsave": ("ALL", "cmd_bgsave", "&ts_multi_snapshot"),

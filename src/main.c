@@ -3,9 +3,12 @@
  *
  * The main thread runs the acceptor loop. It builds the configuration
  * (embedded defaults, then the file, then --options), starts one worker
- * per shard, opens the listeners, and waits. SIGTERM/SIGINT or SHUTDOWN
- * stop the listeners, send STOP to every worker (each closes its
- * connections and leaves its loop), join them, and exit 0.
+ * per shard, opens the listeners, and waits. SIGTERM/SIGINT ask worker 0
+ * to attempt a shutdown (cmd/shutdown.c, which also runs SHUTDOWN); an
+ * attempt that fails keeps the server running. One that succeeds has the
+ * main thread stop the listeners and send STOP to every worker (each
+ * closes its connections), release the attempt's hold on the shards, send
+ * FINAL (each leaves its loop), join them, and exit 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +30,7 @@
 #include "tessera/persist/persist.h"
 #include "tessera/persist/rdb_file.h"
 #include "tessera/cmd/server.h"
+#include "tessera/cmd/shutdown.h"
 #include "tessera/route/acl.h"
 #include "tessera/route/slot.h"
 #include "tessera/net/worker.h"
@@ -37,84 +41,61 @@ typedef struct main_ctx {
     ts_server *srv;
     ts_worker **workers;
     uv_loop_t *loop;
-    uv_async_t shutdown_async;   /* any thread -> main loop: begin or advance shutdown */
+    uv_async_t shutdown_async;   /* any thread -> main loop: exit, or its progress */
     ts_acceptor *acc;
     uv_signal_t sigterm, sigint;
-    bool shutting_down;
-    bool finishing;
-    int shutdown_mode;        /* TS_SHUTDOWN_*; signals use DEFAULT */
-    int exit_code;
-    uv_timer_t save_wait;     /* shutdown: waiting for a running BGSAVE to end */
+    bool exiting;             /* a shutdown succeeded: STOP was posted */
+    bool released;            /* its txn was told to release the shards */
+    bool finishing;           /* FINAL was posted */
+    uv_timer_t exit_wait;     /* exiting: re-checks for txns of no connection still running */
 } main_ctx;
 
 static main_ctx g_main;   /* main thread only: signal and async callbacks find it here */
 
-static void begin_shutdown(main_ctx *m, const char *why, int mode)
+/* A shutdown succeeded (cmd/shutdown.c): stage 1 of the exit. Stop
+ * listening and have every worker close its connections, while the
+ * shutdown's txn still holds every shard. */
+static void begin_exit(main_ctx *m)
 {
-    if (m->shutting_down) return;
-    m->shutting_down = true;
-    m->shutdown_mode = mode;
+    if (m->exiting) return;
+    m->exiting = true;
     ts_server *srv = m->srv;
-    ts_log(TS_LOG_WARNING, "%s", why);
-    ts_log(TS_LOG_NOTICE, "User requested shutdown...");
     ts_acceptor_stop(m->acc);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         ts_msg *stop = ts_calloc(1, sizeof(*stop));
         stop->kind = TS_MSG_STOP;
         ts_engine_post(srv->router.engines[i], stop);
     }
+}
+
+static void on_exit_wait(uv_timer_t *t);
+
+/* Once no worker answers clients any more, the shutdown releases its
+ * shards (what waited runs with nobody to answer); once every worker is
+ * idle and no txn of no connection is left, stage 2: the workers leave
+ * their loops. Until then each loop keeps serving the others' messages. */
+static void maybe_finish_exit(main_ctx *m)
+{
+    ts_server *srv = m->srv;
+    if (!m->exiting || m->finishing) return;
+    if (!m->released && (unsigned)atomic_load(&srv->stopped_workers) == srv->nworkers) {
+        m->released = true;
+        ts_shutdown_release(srv);
+    }
+    if (!m->released || (unsigned)atomic_load(&srv->idle_workers) < srv->nworkers) return;
+    if (atomic_load(&srv->router.connless_txns) > 0) {
+        /* A `save` rule's BGSAVE or a signal's shutdown that waited behind
+         * the hold: no connection keeps a worker busy for it, so look
+         * again shortly. */
+        uv_timer_start(&m->exit_wait, on_exit_wait, 10, 0);
+        return;
+    }
+    m->finishing = true;
+    uv_close((uv_handle_t *)&m->exit_wait, NULL);
     uv_signal_stop(&m->sigterm);
     uv_signal_stop(&m->sigint);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
-}
-
-/* Stage 2 of shutdown: once every worker has closed all its connections
- * (their in-flight batches and txns have come home), the workers may leave
- * their loops. Until then each loop keeps serving the others' messages. */
-static void on_save_wait(uv_timer_t *t);
-
-/* Shutdown saves (SHUTDOWN SAVE, or `save` rules without NOSAVE) run once
- * no client is left, so every acknowledged write is in the file. Returns
- * true while the save is still to come or running. */
-static bool shutdown_save_pending(main_ctx *m)
-{
-    ts_server *srv = m->srv;
-    bool want = m->shutdown_mode == TS_SHUTDOWN_SAVE ||
-                (m->shutdown_mode == TS_SHUTDOWN_DEFAULT && atomic_load(&srv->save_rules_present));
-    if (!want) return false;
-    int state = atomic_load(&srv->final_save);
-    if (state == 0) {
-        if (ts_persist_snapshot_running(srv->persist)) {
-            /* A BGSAVE is still walking the shards: let it end first. */
-            uv_timer_start(&m->save_wait, on_save_wait, 10, 0);
-            return true;
-        }
-        ts_log(TS_LOG_NOTICE, "Saving the final RDB snapshot before exiting.");
-        atomic_store(&srv->final_save, 1);
-        ts_msg *msg = ts_calloc(1, sizeof(*msg));
-        msg->kind = TS_MSG_FINAL_SAVE;
-        ts_engine_post(srv->router.engines[0], msg);
-        return true;
-    }
-    if (state == 1) return true;
-    if (state == 3) {
-        ts_log(TS_LOG_WARNING, "Error trying to save the DB, can't exit.");
-        m->exit_code = 1;
-    } else {
-        ts_log(TS_LOG_NOTICE, "DB saved on disk");
-    }
-    return false;
-}
-
-static void maybe_finish_shutdown(main_ctx *m)
-{
-    ts_server *srv = m->srv;
-    if (!m->shutting_down || m->finishing) return;
-    if ((unsigned)atomic_load(&srv->idle_workers) < srv->nworkers) return;
-    if (shutdown_save_pending(m)) return;
-    m->finishing = true;
-    uv_close((uv_handle_t *)&m->save_wait, NULL);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         ts_msg *fin = ts_calloc(1, sizeof(*fin));
         fin->kind = TS_MSG_FINAL;
@@ -123,31 +104,48 @@ static void maybe_finish_shutdown(main_ctx *m)
     uv_close((uv_handle_t *)&m->shutdown_async, NULL);
 }
 
-static void on_save_wait(uv_timer_t *t)
+static void on_exit_wait(uv_timer_t *t)
 {
     (void)t;
-    maybe_finish_shutdown(&g_main);
+    maybe_finish_exit(&g_main);
 }
 
+/* SIGTERM / SIGINT: like Redis's handler, the shutdown happens later, on
+ * a worker (cmd/shutdown.c): worker 0 attempts it with the flags of
+ * shutdown-on-sigterm / -sigint; when it fails the server keeps running.
+ * A second SIGINT while one is pending exits at once. */
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
-    begin_shutdown(&g_main, signum == SIGINT ? "Received SIGINT scheduling shutdown..."
-                                              : "Received SIGTERM scheduling shutdown...", TS_SHUTDOWN_DEFAULT);
+    ts_server *srv = g_main.srv;
+    bool pending = atomic_load(&srv->sig_shutdown) != TS_SIG_SHUTDOWN_NONE || g_main.exiting;
+    if (pending && signum == SIGINT) {
+        ts_log(TS_LOG_WARNING, "You insist... exiting now.");
+        exit(1);   /* not a clean shutdown */
+    }
+    ts_log(TS_LOG_WARNING, "%s", signum == SIGINT ? "Received SIGINT scheduling shutdown..."
+                                                   : "Received SIGTERM scheduling shutdown...");
+    int expect = TS_SIG_SHUTDOWN_NONE;
+    if (g_main.exiting || atomic_load(&srv->exiting) ||
+        !atomic_compare_exchange_strong(&srv->sig_shutdown, &expect, TS_SIG_SHUTDOWN_REQUESTED))
+        return;   /* exiting, or one is on its way already */
+    ts_msg_shutdown *msg = ts_calloc(1, sizeof(*msg));
+    msg->msg.kind = TS_MSG_SHUTDOWN;
+    msg->signum = signum;
+    ts_engine_post(srv->router.engines[0], &msg->msg);
 }
 
 static void on_shutdown_async(uv_async_t *a)
 {
     (void)a;
-    int mode = atomic_load(&g_main.srv->shutdown_requested);
-    if (mode) begin_shutdown(&g_main, "SHUTDOWN requested by a client", mode);
-    maybe_finish_shutdown(&g_main);
+    if (atomic_load(&g_main.srv->exiting)) begin_exit(&g_main);
+    maybe_finish_exit(&g_main);
 }
 
 /* The server context's hooks (cmd/server.h): any thread. */
-static void hook_request_shutdown(ts_server *srv, int mode)
+static void hook_shutdown_exit(ts_server *srv)
 {
-    atomic_store(&srv->shutdown_requested, mode);
+    (void)srv;
     uv_async_send(&g_main.shutdown_async);
 }
 
@@ -297,7 +295,7 @@ int main(int argc, char **argv)
     unsigned nworkers = srv.config.threads > 0 ? (unsigned)srv.config.threads : (unsigned)(ncpu > 0 ? ncpu : 1);
     if (nworkers > TS_MAX_SHARDS) nworkers = TS_MAX_SHARDS;
     srv.nworkers = nworkers;
-    srv.hooks = (ts_server_hooks){.request_shutdown = hook_request_shutdown, .shutdown_progress = hook_shutdown_progress};
+    srv.hooks = (ts_server_hooks){.shutdown_exit = hook_shutdown_exit, .shutdown_progress = hook_shutdown_progress};
     g_main.loop = uv_default_loop();
     srv.persist = ts_persist_new();
     srv.start_time_ms = ts_mstime();
@@ -326,8 +324,7 @@ int main(int argc, char **argv)
     ts_acl_unref(acl);   /* the engines hold it now */
     g_main.workers = workers;
     uv_async_init(g_main.loop, &g_main.shutdown_async, on_shutdown_async);
-    uv_timer_init(g_main.loop, &g_main.save_wait);
-    atomic_init(&srv.save_rules_present, srv.config.save[0] != '\0');
+    uv_timer_init(g_main.loop, &g_main.exit_wait);
 
     if (load_data(&srv) != 0) {
         /* What was loaded before the error is dropped, not leaked: the
@@ -383,10 +380,13 @@ int main(int argc, char **argv)
     free(srv.router.engines);
     ts_acceptor_free(g_main.acc);
     uv_loop_close(g_main.loop);
-    if (srv.config.pidfile && srv.config.pidfile[0]) unlink(srv.config.pidfile);
+    if (srv.config.pidfile && srv.config.pidfile[0]) {
+        ts_log(TS_LOG_NOTICE, "Removing the pid file.");
+        unlink(srv.config.pidfile);
+    }
     ts_log(TS_LOG_WARNING, "Tessera is now ready to exit, bye bye...");
     ts_persist_free(srv.persist);
     ts_config_free(&srv.config);
     free((void *)srv.config_file);
-    return g_main.exit_code;
+    return 0;
 }

@@ -203,11 +203,12 @@ void cmd_xinfo_consumers(ts_cmd_ctx *c);
 void cmd_xinfo_help(ts_cmd_ctx *c);
 void cmd_xsetid(ts_cmd_ctx *c);
 
-/* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c). */
+/* Multi-shard operations (multi_keys.c, multi_strings.c, server.c, info.c, config_cmd.c, shutdown.c). */
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_info,
-    ts_multi_config_set, ts_multi_acl_change, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot;
+    ts_multi_config_set, ts_multi_acl_change, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot,
+    ts_multi_shutdown;
 
 /* persist_cmds.c */
 void cmd_save(ts_cmd_ctx *c);

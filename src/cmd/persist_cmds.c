@@ -205,15 +205,7 @@ static void start_conn_less(ts_engine *e, const char *name)
     ts_txn_start(t);
 }
 
-/* ---- shutdown and `save` rules ---- */
-
-static void final_save_done(ts_snapshot *snap, bool ok, void *arg)
-{
-    (void)snap;
-    ts_server *srv = arg;
-    atomic_store(&srv->final_save, ok ? 2 : 3);
-    srv->hooks.shutdown_progress(srv);
-}
+/* ---- `save` rules and scheduled rewrites ---- */
 
 void ts_bgsave_start(ts_engine *e) { start_conn_less(e, "bgsave"); }
 void ts_aof_rewrite_start(ts_engine *e) { start_conn_less(e, "bgrewriteaof"); }
@@ -228,30 +220,10 @@ void ts_aof_rewrite_check(ts_engine *e)
     start_conn_less(e, "bgrewriteaof");
 }
 
-void ts_final_save_start(ts_engine *e)
-{
-    ts_server *srv = e->srv;
-    if (!ts_snapshot_try_claim(srv->persist)) ts_panic("shutdown save: a snapshot is still in progress");
-    ts_snapshot *snap = ts_snapshot_new(srv->persist, e->config.dbfilename, e->router->nshards,
-                                        e->config.rdbcompression, e->config.rdbchecksum, ts_router_dirty(e->router),
-                                        final_save_done, srv, false);
-    /* No client is left: nothing changes while each shard writes itself. */
-    for (unsigned i = 0; i < e->router->nshards; i++) {
-        if (i == e->id) continue;
-        ts_msg_snapshot *m = ts_calloc(1, sizeof(*m));
-        m->msg.kind = TS_MSG_SNAPSHOT_SHARD;
-        m->snap = snap;
-        ts_engine_post(e->router->engines[i], &m->msg);
-    }
-    ts_shard_snapshot_begin(&e->shard, snap);
-    ts_shard_snapshot_finish(&e->shard);
-}
-
 void ts_save_rules_check(ts_engine *e)
 {
     ts_server *srv = e->srv;
     const char *rules = e->config.save;
-    atomic_store_explicit(&srv->save_rules_present, rules[0] != '\0', memory_order_relaxed);
     long long secs, changes;
     if (!ts_persist_save_due(srv->persist, rules, ts_router_dirty(e->router), e->now_ms, &secs, &changes)) return;
     ts_log(TS_LOG_NOTICE, "%lld changes in %lld seconds. Saving...", changes, secs);

@@ -1,6 +1,6 @@
 /*
- * server.c - server commands: PING, ECHO, QUIT, COMMAND, TIME, SHUTDOWN,
- * DEBUG, and the containers' error replies. INFO and CONFIG live in
+ * server.c - server commands: PING, ECHO, QUIT, COMMAND, TIME, DEBUG,
+ * and the containers' error replies. INFO and CONFIG live in
  * info.c and config_cmd.c; the commands about the connection itself
  * (SELECT, HELLO, CLIENT) in net/conn_cmds.c.
  *
@@ -70,36 +70,6 @@ void cmd_time(ts_cmd_ctx *c)
     ts_reply_array(c->r, 2);
     ts_reply_bulk_ll(c->r, us / 1000000);
     ts_reply_bulk_ll(c->r, us % 1000000);
-}
-
-/* ---------- SHUTDOWN ---------- */
-
-void cmd_shutdown(ts_cmd_ctx *c)
-{
-    bool nosave = false, save = false, abort_flag = false, other = false;
-    for (int i = 1; i < c->argc; i++) {
-        if (ts_arg_eq(c->argv[i], "NOSAVE")) nosave = true;
-        else if (ts_arg_eq(c->argv[i], "SAVE")) save = true;
-        else if (ts_arg_eq(c->argv[i], "NOW") || ts_arg_eq(c->argv[i], "FORCE")) other = true;
-        else if (ts_arg_eq(c->argv[i], "ABORT")) abort_flag = true;
-        else {
-            ts_reply_error(c->r, TS_ERR_SYNTAX);
-            return;
-        }
-    }
-    /* Redis's illegal combinations: ABORT with anything, SAVE with NOSAVE. */
-    if ((abort_flag && (nosave || save || other)) || (nosave && save)) {
-        ts_reply_error(c->r, TS_ERR_SYNTAX);
-        return;
-    }
-    if (abort_flag) {
-        ts_reply_error(c->r, "ERR No shutdown in progress.");
-        return;
-    }
-    int mode = save ? TS_SHUTDOWN_SAVE : nosave ? TS_SHUTDOWN_NOSAVE : TS_SHUTDOWN_DEFAULT;
-    /* Like Redis: no reply, the connection closes as the server exits. */
-    c->close_after_reply = true;
-    ts_server_request_shutdown(c->engine->srv, mode);
 }
 
 /* ---------- COMMAND ---------- */

@@ -203,6 +203,7 @@ void ts_command_table_init(void)
         static const char *shared[] = {"info", "client|list", "client|kill", "config|resetstat"};
         static const char *quiet[] = {"move", "copy", "scan"};
         if (!strcmp(c->name, "debug") || !strncmp(c->name, "debug|", 6)) c->protected_cmd = true;
+        if (!strcmp(c->name, "shutdown")) c->always_txn = true;
         static const char *squash[] = {"mget", "mset", "del", "unlink", "exists", "touch"};
         for (size_t j = 0; j < TS_ARRAY_LEN(squash); j++)
             if (!strcmp(c->name, squash[j])) c->squashable = true;

@@ -52,6 +52,7 @@ typedef enum opt_type {
     T_DIR,      /* char * field; chdir()s */
     T_SAVE,     /* char * field; `save` rules: "" or "<seconds> <changes> ...", normalised */
     T_OBUF,     /* ts_obuf_limit[TS_OBUF_CLASSES] field; "<class> <hard> <soft> <seconds> ..." */
+    T_SHUTDOWN, /* int field; TS_SHUTDOWN_* flags named by words (shutdown-on-sigint/-sigterm) */
 } opt_type;
 
 typedef struct opt_def {
@@ -123,6 +124,13 @@ static const opt_def opts[] = {
      .min = 0, .max = LLONG_MAX, .def = "64mb"},
     {.name = "aof-load-truncated", .type = T_BOOL, .runtime = true, .off = FIELD(aof_load_truncated), .def = "yes"},
     {.name = "aof-use-rdb-preamble", .type = T_BOOL, .runtime = true, .off = FIELD(aof_use_rdb_preamble), .def = "yes"},
+    /* Shutdown (docs/persistence.md, "Shutdown"). */
+    {.name = "shutdown-timeout", .type = T_INT, .runtime = true, .off = FIELD(shutdown_timeout), .min = 0,
+     .max = INT_MAX, .def = "10"},
+    {.name = "shutdown-on-sigint", .type = T_SHUTDOWN, .runtime = true, .off = FIELD(shutdown_on_sigint),
+     .def = "default"},
+    {.name = "shutdown-on-sigterm", .type = T_SHUTDOWN, .runtime = true, .off = FIELD(shutdown_on_sigterm),
+     .def = "default"},
     /* Security (docs/security.md). */
     {.name = "requirepass", .type = T_STRING, .runtime = true, .off = FIELD(requirepass), .def = "\"\""},
     {.name = "protected-mode", .type = T_BOOL, .runtime = true, .off = FIELD(protected_mode), .def = "yes"},
@@ -596,6 +604,84 @@ static void store_obuf(ts_obuf_limit *l, const char *text)
     }
 }
 
+/* shutdown-on-sigint / shutdown-on-sigterm: Redis's multi-argument enum
+ * of SHUTDOWN flags, in its order (CONFIG GET names the flags in it). */
+static const struct { const char *name; int flag; } shutdown_flag_names[] = {
+    {"default", 0}, {"save", TS_SHUTDOWN_SAVE}, {"nosave", TS_SHUTDOWN_NOSAVE},
+    {"now", TS_SHUTDOWN_NOW}, {"force", TS_SHUTDOWN_FORCE},
+};
+
+/* The words ORed together ("default" is no flag); at least one word. */
+static int parse_shutdown_words(char *const *words, int n, opt_val *v, char *why, size_t whylen)
+{
+    int flags = 0;
+    bool ok = n > 0;
+    for (int i = 0; i < n && ok; i++) {
+        ok = false;
+        for (size_t j = 0; j < TS_ARRAY_LEN(shutdown_flag_names); j++) {
+            if (eq_nocase(words[i], strlen(words[i]), shutdown_flag_names[j].name)) {
+                flags |= shutdown_flag_names[j].flag;
+                ok = true;
+            }
+        }
+    }
+    if (!ok) {
+        snprintf(why, whylen, "argument(s) must be one of the following: default, save, nosave, now, force");
+        return -1;
+    }
+    if ((flags & TS_SHUTDOWN_SAVE) && (flags & TS_SHUTDOWN_NOSAVE)) {
+        snprintf(why, whylen, "shutdown options SAVE and NOSAVE can't be used simultaneously");
+        return -1;
+    }
+    v->num = flags;
+    return 0;
+}
+
+/* A directive's words; one non-empty word is split again, so that
+ * --shutdown-on-sigterm "nosave now" works (Redis does the same for its
+ * multi-argument options). */
+static int parse_shutdown(char **args, int n, opt_val *v, char *why, size_t whylen)
+{
+    if (n != 1 || args[0][0] == '\0') return parse_shutdown_words(args, n, v, why, whylen);
+    arg_vec words = {0};
+    int rc = split_args(args[0], strlen(args[0]), &words) == 0 ? parse_shutdown_words(words.v, words.n, v, why, whylen)
+                                                               : parse_shutdown_words(NULL, 0, v, why, whylen);
+    vec_free(&words);
+    return rc;
+}
+
+/* CONFIG SET's value: split at every single space, as Redis's sdssplitlen
+ * (so "" is no word and two spaces make an empty one, which no flag is). */
+static int parse_shutdown_set(const char *value, opt_val *v, char *why, size_t whylen)
+{
+    arg_vec words = {0};
+    size_t len = strlen(value);
+    for (size_t start = 0; len > 0 && start <= len;) {
+        const char *sp = memchr(value + start, ' ', len - start);
+        size_t end = sp ? (size_t)(sp - value) : len;
+        vec_push(&words, ts_strndup(value + start, end - start));
+        start = end + 1;
+    }
+    int rc = parse_shutdown_words(words.v, words.n, v, why, whylen);
+    vec_free(&words);
+    return rc;
+}
+
+static void format_shutdown(int flags, ts_buf *b)
+{
+    if (flags == 0) {
+        put_str(b, "default");
+        return;
+    }
+    bool first = true;
+    for (size_t j = 1; j < TS_ARRAY_LEN(shutdown_flag_names); j++) {
+        if (!(flags & shutdown_flag_names[j].flag)) continue;
+        if (!first) ts_buf_putc(b, ' ');
+        put_str(b, shutdown_flag_names[j].name);
+        first = false;
+    }
+}
+
 /* Validates args (n of them, the words after the option name) into v.
  * Returns 0, or -1 with the reason in why. For T_DIR this performs the
  * chdir(). */
@@ -615,6 +701,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
     }
     if (o->type == T_SAVE) return parse_save(args, n, v, why, whylen);
     if (o->type == T_OBUF) return parse_obuf(c, o, args, n, v, why, whylen);
+    if (o->type == T_SHUTDOWN) return parse_shutdown(args, n, v, why, whylen);
     if (n != 1) {
         snprintf(why, whylen, "wrong number of arguments");
         return -1;
@@ -720,6 +807,7 @@ static int opt_parse(const ts_config *c, const opt_def *o, char **args, int n, o
     case T_SAVE:
     case T_OBUF:
     case T_BIND:
+    case T_SHUTDOWN:
         break;
     }
     if (v->num < o->min || v->num > o->max) {
@@ -741,7 +829,8 @@ static void opt_store(ts_config *c, const opt_def *o, opt_val *v)
     case T_BOOL: *field_bool(c, o) = num != 0; break;
     case T_INT:
     case T_OCTAL:
-    case T_ENUM: *field_int(c, o) = (int)num; break;
+    case T_ENUM:
+    case T_SHUTDOWN: *field_int(c, o) = (int)num; break;
     case T_LONG:
     case T_MEMORY:
     case T_MEMPCT: *field_ll(c, o) = num; break;
@@ -811,6 +900,9 @@ static void opt_format(const ts_config *c, const opt_def *o, ts_buf *b, bool quo
         return;
     case T_OBUF:
         format_obuf(cfield_obuf(c, o), b);   /* plain words either way */
+        return;
+    case T_SHUTDOWN:
+        format_shutdown(*cfield_int(c, o), b);   /* plain words either way */
         return;
     }
     put_str(b, tmp);
@@ -1208,7 +1300,8 @@ int ts_config_set(ts_config *c, const ts_arg *argv, int argc, bool allow_protect
     bool moved = false;
     for (int i = 0; i < n; i++) {
         char *value = ts_strndup(argv[2 * i + 1].ptr, argv[2 * i + 1].len);
-        int prc = opt_parse(c, which[i], &value, 1, &vals[i], why, sizeof(why));
+        int prc = which[i]->type == T_SHUTDOWN ? parse_shutdown_set(value, &vals[i], why, sizeof(why))
+                                               : opt_parse(c, which[i], &value, 1, &vals[i], why, sizeof(why));
         free(value);
         if (prc != 0) {
             if (moved && c->dir && chdir(c->dir) != 0) {

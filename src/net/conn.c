@@ -973,7 +973,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         run_local(c, cmd, argc, argv);
         return DISPATCH_DONE;
     case TS_ROUTE_ALL:
-        if (w->e.router->nshards == 1) break;    /* one shard: plain local run */
+        if (w->e.router->nshards == 1 && !cmd->always_txn) break;    /* one shard: plain local run */
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         if (barrier(c)) return DISPATCH_WAIT;
         new_txn(c, cmd, argc, argv, NULL, 0);

@@ -31,6 +31,7 @@
 #include "tessera/util/thread.h"
 #include "tessera/util/clock.h"
 #include "tessera/cmd/persist_cmds.h"
+#include "tessera/cmd/shutdown.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
 
@@ -162,11 +163,42 @@ void ts_worker_run_ready(ts_worker *w)
     }
 }
 
+/* TS_MSG_FINAL's work, once the shard is free: close the loop's handles
+ * (a background save still walking finishes first), and the loop ends. */
+static void maybe_close_loop(ts_worker *w)
+{
+    if (!w->final_pending || w->loop_closing) return;
+    if (ts_engine_shard_busy(&w->e) || w->e.shard.locks.count) return;
+    if (ts_shard_snapshot_active(&w->e.shard)) ts_shard_snapshot_finish(&w->e.shard);
+    uv_idle_stop(&w->snap_idle);
+    uv_close((uv_handle_t *)&w->snap_idle, NULL);
+    uv_timer_stop(&w->snap_timer);
+    uv_close((uv_handle_t *)&w->snap_timer, NULL);
+    ts_engine_send_wakeups(&w->e);
+    w->loop_closing = true;
+    uv_idle_stop(&w->inbox_idle);
+    uv_close((uv_handle_t *)&w->inbox_idle, NULL);
+    uv_timer_stop(&w->cron);
+    uv_close((uv_handle_t *)&w->cron, NULL);
+    uv_timer_stop(&w->block_timer);
+    uv_close((uv_handle_t *)&w->block_timer, NULL);
+    uv_poll_stop(&w->wake_poll);
+    uv_close((uv_handle_t *)&w->wake_poll, NULL);
+    uv_check_stop(&w->wake_check);
+    uv_close((uv_handle_t *)&w->wake_check, NULL);
+    uv_prepare_stop(&w->wake_prepare);
+    uv_close((uv_handle_t *)&w->wake_prepare, NULL);
+}
+
 /* Local connections parked on the shard retry, in arrival order (the
  * engine ran its parked messages first: route/engine.c). */
 static void hook_shard_released(ts_engine *e)
 {
     ts_worker *w = ts_worker_of_engine(e);
+    if (w->final_pending) {
+        maybe_close_loop(w);
+        return;
+    }
     ts_conn *c = w->shard_waiters;
     w->shard_waiters = NULL;
     while (c) {
@@ -228,17 +260,12 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     case TS_MSG_TXN_DONE:
         ts_txn_on_done(&w->e, TS_CONTAINER_OF(m, ts_txn, done_msg));
         break;
-    case TS_MSG_SNAPSHOT_SHARD: {
-        ts_msg_snapshot *sm = (ts_msg_snapshot *)m;
-        ts_shard_snapshot_begin(&w->e.shard, sm->snap);
-        ts_shard_snapshot_finish(&w->e.shard);
-        free(sm);
+    case TS_MSG_SHUTDOWN: {
+        int signum = ((ts_msg_shutdown *)m)->signum;
+        free(m);
+        ts_shutdown_signal(&w->e, signum);
         break;
     }
-    case TS_MSG_FINAL_SAVE:
-        free(m);
-        ts_final_save_start(&w->e);
-        break;
     case TS_MSG_AOF_SYNCED:
         atomic_store(&w->e.aof_sync_posted, 0);
         /* What gathered while the last round was on its way goes first, so
@@ -254,37 +281,24 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         if (w->e.aof_on) w->e.shard.aof = &w->e.aof_log;
         break;
     case TS_MSG_STOP:
-        /* Stage 1: close every connection. The loop keeps running: batches
-         * and txns of closing connections (ours and other workers') still
-         * need it until every worker is idle. */
+        /* Stage 1: close every connection (a successful SHUTDOWN still
+         * holds every shard: no reply computed after its snapshot can
+         * leave). The loop keeps running: batches and txns of closing
+         * connections (ours and other workers') still need it until every
+         * worker is idle. */
         free(m);
         w->stopping = true;
         while (w->conns) ts_conn_shutdown(w->conns);
+        ts_server_worker_stopped(w->srv);
         ts_worker_conn_freed(w);
         break;
     case TS_MSG_FINAL:
-        /* Stage 2: nothing is in flight anywhere; close the loop's handles.
-         * A background save still walking finishes first. */
+        /* Stage 2: nothing of a connection is in flight anywhere. A txn
+         * may still hold this shard (the SHUTDOWN's own, whose RELEASE is
+         * on its way): the loop closes once it is released. */
         free(m);
-        if (ts_shard_snapshot_active(&w->e.shard)) ts_shard_snapshot_finish(&w->e.shard);
-        uv_idle_stop(&w->snap_idle);
-        uv_close((uv_handle_t *)&w->snap_idle, NULL);
-        uv_timer_stop(&w->snap_timer);
-        uv_close((uv_handle_t *)&w->snap_timer, NULL);
-        ts_engine_send_wakeups(&w->e);
-        w->loop_closing = true;
-        uv_idle_stop(&w->inbox_idle);
-        uv_close((uv_handle_t *)&w->inbox_idle, NULL);
-        uv_timer_stop(&w->cron);
-        uv_close((uv_handle_t *)&w->cron, NULL);
-        uv_timer_stop(&w->block_timer);
-        uv_close((uv_handle_t *)&w->block_timer, NULL);
-        uv_poll_stop(&w->wake_poll);
-        uv_close((uv_handle_t *)&w->wake_poll, NULL);
-        uv_check_stop(&w->wake_check);
-        uv_close((uv_handle_t *)&w->wake_check, NULL);
-        uv_prepare_stop(&w->wake_prepare);
-        uv_close((uv_handle_t *)&w->wake_prepare, NULL);
+        w->final_pending = true;
+        maybe_close_loop(w);
         break;
     default:
         ts_panic("worker %u: unknown message kind %d", w->e.id, m->kind);
@@ -398,8 +412,10 @@ static void on_cron(uv_timer_t *t)
             c = next;
         }
     }
-    /* `save` rules, once a second (Redis checks them in its cron too). */
-    if (e->id == 0 && !w->stopping && e->now_ms / 1000 != w->last_save_check_s) {
+    /* `save` rules, once a second (Redis checks them in its cron too); not
+     * while a txn holds the shard (with one shard a BGSAVE would start
+     * inline, inside a SHUTDOWN's hold). */
+    if (e->id == 0 && !w->stopping && !e->shard.exclusive && e->now_ms / 1000 != w->last_save_check_s) {
         w->last_save_check_s = e->now_ms / 1000;
         ts_save_rules_check(e);
         ts_aof_rewrite_check(e);

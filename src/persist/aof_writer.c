@@ -323,6 +323,22 @@ void ts_aofw_disable(ts_persist *p)
     ts_log(TS_LOG_NOTICE, "The append only file is off");
 }
 
+int ts_aofw_sync_now(ts_persist *p)
+{
+    if (p->aw.fd < 0) return 0;
+    p->aw.retry_at_ms = 0;
+    if (p->aw.npending && !write_pending(p)) {
+        int err = atomic_load(&p->aof.last_write_errno);
+        return -(err ? err : EIO);
+    }
+    if (!do_fsync(p)) {   /* (appendfsync always: the process ends there) */
+        int err = atomic_load(&p->aof.fsync_errno);
+        return -(err ? err : EIO);
+    }
+    publish(p, p->aw.synced_seq);
+    return 0;
+}
+
 void ts_aofw_close(ts_persist *p)
 {
     if (p->aw.fd < 0) return;

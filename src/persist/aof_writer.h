@@ -68,6 +68,10 @@ int ts_aofw_reopen(struct ts_persist *p, int dirfd, const char *filename, bool e
 void ts_aofw_disable(struct ts_persist *p);
 /* Records the outcome (stops keeping a tail if it failed). */
 void ts_aofw_rewrite_end(struct ts_persist *p, bool ok, int64_t duration_ms);
+/* TS_JOB_BARRIER (shutdown): writes what is pending now (a failed write
+ * is retried at once) and fsyncs, whatever the policy. 0, or a negative
+ * errno (logged). */
+int ts_aofw_sync_now(struct ts_persist *p);
 /* Thread exit: writes and fsyncs what is left, closes the file. */
 void ts_aofw_close(struct ts_persist *p);
 

@@ -98,6 +98,7 @@ void ts_persist_note_load(ts_persist *p, uint64_t keys, uint64_t expired)
 void ts_persist_note_saved(ts_persist *p, uint64_t dirty) { atomic_store(&p->st.dirty_saved, dirty); }
 
 bool ts_persist_snapshot_running(const ts_persist *p) { return atomic_load(&p->st.in_progress) != 0; }
+bool ts_persist_aof_enabling(const ts_persist *p) { return atomic_load(&p->aof.enabling) != 0; }
 
 ts_disk_error ts_persist_disk_error(const ts_persist *p, bool stop_on_save_error, int *aof_errno)
 {

@@ -34,10 +34,19 @@
 #include "tessera/util/version.h"
 
 
+/* TS_JOB_BARRIER's answer: the waiter sleeps on it (ts_persist_barrier). */
+typedef struct persist_barrier {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+} persist_barrier;
+
 typedef struct persist_job {
     struct persist_job *next;
     int kind;                   /* ts_persist_job_kind (util/channels.h) */
     ts_snapshot *snap;
+    persist_barrier *barrier;   /* TS_JOB_BARRIER */
     ts_buf data;
     size_t cow;
     uint64_t seq;               /* TS_JOB_AOF: its sequence number */
@@ -50,9 +59,11 @@ struct ts_snapshot {
     bool aof_enable;             /* ... that switches the log on (CONFIG SET appendonly yes) */
     bool commands;               /* ... written as commands, no RDB preamble (aof-use-rdb-preamble no) */
     char tmpname[64];
+    bool foreground;             /* SAVE, the shutdown save: someone waits (ts_snapshot_wait) */
     int dirfd;                   /* the directory at the snapshot point: a later CONFIG SET dir does not move it */
     unsigned shards_left;        /* persistence thread only */
     bool compress, checksum;
+    bool waiter;                 /* SAVE / SHUTDOWN wait for it: their callers log the failure */
     uint64_t dirty;
     int fd;                      /* persistence thread only */
     bool failed;                 /* persistence thread only */
@@ -266,7 +277,9 @@ static void snap_end(ts_snapshot *s, bool ok)
         atomic_fetch_add(&p->st.saves, 1);
     }
     if (!s->aof_rewrite) {
-        atomic_store(&p->st.last_bgsave_ok, ok ? 1 : 0);
+        /* As Redis: a failed SAVE (or shutdown save) is the caller's error
+         * and leaves rdb_last_bgsave_status (and so MISCONF) alone. */
+        if (ok || !s->foreground) atomic_store(&p->st.last_bgsave_ok, ok ? 1 : 0);
         atomic_store(&p->st.last_save_duration_ms, now - atomic_load(&p->st.save_started_ms));
         atomic_store(&p->st.last_cow_size, (long long)s->cow);
     }
@@ -325,8 +338,17 @@ static void finish(ts_snapshot *s)
     if (ok)
         ts_log(TS_LOG_NOTICE, "DB saved on disk (%llu bytes, %llu bytes for keys changed while saving)",
                (unsigned long long)s->bytes, (unsigned long long)s->cow);
-    else ts_log(TS_LOG_WARNING, "Background saving error");
+    else if (!s->waiter) ts_log(TS_LOG_WARNING, "Background saving error");
     snap_end(s, ok);
+}
+
+static void barrier_answer(persist_barrier *b, int rc)
+{
+    pthread_mutex_lock(&b->lock);
+    b->rc = rc;
+    b->done = true;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
 }
 
 static void thread_main(void *arg)
@@ -365,6 +387,9 @@ static void thread_main(void *arg)
             case TS_JOB_SNAP_SHARD_DONE:
                 if (--s->shards_left == 0) finish(s);
                 break;
+            case TS_JOB_BARRIER:
+                barrier_answer(j->barrier, ts_aofw_sync_now(p));
+                break;
             }
             free(j);
             j = next;
@@ -382,6 +407,24 @@ void ts_persist_start(ts_persist *p, const ts_router *router)
     ts_aofw_init(p, router);
     if (ts_thread_start(&p->thread, "ts-persist", thread_main, p) != 0) ts_panic("cannot start the persistence thread");
     p->running = true;
+}
+
+int ts_persist_barrier(ts_persist *p)
+{
+    if (!p->running) return 0;
+    persist_barrier b = {.done = false, .rc = 0};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    job *j = ts_calloc(1, sizeof(*j));
+    j->kind = TS_JOB_BARRIER;
+    j->barrier = &b;
+    push(p, j);
+    pthread_mutex_lock(&b.lock);
+    while (!b.done) pthread_cond_wait(&b.cond, &b.lock);
+    pthread_mutex_unlock(&b.lock);
+    pthread_mutex_destroy(&b.lock);
+    pthread_cond_destroy(&b.cond);
+    return b.rc;
 }
 
 void ts_persist_stop(ts_persist *p)
@@ -433,6 +476,7 @@ static ts_snapshot *snapshot_new(ts_persist *p, const char *filename, unsigned n
     s->shards_left = nshards;
     s->compress = compress;
     s->checksum = checksum;
+    s->waiter = waiter;
     s->dirty = dirty;
     s->fd = -1;
     /* The directory the save was asked in (CONFIG SET dir is an exclusive
@@ -444,6 +488,7 @@ static ts_snapshot *snapshot_new(ts_persist *p, const char *filename, unsigned n
     s->done = done;
     s->arg = arg;
     atomic_init(&s->refs, waiter ? 2 : 1);
+    s->foreground = waiter;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     atomic_store(&p->st.save_started_ms, ts_mstime());

@@ -83,6 +83,7 @@ ts_txn *ts_txn_new(ts_engine *coord, ts_txn_done_fn *on_done, void *owner, uint6
 
 void ts_txn_free(ts_txn *t)
 {
+    if (t->connless) atomic_fetch_sub(&t->coord->router->connless_txns, 1);
     for (int i = 0; i < t->nmembers; i++) ts_txn_free(t->members[i]);
     free(t->members);
     for (int j = 0; j < t->nparts; j++) ts_buf_free(&t->parts[j].out);
@@ -205,6 +206,10 @@ static void send_part(ts_engine *from, ts_txn_part *p, ts_msg_kind kind)
 void ts_txn_start(ts_txn *t)
 {
     t->phase = 0;
+    if (!t->on_done) {
+        t->connless = true;
+        atomic_fetch_add(&t->coord->router->connless_txns, 1);
+    }
     t->coord->stats.txns++;
     send_part(t->coord, &t->parts[0], TS_MSG_TXN_ACQUIRE);
 }
@@ -329,9 +334,16 @@ static void account_txn(ts_engine *e, ts_txn *t)
     }
 }
 
+void ts_txn_resume(ts_txn *t)
+{
+    t->done_msg.kind = TS_MSG_TXN_DONE;
+    ts_engine_post(t->coord, &t->done_msg);
+}
+
 void ts_txn_on_done(ts_engine *e, ts_txn *t)
 {
     int next = t->ops->after(t);
+    if (next == TS_TXN_SUSPEND) return;
     if (next >= 0) {
         t->phase = next;
         atomic_store_explicit(&t->pending, t->nparts, memory_order_relaxed);

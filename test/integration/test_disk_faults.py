@@ -387,3 +387,22 @@ def test_failed_rewrite_under_load_loses_nothing(tmp_path, shim, fault):
         assert int(ts.client().get("n")) == w.acked
     finally:
         ts.stop()
+
+
+@pytest.mark.parametrize("fault", ["write ENOSPC appendonly", "fsync EIO appendonly"])
+def test_shutdown_refused_while_the_aof_fails(tmp_path, shim, fault):
+    ts, disk = tessera(tmp_path, shim, "--appendonly", "yes", "--appendfsync", "everysec")
+    try:
+        c = ts.client()
+        c.set("a", "1")
+        disk.fail(fault)
+        c.set("b", "2")   # acknowledged; its bytes cannot be made durable now
+        assert write_error(c, "SHUTDOWN") == "Errors trying to SHUTDOWN. Check logs."
+        assert c.get("b") == b"2"   # still serving
+        disk.heal()
+        c.shutdown()   # redis-py raises unless the connection closed
+        assert ts.proc.wait(10) == 0
+        ts = start_tessera(tmp_path, "--appendonly", "yes")
+        assert ts.client().mget("a", "b") == [b"1", b"2"]
+    finally:
+        ts.stop()

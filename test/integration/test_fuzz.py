@@ -144,6 +144,23 @@ NOT_COMPARABLE = {"randomkey", "spop", "srandmember", "hrandfield", "zrandmember
 UNORDERED = {"smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals", "hgetall"}
 
 
+RELATIVE_TTL = {"expire": 2, "pexpire": 2, "setex": 2, "psetex": 2}
+
+
+def without_short_ttls(args):
+    """A relative time to live of a few (milli)seconds expires between the
+    two servers' turns: make such a key live long. Zero, negative and
+    absolute times (all in the past here) stay: they act at once."""
+    out = list(args)
+    name = str(out[0]).lower()
+    spots = [RELATIVE_TTL[name]] if name in RELATIVE_TTL else []
+    spots += [i + 1 for i, a in enumerate(out[:-1]) if isinstance(a, str) and a.upper() in ("EX", "PX")]
+    for i in spots:
+        if i < len(out) and isinstance(out[i], str) and out[i].isdigit() and 0 < int(out[i]) < 100000:
+            out[i] = "100000"
+    return out
+
+
 def as_set(reply):
     v = parse(reply)
     return sorted(map(repr, v)) if isinstance(v, list) else v
@@ -161,7 +178,7 @@ def test_random_commands_match_redis(d, seed):
             if args[0].lower() == "xadd" and "*" in args:   # ids from the clock differ: explicit ones
                 args = [a if a != "*" else "%d-1" % next_id for a in args]
                 next_id += 1
-            x, y = d.both(*args)
+            x, y = d.both(*without_short_ttls(args))
             if args[0].lower() in UNORDERED:
                 assert as_set(x) == as_set(y), "%r: tessera %r, redis %r" % (args, x, y)
             else:

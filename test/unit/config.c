@@ -557,7 +557,8 @@ static void test_get(void)
                          "proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 57);   /* + stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
+    CHECK_EQ_INT(g.n, 60);   /* + shutdown-timeout, shutdown-on-sigint/-sigterm,
+                              * stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
                               * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,
                               * aclfile, acllog-max-len, acl-pubsub-default, client-output-buffer-limit,
@@ -610,6 +611,36 @@ static void test_set(void)
     CHECK_EQ_INT(set(&c, err, "client-query-buffer-limit", "2mb", "proto-max-bulk-len", "1g", NULL), 0);
     CHECK_EQ_INT(c.client_query_buffer_limit, 2097152);
     CHECK_EQ_INT(c.proto_max_bulk_len, 1000000000);
+
+    /* shutdown-on-sig*: flags split at single spaces, named in Redis's order. */
+    CHECK_EQ_INT(set(&c, err, "shutdown-on-sigterm", "FORCE nosave now", "shutdown-timeout", "0", NULL), 0);
+    CHECK_EQ_INT(c.shutdown_on_sigterm, TS_SHUTDOWN_NOSAVE | TS_SHUTDOWN_NOW | TS_SHUTDOWN_FORCE);
+    CHECK_EQ_INT(c.shutdown_timeout, 0);
+    char *val = ts_config_value(&c, "shutdown-on-sigterm");
+    CHECK_STR(val, "nosave now force");
+    free(val);
+    CHECK_EQ_INT(set(&c, err, "shutdown-on-sigint", "default save", NULL), 0);
+    val = ts_config_value(&c, "shutdown-on-sigint");
+    CHECK_STR(val, "save");
+    free(val);
+    CHECK_EQ_INT(set(&c, err, "shutdown-on-sigint", "save nosave", NULL), -1);
+    CHECK_STR(err, "ERR CONFIG SET failed (possibly related to argument 'shutdown-on-sigint') - shutdown options SAVE "
+                   "and NOSAVE can't be used simultaneously");
+    static const char *bad_flags[] = {"", "save  now", "save\tnow", "x", " save"};
+    for (size_t i = 0; i < sizeof(bad_flags) / sizeof(bad_flags[0]); i++) {
+        CHECK_EQ_INT(set(&c, err, "shutdown-on-sigint", bad_flags[i], NULL), -1);
+        CHECK_STR(err, "ERR CONFIG SET failed (possibly related to argument 'shutdown-on-sigint') - argument(s) must "
+                       "be one of the following: default, save, nosave, now, force");
+    }
+    CHECK_EQ_INT(c.shutdown_on_sigint, TS_SHUTDOWN_SAVE);
+    CHECK_EQ_INT(ts_config_load_string(&c, "shutdown-on-sigint \"now   force\"\nshutdown-on-sigterm default\n", NULL,
+                                       err, sizeof(err)), 0);
+    CHECK_EQ_INT(c.shutdown_on_sigint, TS_SHUTDOWN_NOW | TS_SHUTDOWN_FORCE);
+    CHECK_EQ_INT(c.shutdown_on_sigterm, 0);
+    CHECK_EQ_INT(ts_config_load_string(&c, "shutdown-on-sigterm save now\n", NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(c.shutdown_on_sigterm, TS_SHUTDOWN_SAVE | TS_SHUTDOWN_NOW);
+    CHECK_EQ_INT(ts_config_load_string(&c, "shutdown-on-sigterm\n", NULL, err, sizeof(err)), -1);
+    CHECK(strstr(err, "argument(s) must be one of the following: default, save, nosave, now, force") != NULL);
 
     /* Arity. */
     CHECK_EQ_INT(set(&c, err, NULL), -1);

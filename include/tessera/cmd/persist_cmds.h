@@ -2,12 +2,12 @@
  * persist_cmds.h - the saves and rewrites the server starts without a
  * client: `save` rules and automatic or scheduled AOF rewrites (worker 0's
  * cron), the rewrite that switches the AOF on (CONFIG SET appendonly yes),
- * and the shutdown save. They run as the same multi-shard txns as SAVE,
+ * They run as the same multi-shard txns as SAVE,
  * BGSAVE and BGREWRITEAOF (persist_cmds.c); the persistence controller
- * (persist/persist.h) decides whether one may start.
+ * (persist/persist.h) decides whether one may start. (The shutdown save is
+ * SHUTDOWN's own: cmd/shutdown.h.)
  *
- * Thread: the engine's owner (worker 0 for the cron checks and the final
- * save).
+ * Thread: the engine's owner (worker 0 for the cron checks).
  */
 #ifndef TESSERA_PERSIST_CMDS_H
 #define TESSERA_PERSIST_CMDS_H
@@ -19,10 +19,6 @@ struct ts_engine;
 void ts_bgsave_start(struct ts_engine *e);
 /* Starts a BGREWRITEAOF without a client (CONFIG SET appendonly yes). */
 void ts_aof_rewrite_start(struct ts_engine *e);
-/* Worker 0, at shutdown once no client is left and no snapshot runs:
- * saves every shard; the outcome goes to srv->final_save and the main
- * thread is told (the server context's shutdown_progress hook). */
-void ts_final_save_start(struct ts_engine *e);
 /* Worker 0's cron: starts a BGSAVE when a `save` rule says so. */
 void ts_save_rules_check(struct ts_engine *e);
 /* Worker 0's cron: a scheduled or automatic BGREWRITEAOF. */

@@ -10,9 +10,9 @@
  * the atomics may be touched by any thread; the hooks may be called from
  * any thread.
  *
- * Why hooks: shutdown is run by the main thread's loop (main.c), which no
+ * Why hooks: the exit is run by the main thread's loop (main.c), which no
  * library code may call directly (docs/architecture.md, "Layers"); main
- * registers what a SHUTDOWN command or an idle worker must trigger.
+ * registers what a successful shutdown or a stopping worker must trigger.
  */
 #ifndef TESSERA_SERVER_H
 #define TESSERA_SERVER_H
@@ -25,18 +25,21 @@
 #include "tessera/route/engine.h"
 
 struct ts_server;
-
-/* Shutdown modes. */
-enum { TS_SHUTDOWN_DEFAULT = 1, TS_SHUTDOWN_SAVE = 2, TS_SHUTDOWN_NOSAVE = 3 };
+struct ts_txn;
 
 /* Registered by main before any worker starts; any thread may call them. */
 typedef struct ts_server_hooks {
-    /* Begin shutting down (SHUTDOWN), mode TS_SHUTDOWN_*. */
-    void (*request_shutdown)(struct ts_server *srv, int mode);
-    /* Something shutdown waits for happened (a worker closed its last
-     * connection, the final save ended): the main thread looks again. */
+    /* A shutdown succeeded (cmd/shutdown.c): its final save, if any, is on
+     * disk and its txn holds every shard; stop serving and exit. */
+    void (*shutdown_exit)(struct ts_server *srv);
+    /* Something the exit waits for happened (a worker closed its clients,
+     * a worker went idle): the main thread looks again. */
     void (*shutdown_progress)(struct ts_server *srv);
 } ts_server_hooks;
+
+/* srv->sig_shutdown: a shutdown SIGTERM/SIGINT asked for (Redis's
+ * shutdown_asap). */
+enum { TS_SIG_SHUTDOWN_NONE, TS_SIG_SHUTDOWN_REQUESTED, TS_SIG_SHUTDOWN_RUNNING };
 
 typedef struct ts_server {
     ts_config config;                /* master copy (main thread) */
@@ -56,16 +59,23 @@ typedef struct ts_server {
     atomic_ullong evicted_clients;
     atomic_ullong next_client_id;
     atomic_int maxclients;           /* CONFIG SET maxclients updates it for the acceptor */
-    atomic_int shutdown_requested;   /* TS_SHUTDOWN_* once requested */
-    atomic_int idle_workers;         /* workers that closed all their connections (shutdown) */
-    atomic_int save_rules_present;   /* worker 0 keeps it current (its copy of `save`): shutdown saves then */
     bool loading;                    /* set by main before the workers start: the AOF is replayed first */
-    atomic_int final_save;           /* shutdown save: 0 none, 1 running, 2 done, 3 failed */
+    /* Shutdown (cmd/shutdown.c, main.c). */
+    atomic_int sig_shutdown;         /* TS_SIG_SHUTDOWN_*: main requests, the attempt runs or SHUTDOWN ABORT cancels */
+    atomic_bool exiting;             /* a shutdown succeeded: the process is on its way out */
+    struct ts_txn *_Atomic shutdown_hold;   /* that shutdown's txn, holding every shard until released */
+    atomic_int stopped_workers;      /* workers that closed every connection (exit, stage 1) */
+    atomic_int idle_workers;         /* ... and whose connections' work in flight all came back */
 } ts_server;
 
-/* Any thread: ask the main thread to shut down (SHUTDOWN command). */
-static inline void ts_server_request_shutdown(ts_server *srv, int mode) { srv->hooks.request_shutdown(srv, mode); }
-/* Worker thread, during shutdown: this worker has no connection left. */
+/* Worker thread, exiting: this worker closed every connection; no reply
+ * leaves it any more. */
+static inline void ts_server_worker_stopped(ts_server *srv)
+{
+    atomic_fetch_add(&srv->stopped_workers, 1);
+    srv->hooks.shutdown_progress(srv);
+}
+/* Worker thread, exiting: this worker has no connection left. */
 static inline void ts_server_worker_idle(ts_server *srv)
 {
     atomic_fetch_add(&srv->idle_workers, 1);

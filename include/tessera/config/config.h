@@ -43,6 +43,10 @@ enum { TS_ALLOWED_NO, TS_ALLOWED_YES, TS_ALLOWED_LOCAL };
 /* appendfsync values, in the order of config.c's names. */
 enum { TS_AOF_FSYNC_NO, TS_AOF_FSYNC_ALWAYS, TS_AOF_FSYNC_EVERYSEC };
 
+/* SHUTDOWN's modifiers, with Redis's values: the flags SHUTDOWN takes and
+ * the values of shutdown-on-sigint / shutdown-on-sigterm (0 = "default"). */
+enum { TS_SHUTDOWN_SAVE = 1, TS_SHUTDOWN_NOSAVE = 2, TS_SHUTDOWN_NOW = 4, TS_SHUTDOWN_FORCE = 8 };
+
 /* client-output-buffer-limit of one client class (Redis's classes, in its
  * order: normal, replica, pubsub). 0 = no limit; a client whose pending
  * replies reach `hard` bytes, or stay at or above `soft` bytes for more
@@ -111,6 +115,10 @@ typedef struct ts_config {
     bool aof_use_rdb_preamble;   /* rewrites start with an RDB snapshot (else commands) */
     int auto_aof_rewrite_percentage;         /* 0: no automatic BGREWRITEAOF */
     long long auto_aof_rewrite_min_size;     /* bytes */        /* a torn tail is cut off at startup instead of stopping it */
+    /* Shutdown (cmd/shutdown.c). */
+    int shutdown_timeout;           /* seconds to wait for replicas (none: accepted, unused) */
+    int shutdown_on_sigint;         /* TS_SHUTDOWN_* flags SIGINT shuts down with; 0 = default */
+    int shutdown_on_sigterm;        /* ... SIGTERM */
     /* Data types: compact-encoding thresholds (Redis's names and defaults). */
     long long hash_max_listpack_entries;
     long long hash_max_listpack_value;

@@ -59,6 +59,7 @@ typedef struct ts_worker {
     unsigned *open_targets;
     unsigned nopen;
     bool stopping;
+    bool final_pending;             /* TS_MSG_FINAL arrived; the loop closes once the shard is free */
     /* Blocked clients of this worker's connections (conn.c). */
     struct ts_blocker *blocked_head;
     uv_timer_t block_timer;

@@ -52,6 +52,12 @@ ts_persist *ts_persist_new(void);
 void ts_persist_start(ts_persist *p, const struct ts_router *router);
 /* After the workers ended: writes what is queued, closes the files, joins. */
 void ts_persist_stop(ts_persist *p);
+/* Shutdown (any worker; blocks the caller): returns once every job queued
+ * before the call is done (snapshots whose shards all handed their bytes
+ * over have ended) and everything queued for the AOF is written and
+ * fsynced, whatever appendfsync says. 0, or a negative errno when the AOF
+ * could not be written or fsynced (already logged). */
+int ts_persist_barrier(ts_persist *p);
 void ts_persist_free(ts_persist *p);
 
 /* ---- status (any thread) ---- */
@@ -92,6 +98,9 @@ typedef enum ts_disk_error { TS_DISK_OK, TS_DISK_ERROR_RDB, TS_DISK_ERROR_AOF } 
 ts_disk_error ts_persist_disk_error(const ts_persist *p, bool stop_on_save_error, int *aof_errno);
 /* True while a snapshot (RDB or AOF rewrite) is being written. */
 bool ts_persist_snapshot_running(const ts_persist *p);
+/* True while CONFIG SET appendonly yes waits for the rewrite that makes
+ * its file (Redis's AOF_WAIT_REWRITE): the AOF holds nothing yet. */
+bool ts_persist_aof_enabling(const ts_persist *p);
 
 /* ---- the state machine (any worker) ---- */
 

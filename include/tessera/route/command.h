@@ -196,6 +196,7 @@ typedef struct ts_command {
     uint8_t txn_mode;       /* ROUTE_ALL: TS_TXN_EXCLUSIVE or TS_TXN_SHARED (set at init) */
     bool squashable;        /* single-phase multi-shard op (MSET, MGET, DEL, EXISTS): pipelined
                                ones run together as one txn group */
+    bool always_txn;        /* ROUTE_ALL that is a txn even with one shard (SHUTDOWN: cmd/shutdown.c) */
     bool protected_cmd;     /* DEBUG, MODULE: refused unless enable-debug-command / enable-module-command allow it */
     bool quiet_shard;       /* single-shard command that reads beyond its keys (MOVE, COPY, SCAN):
                                waits until no multi-shard txn holds keys in the shard */

@@ -92,6 +92,10 @@ typedef struct ts_engine_hooks {
 typedef struct ts_router {
     unsigned nshards;
     struct ts_engine **engines;
+    /* Txns of no connection (a `save` rule's BGSAVE, a signal's shutdown)
+     * started and not yet freed (route/txn.c); the exit waits for them,
+     * since no connection keeps its worker busy meanwhile. Any thread. */
+    atomic_int connless_txns;
 } ts_router;
 
 typedef struct ts_engine {

@@ -63,9 +63,13 @@ typedef struct ts_txn_ops {
      * txn's db, argv and now; ctx->r writes into part->out. */
     void (*step)(struct ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx);
     /* On the coordinator after every part finished the current phase.
-     * Returns the next phase (> current) or -1 when the reply in t->reply is complete. */
+     * Returns the next phase (> current), -1 when the reply in t->reply is
+     * complete, or TS_TXN_SUSPEND: the txn keeps every shard it holds and
+     * nothing runs until ts_txn_resume calls after() again (same phase). */
     int (*after)(struct ts_txn *t);
 } ts_txn_ops;
+
+#define TS_TXN_SUSPEND (-2)
 
 /* Coordinator side, when the txn has its reply (the last phase ran; the
  * RELEASEs are on their way). The txn stays valid during the call. */
@@ -104,6 +108,7 @@ typedef struct ts_txn {
     ts_aof_log aof;
     bool aof_propagated;
     bool accounted;             /* the command ran through the runner (multi_borrow.c): statistics are kept */
+    bool connless;              /* started without on_done: counted in the router's connless_txns */
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions
@@ -121,6 +126,10 @@ ts_txn *ts_txn_group(ts_txn **members, int n);
 void ts_txn_free(ts_txn *t);
 /* Drops one reference (any thread); the last one frees the txn. */
 void ts_txn_unref(ts_txn *t);
+/* Any thread: a txn whose after() returned TS_TXN_SUSPEND runs after()
+ * again on its coordinator (SHUTDOWN holds every shard until the process
+ * stopped answering clients: cmd/shutdown.c). */
+void ts_txn_resume(ts_txn *t);
 
 /* Message handlers, called by the worker's inbox drain (or directly for its own shard). */
 /* Takes the part's locks and runs phase 0; false (nothing done) when a lock

@@ -37,10 +37,9 @@
  *        MIGRATE_CONN    worker -> worker owning the client's keys ts_msg_migrate
  *        BLOCK_DONE      serving shard -> blocked client's worker  ts_blocker (route/blocking.h)
  *        BLOCK_UNREG     blocked client's worker -> key's shard     ts_msg_unblock
- *        SNAPSHOT_SHARD  worker 0 (shutdown save) -> worker        ts_msg_snapshot
- *        FINAL_SAVE      main -> worker 0                         ts_msg
- *        STOP            main -> every worker (shutdown, stage 1) ts_msg
- *        FINAL           main -> every worker (shutdown, stage 2) ts_msg
+ *        SHUTDOWN        main (SIGTERM/SIGINT) -> worker 0        ts_msg_shutdown
+ *        STOP            main -> every worker (exit, stage 1)     ts_msg
+ *        FINAL           main -> every worker (exit, stage 2)     ts_msg
  *        AOF_SYNCED      persistence -> worker holding replies     the engine's own
  *                        aof_sync_msg (at most one in flight: aof_sync_posted)
  *        LOADED          main -> every worker (replay over)       ts_msg
@@ -70,9 +69,11 @@
  *      end is a client of worker 0 (NEW_CONN); the aof-drain thread reads
  *      the replies until the final ECHO token.
  *
- *   6. Shutdown (main.c, cmd/server.h hooks): any thread -> main through a
- *      uv_async_t (SHUTDOWN, a worker gone idle, the final save's end);
- *      SIGTERM/SIGINT through libuv signal handles on the main loop.
+ *   6. Shutdown (main.c, cmd/server.h hooks, cmd/shutdown.c): any thread ->
+ *      main through a uv_async_t (a SHUTDOWN that may exit now, a worker
+ *      that closed its clients or went idle); SIGTERM/SIGINT through
+ *      libuv signal handles on the main loop, which hands them to worker 0
+ *      as SHUTDOWN messages.
  *
  * Shared state that is not a channel (read by other threads, written by
  * one): the statistics atomics of engine.h (dirty), persist.h's status,
@@ -107,8 +108,7 @@ typedef enum ts_msg_kind {
     TS_MSG_MIGRATE_CONN,
     TS_MSG_BLOCK_DONE,
     TS_MSG_BLOCK_UNREG,
-    TS_MSG_SNAPSHOT_SHARD,
-    TS_MSG_FINAL_SAVE,
+    TS_MSG_SHUTDOWN,
     TS_MSG_STOP,
     TS_MSG_FINAL,
     TS_MSG_AOF_SYNCED,
@@ -133,11 +133,12 @@ typedef struct ts_msg_new_conn {
     struct sockaddr_storage peer;
 } ts_msg_new_conn;
 
-/* SNAPSHOT_SHARD: write your whole shard into this snapshot now. */
-typedef struct ts_msg_snapshot {
+/* SHUTDOWN: SIGTERM or SIGINT arrived; worker 0 attempts the shutdown
+ * with the flags shutdown-on-sigterm / shutdown-on-sigint give. */
+typedef struct ts_msg_shutdown {
     ts_msg msg;
-    struct ts_snapshot *snap;
-} ts_msg_snapshot;
+    int signum;
+} ts_msg_shutdown;
 
 /* BLOCK_UNREG: drop this blocker's registrations on your shard (the
  * message holds one of the blocker's references). */
@@ -180,6 +181,7 @@ typedef enum ts_persist_job_kind {
     TS_JOB_SNAP_SHARD_DONE,  /* a shard's worker -> it wrote everything; the last one finishes the file */
     TS_JOB_AOF,              /* a worker -> its logged commands, with their sequence number */
     TS_JOB_AOF_OFF,          /* CONFIG SET appendonly no: write what is queued, close the file */
+    TS_JOB_BARRIER,          /* shutdown -> once every earlier job is done: write and fsync the AOF, report back */
     TS_JOB_STOP,             /* main at exit -> the thread ends after what is queued */
 } ts_persist_job_kind;
 
