@@ -60,6 +60,7 @@
  *
  *   3. The lazy-free queue (store/lazyfree.c): a mutex + condition variable
  *      FIFO; any worker -> the lazy-free thread. Jobs: ts_lazyfree_job_kind.
+ *      Bounded (jobs and free effort): when full, the sender frees inline.
  *      Nothing comes back (INFO reads two atomic counters).
  *
  *   4. The loader queues (persist/rdb_shard_load.c, startup only): main ->
