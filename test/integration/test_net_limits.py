@@ -382,3 +382,38 @@ def test_worker_serves_own_clients_under_batch_flood(tmp_path):
         pinger.close()
     finally:
         assert srv.stop() == 0
+
+
+# ---------- batches in flight count against client-query-buffer-limit ----------
+
+def test_batches_in_flight_count_against_query_buffer_limit(tmp_path):
+    """A client on worker 0 pipelines big SETs for shard 1 while worker 1
+    sleeps (DEBUG SLEEP): each command leaves the query buffer for a batch
+    that stays in worker 1's inbox. What is in flight counts against
+    client-query-buffer-limit, so the client is closed with Redis's log line
+    as a single-shard client holding it all in its query buffer would be;
+    without a slow shard the same commands go through."""
+    srv = start_limited(tmp_path, resource.getrlimit(resource.RLIMIT_NOFILE),
+                        "--client-query-buffer-limit", "1mb")
+    try:
+        key = keys_on(1, "big", 1, THREADS)[0]
+        value = b"x" * (600 * 1024)
+        w = Wire.tcp(srv.port)
+        move_to_worker(w, 0, "qb")
+        for _ in range(4):
+            assert w.cmd("SET", key, value) == b"+OK\r\n"
+        sleeper = Wire.tcp(srv.port)
+        move_to_worker(sleeper, 1, "sl")
+        sleeper.send(encode("DEBUG", "SLEEP", "1.5"))
+        time.sleep(0.2)
+        w.send(b"".join(encode("SET", key, value) for _ in range(4)))
+        assert w.closed(timeout=10)
+        assert sleeper.reply() == b"+OK\r\n"
+        with open(tmp_path / "tessera.log") as f:
+            assert "Closing client that reached max query buffer length" in f.read()
+        w2 = Wire.tcp(srv.port)
+        assert w2.cmd("PING") == b"+PONG\r\n"
+        for wire in (w, w2, sleeper):
+            wire.close()
+    finally:
+        assert srv.stop() == 0
