@@ -33,8 +33,7 @@ def limit_nofile(soft, hard):
 
 
 def spawn(argv, tmp_path, nofile):
-    return subprocess.Popen(argv, cwd=str(tmp_path), preexec_fn=limit_nofile(*nofile),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(argv, cwd=str(tmp_path), preexec_fn=limit_nofile(*nofile))
 
 
 def start_limited(tmp_path, nofile, *extra):
