@@ -35,6 +35,7 @@
 #include "tessera/route/slot.h"
 #include "tessera/net/worker.h"
 #include "tessera/util/clock.h"
+#include "tessera/util/fdlimit.h"
 #include "tessera/util/version.h"
 
 typedef struct main_ctx {
@@ -300,7 +301,6 @@ int main(int argc, char **argv)
     srv.persist = ts_persist_new();
     srv.start_time_ms = ts_mstime();
     atomic_init(&srv.next_client_id, 1);
-    atomic_init(&srv.maxclients, srv.config.maxclients);
     make_run_id(srv.run_id);
     ts_slot_map_init(nworkers);
     ts_clock_init();
@@ -310,6 +310,12 @@ int main(int argc, char **argv)
            (int)(sizeof(long) * 8), (int)getpid());
     if (!conffile)
         ts_log(TS_LOG_WARNING, "Warning: no config file specified, using the default config. In order to specify a config file use ./tessera-server /path/to/tessera.conf");
+    /* Before the engines copy the configuration: maxclients shrinks to
+     * what the open-file limit allows (Redis's adjustOpenFilesLimit). */
+    srv.reserved_fds = ts_acceptor_reserved_fds(nworkers);
+    srv.config.maxclients = ts_fdlimit_fit(srv.config.maxclients, srv.reserved_fds, true);
+    if (srv.config.maxclients == 0) exit(1);
+    atomic_init(&srv.maxclients, srv.config.maxclients);
 
     ts_worker **workers = ts_calloc(nworkers, sizeof(ts_worker *));
     srv.router.nshards = nworkers;

@@ -7,12 +7,20 @@
  * same order everywhere) and applies the same validated change to each copy; the few values
  * other threads read (maxclients for the acceptor, the log level) are
  * published as atomics by the coordinator afterwards.
+ *
+ * maxclients also needs the process's open-file limit (Redis's
+ * updateMaxclients): the first part of the txn, which runs before any
+ * other, raises it when the new value needs more; when the OS refuses, that
+ * copy is restored and every part leaves its own alone, so the CONFIG SET
+ * fails whole with Redis's error.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "tessera/config/config.h"
+#include "tessera/util/fdlimit.h"
 #include "tessera/util/log.h"
 #include "tessera/cmd/server.h"
 #include "tessera/route/acl.h"
@@ -93,10 +101,48 @@ static ts_acl *requirepass_snapshot(const ts_cmd_ctx *c)
     return ts_acl_set_requirepass(c->engine->acl, c->engine->config.requirepass);
 }
 
+/* A raised maxclients: the open-file limit follows, or the new values are
+ * undone (`old` is the copy from before they were set; `dir` moves back). */
+static int fit_maxclients(ts_engine *e, ts_config *old, char *err, size_t errlen)
+{
+    int want = e->config.maxclients;
+    if (want <= old->maxclients) return 0;
+    int fit = ts_fdlimit_fit(want, e->srv->reserved_fds, false);
+    if (fit == want) return 0;
+    ts_log(TS_LOG_WARNING, "Failed applying new configuration. Possibly related to new maxclients setting. "
+                           "Restoring previous settings.");
+    if (strcmp(old->dir, e->config.dir) != 0 && chdir(old->dir) != 0) {
+        /* The old directory vanished meanwhile: stay (config.c does the same). */
+    }
+    ts_config_free(&e->config);
+    e->config = *old;
+    *old = (ts_config){0};
+    snprintf(err, errlen, "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating "
+                          "system is not able to handle the specified number of clients, try with %d",
+             fit > 0 ? fit : 1);
+    return -1;
+}
+
+/* Sets the values on this engine's copy; `first`: the first copy to change
+ * (the open-file limit is raised there, fit_maxclients). */
+static int set_values(ts_cmd_ctx *c, bool first, char *err, size_t errlen)
+{
+    ts_engine *e = c->engine;
+    const ts_arg *args = c->argv + 2;
+    int nargs = c->argc - 2;
+    if (!first) return ts_config_set(&e->config, args, nargs, protected_allowed(c), err, errlen);
+    ts_config old;
+    ts_config_copy(&old, &e->config);
+    int rc = ts_config_set(&e->config, args, nargs, protected_allowed(c), err, errlen);
+    if (rc == 0) rc = fit_maxclients(e, &old, err, errlen);
+    ts_config_free(&old);
+    return rc;
+}
+
 void cmd_config_set(ts_cmd_ctx *c)
 {
     char err[512];
-    if (ts_config_set(&c->engine->config, c->argv + 2, c->argc - 2, protected_allowed(c), err, sizeof(err)) != 0) {
+    if (set_values(c, true, err, sizeof(err)) != 0) {
         ts_reply_error(c->r, err);
         return;
     }
@@ -114,8 +160,15 @@ static void config_set_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 {
     char err[512];
     /* Every copy holds the same values, so validation gives the same
-     * answer everywhere: all copies change or none does. */
-    if (ts_config_set(&ctx->engine->config, ctx->argv + 2, ctx->argc - 2, protected_allowed(ctx), err, sizeof(err)) != 0) {
+     * answer everywhere: all copies change or none does. Only the first
+     * part meets the open-file limit; the others follow its answer (it ran
+     * before them: its ACQUIRE chain is their happens-before). */
+    bool first = p == &t->parts[0];
+    if (!first && t->parts[0].n == -1) {
+        p->n = -1;
+        return;
+    }
+    if (set_values(ctx, first, err, sizeof(err)) != 0) {
         ts_buf_append(&p->out, err, strlen(err) + 1);
         p->n = -1;
         return;

@@ -5,6 +5,16 @@
  * uv_tcp_bind so that we control IPV6_V6ONLY, SO_REUSEADDR and the backlog
  * exactly like Redis, and so the accepted fd can be moved to another loop:
  * a uv_tcp_t accepted on the main loop could not be.
+ *
+ * Out of descriptors (EMFILE, ENFILE): the connection stays in the backlog
+ * and the listener stays readable, so a level-triggered poll would call us
+ * back at once, forever, at 100% CPU (Redis does exactly that). We keep a
+ * spare descriptor instead and give it up to accept such a connection and
+ * refuse it as at maxclients, then take it back (libuv's uv__emfile_trick).
+ * When even that fails (a worker took the freed slot first), the listeners
+ * pause for TS_ACCEPT_PAUSE_MS. Normally neither happens: maxclients is
+ * reconciled with the open-file limit at startup (ts_acceptor_reserved_fds,
+ * util/fdlimit.h), and the acceptor refuses at maxclients first.
  */
 #include "tessera/net/acceptor.h"
 
@@ -20,12 +30,32 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tessera/util/clock.h"
 #include "tessera/util/log.h"
 #include "tessera/util/channels.h"
 #include "tessera/net/worker.h"
 
 #define TS_MAX_LISTENERS 16
 #define TS_MAX_ACCEPTS_PER_CALL 1000
+/* How long the listeners rest when accept() has no descriptor and no spare
+ * is left: long enough to cost nothing, short enough that a freed slot is
+ * used soon. */
+#define TS_ACCEPT_PAUSE_MS 100
+
+/* Descriptors kept besides the clients' (ts_acceptor_reserved_fds).
+ * Redis's CONFIG_MIN_RESERVED_FDS (32) covers what Redis also has: the
+ * listeners (up to 16 TCP plus the unix socket), the log, the persistence
+ * files (RDB temp file, AOF base, increment, manifest and their temp
+ * files), the pid file. Tessera adds its loops' descriptors, counted on
+ * a running server (ls /proc/<pid>/fd): the main thread has stdin, stdout,
+ * stderr, its loop's epoll, async eventfd and signal pipe, libuv's
+ * process-wide signal pipe, a /dev/null and the acceptor's spare (11;
+ * 16 kept); each worker has its loop's epoll, async eventfd and signal
+ * pipe, and its inbox's eventfd (5), plus one for a connection migrating
+ * to another worker (dup, migrate.c) = 6. */
+#define TS_RESERVED_FDS_REDIS 32
+#define TS_RESERVED_FDS_MAIN 16
+#define TS_RESERVED_FDS_PER_WORKER 6
 
 typedef struct listener {
     uv_poll_t poll;
@@ -40,18 +70,33 @@ struct ts_acceptor {
     listener ls[TS_MAX_LISTENERS];
     int nls;
     unsigned next_worker;
+    int spare_fd;                    /* /dev/null, given up to refuse a connection at EMFILE; -1 if lost */
+    uv_timer_t resume;               /* restarts the listeners after a pause (TS_ACCEPT_PAUSE_MS) */
+    bool paused;
+    int64_t emfile_logged_s;         /* second of the last "Accepting client connection" warning */
 };
+
+int ts_acceptor_reserved_fds(unsigned nworkers)
+{
+    return TS_RESERVED_FDS_REDIS + TS_RESERVED_FDS_MAIN + TS_RESERVED_FDS_PER_WORKER * (int)nworkers;
+}
+
+/* Redis's reply to a client over maxclients; the socket is closed. */
+static void refuse(ts_acceptor *a, int fd)
+{
+    static const char err[] = "-ERR max number of clients reached\r\n";
+    ssize_t ignored = write(fd, err, sizeof(err) - 1);
+    (void)ignored;
+    close(fd);
+    atomic_fetch_add(&a->srv->rejected_connections, 1);
+}
 
 static void hand_off(ts_acceptor *a, int fd, int is_unix, const struct sockaddr_storage *peer)
 {
     ts_server *srv = a->srv;
     long clients = atomic_load(&srv->connected_clients);
     if (clients >= atomic_load(&srv->maxclients)) {
-        static const char err[] = "-ERR max number of clients reached\r\n";
-        ssize_t ignored = write(fd, err, sizeof(err) - 1);
-        (void)ignored;
-        close(fd);
-        atomic_fetch_add(&srv->rejected_connections, 1);
+        refuse(a, fd);
         return;
     }
     atomic_fetch_add(&srv->connected_clients, 1);
@@ -68,6 +113,64 @@ static void hand_off(ts_acceptor *a, int fd, int is_unix, const struct sockaddr_
     ts_engine_post(e, &m->msg);
 }
 
+static void open_spare(ts_acceptor *a)
+{
+    if (a->spare_fd < 0) a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Redis's warning for a failed accept, at most once a second: at EMFILE
+ * every refused connection would log one. */
+static void log_accept_error(ts_acceptor *a, int err)
+{
+    int64_t now_s = ts_mstime() / 1000;
+    if (err == EMFILE || err == ENFILE) {
+        if (now_s == a->emfile_logged_s) return;
+        a->emfile_logged_s = now_s;
+    }
+    ts_log(TS_LOG_WARNING, "Accepting client connection: %s", strerror(err));
+}
+
+static void on_resume(uv_timer_t *t);
+
+/* No descriptor and no spare: stop polling the listeners for a while (the
+ * waiting connections stay in the backlog) instead of spinning. */
+static void pause_listeners(ts_acceptor *a)
+{
+    if (a->paused) return;
+    a->paused = true;
+    for (int i = 0; i < a->nls; i++) uv_poll_stop(&a->ls[i].poll);
+    uv_timer_start(&a->resume, on_resume, TS_ACCEPT_PAUSE_MS, 0);
+}
+
+static void on_listen_ready(uv_poll_t *p, int status, int events);
+
+static void on_resume(uv_timer_t *t)
+{
+    ts_acceptor *a = t->data;
+    a->paused = false;
+    open_spare(a);
+    for (int i = 0; i < a->nls; i++) uv_poll_start(&a->ls[i].poll, UV_READABLE, on_listen_ready);
+}
+
+/* accept() failed with EMFILE or ENFILE: the spare descriptor makes room
+ * for one connection, which is refused, and is taken back. 1: a connection
+ * was refused; 0: the backlog is empty; -1: no room even so. */
+static int refuse_with_spare(listener *l)
+{
+    ts_acceptor *a = l->acc;
+    if (a->spare_fd < 0) return -1;
+    close(a->spare_fd);
+    a->spare_fd = -1;
+    int fd;
+    do fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    int err = errno;
+    if (fd >= 0) refuse(a, fd);
+    open_spare(a);
+    if (fd >= 0) return a->spare_fd >= 0 ? 1 : -1;
+    return err == EAGAIN || err == EWOULDBLOCK ? 0 : -1;
+}
+
 static void on_listen_ready(uv_poll_t *p, int status, int events)
 {
     listener *l = p->data;
@@ -80,13 +183,23 @@ static void on_listen_ready(uv_poll_t *p, int status, int events)
         socklen_t peer_len = sizeof peer;
         memset(&peer, 0, sizeof peer);
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                ts_log(TS_LOG_WARNING, "Accepting client connection: %s", strerror(errno));
-            return;
+        if (fd >= 0) {
+            hand_off(l->acc, fd, l->is_unix, &peer);
+            continue;
         }
-        hand_off(l->acc, fd, l->is_unix, &peer);
+        int err = errno;
+        if (err == EINTR || err == ECONNABORTED) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
+        log_accept_error(l->acc, err);
+        if (err == EMFILE || err == ENFILE) {
+            int rc = refuse_with_spare(l);
+            if (rc > 0) continue;
+            if (rc == 0) return;
+        }
+        /* Anything else (ENOBUFS, ENOMEM, no spare): the listener would stay
+         * readable; rest instead of spinning. */
+        pause_listeners(l->acc);
+        return;
     }
 }
 
@@ -163,6 +276,10 @@ ts_acceptor *ts_acceptor_start(ts_server *srv, uv_loop_t *loop)
     ts_acceptor *a = ts_calloc(1, sizeof(*a));
     a->srv = srv;
     a->loop = loop;
+    a->spare_fd = -1;
+    open_spare(a);
+    uv_timer_init(loop, &a->resume);
+    a->resume.data = a;
     const ts_config *cfg = &srv->config;
     if (cfg->port > 0) {
         int opened = 0;
@@ -207,6 +324,12 @@ static void free_acceptor_cb(uv_handle_t *h) { (void)h; }
 void ts_acceptor_stop(ts_acceptor *a)
 {
     if (!a) return;
+    if (!uv_is_closing((uv_handle_t *)&a->resume)) {
+        uv_timer_stop(&a->resume);
+        uv_close((uv_handle_t *)&a->resume, free_acceptor_cb);
+    }
+    if (a->spare_fd >= 0) close(a->spare_fd);
+    a->spare_fd = -1;
     for (int i = 0; i < a->nls; i++) {
         uv_poll_stop(&a->ls[i].poll);
         uv_close((uv_handle_t *)&a->ls[i].poll, free_acceptor_cb);

@@ -483,6 +483,7 @@ static void flush_open_batches(ts_conn *c)
         c->budget_promised += b->reply_budget;
         b->msg.kind = TS_MSG_BATCH;
         c->inflight++;
+        c->inflight_args += b->args.len;
         w->e.stats.batches_sent++;
         ts_engine_send(&w->e, ts_engine_of(&w->e, target), &b->msg);
     }
@@ -510,6 +511,7 @@ void ts_conn_on_batch_done(ts_batch *b)
     ts_conn *c = b->conn;
     if (b->msg.aof_seq > c->aof_need) c->aof_need = b->msg.aof_seq;
     c->inflight--;
+    c->inflight_args -= b->args.len;   /* the owner does not change args */
     /* The inbox's release/acquire pair makes the owner's writes to the batch
      * (its replies) visible here. */
     b->done = true;
@@ -1194,7 +1196,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->query.len += (size_t)nread;
     c->client.net_in += (uint64_t)nread;
     c->w->e.stats.net_input += (uint64_t)nread;
-    if (c->query.len - c->qpos > (size_t)c->w->e.config.client_query_buffer_limit) {
+    /* The commands still out in batches to other shards are the client's
+     * request too: a single-shard server would still hold them in its
+     * query buffer. */
+    if (c->query.len - c->qpos + c->inflight_args > (size_t)c->w->e.config.client_query_buffer_limit) {
         ts_log(TS_LOG_WARNING, "Closing client that reached max query buffer length (id=%llu)",
                (unsigned long long)c->client.id);
         ts_conn_close(c);

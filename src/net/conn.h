@@ -70,6 +70,8 @@ typedef struct ts_conn {
     uint32_t slot_head, slot_count, slot_cap;
     ts_batch *local_batch;               /* pseudo-batch for local replies queued behind remote ones */
     int inflight;                        /* remote batches + txns not yet returned */
+    size_t inflight_args;                /* bytes of the commands in those batches: they count
+                                          * against client-query-buffer-limit (on_read) */
     struct ts_txn *pending[TS_GROUP_MAX];  /* consecutive multi-shard commands of this pass, */
     int npending;                          /* started together as one txn group */
     uint8_t wait;                        /* enum ts_conn_wait */

@@ -2,8 +2,9 @@
  * worker.c - a worker thread: its loop, the handling of its engine's
  * messages, and its timers (see worker.h).
  *
- * The wake-up callback drains the engine's whole inbox (wake-ups coalesce)
- * and dispatches on the message kind; messages the engine sent itself run
+ * The wake-up callback drains the engine's inbox (wake-ups coalesce: every
+ * message waiting, up to a budget per drain, the rest in the next loop
+ * iteration) and dispatches on the message kind; messages the engine sent itself run
  * from its local FIFO after the current callback (route/engine.c).
  * Connections that may continue (a reply came back, the shard was
  * released) are put on the ready list and processed at the same point.
@@ -96,14 +97,28 @@ static void aof_iteration_flush(ts_worker *w)
     ts_worker_aof_flush(w);
 }
 
+/* The inbox work of one drain (route/engine.h, ts_engine_drain); a loop
+ * iteration drains twice at most (the wake-up's poll callback, then the
+ * next iteration's prepare), with the sockets' callbacks between. 1000
+ * messages or 1 ms, whichever comes first: a small inbox is drained whole,
+ * as before; a flood (another shard's pipelined batches, many peers' txns)
+ * is taken in slices of about a millisecond, so the worker's own clients
+ * and timers wait at most that long per iteration for it. */
+static const ts_inbox_budget inbox_budget = {.max_msgs = 1000, .max_us = 1000};
+
+static void handle_inbox_msg(void *arg, ts_msg *m)
+{
+    ts_worker *w = arg;
+    handle_msg(w, m);
+    ts_worker_run_ready(w);
+}
+
 static void drain_inbox(ts_worker *w)
 {
-    ts_msg *m;
     ts_engine_tick(&w->e);
-    while ((m = ts_engine_next_inbox(&w->e)) != NULL) {
-        handle_msg(w, m);
-        ts_worker_run_ready(w);
-    }
+    /* Messages left over: the prepare callback sees them and keeps the next
+     * poll from blocking (ts_engine_prepare_sleep). */
+    (void)ts_engine_drain(&w->e, &inbox_budget, handle_inbox_msg, w);
     ts_worker_run_ready(w);
 }
 

@@ -149,6 +149,25 @@ ts_msg *ts_engine_next_inbox(ts_engine *e)
     return n ? TS_CONTAINER_OF(n, ts_msg, node) : NULL;
 }
 
+/* The clock is read once every TS_INBOX_CLOCK_EVERY messages: a message is
+ * a few microseconds of work at least (a batch, a txn step), a clock read
+ * some nanoseconds, so the budget overshoots by a handful of messages at
+ * most and costs nothing. */
+#define TS_INBOX_CLOCK_EVERY 8
+
+bool ts_engine_drain(ts_engine *e, const ts_inbox_budget *budget, ts_engine_handle_fn *handle, void *arg)
+{
+    uint64_t start = budget->max_us ? ts_monotonic_us() : 0;
+    for (unsigned n = 0;; n++) {
+        if (n == budget->max_msgs) return !ts_mpsc_empty(&e->inbox);
+        if (budget->max_us && n && n % TS_INBOX_CLOCK_EVERY == 0 && ts_monotonic_us() - start >= budget->max_us)
+            return !ts_mpsc_empty(&e->inbox);
+        ts_msg *m = ts_engine_next_inbox(e);
+        if (!m) return false;
+        handle(arg, m);
+    }
+}
+
 void ts_engine_flush_log(ts_engine *e)
 {
     if (e->aof_log.buf.len) e->hooks->flush_log(e);

@@ -52,6 +52,7 @@ typedef struct ts_server {
     int64_t start_time_ms;
     const char *config_file;         /* absolute path or NULL */
     const char *executable;
+    int reserved_fds;                /* descriptors kept besides one per client (net/acceptor.h): set at startup */
     atomic_long connected_clients;
     atomic_ullong total_connections;
     atomic_ullong rejected_connections;

@@ -24,5 +24,9 @@ ts_acceptor *ts_acceptor_start(ts_server *srv, uv_loop_t *loop);
 void ts_acceptor_stop(ts_acceptor *a);
 /* After the main loop has run the close callbacks. */
 void ts_acceptor_free(ts_acceptor *a);
+/* The file descriptors the server keeps for itself with nworkers workers,
+ * besides one per client: what maxclients is reconciled with the open-file
+ * limit against (util/fdlimit.h). Any thread (a pure function). */
+int ts_acceptor_reserved_fds(unsigned nworkers);
 
 #endif

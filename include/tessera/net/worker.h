@@ -11,7 +11,9 @@
  * header marks the few fields others read.
  *
  * Why: ownership instead of locks (practice 2 of docs/style.md). Wake-ups
- * coalesce, so the inbox is drained whole on every wake-up (practice 7).
+ * coalesce, so every wake-up drains all that waits (practice 7), in slices
+ * of a bounded budget per loop iteration (worker.c's inbox_budget) so that
+ * the worker's own sockets and timers run between them.
  */
 #ifndef TESSERA_WORKER_H
 #define TESSERA_WORKER_H

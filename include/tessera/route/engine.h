@@ -24,6 +24,11 @@
  * loop iteration and before it may block; a sender writes the eventfd only
  * when the owner may be asleep (may_sleep, Dekker-style fences in
  * engine.c), and wake-ups owed to peers are sent once per loop iteration.
+ * A drain takes at most a budget of messages and time (ts_engine_drain):
+ * what is left makes the next poll non-blocking and runs in the next
+ * iteration, so a flood of other shards' batches cannot starve the owner's
+ * own sockets and timers. Wake-ups still coalesce: nothing is left behind
+ * unseen, it is only taken in slices.
  */
 #ifndef TESSERA_ENGINE_H
 #define TESSERA_ENGINE_H
@@ -178,6 +183,18 @@ void ts_engine_send_wakeups(ts_engine *e);
  * inbox; NULL when both are empty. */
 ts_msg *ts_engine_next_local(ts_engine *e);
 ts_msg *ts_engine_next_inbox(ts_engine *e);
+/* How much inbox work one drain may do: max_msgs messages (0: none), and
+ * about max_us microseconds (0: no time limit). */
+typedef struct ts_inbox_budget {
+    unsigned max_msgs;
+    uint64_t max_us;
+} ts_inbox_budget;
+typedef void ts_engine_handle_fn(void *arg, ts_msg *m);
+/* Owner thread: hands inbox messages, oldest first, to handle (which owns
+ * each from then on) until the inbox is empty or the budget is spent.
+ * True when messages are left: the caller must not block before draining
+ * again (ts_engine_prepare_sleep also sees them). */
+bool ts_engine_drain(ts_engine *e, const ts_inbox_budget *budget, ts_engine_handle_fn *handle, void *arg);
 /* Owner thread, just before its loop may block: announces it, then looks
  * at the inbox once more; false when something arrived meanwhile (the
  * loop must not block; may_sleep is cleared again). */
