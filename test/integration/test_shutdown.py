@@ -23,6 +23,21 @@ SHUTDOWN_ERR = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
 GAVE_UP = "Errors trying to shut down the server. Check the logs for more information."
 
 
+STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def no_server_left():
+    """A test that fails midway leaves servers that refuse SIGTERM (their
+    save fails): kill them."""
+    yield
+    while STARTED:
+        proc = STARTED.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def servers(tmp_path, *extra, threads=None):
     """Tessera, and Redis when installed, each in a directory of its own."""
     out = []
@@ -32,6 +47,7 @@ def servers(tmp_path, *extra, threads=None):
         srv = start_tessera(d, *extra, threads=threads) if name == "tessera" else start_redis(d, *extra)
         if srv is not None:
             out.append(srv)
+            STARTED.append(srv)
     return out
 
 
