@@ -36,6 +36,8 @@ COMMANDS = {
     "ltrim": ("KEYS", "cmd_ltrim", None), "lpos": ("KEYS", "cmd_lpos", None),
     "lmove": ("KEYS", "cmd_lmove", "&ts_multi_borrow"), "rpoplpush": ("KEYS", "cmd_rpoplpush", "&ts_multi_borrow"),
     "lmpop": ("KEYS", "cmd_lmpop", "&ts_multi_borrow"),
+    # sort.c
+    "sort": ("KEYS", "cmd_sort", "&ts_multi_sort"), "sort_ro": ("KEYS", "cmd_sort_ro", "&ts_multi_sort"),
     # keys
     "del": ("KEYS", "cmd_del", "&ts_multi_del"), "unlink": ("KEYS", "cmd_del", "&ts_multi_del"),
     "exists": ("KEYS", "cmd_exists", "&ts_multi_exists"), "touch": ("KEYS", "cmd_exists", "&ts_multi_exists"),

@@ -207,8 +207,15 @@ void cmd_xsetid(ts_cmd_ctx *c);
 extern const ts_txn_ops ts_multi_mget, ts_multi_mset, ts_multi_msetnx, ts_multi_lcs, ts_multi_del,
     ts_multi_exists, ts_multi_keys, ts_multi_randomkey, ts_multi_rename, ts_multi_copy, ts_multi_dbsize,
     ts_multi_flush, ts_multi_swapdb, ts_multi_info,
-    ts_multi_config_set, ts_multi_acl_change, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_snapshot,
+    ts_multi_config_set, ts_multi_acl_change, ts_multi_resetstat, ts_multi_debug, ts_multi_borrow, ts_multi_sort, ts_multi_snapshot,
     ts_multi_shutdown;
+
+/* sort.c */
+void cmd_sort(ts_cmd_ctx *c);
+void cmd_sort_ro(ts_cmd_ctx *c);
+/* Whether a SORT call may read keys it does not name (a BY or GET pattern
+ * with '*'): the dispatcher then holds every shard (cmd->wide_keys). */
+bool ts_sort_wide_keys(int argc, const ts_arg *argv);
 
 /* persist_cmds.c */
 void cmd_save(ts_cmd_ctx *c);

@@ -164,7 +164,36 @@ static int flagged_set(int argc, const ts_arg *argv, ts_key_ref *out, int max)
     return put_key(out, max, 0, 1, flags);
 }
 
+/* Redis's sortGetKeys: the key, then the last STORE's destination found
+ * by skipping LIMIT's two arguments and GET's and BY's one. */
+static int flagged_sort(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    int n = put_key(out, max, 0, 1, TS_KEY_RO | TS_KEY_ACCESS), store = 0;
+    for (int i = 2; i < argc; i++) {
+        if (ts_arg_cstr_eq(argv[i], "limit")) i += 2;
+        else if (ts_arg_cstr_eq(argv[i], "get") || ts_arg_cstr_eq(argv[i], "by")) i += 1;
+        else if (ts_arg_cstr_eq(argv[i], "store") && i + 1 < argc) store = i + 1;
+    }
+    return store ? put_key(out, max, n, store, TS_KEY_OW | TS_KEY_UPDATE) : n;
+}
+/* Redis's sortROGetKeys: the key alone. */
+static int flagged_sort_ro(int argc, const ts_arg *argv, ts_key_ref *out, int max)
+{
+    (void)argc;
+    (void)argv;
+    return put_key(out, max, 0, 1, TS_KEY_RO | TS_KEY_ACCESS);
+}
+/* The dispatcher's SORT keys: where it runs (the key and STORE's). */
+static int keys_sort(int argc, const ts_arg *argv, int *pos, int max)
+{
+    ts_key_ref refs[2];
+    int n = flagged_sort(argc, argv, refs, 2);
+    for (int i = 0; i < n && i < max; i++) pos[i] = refs[i].pos;
+    return n < max ? n : max;
+}
+
 static const struct { const char *name; ts_getkeys_flags_fn *fn; } getkeys_flags_by_name[] = {
+    {"sort", flagged_sort}, {"sort_ro", flagged_sort_ro},
     {"zunion", flagged_numkeys_at1}, {"zinter", flagged_numkeys_at1}, {"zdiff", flagged_numkeys_at1},
     {"zintercard", flagged_numkeys_at1}, {"sintercard", flagged_numkeys_at1}, {"lmpop", flagged_numkeys_at1},
     {"zmpop", flagged_numkeys_at1}, {"zunionstore", flagged_dest_numkeys}, {"zinterstore", flagged_dest_numkeys},
@@ -174,6 +203,7 @@ static const struct { const char *name; ts_getkeys_flags_fn *fn; } getkeys_flags
 };
 
 static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] = {
+    {"sort", keys_sort},
     {"zunion", keys_numkeys_at1}, {"zinter", keys_numkeys_at1}, {"zdiff", keys_numkeys_at1},
     {"zintercard", keys_numkeys_at1}, {"sintercard", keys_numkeys_at1}, {"lmpop", keys_numkeys_at1},
     {"zmpop", keys_numkeys_at1}, {"zunionstore", keys_dest_numkeys}, {"zinterstore", keys_dest_numkeys},
@@ -212,6 +242,10 @@ void ts_command_table_init(void)
         c->txn_mode = c->route == TS_ROUTE_ALL ? TS_TXN_EXCLUSIVE : TS_TXN_KEYS;
         for (size_t j = 0; j < TS_ARRAY_LEN(shared); j++)
             if (!strcmp(c->name, shared[j])) c->txn_mode = TS_TXN_SHARED;
+        if (!strcmp(c->name, "sort") || !strcmp(c->name, "sort_ro")) {
+            c->wide_keys = ts_sort_wide_keys;
+            c->txn_mode = TS_TXN_EXCLUSIVE;   /* only when wide: keyed txns pass their keys */
+        }
         for (size_t j = 0; j < TS_ARRAY_LEN(quiet); j++)
             if (!strcmp(c->name, quiet[j])) c->quiet_shard = true;
         uint32_t h = name_hash(c->name, strlen(c->name)) & (LOOKUP_SIZE - 1);

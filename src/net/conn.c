@@ -986,6 +986,13 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         break;
     }
     case TS_ROUTE_KEYS: {
+        if (TS_UNLIKELY(cmd->wide_keys != NULL) && w->e.router->nshards > 1 && cmd->wide_keys(argc, argv)) {
+            /* It reads keys it does not name, maybe on any shard: all held. */
+            if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+            if (barrier(c)) return DISPATCH_WAIT;
+            new_txn(c, cmd, argc, argv, NULL, 0);
+            return DISPATCH_DONE;
+        }
         int posbuf[TS_MAX_KEYS_STACK];
         int *pos = posbuf;
         int maxkeys = argc;

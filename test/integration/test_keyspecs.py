@@ -7,7 +7,7 @@ fallback), a key in two specs, keys past the end, NULs in arguments.
 
 What the calls find is what the ACL will check (ts_command_keys_with_flags,
 src/route/command.c); the specs of commands Tessera does not have (MIGRATE's
-backwards KEYS search, EVAL, SORT, GEORADIUS's STORE) are covered by the
+backwards KEYS search, EVAL, GEORADIUS's STORE) are covered by the
 unit test test/unit/command.c with Redis's own answers.
 """
 import pytest
@@ -30,6 +30,9 @@ CALLS = {
     "linsert": ("LINSERT", "k", "BEFORE", "p", "v"), "lrem": ("LREM", "k", 0, "v"), "ltrim": ("LTRIM", "k", 0, 1),
     "lpos": ("LPOS", "k", "v", "RANK", 1), "lmove": ("LMOVE", "a", "b", "LEFT", "RIGHT"),
     "rpoplpush": ("RPOPLPUSH", "a", "b"), "lmpop": ("LMPOP", 2, "a", "b", "LEFT", "COUNT", 2),
+    # sort
+    "sort": ("SORT", "k", "BY", "w_*", "LIMIT", 0, 1, "GET", "#", "STORE", "d"),
+    "sort_ro": ("SORT_RO", "k", "BY", "w_*", "GET", "o_*"),
     # keys and expiry
     "del": ("DEL", "a", "b"), "unlink": ("UNLINK", "a", "b"), "exists": ("EXISTS", "a", "b"),
     "touch": ("TOUCH", "a", "b"), "type": ("TYPE", "k"), "rename": ("RENAME", "a", "b"),
@@ -89,6 +92,9 @@ CALLS = {
 }
 
 EDGES = [
+    # SORT: Redis's sortGetKeys (the last STORE; LIMIT skips two, GET/BY one)
+    ("SORT", "k"), ("SORT", "k", "STORE"), ("SORT", "k", "STORE", "a", "STORE", "b"), ("SORT", "k", "GET", "store", "x"),
+    ("SORT", "k", "LIMIT", "store", "x", "STORE", "y"), ("SORT", "k", "foo", "store", "d"), ("SORT_RO", "k", "STORE", "d"),
     # SET: VARIABLE_FLAGS, so Redis's setGetKeys (GET makes the key read)
     ("SET", "k", "v", "GET"), ("SET", "k", "v", "EX", 10, "get", "NX"), ("SET", "k", "get"),
     ("SET", "k", "v", "KEEPTTL"), ("SET", "k", "v", b"GET\x00x"), ("SET", "k", "v", "GETX"),

@@ -208,6 +208,10 @@ typedef struct ts_command {
     const ts_key_spec *specs;
     int nspecs;
     ts_getkeys_flags_fn *getkeys_flags;
+    /* Optional: true when this call may read keys it does not name (SORT
+     * with BY/GET patterns). With several shards the dispatcher then runs
+     * it as a txn holding every shard (txn_mode, set EXCLUSIVE at init). */
+    bool (*wide_keys)(int argc, const ts_arg *argv);
 } ts_command;
 
 /* Key positions of a call; returns the count (0 for keyless). The
