@@ -216,6 +216,7 @@ void cmd_sort_ro(ts_cmd_ctx *c);
 /* Whether a SORT call may read keys it does not name (a BY or GET pattern
  * with '*'): the dispatcher then holds every shard (cmd->wide_keys). */
 bool ts_sort_wide_keys(int argc, const ts_arg *argv);
+const char *ts_sort_any_key_option(const struct ts_command *cmd, int argc, const ts_arg *argv);
 
 /* persist_cmds.c */
 void cmd_save(ts_cmd_ctx *c);

@@ -88,6 +88,30 @@ static const char *sort_parse(int argc, const ts_arg *argv, bool readonly, sort_
 
 static bool has_star(ts_arg a) { return memchr(a.ptr, '*', strnlen(a.ptr, a.len)) != NULL; }
 
+const char *ts_sort_any_key_option(const ts_command *cmd, int argc, const ts_arg *argv)
+{
+    bool readonly = !(cmd->flags & TS_CMD_WRITE);
+    long long n;
+    for (int j = 2; j < argc; j++) {   /* sort_parse's loop, up to its first error */
+        int left = argc - j - 1;
+        ts_arg a = argv[j];
+        if (ts_arg_cstr_eq(a, "asc") || ts_arg_cstr_eq(a, "desc") || ts_arg_cstr_eq(a, "alpha")) continue;
+        if (ts_arg_cstr_eq(a, "limit") && left >= 2) {
+            if (!ts_arg_to_ll(argv[j + 1], &n) || !ts_arg_to_ll(argv[j + 2], &n)) return NULL;
+            j += 2;
+        } else if (!readonly && ts_arg_cstr_eq(a, "store") && left >= 1) {
+            j++;
+        } else if (ts_arg_cstr_eq(a, "by") && left >= 1) {
+            if (has_star(argv[++j])) return "ERR BY option of SORT denied due to insufficient ACL permissions.";
+        } else if (ts_arg_cstr_eq(a, "get") && left >= 1) {
+            return "ERR GET option of SORT denied due to insufficient ACL permissions.";
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 /* Whether the call may read keys it does not name (the dispatcher's test,
  * from argv alone: any BY or GET argument holding a '*'). */
 bool ts_sort_wide_keys(int argc, const ts_arg *argv)

@@ -244,6 +244,7 @@ void ts_command_table_init(void)
             if (!strcmp(c->name, shared[j])) c->txn_mode = TS_TXN_SHARED;
         if (!strcmp(c->name, "sort") || !strcmp(c->name, "sort_ro")) {
             c->wide_keys = ts_sort_wide_keys;
+            c->any_key_option = ts_sort_any_key_option;
             c->txn_mode = TS_TXN_EXCLUSIVE;   /* only when wide: keyed txns pass their keys */
         }
         for (size_t j = 0; j < TS_ARRAY_LEN(quiet); j++)

@@ -953,8 +953,13 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
             ts_conn_close(c);   /* its user was deleted (ACL DELUSER / LOAD) */
             return DISPATCH_WAIT;
         }
-        if (TS_UNLIKELY(!c->acl_unrestricted))
+        if (TS_UNLIKELY(!c->acl_unrestricted)) {
             refusal = acl_refusal(c, c->acl_user, cmd, argc, argv, aclbuf, sizeof(aclbuf));
+            if (!refusal && cmd->any_key_option) {   /* SORT BY/GET: not logged, as Redis */
+                const char *e = cmd->any_key_option(cmd, argc, argv);
+                if (e && !ts_acl_reads_any_key(c->acl_user, cmd, argc, argv)) refusal = e;
+            }
+        }
     }
     char diskbuf[128];
     if (TS_LIKELY(!refusal && !c->internal)) refusal = disk_refusal(c, cmd, diskbuf, sizeof diskbuf);

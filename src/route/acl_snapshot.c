@@ -283,6 +283,30 @@ static int selector_check(const acl_selector *s, const ts_command *cmd, int argc
     return TS_ACL_OK;
 }
 
+static bool selector_reads_any_key(const acl_selector *s)
+{
+    if (s->flags & SEL_ALLKEYS) return true;
+    for (int i = 0; i < s->npatterns; i++) {
+        const acl_pattern *p = &s->patterns[i];
+        if ((p->perm & KEY_READ) && p->len == 1 && p->text[0] == '*') return true;
+    }
+    return false;
+}
+
+bool ts_acl_reads_any_key(const ts_acl_user *u, const ts_command *cmd, int argc, const ts_arg *argv)
+{
+    if (u->unrestricted) return true;
+    key_cache keys = {.ready = false};
+    bool ok = false;
+    for (int i = 0; i < u->nselectors && !ok; i++) {
+        int pos = 0;
+        ok = selector_check(&u->selectors[i], cmd, argc, argv, &pos, &keys) == TS_ACL_OK &&
+             selector_reads_any_key(&u->selectors[i]);
+    }
+    if (keys.refs != keys.stack && keys.refs) free(keys.refs);
+    return ok;
+}
+
 int ts_acl_check(const ts_acl_user *u, const ts_command *cmd, int argc, const ts_arg *argv, int *argpos)
 {
     if (u->unrestricted) return TS_ACL_OK;

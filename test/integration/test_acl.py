@@ -584,3 +584,22 @@ def test_aof_replay_is_not_refused_by_the_acl(tmp_path):
         assert w.cmd("SET", "k", "v").startswith(b"-NOPERM")
     finally:
         assert ts.stop() == 0
+
+
+def test_sort_patterns_need_access_to_every_key(d, pair):
+    d("RPUSH", "sl", "2", "1", "3")
+    d("MSET", "w_1", "3", "w_2", "2", "w_3", "1", "o_1", "a", "o_2", "b", "o_3", "c")
+    d("ACL", "SETUSER", "some", "on", ">pw", "+@all", "~s*", "~w_*", "~o_*")
+    d("ACL", "SETUSER", "readall", "on", ">pw", "+@all", "%R~*", "~s*")
+    d("ACL", "SETUSER", "sel", "on", ">pw", "+@all", "~s*", "(+sort ~*)")
+    calls = [["sort", "sl", "by", "w_*"], ["sort", "sl", "get", "#"], ["sort", "sl", "get", "o_*"],
+             ["sort", "sl", "by", "nosort"], ["sort", "sl", "by", "w_1"], ["sort", "sl", "limit", "x", "1", "by", "w_*"],
+             ["sort", "sl", "alpha", "desc", "get", "#"], ["sort", "sl", "bogus", "get", "#"],
+             ["sort_ro", "sl", "by", "w_*"], ["sort_ro", "sl", "store", "sx", "get", "#"],
+             ["sort", "sl", "by", "w_*", "get", "o_*", "store", "sdst"], ["lrange", "sdst", "0", "-1"]]
+    for name in ("some", "readall", "sel"):
+        u = as_user(pair, name)
+        for call in calls:
+            check(u, call)
+    log_x, log_y = d.both("ACL", "LOG")
+    assert strip_log(parse(log_x)) == strip_log(parse(log_y))

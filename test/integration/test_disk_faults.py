@@ -95,6 +95,15 @@ def write_error(c, *cmd):
         return str(e)
 
 
+def logged(c, *cmd):
+    """Runs a write and waits until its bytes are in the AOF: Tessera's
+    everysec replies may leave a few ms before the write (Redis writes
+    first), and a fault switched on in between would catch them."""
+    before = c.info("persistence")["aof_current_size"]
+    c.execute_command(*cmd)
+    assert until(lambda: c.info("persistence")["aof_current_size"] > before)
+
+
 def restart(srv, *extra):
     """SIGKILLs srv and starts a tessera-server (no faults) on its files."""
     srv.proc.send_signal(signal.SIGKILL)
@@ -111,7 +120,7 @@ def test_aof_write_error_refuses_writes_like_redis(tmp_path, shim):
     try:
         for srv, disk in ((ts, tdisk), (rs, rdisk)):
             c = srv.client()
-            c.set("a", "1")
+            logged(c, "SET", "a", "1")
             disk.fail("write ENOSPC appendonly")
             c.set("b", "2")   # acknowledged: its bytes wait for the disk, in order
             err = until(lambda: write_error(c, "SET", "c", "3"))
@@ -238,7 +247,7 @@ def test_rewrite_after_failed_writes_replays_nothing_twice(tmp_path, shim):
     ts, disk = tessera(tmp_path, shim, *AOF_ON)
     try:
         c = ts.client()
-        c.incr("x")
+        logged(c, "INCR", "x")
         disk.fail("write ENOSPC appendonly.aof")   # the log, not the rewrite's temp file
         c.incr("x")   # acknowledged, not written yet
         assert until(lambda: write_error(c, "INCR", "y"))
@@ -394,7 +403,7 @@ def test_shutdown_refused_while_the_aof_fails(tmp_path, shim, fault):
     ts, disk = tessera(tmp_path, shim, "--appendonly", "yes", "--appendfsync", "everysec")
     try:
         c = ts.client()
-        c.set("a", "1")
+        logged(c, "SET", "a", "1")
         disk.fail(fault)
         c.set("b", "2")   # acknowledged; its bytes cannot be made durable now
         assert write_error(c, "SHUTDOWN") == "Errors trying to SHUTDOWN. Check logs."

@@ -121,6 +121,11 @@ const ts_acl_user *ts_acl_authenticate(const ts_acl *acl, ts_arg user, ts_arg pa
 /* May u run this call? TS_ACL_OK, or the denial with *argpos set to the
  * argument index of the key or channel refused (0 for a command). */
 int ts_acl_check(const ts_acl_user *u, const ts_command *cmd, int argc, const ts_arg *argv, int *argpos);
+/* Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess(..., CMD_KEY_ACCESS): a
+ * selector that allows this call may also read every key (allkeys, or a
+ * "*" pattern with read permission). What SORT's BY and GET need: the
+ * keys they read are not known before the call runs. */
+bool ts_acl_reads_any_key(const ts_acl_user *u, const ts_command *cmd, int argc, const ts_arg *argv);
 
 /* ---- replies ---- */
 void ts_acl_reply_getuser(const ts_acl *acl, ts_arg name, ts_reply *r);

@@ -212,6 +212,11 @@ typedef struct ts_command {
      * with BY/GET patterns). With several shards the dispatcher then runs
      * it as a txn holding every shard (txn_mode, set EXCLUSIVE at init). */
     bool (*wide_keys)(int argc, const ts_arg *argv);
+    /* Optional: the error for a user who may not read every key, when the
+     * call has an option that reads keys it does not name (SORT's BY with
+     * a pattern, GET), reached before any other option error; else NULL.
+     * The dispatcher asks only for restricted users (ts_acl_reads_any_key). */
+    const char *(*any_key_option)(const struct ts_command *cmd, int argc, const ts_arg *argv);
 } ts_command;
 
 /* Key positions of a call; returns the count (0 for keyless). The
