@@ -376,7 +376,10 @@ def test_worker_serves_own_clients_under_batch_flood(tmp_path):
         # Generous bounds: the machine running the tests may be busy. (On
         # 2 CPUs this test does not tell a bounded drain from an unbounded
         # one; the unit test test/unit/engine.c checks the bound itself.)
-        assert rtts[len(rtts) // 2] < 0.1 and rtts[-1] < 1.0, \
+        with open("/proc/%d/maps" % srv.proc.pid) as f:
+            maps = f.read()
+        slow = 10 if "libasan" in maps or "libtsan" in maps else 1   # sanitized builds run 5-20x slower
+        assert rtts[len(rtts) // 2] < 0.1 * slow and rtts[-1] < 1.0 * slow, \
             "PING round trips under the flood: median %.3fs, max %.3fs" % (rtts[len(rtts) // 2], rtts[-1])
         pinger.close()
     finally:
