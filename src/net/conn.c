@@ -87,6 +87,18 @@ ts_buf *ts__conn_reply_begin(ts_conn *c)
 
 /* ---------- output limits ---------- */
 
+/* The connection's CLIENT LIST line without its newline (logs, ACL LOG); malloc'd. */
+static char *client_info(ts_conn *c)
+{
+    ts_buf line;
+    ts_buf_init(&line);
+    ts_conn_describe(c, &line, c->w->e.now_ms);
+    if (line.len && line.data[line.len - 1] == '\n') line.len--;
+    ts_buf_putc(&line, '\0');
+    return line.data;
+}
+
+
 /* Reply bytes held for the client: ready, being written, waiting in slots
  * (Redis's getClientOutputBufferMemoryUsage, over every shard's replies
  * that came back). */
@@ -119,13 +131,9 @@ static void output_limit_reached(ts_conn *c)
 {
     if (c->close_asap || c->closing) return;
     c->close_asap = true;
-    ts_buf line;
-    ts_buf_init(&line);
-    ts_conn_describe(c, &line, c->w->e.now_ms);
-    if (line.len && line.data[line.len - 1] == '\n') line.len--;
-    ts_log(TS_LOG_WARNING, "Client %.*s scheduled to be closed ASAP for overcoming of output buffer limits.",
-           (int)line.len, line.data);
-    ts_buf_free(&line);
+    char *info = client_info(c);
+    ts_log(TS_LOG_WARNING, "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.", info);
+    free(info);
 }
 
 static void check_output_limit(ts_conn *c)
@@ -145,12 +153,9 @@ void ts_conn_cron(ts_conn *c, int64_t now_ms)
         return;
     }
     if (c->close_asap || output_bytes(c) == 0 || !output_over_limit(c)) return;
-    ts_buf line;
-    ts_buf_init(&line);
-    ts_conn_describe(c, &line, now_ms);
-    if (line.len && line.data[line.len - 1] == '\n') line.len--;
-    ts_log(TS_LOG_WARNING, "Client %.*s closed for overcoming of output buffer limits.", (int)line.len, line.data);
-    ts_buf_free(&line);
+    char *info = client_info(c);
+    ts_log(TS_LOG_WARNING, "Client %s closed for overcoming of output buffer limits.", info);
+    free(info);
     ts_conn_close(c);
 }
 
@@ -231,12 +236,9 @@ void ts_conn_evict_clients(ts_worker *w)
             }
             return;
         }
-        ts_buf line;
-        ts_buf_init(&line);
-        ts_conn_describe(victim, &line, w->e.now_ms);
-        if (line.len && line.data[line.len - 1] == '\n') line.len--;
-        ts_log(TS_LOG_NOTICE, "Evicting client: %.*s", (int)line.len, line.data);
-        ts_buf_free(&line);
+        char *info = client_info(victim);
+        ts_log(TS_LOG_NOTICE, "Evicting client: %s", info);
+        free(info);
         atomic_fetch_add_explicit(&w->srv->evicted_clients, 1, memory_order_relaxed);
         ts_conn_close(victim);
     }
@@ -829,17 +831,6 @@ static const char *disk_refusal(const ts_conn *c, const ts_command *cmd, char *b
     default:
         return NULL;
     }
-}
-
-/* The connection's CLIENT LIST line without its newline (ACL LOG). */
-static char *client_info(ts_conn *c)
-{
-    ts_buf line;
-    ts_buf_init(&line);
-    ts_conn_describe(c, &line, c->w->e.now_ms);
-    if (line.len && line.data[line.len - 1] == '\n') line.len--;
-    ts_buf_putc(&line, '\0');
-    return line.data;
 }
 
 void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)

@@ -78,14 +78,14 @@ def tessera_bin():
     return os.environ.get("TESSERA_BIN", os.path.join(ROOT, "build", "tessera-server"))
 
 
-def start_tessera(tmp_path, *extra, threads=None, env=None):
+def start_tessera(tmp_path, *extra, threads=None, env=None, preexec_fn=None):
     port = free_port()
     threads = threads or int(os.environ.get("TESSERA_THREADS", "2"))
     argv = [tessera_bin(), "--port", str(port), "--threads", str(threads), "--dir", str(tmp_path),
             "--logfile", str(tmp_path / "tessera.log"),
             # No snapshots unless a test asks for them (extra options override).
             "--save", ""] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env)
+    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env, preexec_fn=preexec_fn)
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
 
@@ -129,7 +129,7 @@ def wait_exit(proc, timeout=10, fail="server did not exit"):
         raise AssertionError(fail)
 
 
-def start_redis(tmp_path, *extra, env=None):
+def start_redis(tmp_path, *extra, env=None, preexec_fn=None):
     """A redis-server on a free port with its files in tmp_path, no snapshots
     and no AOF unless extra options (they come last) say otherwise; None when
     redis-server is not installed."""
@@ -139,9 +139,35 @@ def start_redis(tmp_path, *extra, env=None):
     port = free_port()
     argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
             "--logfile", str(tmp_path / "redis.log")] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env)
+    proc = subprocess.Popen(argv, cwd=str(tmp_path), env=env, preexec_fn=preexec_fn)
     wait_port(port, proc)
     return Server(argv, port, proc, tmp_path)
+
+
+def start_pair(tmp_path, *extra):
+    """Tessera in tmp_path/ts and redis-server in tmp_path/rs with the same
+    options; skips the test when redis-server is not installed."""
+    (tmp_path / "ts").mkdir()
+    (tmp_path / "rs").mkdir()
+    ts = start_tessera(tmp_path / "ts", *extra)
+    rs = start_redis(tmp_path / "rs", *extra)
+    if rs is None:
+        ts.stop()
+        pytest.skip("redis-server not installed")
+    return ts, rs
+
+
+def rss_mb(srv):
+    with open("/proc/%d/status" % srv.proc.pid) as f:
+        return int(f.read().split("VmRSS:")[1].split()[0]) // 1024
+
+
+def sanitized(srv):
+    """A sanitized build: ASan's quarantine and TSan's shadow memory make
+    RSS meaningless, and everything runs 5-20x slower."""
+    with open("/proc/%d/maps" % srv.proc.pid) as f:
+        maps = f.read()
+    return "libasan" in maps or "libtsan" in maps
 
 
 @pytest.fixture(scope="module")

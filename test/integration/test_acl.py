@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from conftest import start_redis, start_tessera
+from conftest import start_pair, start_redis, start_tessera
 from tessera_testlib import Diff, Wire, parse, two_shard_keys
 
 CATEGORIES = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
@@ -473,13 +473,7 @@ def test_load_keeps_default_connections(d, pair):
 
 
 def test_save_load_without_aclfile(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    ts = start_tessera(tmp_path / "a")
-    rs = start_redis(tmp_path / "b")
-    if rs is None:
-        ts.stop()
-        pytest.skip("redis-server not installed")
+    ts, rs = start_pair(tmp_path)
     try:
         dd = Diff(Wire.tcp(ts.port), Wire.tcp(rs.port))
         dd("ACL", "SAVE")
@@ -497,13 +491,7 @@ def test_save_load_without_aclfile(tmp_path):
 def test_user_directives_at_startup(tmp_path):
     args = ["--user", "ann", "on", ">pw", "~a*", "+@all", "--user", "default", "on", "nopass", "~*", "+@read",
             "--user", "bo", "(~b*", "+get)", "on", "nopass"]
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    ts = start_tessera(tmp_path / "a", *args)
-    rs = start_redis(tmp_path / "b", *args)
-    if rs is None:
-        ts.stop()
-        pytest.skip("redis-server not installed")
+    ts, rs = start_pair(tmp_path, *args)
     try:
         dd = Diff(Wire.tcp(ts.port), Wire.tcp(rs.port))
         dd("ACL", "USERS")

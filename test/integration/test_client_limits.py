@@ -10,37 +10,18 @@ import time
 
 import pytest
 
-from conftest import exit_status_after_use, spawn_tessera, start_redis, start_tessera
-from tessera_testlib import Diff, Wire, encode, parse
+from conftest import exit_status_after_use, rss_mb, sanitized, spawn_tessera, start_pair, start_tessera
+from tessera_testlib import Diff, Wire, encode
 
 LOG_LINE = "scheduled to be closed ASAP for overcoming of output buffer limits."
 
 
 @pytest.fixture
 def pair(tmp_path):
-    (tmp_path / "ts").mkdir()
-    (tmp_path / "rs").mkdir()
-    ts = start_tessera(tmp_path / "ts")
-    rs = start_redis(tmp_path / "rs")
-    if rs is None:
-        ts.stop()
-        pytest.skip("redis-server not installed")
+    ts, rs = start_pair(tmp_path)
     yield ts, rs
     assert ts.stop() == 0
     rs.stop()
-
-
-def sanitized(srv):
-    """ASan's quarantine and TSan's shadow memory make RSS meaningless."""
-    with open("/proc/%d/maps" % srv.proc.pid) as f:
-        maps = f.read()
-    return "libasan" in maps or "libtsan" in maps
-
-
-def rss_mb(srv):
-    pid = srv.proc.pid
-    with open("/proc/%d/status" % pid) as f:
-        return int(f.read().split("VmRSS:")[1].split()[0]) // 1024
 
 
 def test_config_matches_redis(pair):

@@ -20,7 +20,7 @@ import time
 import pytest
 import redis
 
-from conftest import ROOT, start_redis, start_tessera
+from conftest import ROOT, rss_mb, sanitized, start_redis, start_tessera
 
 AOF_ERR = "MISCONF Errors writing to the AOF file: %s"
 RDB_ERR = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
@@ -294,17 +294,6 @@ def test_failed_bgsave_stops_writes_like_redis(tmp_path, shim):
     finally:
         ts.stop()
         rs.stop()
-
-
-def rss_mb(srv):
-    with open("/proc/%d/status" % srv.proc.pid) as f:
-        return int(f.read().split("VmRSS:")[1].split()[0]) // 1024
-
-
-def sanitized(srv):
-    with open("/proc/%d/maps" % srv.proc.pid) as f:
-        maps = f.read()
-    return "libasan" in maps or "libtsan" in maps
 
 
 def test_aof_queue_is_bounded_while_the_disk_stalls(tmp_path, shim):

@@ -8,8 +8,6 @@ batches while its own clients keep being served."""
 import os
 import re
 import resource
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -17,7 +15,7 @@ import time
 import pytest
 import redis
 
-from conftest import TEST_OPTIONS, Server, free_port, tessera_bin, wait_exit, wait_port
+from conftest import free_port, sanitized, start_redis, start_tessera, tessera_bin, wait_exit
 from tessera_testlib import Wire, encode, keys_on
 
 # What the server keeps besides one descriptor per client
@@ -38,24 +36,11 @@ def spawn(argv, tmp_path, nofile):
 
 def start_limited(tmp_path, nofile, *extra):
     """tessera-server started with RLIMIT_NOFILE = nofile (soft, hard)."""
-    port = free_port()
-    argv = [tessera_bin(), "--port", str(port), "--threads", str(THREADS), "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "tessera.log"), "--save", ""] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = spawn(argv, tmp_path, nofile)
-    wait_port(port, proc)
-    return Server(argv, port, proc, tmp_path)
+    return start_tessera(tmp_path, *extra, threads=THREADS, preexec_fn=limit_nofile(*nofile))
 
 
 def start_redis_limited(tmp_path, nofile, *extra):
-    exe = shutil.which("redis-server")
-    if not exe:
-        return None
-    port = free_port()
-    argv = [exe, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
-            "--logfile", str(tmp_path / "redis.log")] + TEST_OPTIONS + [str(x) for x in extra]
-    proc = spawn(argv, tmp_path, nofile)
-    wait_port(port, proc)
-    return Server(argv, port, proc, tmp_path)
+    return start_redis(tmp_path, *extra, preexec_fn=limit_nofile(*nofile))
 
 
 def log_lines(path):
@@ -376,9 +361,7 @@ def test_worker_serves_own_clients_under_batch_flood(tmp_path):
         # Generous bounds: the machine running the tests may be busy. (On
         # 2 CPUs this test does not tell a bounded drain from an unbounded
         # one; the unit test test/unit/engine.c checks the bound itself.)
-        with open("/proc/%d/maps" % srv.proc.pid) as f:
-            maps = f.read()
-        slow = 10 if "libasan" in maps or "libtsan" in maps else 1   # sanitized builds run 5-20x slower
+        slow = 10 if sanitized(srv) else 1
         assert rtts[len(rtts) // 2] < 0.1 * slow and rtts[-1] < 1.0 * slow, \
             "PING round trips under the flood: median %.3fs, max %.3fs" % (rtts[len(rtts) // 2], rtts[-1])
         pinger.close()

@@ -56,6 +56,10 @@
  *      ts_persist_job_kind below. Back: a snapshot's end wakes
  *      ts_snapshot_wait (condition variable) or calls its done callback on
  *      the persistence thread; AOF durability reaches workers as AOF_SYNCED.
+ *      Bounded for AOF bytes: past TS_AOF_QUEUE_MAX handed over and not yet
+ *      written, a submitting worker waits on a second condition variable
+ *      (room) that the persistence thread signals as it writes; not while
+ *      writes are failing (MISCONF stops new ones instead).
  *
  *   3. The lazy-free queue (store/lazyfree.c): a mutex + condition variable
  *      FIFO; any worker -> the lazy-free thread. Jobs: ts_lazyfree_job_kind.
