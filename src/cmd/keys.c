@@ -32,6 +32,7 @@
 #include "cmds.h"
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/util/glob.h"
 #include "tessera/route/engine.h"
 
@@ -193,6 +194,8 @@ void cmd_move(ts_cmd_ctx *c)
     ts_db_signal_deleted(&c->ex, key);
     ts_table_detach(ts_db_table(&c->ex), e, &v, &expire);
     e = ts_table_set(&c->shard->dbs[dst], key.ptr, key.len, &v, expire, false);
+    ts_db_signal_modified(&c->ex, key);                   /* moved out of this db ... */
+    ts_db_signal_modified_in(c->shard, dst, key);         /* ... into dst */
     ts_db_signal_ready_in(c->shard, dst, key, v.type);
     ts_entry_set_lru(e, lru);
     ts_cmd_ctx dc = *c;
@@ -344,11 +347,13 @@ void cmd_expire(ts_cmd_ctx *c)
         ts_arg del[2] = {{"DEL", 3}, key};
         ts_prop_argv(c, 2, del);
         ts_table_delete_entry(ts_db_table(&c->ex), e);
+        ts_db_signal_modified(&c->ex, key);
     } else {
         char num[24];
         ts_arg pexpireat[3] = {{"PEXPIREAT", 9}, key, {num, (size_t)snprintf(num, sizeof num, "%lld", when)}};
         ts_prop_argv(c, 3, pexpireat);
         ts_table_set_expire(ts_db_table(&c->ex), e, when);
+        ts_db_signal_modified(&c->ex, key);
     }
     ts_reply_int(c->r, 1);
 }
@@ -379,5 +384,6 @@ void cmd_persist(ts_cmd_ctx *c)
     ts_entry *e = ts_db_lookup_write(&c->ex, c->argv[1]);
     if (!e || ts_entry_expire(e) < 0) { ts_reply_int(c->r, 0); return; }
     ts_table_set_expire(ts_db_table(&c->ex), e, -1);
+    ts_db_signal_modified(&c->ex, c->argv[1]);
     ts_reply_int(c->r, 1);
 }

@@ -36,6 +36,7 @@
 #include "tessera/route/blocking.h"
 #include "tessera/store/db.h"
 #include "tessera/store/lazyfree.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/types/object.h"
 #include "tessera/util/glob.h"
 #include "tessera/cmd/server.h"
@@ -114,7 +115,12 @@ static int after_sum(ts_txn *t)
 static void del_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
 {
     long long n = 0;
-    for (int k = 0; k < p->nkeys; k++) n += ts_db_delete(&c->ex, t->argv[p->keys[k]]);
+    for (int k = 0; k < p->nkeys; k++) {
+        ts_arg key = t->argv[p->keys[k]];
+        if (!ts_db_delete(&c->ex, key)) continue;   /* DEL missing: no signal */
+        ts_db_signal_modified(&c->ex, key);
+        n++;
+    }
     p->n = n;
 }
 
@@ -264,6 +270,8 @@ static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     bool all = strcmp(t->cmd->name, "flushall") == 0;
     ts_table *first = all ? c->shard->dbs : ts_db_table(&c->ex);
     int n = all ? c->shard->ndb : 1;
+    /* signalFlushedDb: WATCHed keys are touched while still there. */
+    for (int db = all ? 0 : c->db; db < (all ? n : c->db + 1); db++) ts_db_signal_flushed(c->shard, db, -1, c->now_ms);
     if (async) {
         ts_lazyfree_tables(first, n);
     } else {
@@ -296,6 +304,9 @@ static void swapdb_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     ts_shard *s = c->shard;
     p->i64 = swapdb_args(t, s->ndb, &a, &b);
     if (p->i64 != ARG_OK || a == b) return;
+    /* dbSwapDatabases: WATCHed keys of either database, before the swap. */
+    ts_db_signal_flushed(s, a, b, c->now_ms);
+    ts_db_signal_flushed(s, b, a, c->now_ms);
     /* A snapshot in progress writes both databases' pending keys under
      * their current numbers before they trade places. */
     ts_table_snapshot_drain(&s->dbs[a]);
@@ -424,8 +435,10 @@ static void look_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c, const xfer_args 
                 p->ptr = take_copy(e, c->now_ms);
                 if (!p->ptr) flags |= F_UNCOPYABLE;
             } else if (!is_renamenx(t) && !same_key(t)) {
+                /* RENAME always completes once the source is found. */
                 ts_db_signal_deleted(&c->ex, src);
                 p->ptr = take_detach(ts_db_table(&c->ex), e);
+                ts_db_signal_modified(&c->ex, src);
             }
         }
     }
@@ -449,6 +462,7 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
             TS_ASSERT(e);
             if (e) ts_db_signal_deleted(&c->ex, t->argv[1]);
             if (e) p->ptr = take_detach(ts_db_table(&c->ex), e);
+            if (e) ts_db_signal_modified(&c->ex, t->argv[1]);
         }
     } else if (part_has_pos(p, 2) && p->ptr) {
         /* Blocked clients of the destination: the old value goes, the new
@@ -458,6 +472,7 @@ static void xfer_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
         ts_db_signal_deleted(&dc.ex, t->argv[2]);
         int type = ((carried *)p->ptr)->v.type;
         install(&c->shard->dbs[o.dst_db], t->argv[2], p->ptr);
+        ts_db_signal_modified_in(c->shard, o.dst_db, t->argv[2]);   /* RENAME's and COPY's destination */
         ts_db_signal_ready_in(c->shard, o.dst_db, t->argv[2], type);
         p->ptr = NULL;
     }

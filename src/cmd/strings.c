@@ -28,6 +28,7 @@
 #include "cmds.h"
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/config/config.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float strings are not parsed, and a
@@ -309,6 +310,7 @@ void cmd_getdel(ts_cmd_ctx *c)
     if (!e) return;
     reply_entry(c, e);
     ts_table_delete_entry(ts_db_table(&c->ex), e);
+    ts_db_signal_modified(&c->ex, c->argv[1]);
 }
 
 /* GETEX: options first (syntax), then the key (nil when missing), its type,
@@ -329,13 +331,18 @@ void cmd_getex(ts_cmd_ctx *c)
         ts_arg del[2] = {{"DEL", 3}, key};
         ts_prop_argv(c, 2, del);
         ts_table_delete_entry(t, e);   /* EXAT/PXAT in the past */
+        ts_db_signal_modified(&c->ex, key);
     } else if (o.expire) {
         ts_table_set_expire(t, e, when);
+        ts_db_signal_modified(&c->ex, key);
         char num[24];
         ts_arg pexpireat[3] = {{"PEXPIREAT", 9}, key, {num, (size_t)snprintf(num, sizeof num, "%lld", (long long)when)}};
         ts_prop_argv(c, 3, pexpireat);
     } else if (o.flags & OPT_PERSIST) {
+        /* removeExpire: a change (and a signal) only when there was one. */
+        bool had_ttl = ts_entry_expire(e) >= 0;
         ts_table_set_expire(t, e, -1);
+        if (had_ttl) ts_db_signal_modified(&c->ex, key);
         ts_arg persist[2] = {{"PERSIST", 7}, key};
         ts_prop_argv(c, 2, persist);
     }
@@ -440,6 +447,7 @@ void cmd_append(ts_cmd_ctx *c)
     size_t olen = entry_strlen(e);
     if (!check_length(c, olen, val.len)) return;
     ts_reply_int(c->r, (long long)store_spliced(c, key, e, olen, val));
+    ts_db_signal_modified(&c->ex, key);   /* even when val is empty, like Redis */
 }
 
 void cmd_setrange(ts_cmd_ctx *c)
@@ -464,6 +472,7 @@ void cmd_setrange(ts_cmd_ctx *c)
     }
     if (!check_length(c, (unsigned long long)offset, val.len)) return;
     ts_reply_int(c->r, (long long)store_spliced(c, key, e, (size_t)offset, val));
+    ts_db_signal_modified(&c->ex, key);
 }
 
 /* GETRANGE/SUBSTR: the inclusive range [start, end] of a string of len
@@ -523,6 +532,7 @@ static void incr_by(ts_cmd_ctx *c, long long delta)
     ts_value v = {.type = TS_TYPE_STRING, .enc = TS_ENC_INT, .form = TS_FORM_INT};
     v.i = next;
     store_value(c, key, e, &v);
+    ts_db_signal_modified(&c->ex, key);
     ts_reply_int(c->r, next);
 }
 
@@ -582,6 +592,7 @@ void cmd_incrbyfloat(ts_cmd_ctx *c)
     char buf[TS_LD_CHARS];
     size_t n = ts_ld_to_str(buf, sizeof(buf), cur);
     store_bytes(c, key, e, buf, n, false);
+    ts_db_signal_modified(&c->ex, key);
     prop_set(c, key, buf, n, -1, true);
     ts_reply_bulk(c->r, buf, n);
 }

@@ -6,10 +6,12 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tessera/store/aof_log.h"
 #include "tessera/store/blocked_keys.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/util/clock.h"
 #include "tessera/util/strconv.h"
 
@@ -31,6 +33,25 @@ static void signal_expired(ts_shard *s, int db, ts_entry *e, ts_arg key)
     ts_db_signal_ready(&x, key);
 }
 
+/* Deletes expired entry e, then signals the key modified like Redis's
+ * deleteExpiredKeyAndPropagate (after the delete: an expired-when-watched
+ * registration must see the key gone). key may point into e (SCAN,
+ * RANDOMKEY pass the entry's own bytes), so it is copied first when
+ * someone may be told. */
+static void delete_expired(ts_shard *s, int db, ts_table *t, ts_entry *e, ts_arg key)
+{
+    if (TS_LIKELY(!ts_watch_signals_wanted(s))) {
+        ts_table_delete_entry(t, e);
+        return;
+    }
+    char buf[128];
+    char *k = key.len <= sizeof buf ? buf : ts_malloc(key.len);
+    memcpy(k, key.ptr, key.len);
+    ts_table_delete_entry(t, e);
+    ts_db_signal_modified_in(s, db, (ts_arg){k, key.len});
+    if (k != buf) free(k);
+}
+
 ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
 {
     ts_table *t = &s->dbs[db];
@@ -38,8 +59,8 @@ ts_entry *ts_db_lookup_in(ts_shard *s, int db, ts_arg key, int64_t now_ms)
     if (e && ts_entry_expired(e, now_ms)) {
         signal_expired(s, db, e, key);
         log_expired(s, db, key);
-        ts_table_delete_entry(t, e);
         s->stats.expired_keys++;
+        delete_expired(s, db, t, e, key);
         return NULL;
     }
     return e;
@@ -109,6 +130,7 @@ ts_entry *ts_db_set_string(ts_exec *x, ts_arg key, const char *p, size_t n, int6
     ts_db_signal_deleted(x, key);
     ts_entry *e = ts_table_set(ts_db_table(x), key.ptr, key.len, &v, expire_ms, keep_ttl);
     ts_entry_set_lru(e, ts_lru_clock(x->now_ms));
+    ts_db_signal_modified(x, key);   /* setKey's signalModifiedKey */
     return e;
 }
 
@@ -228,6 +250,7 @@ void ts_db_active_expire_cycle(ts_shard *s, int64_t now_ms, uint64_t budget_us)
                 if (ts_table_delete(t, x.keys[k], x.lens[k]) == 1) {
                     s->stats.expired_keys++;
                     log_expired(s, db, (ts_arg){x.keys[k], x.lens[k]});
+                    ts_db_signal_modified_in(s, db, (ts_arg){x.keys[k], x.lens[k]});
                 }
                 free(x.keys[k]);
             }

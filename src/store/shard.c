@@ -5,6 +5,7 @@
 #include "tessera/store/shard.h"
 
 #include "tessera/store/blocked_keys.h"
+#include "tessera/store/watched_keys.h"
 
 #include <string.h>
 
@@ -26,6 +27,7 @@ void ts_shard_free(ts_shard *s)
 {
     free(s->locks.buckets);
     ts_blocking_free(s);
+    ts_watch_free_all(s);
     for (int i = 0; i < s->ndb; i++) ts_table_clear(&s->dbs[i]);
     free(s->dbs);
     s->dbs = NULL;

@@ -12,6 +12,7 @@
 #define TESSERA_DB_H
 
 #include "tessera/store/blocked_keys.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/store/exec.h"
 #include "tessera/types/object.h"
 #include "tessera/store/shard.h"
@@ -19,6 +20,10 @@
 
 static inline ts_table *ts_db_table(ts_exec *x) { return &x->shard->dbs[x->db]; }
 
+/* Every lookup below deletes an expired key and signals it modified, as
+ * Redis's deleteExpiredKeyAndPropagate (watched_keys.h). Writes signal
+ * nothing unless they say so: the commands call ts_db_signal_modified where
+ * Redis calls signalModifiedKey. */
 /* Lookup for reading: deletes the key if expired, counts hit/miss, touches LRU. */
 ts_entry *ts_db_lookup_read(ts_exec *x, ts_arg key);
 /* Lookup for writing: deletes the key if expired, no statistics. */
@@ -38,13 +43,18 @@ static inline bool ts_entry_expired(const ts_entry *e, int64_t now_ms)
 static inline uint32_t ts_lru_clock(int64_t now_ms) { return (uint32_t)((now_ms / 1000) & TS_ENTRY_LRU_MAX); }
 /* Like lookup_write but does not delete/touch: true if key exists and is not expired. */
 bool ts_db_exists(ts_exec *x, ts_arg key);
+/* Deletes key (lazy expiry first); true when a live key was deleted. Like
+ * Redis's dbDelete it signals nothing itself: the caller calls
+ * ts_db_signal_modified when it returns true (watched_keys.h). */
 bool ts_db_delete(ts_exec *x, ts_arg key);
 
 /* Strings: ts_value_string (object.h) gives a string's value form. */
 /* Reads a string entry's bytes: for INT values formats into buf (>= 24 bytes). */
 void ts_entry_string(const ts_entry *e, char *buf, const char **p, size_t *n);
-/* Sets key to a string value; expire_ms -1 clears, keep_ttl keeps the existing one. */
+/* Sets key to a string value; expire_ms -1 clears, keep_ttl keeps the
+ * existing one. Signals the key modified (Redis's setKey). */
 ts_entry *ts_db_set_string(ts_exec *x, ts_arg key, const char *p, size_t n, int64_t expire_ms, bool keep_ttl);
+/* Sets key to an "int" string; signals nothing (the caller does). */
 ts_entry *ts_db_set_int(ts_exec *x, ts_arg key, long long v, bool keep_ttl);
 
 

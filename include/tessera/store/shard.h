@@ -2,8 +2,9 @@
  * shard.h - one keyspace shard: the databases of the slots one worker owns.
  *
  * Owns: the shard's tables (one per database), its keyspace statistics, the
- * "held by a multi-shard transaction" state (key locks, exclusive holder)
- * and the registry of clients blocked on its keys (blocked_keys.h).
+ * "held by a multi-shard transaction" state (key locks, exclusive holder),
+ * the registry of clients blocked on its keys (blocked_keys.h) and that of
+ * the WATCHed keys (watched_keys.h).
  * Thread: only the owning worker thread touches a shard, ever (debug builds
  * assert it in ts_shard_assert_owner). Other threads reach it only by
  * posting messages to the owner's inbox.
@@ -72,6 +73,16 @@ typedef struct ts_shard {
     struct ts_ready_key *ready;
     size_t nready, ready_cap;
     bool serving;
+    /* WATCH (watched_keys.h): registry of watchers per key (key = 4-byte db
+     * + key bytes), NULL until the first registration; `watches` counts the
+     * registrations, so a signal costs one test when nobody watches. A
+     * scratch shard records the keys it signals instead (record_signals,
+     * signals: struct ts_signal_rec). */
+    size_t watches;
+    struct ts_table *watch_reg;
+    bool record_signals;
+    struct ts_signal_rec *signals;
+    size_t nsignals, signals_cap;
     uint64_t expire_cursor[64];   /* active expiry scan position per db (first 64 dbs) */
     int expire_db;                /* next db the active cycle starts from */
     struct ts_shard_snap *snap;   /* snapshot being written (snapshot.h), or NULL */
