@@ -21,6 +21,7 @@
 #include "cmds.h"
 #include "tessera/persist/aof.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/persist/rdb.h"
 #include "tessera/store/lazyfree.h"
 
@@ -102,19 +103,20 @@ static void restore_impl(ts_cmd_ctx *c)
         return;
     }
     bool deleted = replace && ts_db_delete(&c->ex, key);
-    (void)deleted;   /* Redis propagates a DEL for it; nothing to do here */
     if (ttl && !absttl) ttl = ttl > LLONG_MAX - c->now_ms ? LLONG_MAX : ttl + c->now_ms;
     /* Already expired: the key is not created (and REPLACE deleted the old
      * one), the reply is still OK. */
     if (ttl && ttl <= c->now_ms) {
         ts_value_free(&v);
         if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
+        if (deleted) ts_db_signal_modified(&c->ex, key);   /* Redis: a DEL */
         ts_reply_ok(c->r);
         return;
     }
     ts_entry *e = ts_table_set(ts_db_table(&c->ex), key.ptr, key.len, &v, ttl ? ttl : -1, false);
     ts_entry_set_lru(e, idle >= 0 ? lru_for_idle(c->now_ms, idle) : ts_lru_clock(c->now_ms));
     if (v.form == TS_FORM_INLINE) free((void *)v.s.ptr);
+    ts_db_signal_modified(&c->ex, key);
     ts_db_signal_ready_in(c->shard, c->db, key, v.type);
     ts_reply_ok(c->r);
 }

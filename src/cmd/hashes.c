@@ -29,6 +29,7 @@
 #include "tessera/persist/aof.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/util/glob.h"
 #include "tessera/types/t_hash.h"
 
@@ -116,6 +117,7 @@ static void hset_generic(ts_cmd_ctx *c, bool hmset)
     for (int i = 2; i < c->argc; i += 2)
         created += hash_set(c, &h, c->argv[i], c->argv[i + 1].ptr, c->argv[i + 1].len);
     hash_close(c, key, &h);
+    ts_db_signal_modified(&c->ex, key);   /* always, even when no value changed, as Redis */
     if (hmset) ts_reply_ok(c->r);
     else ts_reply_int(c->r, created);
 }
@@ -135,6 +137,7 @@ void cmd_hsetnx(ts_cmd_ctx *c)
     ts_hobj_try_convert(&h.obj, &h.enc, c->argv + 2, 2, ts_db_config(&c->ex)->hash_max_listpack_value);
     hash_set(c, &h, c->argv[2], c->argv[3].ptr, c->argv[3].len);
     hash_close(c, key, &h);
+    ts_db_signal_modified(&c->ex, key);
     ts_reply_int(c->r, 1);
 }
 
@@ -215,6 +218,7 @@ void cmd_hdel(ts_cmd_ctx *c)
         }
     }
     hash_close(c, key, &h);
+    if (deleted) ts_db_signal_modified(&c->ex, key);
     ts_reply_int(c->r, deleted);
 }
 
@@ -276,6 +280,7 @@ void cmd_hincrby(ts_cmd_ctx *c)
     size_t n = ts_ll_to_str(out, value);
     hash_set(c, &h, field, out, n);
     hash_close(c, key, &h);
+    ts_db_signal_modified(&c->ex, key);
     ts_reply_int(c->r, value);
 }
 
@@ -303,6 +308,7 @@ void cmd_hincrbyfloat(ts_cmd_ctx *c)
     size_t n = ts_ld_to_str(out, sizeof out, value);
     hash_set(c, &h, field, out, n);
     hash_close(c, key, &h);
+    ts_db_signal_modified(&c->ex, key);
     ts_arg hset[4] = {{"HSET", 4}, key, field, {out, n}};   /* the AOF gets the result (aof.h) */
     ts_prop_argv(c, 4, hset);
     ts_reply_bulk(c->r, out, n);

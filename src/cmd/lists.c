@@ -20,6 +20,7 @@
 #include "cmds.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/types/t_list.h"
 #include "typed_ops.h"
 
@@ -112,6 +113,7 @@ static void push_generic(ts_cmd_ctx *c, int where, bool xx)
     }
     for (int i = 2; i < c->argc; i++) ts_ql_push(ql, where, c->argv[i].ptr, c->argv[i].len);
     ts_reply_int(c->r, (long long)ql->count);
+    ts_db_signal_modified(&c->ex, key);
     ts_db_signal_ready(&c->ex, key);
 }
 
@@ -203,6 +205,7 @@ void cmd_lset(ts_cmd_ctx *c)
         return;
     }
     ts_reply_ok(c->r);
+    ts_db_signal_modified(&c->ex, c->argv[1]);
 }
 
 void cmd_linsert(ts_cmd_ctx *c)
@@ -221,6 +224,7 @@ void cmd_linsert(ts_cmd_ctx *c)
         if (val_eq(&v, c->argv[3])) {
             ts_ql_iter_insert(&it, where, c->argv[4].ptr, c->argv[4].len);
             ts_reply_int(c->r, (long long)ql->count);
+            ts_db_signal_modified(&c->ex, c->argv[1]);
             ts_db_signal_ready(&c->ex, c->argv[1]);
             return;
         }
@@ -254,6 +258,7 @@ void cmd_lrem(ts_cmd_ctx *c)
         }
     }
     ts_reply_int(c->r, removed);
+    if (removed) ts_db_signal_modified(&c->ex, c->argv[1]);   /* before the delete, as Redis */
     drop_if_empty(c, e);
 }
 
@@ -276,6 +281,7 @@ void cmd_ltrim(ts_cmd_ctx *c)
     if (rtrim) ts_ql_del_range(ql, (long)(ql->count - (size_t)rtrim), (size_t)rtrim);
     ts_reply_ok(c->r);
     drop_if_empty(c, e);
+    ts_db_signal_modified(&c->ex, c->argv[1]);   /* always, even when nothing was trimmed */
 }
 
 /* ---------- LPOS key element [RANK rank] [COUNT num] [MAXLEN len] ---------- */

@@ -27,6 +27,7 @@
 #include "tessera/persist/aof.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/util/glob.h"
 #include "tessera/types/t_set.h"
 #include "tessera/store/lazyfree.h"
@@ -79,13 +80,16 @@ static void setv_commit(ts_cmd_ctx *c, setv *s)
 }
 
 /* Replaces key (whatever it holds, dropping its TTL) with a set object, or
- * deletes it when the set is empty (then frees the set). Returns the size. */
+ * deletes it when the set is empty (then frees the set). Returns the size.
+ * Signals the key like Redis's S*STORE: setKey, or a delete that found a
+ * key. */
 static size_t store_set(ts_cmd_ctx *c, ts_arg key, void *obj, int enc)
 {
     size_t n = ts_set_size(obj, enc);
-    ts_db_delete(&c->ex, key);
+    bool deleted = ts_db_delete(&c->ex, key);
     if (n == 0) ts_set_free(obj, enc);
     else ts_db_add_object(&c->ex, key, TS_TYPE_SET, enc, obj);
+    if (n || deleted) ts_db_signal_modified(&c->ex, key);
     return n;
 }
 
@@ -149,6 +153,7 @@ void cmd_sadd(ts_cmd_ctx *c)
     long long added = 0, max = max_intset(c);
     for (int i = 2; i < c->argc; i++) added += ts_set_add(&s.obj, &s.enc, c->argv[i].ptr, c->argv[i].len, max);
     ts_entry_set_object(s.e, s.enc, s.obj);
+    if (added) ts_db_signal_modified(&c->ex, c->argv[1]);   /* SADD s existing: none */
     ts_reply_int(c->r, added);
 }
 
@@ -165,6 +170,7 @@ void cmd_srem(ts_cmd_ctx *c)
         if (ts_set_size(s.obj, s.enc) == 0) break;
     }
     setv_commit(c, &s);
+    if (removed) ts_db_signal_modified(&c->ex, c->argv[1]);
     ts_reply_int(c->r, removed);
 }
 
@@ -262,6 +268,7 @@ static void spop_count(ts_cmd_ctx *c)
         reply_set_members(c, u, uenc);
         ts_set_free(u, uenc);
         ts_table_delete_entry(ts_db_table(&c->ex), e);
+        ts_db_signal_modified(&c->ex, c->argv[1]);
         ts_arg del[2] = {{"DEL", 3}, c->argv[1]};
         ts_prop_argv(c, 2, del);
         return;
@@ -274,6 +281,7 @@ static void spop_count(ts_cmd_ctx *c)
         /* Few to pop: pop them one by one. */
         for (long long i = 0; i < count; i++) pop_one(c, &s, NULL, logged);
         ts_entry_set_object(s.e, s.enc, s.obj);
+        ts_db_signal_modified(&c->ex, c->argv[1]);
         prop_srem(c, &popped);
         return;
     }
@@ -296,6 +304,7 @@ static void spop_count(ts_cmd_ctx *c)
     ts_value old = {.type = TS_TYPE_SET, .enc = (uint8_t)s.enc, .form = TS_FORM_PTR};
     old.ptr = s.obj;
     ts_value_free(&old);
+    ts_db_signal_modified(&c->ex, c->argv[1]);
 }
 
 void cmd_spop(ts_cmd_ctx *c)
@@ -310,6 +319,7 @@ void cmd_spop(ts_cmd_ctx *c)
     mlist popped = {0};
     pop_one(c, &s, NULL, ts_prop_on(c) ? &popped : NULL);
     setv_commit(c, &s);
+    ts_db_signal_modified(&c->ex, c->argv[1]);
     prop_srem(c, &popped);
 }
 
@@ -412,8 +422,11 @@ void cmd_smove(ts_cmd_ctx *c)
         d.obj = ts_set_create(ele.ptr, ele.len, &d.enc);
         d.e = ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_SET, d.enc, d.obj);
     }
-    ts_set_add(&d.obj, &d.enc, ele.ptr, ele.len, max_intset(c));
+    ts_db_signal_modified(&c->ex, c->argv[1]);
+    /* The destination only when the member was new there, as Redis. */
+    bool added = ts_set_add(&d.obj, &d.enc, ele.ptr, ele.len, max_intset(c));
     ts_entry_set_object(d.e, d.enc, d.obj);
+    if (added) ts_db_signal_modified(&c->ex, c->argv[2]);
     ts_reply_int(c->r, 1);
 }
 

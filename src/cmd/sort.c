@@ -37,6 +37,7 @@
 #include "tessera/route/run.h"
 #include "tessera/route/slot.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/types/quicklist.h"
 #include "tessera/types/t_hash.h"
 #include "tessera/types/t_set.h"
@@ -503,12 +504,18 @@ static ts_quicklist *store_list(const ts_config *cfg, const sort_opts *o, const 
     return ql;
 }
 
-/* Replaces dest with ql (NULL: deletes it). Returns whether anything changed. */
+/* Replaces dest with ql (NULL: deletes it) and, like Redis's SORT STORE
+ * (setKey, or a delete that found a key), signals it when anything
+ * changed. Returns whether anything changed. */
 static bool store_write(ts_exec *x, ts_arg dest, ts_quicklist *ql)
 {
     bool deleted = ts_db_delete(x, dest);
-    if (!ql) return deleted;
+    if (!ql) {
+        if (deleted) ts_db_signal_modified(x, dest);
+        return deleted;
+    }
     ts_db_add_object(x, dest, TS_TYPE_LIST, TS_ENC_QUICKLIST, ql);
+    ts_db_signal_modified(x, dest);
     ts_db_signal_ready(x, dest);
     return true;
 }

@@ -27,6 +27,7 @@
 #include "tessera/route/blocking.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/types/t_stream.h"
 #include "tessera/util/clock.h"
 
@@ -510,6 +511,7 @@ void cmd_xadd(ts_cmd_ctx *c)
     const ts_config *cfg = ts_db_config(&c->ex);
     ts_stream_append(s, &id, c->argv + fpos, nfv / 2, cfg->stream_node_max_bytes, cfg->stream_node_max_entries);
     reply_id(c->r, &id);
+    ts_db_signal_modified(&c->ex, key);   /* once, whether or not it also trims */
     do_trim(s, &a);
     prop_xadd(c, &a, s, &id, fpos);
     ts_db_signal_ready(&c->ex, key);
@@ -523,7 +525,9 @@ void cmd_xtrim(ts_cmd_ctx *c)
     ts_stream *s = stream_write(c, c->argv[1], &wt);
     if (wt) return;
     if (!s) { ts_reply_int(c->r, 0); ts_prop_none(c); return; }
-    ts_reply_int(c->r, do_trim(s, &a));
+    long long deleted = do_trim(s, &a);
+    ts_reply_int(c->r, deleted);
+    if (deleted) ts_db_signal_modified(&c->ex, c->argv[1]);
     prop_xtrim(c, s);
 }
 
@@ -581,6 +585,7 @@ void cmd_xdel(ts_cmd_ctx *c)
     if (deleted) {
         if (s->length == 0) s->first_id = (ts_stream_id){0, 0};
         else if (first && !ts_stream_edge_id(s, false, &s->first_id)) s->first_id = ID_MAX;
+        ts_db_signal_modified(&c->ex, c->argv[1]);
     }
     ts_reply_int(c->r, deleted);
     free_id_list(ids, idbuf);
@@ -1036,6 +1041,10 @@ void cmd_xgroup_create(ts_cmd_ctx *c)
     if (!a.s) {
         a.s = ts_stream_new();
         ts_db_add_object(&c->ex, c->argv[2], TS_TYPE_STREAM, TS_ENC_STREAM, a.s);
+        /* MKSTREAM's new key is the only change Redis 7.0 signals among
+         * the group commands (XGROUP SETID/DESTROY/..., XACK, XCLAIM,
+         * XAUTOCLAIM, XREADGROUP and XSETID signal nothing). */
+        ts_db_signal_modified(&c->ex, c->argv[2]);
     }
     if (ts_stream_cg_create(a.s, c->argv[3].ptr, c->argv[3].len, &id, a.entries_read)) ts_reply_ok(c->r);
     else ts_reply_error(c->r, "BUSYGROUP Consumer Group name already exists");

@@ -9,6 +9,7 @@
 
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/types/t_list.h"
 #include "tessera/types/t_zset.h"
 #include "tessera/util/strconv.h"
@@ -23,7 +24,6 @@ static void reply_val(ts_reply *r, const ts_lp_val *v)
 
 long ts_list_pop_reply(ts_exec *x, ts_arg key, ts_entry *e, int where, long count, bool single)
 {
-    (void)key; /* the entry is deleted directly; key is for the caller's symmetry with ts_list_move */
     ts_quicklist *ql = ts_entry_obj(e);
     long n = (size_t)count < ql->count ? count : (long)ql->count;
     if (!single) ts_reply_array(x->r, n);
@@ -34,6 +34,10 @@ long ts_list_pop_reply(ts_exec *x, ts_arg key, ts_entry *e, int where, long coun
         ts_ql_pop(ql, where);
     }
     if (ql->count == 0) ts_table_delete_entry(ts_db_table(x), e);
+    /* listElementsRemoved: after the delete. (Redis does not signal when
+     * it serves a blocked BLPOP, "already called when an element was
+     * pushed"; signalling again there touches no one the push did not.) */
+    ts_db_signal_modified(x, key);
     return n;
 }
 
@@ -73,12 +77,14 @@ bool ts_list_move(ts_exec *x, ts_arg src, ts_entry *se, ts_arg dst, int from, in
         ts_db_add_object(x, dst, TS_TYPE_LIST, TS_ENC_QUICKLIST, dq);
     }
     ts_ql_push(dq, to, s, len);
+    ts_db_signal_modified(x, dst);   /* lmoveHandlePush */
     ts_reply_bulk(x->r, s, len);
     free(heap);
     if (!same && sq->count == 0) {
         /* Adding dst may have rehashed the table, but entries never move. */
         ts_table_delete_entry(ts_db_table(x), se);
     }
+    ts_db_signal_modified(x, src);   /* lmoveGenericCommand's touchedkey, after its delete */
     ts_db_signal_ready(x, dst);
     return true;
 }
@@ -119,6 +125,9 @@ long ts_zset_pop(ts_exec *x, ts_arg key, ts_entry *e, bool max, long count, int 
         ts_zset_delete_ranks(&z, start, start + (size_t)n - 1);
     }
     ts_zset_store(e, &z);   /* first: the entry must free the current pointer */
+    /* genericZpopCommand signals with the first member popped, before the
+     * key is deleted. */
+    if (n > 0) ts_db_signal_modified(x, key);
     if (ts_zset_length(&z) == 0) ts_table_delete_entry(ts_db_table(x), e);
     return n;
 }

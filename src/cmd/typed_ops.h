@@ -17,7 +17,8 @@
 
 /* Pops up to count (>= 1) elements from the `where` end of the list held
  * by entry e (key `key`, already looked up as a list, non-empty), deleting
- * the key when it becomes empty, and writes Redis's reply for them: with
+ * the key when it becomes empty and signalling it modified (watched_keys.h),
+ * and writes Redis's reply for them: with
  * `single` one bulk string (count must be 1: LPOP key, BLPOP's element),
  * otherwise an array of the popped elements (LPOP key count, the inner
  * array of LMPOP/BLMPOP). The caller writes anything around it (BLPOP's
@@ -28,7 +29,8 @@ long ts_list_pop_reply(ts_exec *x, ts_arg key, ts_entry *e, int where, long coun
 /* One LMOVE step: src (entry se, an existing non-empty list) loses its
  * element at the `from` end, which is pushed at the `to` end of dst
  * (created when missing; src and dst may be the same key), then replies
- * the element as a bulk string and signals dst ready. When dst holds
+ * the element as a bulk string, signals both keys modified and dst ready.
+ * When dst holds
  * another type, replies WRONGTYPE, changes nothing and returns false.
  * se is invalid afterwards. */
 bool ts_list_move(ts_exec *x, ts_arg src, ts_entry *se, ts_arg dst, int from, int to);
@@ -42,8 +44,8 @@ bool ts_list_move(ts_exec *x, ts_arg src, ts_entry *se, ts_arg dst, int from, in
 enum { TS_ZPOP_FLAT, TS_ZPOP_NESTED, TS_ZPOP_KEY_FLAT, TS_ZPOP_KEY_NESTED };
 /* Pops up to count (>= 1) members of the sorted set in e (the live entry
  * of key, type zset), lowest first or highest first (max), writing the
- * reply in `shape`. Deletes the key when it becomes empty (e is then
- * invalid). Returns the number popped. */
+ * reply in `shape`. Signals the key modified and deletes it when it
+ * becomes empty (e is then invalid). Returns the number popped. */
 long ts_zset_pop(ts_exec *x, ts_arg key, ts_entry *e, bool max, long count, int shape);
 
 #endif

@@ -26,6 +26,7 @@
 #include "cmds.h"
 #include "tessera/config/config.h"
 #include "tessera/store/db.h"
+#include "tessera/store/watched_keys.h"
 #include "tessera/util/glob.h"
 #include "tessera/types/listpack.h"
 #include "tessera/types/t_set.h"
@@ -180,6 +181,8 @@ static void zadd_generic(ts_cmd_ctx *c, int flags)
         double newscore = 0;
         if (!ts_zset_add(&z, ts_db_config(&c->ex), scores[j], m.ptr, m.len, flags, &out, &newscore)) {
             store_or_delete(c, e, &z);
+            /* Redis's cleanup label: what was changed before the error counts. */
+            if (added || updated) ts_db_signal_modified(&c->ex, key);
             ts_reply_error(c->r, ERR_NAN);
             goto done;
         }
@@ -189,6 +192,7 @@ static void zadd_generic(ts_cmd_ctx *c, int flags)
         score = newscore;
     }
     store_or_delete(c, e, &z);
+    if (added || updated) ts_db_signal_modified(&c->ex, key);   /* a no-op ZADD: none */
     if (added) ts_db_signal_ready(&c->ex, key);
 reply:
     if (incr) {
@@ -217,6 +221,7 @@ void cmd_zrem(ts_cmd_ctx *c)
         if (ts_zset_length(&z) == 0) break;
     }
     store_or_delete(c, e, &z);
+    if (deleted) ts_db_signal_modified(&c->ex, c->argv[1]);
     ts_reply_int(c->r, deleted);
 }
 
@@ -383,17 +388,19 @@ static ts_zset build_sorted(ts_cmd_ctx *c, const zitems *it)
 }
 
 /* Stores the result at dst (replacing any value and TTL) and replies with
- * its size; an empty result deletes dst and replies 0. */
+ * its size; an empty result deletes dst and replies 0. Signals dst like
+ * Redis's Z*STORE: setKey, or a delete that found a key. */
 static void store_result(ts_cmd_ctx *c, ts_arg dst, const zitems *it)
 {
     if (it->n == 0) {
-        ts_db_delete(&c->ex, dst);
+        if (ts_db_delete(&c->ex, dst)) ts_db_signal_modified(&c->ex, dst);
         ts_reply_int(c->r, 0);
         return;
     }
     ts_zset z = build_sorted(c, it);
     ts_db_delete(&c->ex, dst);
     ts_db_add_object(&c->ex, dst, TS_TYPE_ZSET, z.enc, z.ptr);
+    ts_db_signal_modified(&c->ex, dst);
     ts_db_signal_ready(&c->ex, dst);
     ts_reply_int(c->r, (long long)it->n);
 }
@@ -557,6 +564,7 @@ static void zremrange_generic(ts_cmd_ctx *c, int type)
     bool any = type == RANGE_RANK ? rank_range(&r, llen, &a, &b) : bounds_ranks(&z, &r, false, &a, &b);
     size_t removed = any ? ts_zset_delete_ranks(&z, a, b) : 0;
     store_or_delete(c, e, &z);
+    if (removed) ts_db_signal_modified(&c->ex, c->argv[1]);
     ts_reply_int(c->r, (long long)removed);
 }
 
