@@ -20,8 +20,10 @@
  *             table again: whatever the command left there (changed,
  *             unchanged, new, or nothing) goes back to the key's part.
  *   1 RETURN  on each shard: the part installs what it was handed (a key
- *             the command deleted stays deleted) and signals the keys that
- *             may now serve blocked clients.
+ *             the command deleted stays deleted), signals the keys the
+ *             command modified (the scratch shard recorded its
+ *             ts_db_signal_modified calls: WATCH registrations live on the
+ *             real shards) and those that may now serve blocked clients.
  *
  * Why this shape: SMOVE, SINTERSTORE, ZUNIONSTORE, LMOVE, ... each have one
  * implementation, the single-shard one, and cross-shard atomicity comes from
@@ -43,6 +45,7 @@
 #include "tessera/route/engine.h"
 #include "tessera/route/run.h"
 #include "tessera/store/lazyfree.h"
+#include "tessera/store/watched_keys.h"
 
 enum { PHASE_BORROW = 0, PHASE_RETURN = 1 };
 
@@ -50,6 +53,7 @@ enum { PHASE_BORROW = 0, PHASE_RETURN = 1 };
 typedef struct loan {
     int pos;            /* argument position of the key */
     bool present;
+    bool modified;      /* the command signalled it on the scratch shard */
     ts_value v;         /* INLINE bytes owned by the loan */
     int64_t expire;
     uint32_t lru;
@@ -131,12 +135,38 @@ static void borrow_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     if (t->blocker && t->blocker->blocked) ts_blocking_register(c->shard, t->blocker);
     for (int i = 0; l && i < l->n; i++) {
         loan *x = &l->items[i];
-        if (!x->present) continue;
-        int type = x->v.type;
-        loan_put(x, ts_db_table(&c->ex), t->argv[x->pos]);
-        ts_db_signal_ready_in(c->shard, c->db, t->argv[x->pos], type);
+        ts_arg key = t->argv[x->pos];
+        if (x->present) {
+            int type = x->v.type;
+            loan_put(x, ts_db_table(&c->ex), key);
+            ts_db_signal_ready_in(c->shard, c->db, key, type);
+        }
+        /* The scratch run's signals, on the key's real shard, once the
+         * key holds its final value (or is gone). */
+        if (x->modified) ts_db_signal_modified_in(c->shard, c->db, key);
     }
     loans_free(l);
+}
+
+/* Marks the loans of the keys the command signalled on the scratch shard
+ * (watched_keys.h): each part's RETURN signals them on the real shard. The
+ * scratch shard has no WATCH registry, and a key's watchers are registered
+ * where the key lives. Every key a borrowed command touches is one of its
+ * keys, so each signal finds its loan (a repeated key has one loan, in the
+ * part of its first position). */
+static void mark_modified(ts_txn *t, const ts_shard *scratch)
+{
+    for (size_t s = 0; s < scratch->nsignals; s++) {
+        const ts_signal_rec *r = &scratch->signals[s];
+        if (r->db != t->db) continue;
+        for (int j = 0; j < t->nparts; j++) {
+            loans *l = t->parts[j].ptr;
+            for (int i = 0; l && i < l->n; i++) {
+                ts_arg key = t->argv[l->items[i].pos];
+                if (key.len == r->len && memcmp(key.ptr, r->k, r->len) == 0) l->items[i].modified = true;
+            }
+        }
+    }
 }
 
 /* Runs the command on a scratch database holding every borrowed key, then
@@ -169,6 +199,7 @@ static void run_on_scratch(ts_txn *t)
         ts_aof_log_free(&t->aof);
         ctx.aof = &t->aof;
     }
+    ts_signals_record_begin(&scratch);
     ts_run_command(t->coord, &ctx);
     t->accounted = true;
     t->aof_propagated = ctx.propagated;
@@ -180,6 +211,8 @@ static void run_on_scratch(ts_txn *t)
             loan_take(x, tab, ts_table_find(tab, key.ptr, key.len));
         }
     }
+    mark_modified(t, &scratch);
+    ts_signals_record_free(&scratch);
     /* The borrowed statistics belong to the coordinator's shard. */
     ts_shard_stats *st = &t->coord->shard.stats;
     st->keyspace_hits += scratch.stats.keyspace_hits;
