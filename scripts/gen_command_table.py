@@ -51,6 +51,9 @@ COMMANDS = {
     "object|help": ("NONE", "cmd_object_help", None),
     "dbsize": ("ALL", "cmd_dbsize", "&ts_multi_dbsize"), "flushdb": ("ALL", "cmd_flushdb", "&ts_multi_flush"),
     "flushall": ("ALL", "cmd_flushall", "&ts_multi_flush"), "select": ("CONN", None, None),
+    # transactions (net/conn_multi.c; EXEC runs through cmd/transaction.c)
+    "multi": ("CONN", None, None), "exec": ("CONN", None, None), "discard": ("CONN", None, None),
+    "watch": ("CONN", None, None), "unwatch": ("CONN", None, None),
     "swapdb": ("ALL", "cmd_swapdb", "&ts_multi_swapdb"),
     # expiry
     "expire": ("KEYS", "cmd_expire", None), "pexpire": ("KEYS", "cmd_expire", None),

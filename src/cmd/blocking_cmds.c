@@ -112,6 +112,13 @@ static void bmove(ts_cmd_ctx *c, int from, int to, ts_arg timeout)
     bool wrong;
     ts_entry *se = ts_db_lookup_write_type(&c->ex, c->argv[1], TS_TYPE_LIST, &wrong);
     if (wrong) return;
+    if (!se && !c->blocker) {
+        /* May not block (inside MULTI or a script): Redis replies a null
+         * bulk here, not the null array of a timeout. */
+        ts_prop_none(c);
+        ts_reply_null(c->r);
+        return;
+    }
     if (!se) { block(c, ms); return; }
     ts_list_move(&c->ex, c->argv[1], se, c->argv[2], from, to);
     ts_arg lmove[5] = {{"LMOVE", 5}, c->argv[1], c->argv[2], end_name(from), end_name(to)};

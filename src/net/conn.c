@@ -43,6 +43,7 @@
 #include "tessera/route/run.h"
 #include "tessera/route/slot.h"
 #include "tessera/route/txn.h"
+#include "tessera/route/watch.h"
 #include "tessera/store/db.h"
 #include "tessera/util/log.h"
 #include "tessera/util/clock.h"
@@ -163,7 +164,8 @@ void ts_conn_cron(ts_conn *c, int64_t now_ms)
 
 size_t ts_conn_memory(const ts_conn *c)
 {
-    return sizeof(*c) + c->query.cap + c->out.cap + c->writing.cap + c->slot_bytes;
+    return sizeof(*c) + c->query.cap + c->out.cap + c->writing.cap + c->slot_bytes +
+           (c->multi ? c->multi->queue.bytes : 0);
 }
 
 /* Redis's getClientEvictionLimit: 0 when off; at least 128 KB so a bad
@@ -668,18 +670,102 @@ static void new_txn(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, c
 
 static unsigned cursor_shard(ts_conn *c, int argc, const ts_arg *argv)
 {
-    unsigned long long cursor = 0;
-    if (argc > 1) {
-        char tmp[32];
-        size_t n = argv[1].len < sizeof(tmp) - 1 ? argv[1].len : sizeof(tmp) - 1;
-        memcpy(tmp, argv[1].ptr, n);
-        tmp[n] = '\0';
-        char *end;
-        errno = 0;
-        cursor = strtoull(tmp, &end, 10);
-        if (errno || *end) cursor = 0;   /* the command itself reports the error */
+    return argc > 1 ? ts_cursor_shard(argv[1].ptr, argv[1].len, c->w->e.router->nshards) : 0;
+}
+
+/* The local shard (or a key) is held by a txn: the connection waits in
+ * the worker's FIFO of shard waiters and dispatches again when released. */
+static void wait_for_shard(ts_conn *c)
+{
+    ts_worker *w = c->w;
+    c->wait = TS_WAIT_SHARD;
+    if (c->in_waiters) return;
+    c->in_waiters = true;
+    c->waiter_next = NULL;
+    ts_conn **pp = &w->shard_waiters;
+    while (*pp) pp = &(*pp)->waiter_next;
+    *pp = c;
+}
+
+/* The commands that run, not queue, inside MULTI (processCommand). */
+static bool multi_passes(const ts_command *cmd)
+{
+    const char *n = cmd->name;
+    return !strcmp(n, "exec") || !strcmp(n, "discard") || !strcmp(n, "multi") || !strcmp(n, "watch") ||
+           !strcmp(n, "quit") || !strcmp(n, "reset");
+}
+
+static bool is_exec(const ts_command *cmd) { return !strcmp(cmd->name, "exec"); }
+
+/* EXEC of a transaction that may run: inline when every key is on this
+ * shard, else as a compound txn (cmd/transaction.h). */
+static int dispatch_exec(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    if (barrier(c)) return DISPATCH_WAIT;
+    if (c->multi->dirty_exec) {
+        run_local(c, cmd, argc, argv);   /* its error */
+        return DISPATCH_DONE;
     }
-    return (unsigned)(cursor % TS_MAX_SHARDS) % c->w->e.router->nshards;
+    switch (ts_tx_where(&w->e, &c->multi->queue, c->client.db, c->watch)) {
+    case TS_TX_WAIT:
+        wait_for_shard(c);
+        return DISPATCH_WAIT;
+    case TS_TX_HERE:
+        run_local(c, cmd, argc, argv);
+        return DISPATCH_DONE;
+    default:
+        break;
+    }
+    ts__conn_multi_check_acl(c);
+    ts_tx_client who;
+    ts__conn_multi_client(c, &who);
+    c->watch = NULL;   /* the txn took it */
+    ts_txn *t = ts_tx_new(&w->e, cmd, ts_conn_on_txn_done, c, &who, &c->multi->queue);
+    ts__conn_multi_end(c);
+    c->aof_produced = true;
+    start_txn(c, t);
+    return DISPATCH_DONE;
+}
+
+/* WATCH: inline when every key is on this shard (and free), else a txn
+ * over the new keys' shards whose steps register them (conn_multi.c). */
+static int dispatch_watch(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    if (c->multi) {   /* its error */
+        run_local(c, cmd, argc, argv);
+        return DISPATCH_DONE;
+    }
+    if (barrier(c)) return DISPATCH_WAIT;
+    bool local = true;
+    for (int i = 1; i < argc; i++) local &= ts_key_shard(argv[i].ptr, argv[i].len) == w->e.id;
+    if (local) {
+        if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
+            wait_for_shard(c);
+            return DISPATCH_WAIT;
+        }
+        run_local(c, cmd, argc, argv);
+        return DISPATCH_DONE;
+    }
+    if (!c->watch) c->watch = ts_watch_new();
+    int *pos = ts_malloc(sizeof(int) * (size_t)argc);
+    int n = 0;
+    for (int i = 1; i < argc; i++)
+        if (ts_watch_note(c->watch, c->client.db, argv[i])) pos[n++] = i;
+    if (n == 0) {
+        free(pos);
+        run_local(c, cmd, argc, argv);   /* all watched already: OK */
+        return DISPATCH_DONE;
+    }
+    ts_txn *t = ts_txn_new(&w->e, ts_conn_on_txn_done, c, c->client.id, cmd, c->client.db, c->client.resp, argc,
+                           argv, pos, n);
+    free(pos);
+    t->client_local = ts__conn_is_local(c);
+    ts_watch_ref(c->watch);
+    t->state = c->watch;
+    start_txn(c, t);
+    return DISPATCH_DONE;
 }
 
 /* A blocking command's attempt as a txn over its keys (multi_borrow.c runs
@@ -709,14 +795,7 @@ static int dispatch_blocking(ts_conn *c, const ts_command *cmd, int argc, ts_arg
     if (!local) {
         ts__conn_start_blocking_txn(c, cmd, argc, argv, pos, nkeys);
     } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
-        c->wait = TS_WAIT_SHARD;
-        if (!c->in_waiters) {
-            c->in_waiters = true;
-            c->waiter_next = NULL;
-            ts_conn **pp = &w->shard_waiters;
-            while (*pp) pp = &(*pp)->waiter_next;
-            *pp = c;
-        }
+        wait_for_shard(c);
         rc = DISPATCH_WAIT;
     } else {
         conn_collect_slots(c);   /* nothing in flight: every slot is filled */
@@ -836,7 +915,7 @@ static const char *disk_refusal(const ts_conn *c, const ts_command *cmd, char *b
 void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)
 {
     char *info = client_info(c);
-    ts_acl_log_add(c->w->srv->acl_log, reason, TS_ACL_CTX_TOPLEVEL, object, username, info,
+    ts_acl_log_add(c->w->srv->acl_log, reason, c->multi ? TS_ACL_CTX_MULTI : TS_ACL_CTX_TOPLEVEL, object, username, info,
                    (long)c->w->e.config.acllog_max_len);
     free(info);
 }
@@ -912,6 +991,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     const ts_command *cmd = pre ? pre->cmd : ts_command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+        ts__conn_multi_flag(c);
         reply_unknown_command(c, argc, argv);
         return DISPATCH_DONE;
     }
@@ -927,6 +1007,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
         ts_reply_init(&r, &tmp, c->client.resp);
         if (!ts_command_check_arity(cmd, argc, argv, &r)) {
             if (c->npending) { ts_buf_free(&tmp); start_pending(c); return DISPATCH_WAIT; }
+            ts__conn_multi_flag(c);
             ts_buf *out = ts__conn_reply_begin(c);
             ts_buf_append(out, tmp.data, tmp.len);
             ts__conn_reply_end(c, out);
@@ -938,6 +1019,8 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     /* Redis's order after arity: protected commands, authentication, the ACL. */
     const char *refusal = c->internal ? NULL : refuse_command(c, cmd);
+    if (TS_UNLIKELY(c->multi != NULL) && !refusal && (cmd->flags & TS_CMD_NO_MULTI))
+        refusal = "ERR Command not allowed inside a transaction";
     char aclbuf[256];
     if (TS_LIKELY(!refusal && !c->internal)) {
         if (TS_UNLIKELY(c->acl_gen != w->e.acl_gen) && !ts__conn_acl_user(c)) {
@@ -956,8 +1039,29 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     if (TS_LIKELY(!refusal && !c->internal)) refusal = disk_refusal(c, cmd, diskbuf, sizeof diskbuf);
     if (TS_UNLIKELY(refusal != NULL)) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+        if (TS_UNLIKELY(c->multi != NULL)) {
+            ts__conn_multi_flag(c);
+            if (is_exec(cmd)) {
+                /* Redis's execCommandAbort: the transaction goes. */
+                ts__conn_multi_end(c);
+                ts__conn_unwatch(c);
+                char abortbuf[512];
+                snprintf(abortbuf, sizeof abortbuf, "EXECABORT Transaction discarded because of: %s", refusal);
+                refusal = abortbuf;
+                reply_rejected(c, cmd, refusal);
+                return DISPATCH_DONE;
+            }
+        }
         reply_rejected(c, cmd, refusal);
         return DISPATCH_DONE;
+    }
+    if (TS_UNLIKELY(cmd->run == ts__conn_watch_run)) return dispatch_watch(c, cmd, argc, argv);
+    if (TS_UNLIKELY(c->multi != NULL)) {
+        if (is_exec(cmd)) return dispatch_exec(c, cmd, argc, argv);
+        if (!multi_passes(cmd)) {
+            ts__conn_multi_queue(c, cmd, argc, argv);
+            return DISPATCH_DONE;
+        }
     }
     if (TS_UNLIKELY(cmd->flags & TS_CMD_BLOCKING) && cmd->route == TS_ROUTE_KEYS)
         return dispatch_blocking(c, cmd, argc, argv);
@@ -1027,14 +1131,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     /* Local shard. */
     if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
-        c->wait = TS_WAIT_SHARD;
-        if (!c->in_waiters) {
-            c->in_waiters = true;
-            c->waiter_next = NULL;
-            ts_conn **pp = &w->shard_waiters;
-            while (*pp) pp = &(*pp)->waiter_next;
-            *pp = c;
-        }
+        wait_for_shard(c);
         return DISPATCH_WAIT;
     }
     run_local(c, cmd, argc, argv);
@@ -1358,6 +1455,8 @@ static void conn_free(ts_conn *c)
     ts_buf_free(&c->out);
     ts_buf_free(&c->writing);
     ts_parser_free(&c->parser);
+    ts__conn_multi_end(c);
+    ts__conn_unwatch(c);
     free(c->client.name);
     free(c->client.user);
     ts_worker *w = c->w;

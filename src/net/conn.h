@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "tessera/cmd/cmd.h"
+#include "tessera/cmd/transaction.h"
 #include "tessera/proto/resp_parse.h"
 #include "tessera/route/batch.h"
 #include "tessera/util/channels.h"
@@ -38,6 +39,12 @@ enum ts_conn_wait {
     TS_WAIT_TXN,        /* our own multi-shard txn is running */
     TS_WAIT_BLOCKED,    /* a blocking command waits for its keys (blocking.h) */
 };
+
+/* Between MULTI and EXEC/DISCARD (conn_multi.c). */
+typedef struct ts_conn_multi {
+    ts_tx_queue queue;
+    bool dirty_exec;                     /* a command was refused while queueing: EXEC aborts */
+} ts_conn_multi;
 
 typedef struct ts_conn {
     union {
@@ -76,6 +83,8 @@ typedef struct ts_conn {
     int npending;                          /* started together as one txn group */
     uint8_t wait;                        /* enum ts_conn_wait */
     struct ts_blocker *blocker;          /* the blocking command in progress, or NULL */
+    ts_conn_multi *multi;                /* in MULTI, or NULL */
+    struct ts_watch *watch;              /* the WATCH session (route/watch.h), or NULL */
     bool in_ready;
     bool in_waiters;
     bool closing;                        /* handle close started */
@@ -190,6 +199,22 @@ void ts__conn_start_blocking_txn(ts_conn *c, const ts_command *cmd, int argc, ts
 void ts__conn_park_blocked(ts_conn *c);
 void ts__conn_cancel_blocked(ts_conn *c);
 bool ts__conn_blocking_txn_done(ts_conn *c, struct ts_txn *t);
+/* conn_multi.c: the MULTI state. end: leaves it (EXEC, DISCARD, close);
+ * flag: a command was refused while queueing (Redis's flagTransaction);
+ * queue: a command queued, +QUEUED replied; check_acl: marks the queued
+ * commands the ACL no longer allows (EXEC); client: who runs the EXEC;
+ * bind: MULTI, DISCARD, EXEC's implementations (main thread, at start). */
+void ts__conn_multi_end(ts_conn *c);
+void ts__conn_multi_flag(ts_conn *c);
+void ts__conn_multi_queue(ts_conn *c, const ts_command *cmd, int argc, const ts_arg *argv);
+void ts__conn_multi_check_acl(ts_conn *c);
+void ts__conn_multi_client(ts_conn *c, ts_tx_client *who);
+void ts__conn_multi_bind(void);
+/* WATCH with every key local (dispatch_watch decides; also identifies the
+ * command there). */
+void ts__conn_watch_run(ts_cmd_ctx *x);
+/* Ends the WATCH session, if any (UNWATCH, DISCARD, EXECABORT, close). */
+void ts__conn_unwatch(ts_conn *c);
 /* migrate.c: moves the client to the worker its commands keep going to,
  * when it has built a streak and nothing of it is in flight. */
 void ts__conn_maybe_migrate(ts_conn *c);

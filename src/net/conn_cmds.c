@@ -21,6 +21,7 @@
 #include "tessera/net/worker.h"
 #include "tessera/route/acl.h"
 #include "tessera/route/txn.h"
+#include "tessera/route/watch.h"
 #include "tessera/util/version.h"
 
 static void cmd_select(ts_cmd_ctx *c)
@@ -352,19 +353,22 @@ void ts_conn_describe(ts_conn *conn, ts_buf *out, int64_t now_ms)
 {
     int fd = -1;
     uv_fileno(&conn->h.handle, &fd);
-    char flags[4], *p = flags;   /* in Redis's order */
+    char flags[8], *p = flags;   /* in Redis's order */
+    if (conn->multi) *p++ = 'x';
+    if (conn->watch && ts_watch_is_dirty(conn->watch)) *p++ = 'd';
     if (conn->client.is_unix) *p++ = 'U';
     if (conn->client.no_evict) *p++ = 'e';
     if (p == flags) *p++ = 'N';
     *p = '\0';
     const char *fmt =
         "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
-        "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
+        "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=0 obl=%zu oll=%u omem=%zu "
         "tot-mem=%zu events=r cmd=%s user=%s redir=-1 resp=%d\n";
 #define DESCRIBE_ARGS \
         (unsigned long long)conn->client.id, conn->client.addr, conn->client.laddr, fd, conn->client.name ? conn->client.name : "", \
         (long long)((now_ms - conn->client.ctime_ms) / 1000), (long long)((now_ms - conn->client.last_interaction_ms) / 1000), \
-        flags, conn->client.db, conn->query.len - conn->qpos, conn->query.cap - conn->query.len, \
+        flags, conn->client.db, conn->multi ? conn->multi->queue.n : -1, conn->query.len - conn->qpos, \
+        conn->query.cap - conn->query.len, conn->multi ? conn->multi->queue.bytes : (size_t)0, \
         conn->out.cap, conn->out.len, conn->slot_count, conn->writing.len, ts_conn_memory(conn), \
         conn->client.last_cmd ? conn->client.last_cmd : "NULL", conn->client.user ? conn->client.user : "default", \
         conn->client.resp
@@ -546,4 +550,5 @@ void ts_conn_commands_bind(void)
     ts_command_bind("client|kill", cmd_client, &multi_client_kill);
     ts_command_bind("client|help", cmd_client_help, NULL);
     ts_command_bind("acl|whoami", cmd_acl_whoami, NULL);
+    ts__conn_multi_bind();
 }

@@ -27,7 +27,7 @@ static bool conn_idle(const ts_conn *c)
 {
     return !c->closing && !c->close_after_reply && c->wait == TS_WAIT_NONE && c->inflight == 0 &&
            c->slot_count == 0 && c->npending == 0 && !c->write_in_flight && c->out.len == 0 &&
-           c->qpos == c->query.len && !c->blocker && !c->paused && c->reading && !c->in_ready;
+           c->qpos == c->query.len && !c->blocker && !c->paused && c->reading && !c->in_ready && !c->multi && !c->watch;
 }
 
 void ts__conn_maybe_migrate(ts_conn *c)

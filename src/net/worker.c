@@ -27,6 +27,7 @@
 #include "tessera/route/batch.h"
 #include "tessera/route/blocking.h"
 #include "tessera/route/txn.h"
+#include "tessera/route/watch.h"
 #include "tessera/store/db.h"
 #include "tessera/util/log.h"
 #include "tessera/util/thread.h"
@@ -35,6 +36,14 @@
 #include "tessera/cmd/shutdown.h"
 
 static void handle_msg(ts_worker *w, ts_msg *m);
+
+/* WATCH_UNREG: a session ended; its registrations on this shard go. */
+static void unwatch(ts_worker *w, ts_msg_unwatch *m)
+{
+    ts_watch_drop_here(&w->e.shard, w->e.id, m->w);
+    ts_watch_unref(m->w);
+    free(m);
+}
 
 void ts_worker_aof_flush(ts_worker *w)
 {
@@ -260,6 +269,9 @@ static void handle_msg(ts_worker *w, ts_msg *m)
         free(u);
         break;
     }
+    case TS_MSG_WATCH_UNREG:
+        unwatch(w, (ts_msg_unwatch *)m);
+        break;
     case TS_MSG_BATCH_DONE:
         ts_conn_on_batch_done((ts_batch *)m);
         break;
@@ -519,6 +531,10 @@ void ts_worker_destroy(ts_worker *w)
     while ((m = ts_engine_next_inbox(&w->e)) != NULL) {
         if (m->kind == TS_MSG_MIGRATE_CONN) {
             ts_msg_migrate_drop((ts_msg_migrate *)m);
+            continue;
+        }
+        if (m->kind == TS_MSG_WATCH_UNREG) {
+            unwatch(w, (ts_msg_unwatch *)m);
             continue;
         }
         if (m->kind != TS_MSG_BLOCK_UNREG) continue;

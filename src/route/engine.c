@@ -185,6 +185,7 @@ static bool orders_logs(uint8_t kind)
     case TS_MSG_BATCH_DONE:
     case TS_MSG_BLOCK_DONE:
     case TS_MSG_BLOCK_UNREG:
+    case TS_MSG_WATCH_UNREG:
     case TS_MSG_MIGRATE_CONN:
         return false;
     default:

@@ -55,7 +55,8 @@ void ts_run_command(ts_engine *e, ts_cmd_ctx *ctx)
     ts_run_account(e, cmd, ts_monotonic_us() - t0, r, errors_before);
     /* Like Redis: clients blocked on keys this command filled are served
      * before the next command runs. */
-    if (TS_UNLIKELY(ts_blocking_pending(&e->shard)) && ctx->shard == &e->shard) ts_blocking_serve(e);
+    if (TS_UNLIKELY(ts_blocking_pending(&e->shard)) && ctx->shard == &e->shard && !ctx->defer_blocked)
+        ts_blocking_serve(e);
 }
 
 void ts_run_part(ts_engine *e, ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)

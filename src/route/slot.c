@@ -6,6 +6,8 @@
  */
 #include "tessera/route/slot.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CRC_STEP(c) (((c) & 0x8000) ? (uint16_t)(((c) << 1) ^ 0x1021) : (uint16_t)((c) << 1))
@@ -67,4 +69,17 @@ void ts_slot_map_init(unsigned nshards)
      * neighbouring keys stay on one shard, and the map is easy to print. */
     for (unsigned s = 0; s < TS_SLOTS; s++)
         ts_slot_owner[s] = (uint16_t)((s * nshards) / TS_SLOTS);
+}
+
+unsigned ts_cursor_shard(const char *cursor, size_t len, unsigned nshards)
+{
+    char tmp[32];
+    size_t n = len < sizeof(tmp) - 1 ? len : sizeof(tmp) - 1;
+    memcpy(tmp, cursor, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    if (errno || *end) v = 0;
+    return (unsigned)(v % TS_MAX_SHARDS) % nshards;
 }

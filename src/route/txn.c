@@ -121,35 +121,30 @@ static int group_after(ts_txn *g)
 
 static const ts_txn_ops group_ops = {group_step, group_after};
 
-ts_txn *ts_txn_group(ts_txn **members, int n)
+/* A txn over the union of the members' shards (every shard when all). */
+static ts_txn *txn_over_members(ts_engine *coord, ts_txn **members, int n, bool all)
 {
     ts_txn *g = ts_calloc(1, sizeof(*g));
-    ts_engine *coord = members[0]->coord;
     g->coord = coord;
-    g->on_done = members[0]->on_done;
-    g->owner = members[0]->owner;
-    g->client_id = members[0]->client_id;
-    g->client_local = members[0]->client_local;
-    g->cmd = members[0]->cmd;
-    g->db = members[0]->db;
-    g->resp = members[0]->resp;
     g->now_ms = coord->now_ms;
-    g->ops = &group_ops;
-    g->mode = TS_TXN_KEYS;
-    g->members = ts_malloc(sizeof(ts_txn *) * (size_t)n);
-    memcpy(g->members, members, sizeof(ts_txn *) * (size_t)n);
+    g->members = ts_malloc(sizeof(ts_txn *) * (size_t)(n ? n : 1));
+    if (n) memcpy(g->members, members, sizeof(ts_txn *) * (size_t)n);
     g->nmembers = n;
     unsigned shards[TS_MAX_SHARDS];
     int nshards = 0;
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < members[i]->nparts; j++) {
-            unsigned s = members[i]->parts[j].shard;
-            bool seen = false;
-            for (int k = 0; k < nshards; k++) if (shards[k] == s) { seen = true; break; }
-            if (!seen) shards[nshards++] = s;
+    if (all) {
+        for (unsigned j = 0; j < coord->router->nshards; j++) shards[nshards++] = j;
+    } else {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < members[i]->nparts; j++) {
+                unsigned s = members[i]->parts[j].shard;
+                bool seen = false;
+                for (int k = 0; k < nshards; k++) if (shards[k] == s) { seen = true; break; }
+                if (!seen) shards[nshards++] = s;
+            }
         }
+        qsort(shards, (size_t)nshards, sizeof(unsigned), cmp_uint);
     }
-    qsort(shards, (size_t)nshards, sizeof(unsigned), cmp_uint);
     g->nparts = nshards;
     g->parts = ts_calloc((size_t)nshards, sizeof(ts_txn_part));
     for (int j = 0; j < nshards; j++) {
@@ -158,8 +153,33 @@ ts_txn *ts_txn_group(ts_txn **members, int n)
         ts_buf_init(&g->parts[j].out);
     }
     ts_buf_init(&g->reply_buf);
-    ts_reply_init(&g->reply, &g->reply_buf, g->resp);
     atomic_init(&g->refs, g->nparts + 1);
+    return g;
+}
+
+ts_txn *ts_txn_compound(ts_engine *coord, ts_txn **members, int n, bool exclusive, const ts_txn_ops *ops)
+{
+    ts_txn *t = txn_over_members(coord, members, n, exclusive);
+    t->ops = ops;
+    t->mode = exclusive ? TS_TXN_EXCLUSIVE : TS_TXN_KEYS;
+    t->compound = true;
+    return t;
+}
+
+ts_txn *ts_txn_group(ts_txn **members, int n)
+{
+    ts_engine *coord = members[0]->coord;
+    ts_txn *g = txn_over_members(coord, members, n, false);
+    g->on_done = members[0]->on_done;
+    g->owner = members[0]->owner;
+    g->client_id = members[0]->client_id;
+    g->client_local = members[0]->client_local;
+    g->cmd = members[0]->cmd;
+    g->db = members[0]->db;
+    g->resp = members[0]->resp;
+    g->ops = &group_ops;
+    g->mode = TS_TXN_KEYS;
+    ts_reply_init(&g->reply, &g->reply_buf, g->resp);
     return g;
 }
 
@@ -217,7 +237,7 @@ void ts_txn_start(ts_txn *t)
 static void run_step(ts_engine *e, ts_txn_part *p)
 {
     ts_txn *t = p->txn;
-    if (t->nmembers) {
+    if (t->nmembers && !t->compound) {
         /* A group: each member's step for this shard, in order. */
         for (int i = 0; i < t->nmembers; i++) {
             ts_txn *m = t->members[i];
@@ -239,6 +259,8 @@ static void run_step(ts_engine *e, ts_txn_part *p)
     ctx.client_id = t->client_id;
     ts_run_part(e, t, p, &ctx);
 }
+
+void ts_txn_run_part_step(ts_engine *e, ts_txn_part *p) { run_step(e, p); }
 
 /* appendfsync always: what the shard logged so far (writes its step may
  * have read) goes to the disk queue now, and the part records the sequence
@@ -302,6 +324,18 @@ void ts_txn_on_release(ts_engine *e, ts_txn_part *p)
     ts_txn_unref(t);
 }
 
+void ts_txn_log_into(ts_aof_log *log, ts_txn *m)
+{
+    if (m->reply.errors || !(m->cmd->flags & TS_CMD_WRITE)) return;
+    if (m->aof_propagated) {
+        if (m->aof.buf.len == 0) return;
+        ts_buf_append(&log->buf, m->aof.buf.data, m->aof.buf.len);
+        log->db = m->aof.db;
+    } else {
+        ts_aof_log_argv(log, m->db, m->argc, m->argv);
+    }
+}
+
 /* The AOF gets the whole command (or what it propagated) from the
  * coordinator while every key is still locked: each part handed over what
  * its shard logged before it answered (ts_engine_send), and nothing logged
@@ -310,16 +344,14 @@ static void log_txn(ts_engine *e, ts_txn *t)
 {
     if (TS_LIKELY(e->shard.aof == NULL)) return;
     ts_aof_log *log = e->shard.aof;
-    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
-        ts_txn *m = t->nmembers ? t->members[i] : t;
-        if (m->reply.errors || !(m->cmd->flags & TS_CMD_WRITE)) continue;
-        if (m->aof_propagated) {
-            if (m->aof.buf.len == 0) continue;
-            ts_buf_append(&log->buf, m->aof.buf.data, m->aof.buf.len);
-            log->db = m->aof.db;
-        } else {
-            ts_aof_log_argv(log, m->db, m->argc, m->argv);
+    if (t->compound) {
+        if (t->aof.buf.len) {
+            ts_buf_append(&log->buf, t->aof.buf.data, t->aof.buf.len);
+            log->db = t->aof.db;
         }
+    } else {
+        for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++)
+            ts_txn_log_into(log, t->nmembers ? t->members[i] : t);
     }
     ts_engine_flush_log(e);
 }
@@ -328,8 +360,9 @@ static void log_txn(ts_engine *e, ts_txn *t)
  * on the coordinator: the runner's accounting (run.h). */
 static void account_txn(ts_engine *e, ts_txn *t)
 {
-    for (int i = 0, n = t->nmembers ? t->nmembers : 1; i < n; i++) {
-        ts_txn *m = t->nmembers ? t->members[i] : t;
+    bool whole = t->compound || !t->nmembers;
+    for (int i = 0, n = whole ? 1 : t->nmembers; i < n; i++) {
+        ts_txn *m = whole ? t : t->members[i];
         if (!m->accounted) ts_run_account(e, m->cmd, 0, &m->reply, 0);
     }
 }
@@ -346,8 +379,12 @@ void ts_txn_on_done(ts_engine *e, ts_txn *t)
     if (next == TS_TXN_SUSPEND) return;
     if (next >= 0) {
         t->phase = next;
-        atomic_store_explicit(&t->pending, t->nparts, memory_order_relaxed);
-        for (int j = 0; j < t->nparts; j++) send_part(e, &t->parts[j], TS_MSG_TXN_STEP);
+        int active = 0;
+        for (int j = 0; j < t->nparts; j++) active += !t->parts[j].idle;
+        TS_ASSERT(active > 0);
+        atomic_store_explicit(&t->pending, active, memory_order_relaxed);
+        for (int j = 0; j < t->nparts; j++)
+            if (!t->parts[j].idle) send_part(e, &t->parts[j], TS_MSG_TXN_STEP);
         return;
     }
     log_txn(e, t);

@@ -43,13 +43,17 @@ void ts_aof_log_arg_ll(ts_aof_log *l, long long v)
     ts_aof_log_arg(l, tmp, (size_t)k);
 }
 
+void ts_aof_log_select(ts_aof_log *l, int db)
+{
+    if (db == l->db) return;
+    ts_buf_append(&l->buf, "*2\r\n$6\r\nSELECT\r\n", 16);
+    ts_aof_log_arg_ll(l, db);
+    l->db = db;
+}
+
 void ts_aof_log_begin(ts_aof_log *l, int db, int argc)
 {
-    if (db != l->db) {
-        ts_buf_append(&l->buf, "*2\r\n$6\r\nSELECT\r\n", 16);
-        ts_aof_log_arg_ll(l, db);
-        l->db = db;
-    }
+    ts_aof_log_select(l, db);
     put_len(&l->buf, '*', (size_t)argc);
 }
 

@@ -91,6 +91,10 @@ typedef struct ts_cmd_ctx {
     /* Out: the client's connection closes once this reply is written
      * (QUIT, SHUTDOWN); the caller that owns the connection applies it. */
     bool close_after_reply;
+    /* Clients blocked on keys this command fills are served by the caller
+     * once the whole unit ran (EXEC, a script), not after the command, as
+     * Redis serves them after EXEC. */
+    bool defer_blocked;
 } ts_cmd_ctx;
 
 typedef void ts_cmd_fn(ts_cmd_ctx *ctx);

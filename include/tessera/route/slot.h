@@ -29,4 +29,8 @@ static inline unsigned ts_key_shard(const char *key, size_t len)
     return ts_slot_owner[ts_key_slot(key, len)];
 }
 
+/* The shard a SCAN cursor names (its low bits; an unparsable cursor gives
+ * 0: the command itself reports the error there). */
+unsigned ts_cursor_shard(const char *cursor, size_t len, unsigned nshards);
+
 #endif

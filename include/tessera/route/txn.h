@@ -56,6 +56,9 @@ typedef struct ts_txn_part {
      * shard had logged when it ran its step (its reads may reflect it);
      * the reply waits for it (net/conn.c ts_conn_on_txn_done). */
     uint64_t aof_seen;
+    /* Set by ops->after: the next STEP skips this part (a compound txn's
+     * phase that has nothing to run there). Coordinator only. */
+    bool idle;
 } ts_txn_part;
 
 typedef struct ts_txn_ops {
@@ -109,6 +112,10 @@ typedef struct ts_txn {
     bool aof_propagated;
     bool accounted;             /* the command ran through the runner (multi_borrow.c): statistics are kept */
     bool connless;              /* started without on_done: counted in the router's connless_txns */
+    /* A compound txn (ts_txn_compound, MULTI/EXEC): the members only say
+     * which keys to lock; ops->step and ops->after drive them, t->aof is
+     * what it logs (when aof_propagated) and t->cmd is accounted once. */
+    bool compound;
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions
@@ -123,6 +130,19 @@ void ts_txn_start(ts_txn *t);
  * once, each shard runs the members' steps in order in a single visit, and
  * the reply is the members' replies in order. Takes ownership of members. */
 ts_txn *ts_txn_group(ts_txn **members, int n);
+/* A compound txn (MULTI/EXEC, cmd/transaction.c): holds the union of the
+ * members' keys (or, when exclusive, every shard whole) and runs `ops`,
+ * whose step and after drive the members (never started themselves) with
+ * ts_txn_run_part_step. Takes ownership of members; the caller sets cmd,
+ * on_done, owner, client_id, client_local, db, resp and state. */
+ts_txn *ts_txn_compound(struct ts_engine *coord, ts_txn **members, int n, bool exclusive, const ts_txn_ops *ops);
+/* On part p's shard thread (p belongs to a member of a compound txn that
+ * holds that shard): runs the member's step for its current phase, as the
+ * protocol would (ops->step with the member's context). */
+void ts_txn_run_part_step(struct ts_engine *e, ts_txn_part *p);
+/* Appends what a finished txn logs for the AOF (its propagated effects, or
+ * its argv; nothing for a failed or read-only command) to log. */
+void ts_txn_log_into(ts_aof_log *log, ts_txn *t);
 void ts_txn_free(ts_txn *t);
 /* Drops one reference (any thread); the last one frees the txn. */
 void ts_txn_unref(ts_txn *t);

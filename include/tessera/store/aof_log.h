@@ -24,6 +24,8 @@ void ts_aof_log_init(ts_aof_log *l);
 void ts_aof_log_free(ts_aof_log *l);
 /* One command (a SELECT first when db differs from the last one). */
 void ts_aof_log_argv(ts_aof_log *l, int db, int argc, const ts_arg *argv);
+/* A SELECT when db differs from the last command's. */
+void ts_aof_log_select(ts_aof_log *l, int db);
 /* Piecewise: the array header, then exactly argc arguments. */
 void ts_aof_log_begin(ts_aof_log *l, int db, int argc);
 void ts_aof_log_arg(ts_aof_log *l, const void *p, size_t n);

@@ -39,6 +39,7 @@
  *        MIGRATE_CONN    worker -> worker owning the client's keys ts_msg_migrate
  *        BLOCK_DONE      serving shard -> blocked client's worker  ts_blocker (route/blocking.h)
  *        BLOCK_UNREG     blocked client's worker -> key's shard     ts_msg_unblock
+ *        WATCH_UNREG     watching client's worker -> key's shard    ts_msg_unwatch (route/watch.h)
  *        SHUTDOWN        main (SIGTERM/SIGINT) -> worker 0        ts_msg_shutdown
  *        STOP            main -> every worker (exit, stage 1)     ts_msg
  *        FINAL           main -> every worker (exit, stage 2)     ts_msg
@@ -115,6 +116,7 @@ typedef enum ts_msg_kind {
     TS_MSG_MIGRATE_CONN,
     TS_MSG_BLOCK_DONE,
     TS_MSG_BLOCK_UNREG,
+    TS_MSG_WATCH_UNREG,
     TS_MSG_SHUTDOWN,
     TS_MSG_STOP,
     TS_MSG_FINAL,
