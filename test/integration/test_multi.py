@@ -7,14 +7,12 @@ runs inline (every key on the connection's shard), as a compound txn over
 key locks (keys on several shards), or holding every shard (KEYS,
 FLUSHALL, SCAN, MOVE inside it): src/cmd/transaction.c.
 """
-import os
 import threading
 import time
 
 import pytest
-import redis
 
-from conftest import start_pair, start_tessera
+from conftest import start_tessera
 from tessera_testlib import NSHARDS, Wire, encode, keys_on, parse
 
 A = keys_on(0, "a", 3)
@@ -215,6 +213,135 @@ def test_acl_changed_before_exec(d, server, reference):
         w.close()
 
 
+# ---------- WATCH ----------
+
+def pair_wires(server, reference):
+    return [Wire(server), Wire(reference)]
+
+
+class Two:
+    """A second connection to each server, compared like d."""
+
+    def __init__(self, server, reference):
+        self.w = pair_wires(server, reference)
+
+    def __call__(self, *args):
+        x, y = (w.cmd(*args) for w in self.w)
+        assert x == y, (args, x, y)
+        return x
+
+    def close(self):
+        for w in self.w:
+            w.close()
+
+
+@pytest.fixture
+def other(server, reference):
+    o = Two(server, reference)
+    yield o
+    o.close()
+
+
+@pytest.mark.parametrize("resp", ["2", "3"])
+@pytest.mark.parametrize("key", [A[0], B[0]], ids=["local", "remote"])
+def test_watch_touched_by_other_client(d, other, resp, key):
+    if resp == "3":
+        d.both("HELLO", "3")
+    d("SET", key, "1")
+    d("WATCH", key, A[1], B[1])
+    other("SET", key, "2")
+    assert tx(d, ("INCR", key), ("SET", B[2], "x")) in (b"*-1\r\n", b"_\r\n")
+    d("MGET", key, B[2])
+    # the session ended with that EXEC: the next transaction runs
+    other("SET", key, "3")
+    tx(d, ("INCR", key))
+
+
+def test_watch_untouched_and_unwatch_discard(d, other):
+    d("WATCH", A[0], B[0])
+    other("SET", A[1], "x")           # another key: no effect
+    tx(d, ("SET", A[0], "1"), ("SET", B[0], "1"))
+    d("WATCH", A[0], B[0])
+    d("UNWATCH")
+    other("SET", A[0], "2")
+    tx(d, ("GET", A[0]))
+    d("WATCH", B[0])
+    d("MULTI")
+    d("DISCARD")                     # DISCARD unwatches too
+    other("SET", B[0], "3")
+    tx(d, ("GET", B[0]))
+    d("WATCH", A[0])
+    d("MULTI")
+    d("WATCH", B[0])                 # inside MULTI: an error, not an abort
+    d("UNWATCH")                     # queued
+    other("DEL", A[0])
+    d("EXEC")
+
+
+def test_watch_own_writes_and_noops(d, other):
+    d("SET", A[0], "1")
+    d("WATCH", A[0])
+    d("SET", A[0], "1")              # the watcher's own write dirties it too
+    tx(d, ("GET", A[0]))
+    d("WATCH", A[0], B[0])
+    other("SETNX", A[0], "x")        # no change: no abort
+    other("DEL", B[0])               # missing: no change
+    tx(d, ("GET", A[0]))
+
+
+@pytest.mark.parametrize("change", ["flushdb", "flushdb_other_db", "flushall", "swapdb", "move", "expire_later",
+                                    "rename_to", "rename_from"])
+def test_watch_db_wide_changes(d, other, change):
+    d("SET", A[0], "1")
+    d("SET", B[0], "1")
+    d("SELECT", "1")
+    d("SET", B[1], "x")
+    d("SELECT", "0")
+    d("WATCH", A[0], B[0])
+    if change == "flushdb":
+        other("FLUSHDB")
+    elif change == "flushdb_other_db":
+        other("SELECT", "1")
+        other("FLUSHDB")
+    elif change == "flushall":
+        other("FLUSHALL")
+    elif change == "swapdb":
+        other("SWAPDB", "0", "1")
+    elif change == "move":
+        other("MOVE", B[0], "1")
+    elif change == "expire_later":
+        other("PEXPIRE", A[0], "1")
+        time.sleep(0.05)
+    elif change == "rename_to":
+        other("SET", A[2], "z")
+        other("RENAME", A[2], B[0])
+    elif change == "rename_from":
+        other("RENAME", A[0], B[2])
+    tx(d, ("PING",))
+
+
+def test_watch_already_expired(d, other):
+    for w in (d.a, d.b):
+        w.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        d("SET", A[0], "1", "PX", "1")
+        d("SET", B[0], "1", "PX", "1")
+        time.sleep(0.05)
+        d("WATCH", A[0], B[0])       # both already expired (still stored)
+        tx(d, ("PING",))             # still expired at EXEC: no abort
+        d("WATCH", A[0])
+        other("GET", A[0])           # lazily deleted: no logical change
+        tx(d, ("PING",))
+        d("SET", B[1], "1", "PX", "1")
+        time.sleep(0.05)
+        d("WATCH", B[1])
+        other("SET", B[1], "new")    # re-created: a change
+        tx(d, ("PING",))
+    finally:
+        for w in (d.a, d.b):
+            w.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
 # ---------- atomicity across shards ----------
 
 def test_transfers_keep_total(tmp_path):
@@ -293,7 +420,8 @@ def test_aof_block_and_reload(tmp_path):
     p.execute()
     c.close()
     assert srv.stop() == 0
-    data = open(tmp_path / "appendonly.aof", "rb").read()
+    with open(tmp_path / "appendonly.aof", "rb") as f:
+        data = f.read()
     assert data.count(b"MULTI") == 2, data
     assert data.count(b"EXEC") == 2, data
     # one command that propagated: no block around it
