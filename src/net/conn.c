@@ -897,7 +897,9 @@ static const char *disk_refusal(const ts_conn *c, const ts_command *cmd, char *b
     bool save_errors_stop = cfg->stop_writes_on_bgsave_error && cfg->save[0];
     ts_disk_error why = ts_persist_disk_error(c->w->srv->persist, save_errors_stop, &err);
     if (TS_LIKELY(why == TS_DISK_OK)) return NULL;
-    if (!(cmd->flags & TS_CMD_WRITE) && strcmp(cmd->name, "ping") != 0) return NULL;
+    uint32_t flags = cmd->flags;
+    if (c->multi && !strcmp(cmd->name, "exec")) flags |= c->multi->queue.flags;   /* EXEC of writes */
+    if (!(flags & TS_CMD_WRITE) && strcmp(cmd->name, "ping") != 0) return NULL;
     switch (why) {
     case TS_DISK_ERROR_RDB:
         return "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from conftest import ROOT, rss_mb, sanitized, start_redis, start_tessera
+from tessera_testlib import Wire
 
 AOF_ERR = "MISCONF Errors writing to the AOF file: %s"
 RDB_ERR = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
@@ -269,15 +270,23 @@ def test_failed_bgsave_stops_writes_like_redis(tmp_path, shim):
     ts, tdisk = tessera(tmp_path / "ts", shim, "--save", "900 1")
     rs, rdisk = redis_ref(tmp_path / "rs", shim, "--save", "900 1")
     try:
+        txn_replies = []
         for srv, disk in ((ts, tdisk), (rs, rdisk)):
             c = srv.client()
             c.set("a", "1")
+            w = Wire(srv)
+            queued = [w.cmd("MULTI"), w.cmd("SET", "c", "3")]   # queued before the disk fails
             disk.fail("rename EIO temp-")   # Redis writes its RDB through stdio: rename is what it calls
             c.bgsave()
             assert until(lambda: c.info("persistence")["rdb_bgsave_in_progress"] == 0 and
                          c.info("persistence")["rdb_last_bgsave_status"] == "err"), srv.argv[0]
             assert write_error(c, "SET", "b", "2") == RDB_ERR, srv.argv[0]
             assert write_error(c, "PING") == RDB_ERR
+            # EXEC of queued writes is refused (and the transaction gone);
+            # a write queued now aborts the next EXEC; reads still run.
+            txn_replies.append(queued + [w.cmd(*x) for x in (("EXEC",), ("EXEC",), ("MULTI",), ("GET", "a"),
+                                                            ("EXEC",), ("MULTI",), ("SET", "b", "2"), ("EXEC",))])
+            w.close()
             assert c.get("a") == b"1"
             c.config_set("stop-writes-on-bgsave-error", "no")
             assert write_error(c, "SET", "b", "2") is None
@@ -291,6 +300,8 @@ def test_failed_bgsave_stops_writes_like_redis(tmp_path, shim):
             assert until(lambda: c.info("persistence")["rdb_last_bgsave_status"] == "ok"), srv.argv[0]
             assert write_error(c, "SET", "b", "2") is None
             assert c.config_get("stop-writes-on-bgsave-error") == {"stop-writes-on-bgsave-error": "yes"}
+        assert txn_replies[0] == txn_replies[1]
+        assert txn_replies[0][2].startswith(b"-EXECABORT Transaction discarded because of: MISCONF")
     finally:
         ts.stop()
         rs.stop()
