@@ -3,11 +3,11 @@
 
 The layers, lowest first (docs/architecture.md, "Layers"):
 
-    util <- proto, config <- types <- store <- route <- persist <- cmd <- net <- main
+    util <- proto, config <- types <- store <- route <- persist <- cmd <- script <- net <- main
 
 A file may include headers of its own layer and of lower layers only; proto
 and config sit side by side and do not include each other. Only net/ and
-main may include <uv.h>. A file's layer is its folder: src/<layer>/x.c,
+main may include <uv.h>; only script/ includes Lua's headers. A file's layer is its folder: src/<layer>/x.c,
 src/<layer>/x.h (a header private to that folder),
 include/tessera/<layer>/x.h (a header other folders may use); src/main.c
 and src/tools/ are `main`. A header under include/tessera/ must be used by
@@ -22,13 +22,15 @@ import os
 import re
 import sys
 
-ORDER = ["util", "proto", "config", "types", "store", "route", "persist", "cmd", "net", "main"]
+ORDER = ["util", "proto", "config", "types", "store", "route", "persist", "cmd", "script", "net", "main"]
 RANK = {"util": 0, "proto": 1, "config": 1, "types": 2, "store": 3, "route": 4,
-        "persist": 5, "cmd": 6, "net": 7, "main": 8}
+        "persist": 5, "cmd": 6, "script": 7, "net": 8, "main": 9}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
 # libuv is the network layer's: below it nothing knows there is an event loop.
 LIBUV_LAYERS = {"net", "main"}
+# Lua is the scripting layer's.
+LUA_HEADERS = {"lua.h", "lauxlib.h", "lualib.h", "lua-cjson.h", "lua-bitop.h"}
 
 
 def layer_of(path):
@@ -74,6 +76,8 @@ def main():
                 sm = SYSTEM_INCLUDE.match(line)
                 if sm and sm.group(1) == "uv.h" and lf not in LIBUV_LAYERS:
                     problems.append(f"{f}:{no}: libuv outside net/ and main: {line.strip()}")
+                if sm and sm.group(1).split("/")[-1] in LUA_HEADERS and lf != "script":
+                    problems.append(f"{f}:{no}: Lua outside script/: {line.strip()}")
                 m = INCLUDE.match(line)
                 if not m:
                     continue

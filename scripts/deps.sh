@@ -2,7 +2,7 @@
 # Installs the Debian packages Tessera needs to build, test and benchmark,
 # skipping the ones already installed. Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-need=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev)
+need=(build-essential cmake pkg-config libuv1-dev libjemalloc-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 if [ "${1:-build}" = test ]; then
   need+=(python3 python3-redis python3-pytest redis-server redis-tools)
 fi
