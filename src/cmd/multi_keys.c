@@ -271,7 +271,8 @@ static void flush_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *c)
     ts_table *first = all ? c->shard->dbs : ts_db_table(&c->ex);
     int n = all ? c->shard->ndb : 1;
     /* signalFlushedDb: WATCHed keys are touched while still there. */
-    for (int db = all ? 0 : c->db; db < (all ? n : c->db + 1); db++) ts_db_signal_flushed(c->shard, db, -1, c->now_ms);
+    for (int db = all ? 0 : c->db; db < (all ? n : c->db + 1); db++)
+        ts_db_signal_flushed(c->shard, db, -1, c->now_ms);
     if (async) {
         ts_lazyfree_tables(first, n);
     } else {
