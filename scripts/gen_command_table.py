@@ -54,6 +54,12 @@ COMMANDS = {
     # transactions (net/conn_multi.c; EXEC runs through cmd/transaction.c)
     "multi": ("CONN", None, None), "exec": ("CONN", None, None), "discard": ("CONN", None, None),
     "watch": ("CONN", None, None), "unwatch": ("CONN", None, None),
+    # scripting (script/eval.c binds them)
+    "eval": ("KEYS", None, None), "evalsha": ("KEYS", None, None), "eval_ro": ("KEYS", None, None),
+    "evalsha_ro": ("KEYS", None, None), "script": ("NONE", "cmd_container", None),
+    "script|help": ("NONE", None, None), "script|flush": ("NONE", None, None),
+    "script|exists": ("NONE", None, None), "script|load": ("NONE", None, None),
+    "script|kill": ("NONE", None, None), "script|debug": ("NONE", None, None),
     "swapdb": ("ALL", "cmd_swapdb", "&ts_multi_swapdb"),
     # expiry
     "expire": ("KEYS", "cmd_expire", None), "pexpire": ("KEYS", "cmd_expire", None),

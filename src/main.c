@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/script/script.h"
 #include "tessera/net/acceptor.h"
 #include "tessera/net/conn_cmds.h"
 #include "tessera/persist/aof_load.h"
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
     ts_hash_seed_init();
     ts_command_table_init();
     ts_conn_commands_bind();
+    ts_script_bind();
     ts_command_table_check();
     ts_acl *acl = ts_acl_startup(&srv.config, err, sizeof(err));
     if (!acl) {

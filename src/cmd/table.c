@@ -63,6 +63,11 @@ static int keys_numkeys_at1(int argc, const ts_arg *argv, int *pos, int max)
 {
     return keys_counted(argc, argv, 1, 0, pos, max);
 }
+/* EVAL script numkeys k... (and EVALSHA, the _RO forms) */
+static int keys_numkeys_at2(int argc, const ts_arg *argv, int *pos, int max)
+{
+    return keys_counted(argc, argv, 2, 0, pos, max);
+}
 /* ZUNIONSTORE dst numkeys k... */
 static int keys_dest_numkeys(int argc, const ts_arg *argv, int *pos, int max)
 {
@@ -209,6 +214,8 @@ static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] =
     {"zmpop", keys_numkeys_at1}, {"zunionstore", keys_dest_numkeys}, {"zinterstore", keys_dest_numkeys},
     {"zdiffstore", keys_dest_numkeys}, {"blmpop", keys_timeout_numkeys}, {"bzmpop", keys_timeout_numkeys},
     {"xread", keys_streams}, {"xreadgroup", keys_streams},
+    {"eval", keys_numkeys_at2}, {"evalsha", keys_numkeys_at2}, {"eval_ro", keys_numkeys_at2},
+    {"evalsha_ro", keys_numkeys_at2},
 };
 
 /* Every command's decoded key specs (about one per command today; a
@@ -249,6 +256,12 @@ void ts_command_table_init(void)
         }
         for (size_t j = 0; j < TS_ARRAY_LEN(quiet); j++)
             if (!strcmp(c->name, quiet[j])) c->quiet_shard = true;
+        static const char *scripts[] = {"eval", "evalsha", "eval_ro", "evalsha_ro"};
+        for (size_t j = 0; j < TS_ARRAY_LEN(scripts); j++) {
+            if (strcmp(c->name, scripts[j]) != 0) continue;
+            c->script = true;
+            c->txn_mode = TS_TXN_EXCLUSIVE;   /* a txn without keys holds every shard (G) */
+        }
         uint32_t h = name_hash(c->name, strlen(c->name)) & (LOOKUP_SIZE - 1);
         while (lookup[h]) h = (h + 1) & (LOOKUP_SIZE - 1);
         lookup[h] = c;

@@ -99,6 +99,8 @@ static plan classify(const ts_engine *e, const ts_queued_cmd *q, int *pos, int *
         if (nshards == 1 && !cmd->always_txn) return (plan){.kind = ITEM_SHARD, .shard = e->id};
         return (plan){.kind = ITEM_MEMBER, .all_shards = true, .exclusive = true};
     case TS_ROUTE_KEYS: {
+        if (cmd->script && nshards > 1)   /* G: it may reach any shard */
+            return (plan){.kind = ITEM_MEMBER, .all_shards = true, .exclusive = true};
         if (cmd->wide_keys && nshards > 1 && cmd->wide_keys(q->argc, q->argv))
             return (plan){.kind = ITEM_MEMBER, .all_shards = true, .exclusive = true};
         int n = ts_command_keys(cmd, q->argc, q->argv, pos, q->argc);
@@ -165,6 +167,7 @@ static void run_one(ts_engine *e, const ts_queued_cmd *qc, int db, const ts_tx_c
     ctx.client_local = who->client_local;
     ctx.client_id = who->client_id;
     ctx.defer_blocked = true;
+    ctx.in_exec = true;
     ctx.aof = aof;
     ts_run_command(e, &ctx);
     if (ctx.close_after_reply && close_after) *close_after = true;
@@ -436,6 +439,7 @@ ts_txn *ts_tx_new(ts_engine *coord, const ts_command *exec, ts_txn_done_fn *on_d
             ts_txn *m = ts_txn_new(coord, NULL, NULL, who->client_id, it->q.cmd, db, who->resp, it->q.argc,
                                    it->q.argv, it->p.all_shards ? NULL : pos, it->p.all_shards ? 0 : nkeys);
             m->client_local = who->client_local;
+            m->nested = true;
             it->member = m;
             members[nmembers++] = m;
         } else if (it->p.kind == ITEM_SHARD && nkeys > 0) {

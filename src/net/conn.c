@@ -44,6 +44,7 @@
 #include "tessera/route/slot.h"
 #include "tessera/route/txn.h"
 #include "tessera/route/watch.h"
+#include "tessera/script/script.h"
 #include "tessera/store/db.h"
 #include "tessera/util/log.h"
 #include "tessera/util/clock.h"
@@ -728,6 +729,74 @@ static int dispatch_exec(ts_conn *c, const ts_command *cmd, int argc, ts_arg *ar
     return DISPATCH_DONE;
 }
 
+/* A script (script/eval.c): inline when its declared keys (if any) live
+ * on this shard; in a batch to the shard they live on, like any command;
+ * holding every shard when they span shards, when the attempt reached a
+ * key of another shard (a stray: the attempt changed nothing; a batch's
+ * shard starts that txn itself), or for a restricted user's remote script
+ * (its ACL user is this worker's to read). */
+static void start_script_everywhere(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv, bool counted)
+{
+    ts_txn *t = ts_txn_new(&c->w->e, ts_conn_on_txn_done, c, c->client.id, cmd, c->client.db, c->client.resp, argc,
+                           argv, NULL, 0);
+    t->client_local = ts__conn_is_local(c);
+    t->accounted = counted;
+    if (!c->acl_unrestricted) t->state = (void *)c->acl_user;
+    c->aof_produced = true;
+    start_txn(c, t);
+}
+
+static int dispatch_script(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_worker *w = c->w;
+    if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
+    int posbuf[TS_MAX_KEYS_STACK];
+    int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
+    int nkeys = ts_command_keys(cmd, argc, argv, pos, argc);
+    unsigned target = w->e.id;
+    bool multi = false;
+    for (int i = 0; i < nkeys; i++) {
+        unsigned s = ts_key_shard(argv[pos[i]].ptr, argv[pos[i]].len);
+        if (i == 0) target = s;
+        else if (s != target) multi = true;
+    }
+    int rc = DISPATCH_DONE;
+    bool remote_batch = target != w->e.id && !multi && c->acl_unrestricted;
+    if (!remote_batch && barrier(c)) {
+        rc = DISPATCH_WAIT;
+    } else if (multi || (target != w->e.id && !c->acl_unrestricted)) {
+        start_script_everywhere(c, cmd, argc, argv, false);
+    } else if (target != w->e.id) {
+        /* With the other commands for that shard; a stray there runs it
+         * holding every shard from that shard (route/batch.c). */
+        send_to_shard(c, target, cmd, argc, argv);
+        if (c->streak_target != target) { c->streak_target = target; c->streak = 0; }
+        c->streak++;
+    } else if (ts_engine_shard_busy(&w->e) || ts_run_locked_out(&w->e, cmd, c->client.db, argc, argv)) {
+        wait_for_shard(c);
+        rc = DISPATCH_WAIT;
+    } else {
+        c->streak = 0;
+        ts_buf *out = ts__conn_reply_begin(c);
+        ts_reply r;
+        ts_reply_init(&r, out, c->client.resp);
+        size_t room = output_room(c);
+        if (room != SIZE_MAX) r.limit = out->len + (room ? room : 1);
+        ts_engine *e = &w->e;
+        ts_cmd_ctx ctx;
+        ts_run_ctx_init(&ctx, e, cmd, c->client.db, argc, argv, &r);
+        ctx.client_local = ts__conn_is_local(c);
+        ctx.client_id = c->client.id;
+        ctx.acl_user = c->acl_unrestricted ? NULL : c->acl_user;
+        c->aof_produced = true;
+        ts_run_command(e, &ctx);
+        ts__conn_reply_end(c, out);   /* nothing was written when it escalates */
+        if (ctx.escalate) start_script_everywhere(c, cmd, argc, argv, true);
+    }
+    if (pos != posbuf) free(pos);
+    return rc;
+}
+
 /* WATCH: inline when every key is on this shard (and free), else a txn
  * over the new keys' shards whose steps register them (conn_multi.c). */
 static int dispatch_watch(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
@@ -1067,6 +1136,7 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     if (TS_UNLIKELY(cmd->flags & TS_CMD_BLOCKING) && cmd->route == TS_ROUTE_KEYS)
         return dispatch_blocking(c, cmd, argc, argv);
+    if (TS_UNLIKELY(cmd->script)) return dispatch_script(c, cmd, argc, argv);
     if (c->npending && cmd->route != TS_ROUTE_KEYS) { start_pending(c); return DISPATCH_WAIT; }
     switch (cmd->route) {
     case TS_ROUTE_NONE:

@@ -28,6 +28,7 @@
 #include "tessera/route/blocking.h"
 #include "tessera/route/txn.h"
 #include "tessera/route/watch.h"
+#include "tessera/script/script.h"
 #include "tessera/store/db.h"
 #include "tessera/util/log.h"
 #include "tessera/util/thread.h"
@@ -271,6 +272,9 @@ static void handle_msg(ts_worker *w, ts_msg *m)
     }
     case TS_MSG_WATCH_UNREG:
         unwatch(w, (ts_msg_unwatch *)m);
+        break;
+    case TS_MSG_CALL:
+        ts_engine_on_call(&w->e, m);
         break;
     case TS_MSG_BATCH_DONE:
         ts_conn_on_batch_done((ts_batch *)m);
@@ -517,6 +521,7 @@ static void worker_main(void *arg)
     uv_prepare_start(&w->wake_prepare, on_wake_prepare);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     ts_worker_aof_flush(w);
+    ts_script_thread_end();
 }
 
 int ts_worker_start(ts_worker *w) { return ts_thread_start(&w->thread, NULL, worker_main, w); }

@@ -171,6 +171,8 @@ static void splice_header(ts_reply *r, size_t at, char type, long long n)
 
 void ts_reply_set_array_len(ts_reply *r, size_t handle, long n) { splice_header(r, handle, '*', n); }
 
+void ts_reply_set_set_len(ts_reply *r, size_t handle, long n) { splice_header(r, handle, r->resp >= 3 ? '~' : '*', n); }
+
 void ts_reply_set_map_len(ts_reply *r, size_t handle, long n)
 {
     if (r->resp >= 3) splice_header(r, handle, '%', n);

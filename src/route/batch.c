@@ -8,6 +8,7 @@
 
 #include "tessera/route/engine.h"
 #include "tessera/route/run.h"
+#include "tessera/route/txn.h"
 
 /* Batches are allocated and freed by their origin engine, which keeps a
  * few freed ones with their buffers: a pipeline then reuses warm memory
@@ -131,6 +132,18 @@ static void batch_prefetch(ts_engine *e, const ts_batch *b, int from, size_t off
     }
 }
 
+/* The escalated command's txn has its reply (on this engine, its
+ * coordinator): it takes its place among the batch's replies and the batch
+ * goes on. */
+static void escalated_done(ts_txn *g)
+{
+    ts_batch *b = g->owner;
+    ts_buf_append(&b->reply, g->reply_buf.data, g->reply_buf.len);
+    ts_batch_mark_reply(b);
+    b->escalated = false;
+    ts_engine_submit(g->coord, &b->msg);
+}
+
 bool ts_batch_execute(ts_engine *e, ts_batch *b)
 {
     ts_shard_assert_owner(&e->shard);
@@ -176,6 +189,19 @@ bool ts_batch_execute(ts_engine *e, ts_batch *b)
         ts_run_ctx_init(&ctx, e, cmd, dbnum, argc, argv, &r);
         ctx.now_ms = b->now_ms;   /* the origin's clock, as for its local commands */
         ts_run_command(e, &ctx);
+        if (TS_UNLIKELY(ctx.escalate)) {
+            /* It did nothing here: it runs holding every shard, and its
+             * reply comes from there (escalated_done). */
+            ts_txn *g = ts_txn_new(e, escalated_done, b, 0, cmd, dbnum, r.resp, argc, argv, NULL, 0);
+            g->accounted = true;   /* counted by the attempt */
+            if (argv != argv_stack) free(argv);
+            b->exec_idx++;
+            b->exec_off = (size_t)(p - b->args.data);
+            b->escalated = true;
+            b->errors = r.errors;
+            ts_txn_start(g);
+            return true;
+        }
         ts_batch_mark_reply(b);
         if (argv != argv_stack) free(argv);
         b->exec_idx++;

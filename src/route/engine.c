@@ -249,6 +249,7 @@ static bool shard_try(ts_engine *e, ts_msg *m)
     if (m->kind == TS_MSG_BATCH) {
         ts_batch *b = (ts_batch *)m;
         if (!ts_batch_execute(e, b)) return false;
+        if (b->escalated) return true;   /* resubmitted when its txn ends */
         b->msg.kind = TS_MSG_BATCH_DONE;
         ts_engine_send(e, b->origin, &b->msg);
         return true;
@@ -299,4 +300,36 @@ uint64_t ts_router_dirty(const ts_router *r)
     uint64_t sum = 0;
     for (unsigned i = 0; i < r->nshards; i++) sum += atomic_load_explicit(&r->engines[i]->dirty, memory_order_relaxed);
     return sum;
+}
+
+void ts_engine_call(ts_engine *self, ts_engine *target, void (*fn)(void *engine, void *arg), void *arg)
+{
+    if (target == self) {
+        fn(self, arg);
+        return;
+    }
+    ts_msg_call m = {.fn = fn, .arg = arg};
+    pthread_mutex_init(&m.mu, NULL);
+    pthread_cond_init(&m.cv, NULL);
+    m.msg.kind = TS_MSG_CALL;
+    ts_engine_send(self, target, &m.msg);
+    ts_engine_send_wakeups(self);
+    pthread_mutex_lock(&m.mu);
+    while (!m.done) pthread_cond_wait(&m.cv, &m.mu);
+    pthread_mutex_unlock(&m.mu);
+    pthread_cond_destroy(&m.cv);
+    pthread_mutex_destroy(&m.mu);
+}
+
+void ts_engine_on_call(ts_engine *e, ts_msg *msg)
+{
+    ts_msg_call *m = (ts_msg_call *)msg;
+    m->fn(e, m->arg);
+    /* What the call logged goes to the disk queue before the caller logs
+     * anything that depends on it. */
+    ts_engine_flush_log(e);
+    pthread_mutex_lock(&m->mu);
+    m->done = true;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
 }

@@ -69,14 +69,20 @@ void ts_run_part(ts_engine *e, ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 
 bool ts_run_locked_out(const ts_engine *e, const ts_command *cmd, int db, int argc, const ts_arg *argv)
 {
+    return ts_run_locked_out_by_others(e, cmd, db, argc, argv, NULL);
+}
+
+bool ts_run_locked_out_by_others(const ts_engine *e, const ts_command *cmd, int db, int argc, const ts_arg *argv,
+                                 const ts_txn *owner)
+{
     const ts_shard *s = &e->shard;
-    if (s->exclusive) return true;
+    if (s->exclusive) return s->exclusive != owner || !owner;
     if (s->locks.count == 0) return false;
     if (cmd->quiet_shard) return true;
     int posbuf[TS_MAX_KEYS_STACK];
     int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
     int n = ts_command_keys(cmd, argc, argv, pos, argc);
-    bool blocked = ts_shard_keys_blocked(s, db, argv, pos, n, NULL);
+    bool blocked = ts_shard_keys_blocked(s, db, argv, pos, n, owner);
     if (pos != posbuf) free(pos);
     return blocked;
 }

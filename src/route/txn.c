@@ -326,12 +326,11 @@ void ts_txn_on_release(ts_engine *e, ts_txn_part *p)
 
 void ts_txn_log_into(ts_aof_log *log, ts_txn *m)
 {
-    if (m->reply.errors || !(m->cmd->flags & TS_CMD_WRITE)) return;
     if (m->aof_propagated) {
         if (m->aof.buf.len == 0) return;
         ts_buf_append(&log->buf, m->aof.buf.data, m->aof.buf.len);
         log->db = m->aof.db;
-    } else {
+    } else if (!m->reply.errors && (m->cmd->flags & TS_CMD_WRITE)) {
         ts_aof_log_argv(log, m->db, m->argc, m->argv);
     }
 }

@@ -7,7 +7,7 @@ fallback), a key in two specs, keys past the end, NULs in arguments.
 
 What the calls find is what the ACL will check (ts_command_keys_with_flags,
 src/route/command.c); the specs of commands Tessera does not have (MIGRATE's
-backwards KEYS search, EVAL, GEORADIUS's STORE) are covered by the
+backwards KEYS search, GEORADIUS's STORE) are covered by the
 unit test test/unit/command.c with Redis's own answers.
 """
 import pytest
@@ -30,6 +30,10 @@ CALLS = {
     "linsert": ("LINSERT", "k", "BEFORE", "p", "v"), "lrem": ("LREM", "k", 0, "v"), "ltrim": ("LTRIM", "k", 0, 1),
     "lpos": ("LPOS", "k", "v", "RANK", 1), "lmove": ("LMOVE", "a", "b", "LEFT", "RIGHT"),
     "rpoplpush": ("RPOPLPUSH", "a", "b"), "lmpop": ("LMPOP", 2, "a", "b", "LEFT", "COUNT", 2),
+    # transactions and scripts
+    "watch": ("WATCH", "a", "b"), "eval": ("EVAL", "return 1", 2, "a", "b", "arg"),
+    "evalsha": ("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", 1, "a"),
+    "eval_ro": ("EVAL_RO", "return 1", 1, "a"), "evalsha_ro": ("EVALSHA_RO", "f" * 40, 0),
     # sort
     "sort": ("SORT", "k", "BY", "w_*", "LIMIT", 0, 1, "GET", "#", "STORE", "d"),
     "sort_ro": ("SORT_RO", "k", "BY", "w_*", "GET", "o_*"),

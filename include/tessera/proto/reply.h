@@ -66,6 +66,7 @@ void ts_reply_verbatim(ts_reply *r, const char *p, size_t n, const char *ext); /
 size_t ts_reply_defer(ts_reply *r);
 void ts_reply_set_array_len(ts_reply *r, size_t handle, long n);
 void ts_reply_set_map_len(ts_reply *r, size_t handle, long n);
+void ts_reply_set_set_len(ts_reply *r, size_t handle, long n);   /* RESP2: array */
 
 /* Writes a value stored in the compact tree encoding used for static
  * metadata (the command table): "*N\n" array, "%N\n" map of N pairs, "~N\n"

@@ -58,6 +58,11 @@ typedef struct ts_batch {
     size_t reply_budget;
     bool overflow;
     uint32_t errors;
+    /* Owner side: a command of the batch could not run on this shard (a
+     * script that reached another shard's key) and runs as a txn holding
+     * every shard, with this engine as its coordinator; the batch goes on
+     * after it (ts_batch_execute says so with `escalated`). */
+    bool escalated;
 } ts_batch;
 
 /* Origin: a batch for commands of conn bound for shard target (a warm one
@@ -72,7 +77,9 @@ void ts_batch_append(ts_batch *b, const ts_command *cmd, int db, int resp, int a
 void ts_batch_mark_reply(ts_batch *b);
 /* Owner: runs the batch from where it stopped last time. False when it
  * stopped at a command whose keys a multi-shard txn holds (the caller
- * parks it; what ran stays done). */
+ * parks it; what ran stays done). True with b->escalated set: it stopped
+ * at a command that now runs as a txn over every shard; that txn's end
+ * resubmits the batch (ts_engine_submit), which goes on from there. */
 bool ts_batch_execute(struct ts_engine *e, ts_batch *b);
 /* Frees the engine's cache of batches (engine teardown). */
 void ts_batch_cache_free(struct ts_engine *e);

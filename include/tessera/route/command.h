@@ -29,6 +29,7 @@ struct ts_engine;
 struct ts_conn;
 struct ts_txn_ops;
 struct ts_blocker;
+struct ts_acl_user;
 
 /* How the dispatcher routes a command. */
 enum ts_route {
@@ -95,6 +96,16 @@ typedef struct ts_cmd_ctx {
      * once the whole unit ran (EXEC, a script), not after the command, as
      * Redis serves them after EXEC. */
     bool defer_blocked;
+    /* Inside EXEC: a command that logs a unit of several effects (a
+     * script) leaves them unwrapped: EXEC's own MULTI/EXEC block holds them. */
+    bool in_exec;
+    /* The client's ACL user when it is restricted (NULL: unrestricted), for
+     * commands that run others (scripts check each call). */
+    const struct ts_acl_user *acl_user;
+    /* Out: the command could not run here and did nothing (a script that
+     * reached a key of another shard): the caller runs it again holding
+     * every shard (script/). */
+    bool escalate;
 } ts_cmd_ctx;
 
 typedef void ts_cmd_fn(ts_cmd_ctx *ctx);
@@ -221,6 +232,9 @@ typedef struct ts_command {
      * a pattern, GET), reached before any other option error; else NULL.
      * The dispatcher asks only for restricted users (ts_acl_reads_any_key). */
     const char *(*any_key_option)(const struct ts_command *cmd, int argc, const ts_arg *argv);
+    /* EVAL, EVALSHA and their _RO forms: the dispatcher runs the script
+     * inline where its declared keys live, else holding shards (script/). */
+    bool script;
 } ts_command;
 
 /* Key positions of a call; returns the count (0 for keyless). The

@@ -176,6 +176,16 @@ static inline ts_engine *ts_engine_of(const ts_engine *e, unsigned shard) { retu
  * another engine is sent once per loop iteration (ts_engine_send_wakeups),
  * so a pass over many connections costs one wake-up per peer. */
 void ts_engine_send(ts_engine *self, ts_engine *target, ts_msg *m);
+/* Runs fn(target, arg) on target's thread and waits until it returned
+ * (fn(self, arg) at once when target is self). Only for a coordinator that
+ * holds every shard exclusively (a script in G mode, script/): no other
+ * txn then holds anything, so the target's owner is never waiting for the
+ * caller, and it handles CALL even though its shard is held. What self
+ * logged goes to the disk queue first, as for any message that orders
+ * logs. */
+void ts_engine_call(ts_engine *self, ts_engine *target, void (*fn)(void *engine, void *arg), void *arg);
+/* Inbox handler of CALL (the worker's drain). */
+void ts_engine_on_call(ts_engine *e, ts_msg *m);
 /* Owner thread, once per loop iteration and before blocking: sends the
  * wake-ups owed to peers. */
 void ts_engine_send_wakeups(ts_engine *e);

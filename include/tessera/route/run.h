@@ -70,6 +70,10 @@ void ts_run_reject(struct ts_engine *e, const ts_command *cmd, const char *error
  * holds the whole shard, or a key it touches (or, for commands that read
  * beyond their keys, any key). */
 bool ts_run_locked_out(const struct ts_engine *e, const ts_command *cmd, int db, int argc, const ts_arg *argv);
+/* The same, ignoring the locks (or the exclusive hold) of owner: a call a
+ * txn's own step makes (a script's redis.call). */
+bool ts_run_locked_out_by_others(const struct ts_engine *e, const ts_command *cmd, int db, int argc,
+                                 const ts_arg *argv, const struct ts_txn *owner);
 
 /* ---- propagation: what commands call (persist/aof.h has the rules) ---- */
 /* Whether this execution is being logged (AOF on, not replaying, not a

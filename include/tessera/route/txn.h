@@ -116,6 +116,9 @@ typedef struct ts_txn {
      * which keys to lock; ops->step and ops->after drive them, t->aof is
      * what it logs (when aof_propagated) and t->cmd is accounted once. */
     bool compound;
+    /* Driven by a compound txn (a member of MULTI/EXEC): what it logs goes
+     * into the compound's block, so it wraps nothing in MULTI/EXEC itself. */
+    bool nested;
 } ts_txn;
 
 /* Coordinator side. Builds a txn over the shards of the given key positions
@@ -140,8 +143,9 @@ ts_txn *ts_txn_compound(struct ts_engine *coord, ts_txn **members, int n, bool e
  * holds that shard): runs the member's step for its current phase, as the
  * protocol would (ops->step with the member's context). */
 void ts_txn_run_part_step(struct ts_engine *e, ts_txn_part *p);
-/* Appends what a finished txn logs for the AOF (its propagated effects, or
- * its argv; nothing for a failed or read-only command) to log. */
+/* Appends what a finished txn logs for the AOF to log: its propagated
+ * effects (even when it failed: a script that wrote then erred), else its
+ * argv when it is a write that succeeded. */
 void ts_txn_log_into(ts_aof_log *log, ts_txn *t);
 void ts_txn_free(ts_txn *t);
 /* Drops one reference (any thread); the last one frees the txn. */

@@ -40,6 +40,9 @@
  *        BLOCK_DONE      serving shard -> blocked client's worker  ts_blocker (route/blocking.h)
  *        BLOCK_UNREG     blocked client's worker -> key's shard     ts_msg_unblock
  *        WATCH_UNREG     watching client's worker -> key's shard    ts_msg_unwatch (route/watch.h)
+ *        CALL            a script's coordinator -> a shard's owner, while the
+ *                        coordinator holds every shard (route/engine.h
+ *                        ts_engine_call): the caller waits for it   ts_msg_call
  *        SHUTDOWN        main (SIGTERM/SIGINT) -> worker 0        ts_msg_shutdown
  *        STOP            main -> every worker (exit, stage 1)     ts_msg
  *        FINAL           main -> every worker (exit, stage 2)     ts_msg
@@ -97,6 +100,7 @@
 #ifndef TESSERA_CHANNELS_H
 #define TESSERA_CHANNELS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -117,6 +121,7 @@ typedef enum ts_msg_kind {
     TS_MSG_BLOCK_DONE,
     TS_MSG_BLOCK_UNREG,
     TS_MSG_WATCH_UNREG,
+    TS_MSG_CALL,
     TS_MSG_SHUTDOWN,
     TS_MSG_STOP,
     TS_MSG_FINAL,
@@ -148,6 +153,19 @@ typedef struct ts_msg_shutdown {
     ts_msg msg;
     int signum;
 } ts_msg_shutdown;
+
+/* CALL: run fn(engine, arg) on your thread, then set done and signal
+ * (the sender waits on the condition variable: the one place a worker
+ * blocks on another; route/engine.h ts_engine_call says why it cannot
+ * deadlock). */
+typedef struct ts_msg_call {
+    ts_msg msg;
+    void (*fn)(void *engine, void *arg);
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+} ts_msg_call;
 
 /* BLOCK_UNREG: drop this blocker's registrations on your shard (the
  * message holds one of the blocker's references). */

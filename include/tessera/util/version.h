@@ -7,6 +7,7 @@
 #define TESSERA_VERSION_H
 
 #define TS_VERSION "7.0.15"          /* the Redis version we answer as */
+#define TS_VERSION_NUM 0x07000f      /* the same as Redis's REDIS_VERSION_NUM (redis.REDIS_VERSION_NUM) */
 #define TS_TESSERA_VERSION "0.1.0"
 
 #endif

@@ -1,0 +1,281 @@
+"""EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Tessera's raw replies must
+equal Redis 7.0's: the redis.* API, the RESP <-> Lua conversions, the
+errors with the script's name and line, the global protection, shebang
+flags; and scripts that touch keys they did not declare, on any shard,
+are atomic and apply their writes exactly once (src/script/eval.c).
+"""
+import threading
+import time
+
+import pytest
+
+from conftest import start_tessera
+from tessera_testlib import NSHARDS, keys_on, parse
+
+A = keys_on(0, "a", 3)
+B = keys_on(NSHARDS - 1, "b", 3)
+
+
+def ev(d, script, *args, keys=()):
+    return d("EVAL", script, str(len(keys)), *keys, *args)
+
+
+SCRIPTS = [
+    # conversions Lua -> RESP
+    "return 1", "return 1.9", "return -3.7", "return 'str'", "return true", "return false", "return nil",
+    "return {}", "return {1,2,3}", "return {1,2,nil,4}", "return {1,{2,{3,'x'}},'y'}", "return {err='My Error'}",
+    "return {ok='fine'}", "return {ok='a\\r\\nb'}", "return {err='a\\nb'}", "return redis.error_reply('CODE msg')",
+    "return redis.error_reply('-CODE2 msg')", "return redis.error_reply('nocode')", "return redis.status_reply('PONG')",
+    "return {1, true, false, 'x', 2.5}", "return {double=3.14}", "return {big_number='123456789012345678901234567890'}",
+    "return {map={a=1}}", "return {set={a=true}}", "return {verbatim_string={format='txt', string='hello'}}",
+    "return 9007199254740993", "return -0.5", "return 1e20", "return tostring(1/0)",
+    # conversions RESP -> Lua
+    "return redis.call('ping')", "return redis.call('echo', 'x')", "return redis.call('get', 'nokey')",
+    "return type(redis.call('get', 'nokey'))", "return redis.call('incr', 'n')",
+    "redis.call('rpush', 'l', 1, 2, 3); return redis.call('lrange', 'l', 0, -1)",
+    "return type(redis.call('lrange', 'nolist', 0, -1))", "return redis.call('set', 's', 'v')",
+    "return type(redis.call('set', 's', 'v'))", "return redis.call('set', 's', 'v')['ok']",
+    "return redis.pcall('incr', 's')", "return type(redis.pcall('incr', 's'))",
+    "return redis.pcall('incr', 's')['err']", "redis.call('hset', 'h', 'f', 'v'); return redis.call('hgetall', 'h')",
+    "return redis.call('set', 'k', 3.5)", "redis.call('set', 'k', 12345678901234567890); return redis.call('get', 'k')",
+    "redis.call('set', 'k', 0.1); return redis.call('get', 'k')",
+    "return redis.call('zadd', 'z', 1.5, 'm')", "redis.call('zadd','z',1.5,'m'); return redis.call('zscore', 'z', 'm')",
+    # RESP3 inside the script
+    "redis.setresp(3); return redis.call('hgetall', 'nohash')",
+    "redis.setresp(3); redis.call('hset','h','a','1'); return redis.call('hgetall', 'h')",
+    "redis.setresp(3); redis.call('hset','h','a','1'); local t = redis.call('hgetall', 'h'); return t['map']['a']",
+    "redis.setresp(3); redis.call('sadd','st','x'); return redis.call('smembers', 'st')",
+    "redis.setresp(3); return redis.call('get', 'nokey')", "redis.setresp(3); return redis.call('get', 'nokey') == nil",
+    "redis.setresp(3); redis.call('zadd','z',1.5,'m'); return redis.call('zscore', 'z', 'm')",
+    "redis.setresp(3); return {double=1.5}", "redis.setresp(3); return true", "redis.setresp(3); return false",
+    "redis.setresp(3); return redis.call('exists', 'x')",
+    "return redis.setresp(4)", "return redis.setresp()",
+    # the API
+    "return redis.sha1hex('')", "return redis.sha1hex('abc')", "return redis.sha1hex()",
+    "return redis.REDIS_VERSION", "return redis.REDIS_VERSION_NUM",
+    "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}",
+    "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}",
+    "redis.log(redis.LOG_WARNING, 'hello', 'world'); return 1", "return redis.log()", "return redis.log('x', 'y')",
+    "return redis.log(9, 'y')", "redis.set_repl(redis.REPL_ALL); return 1", "return redis.set_repl(99)",
+    "return redis.set_repl()", "return redis.replicate_commands()",
+    "return redis.call()", "return redis.call({})", "return redis.pcall()", "return redis.call('nosuch')",
+    "return redis.pcall('nosuch')", "return redis.call('get')", "return redis.call('eval', 'return 1', 0)",
+    "return redis.call('multi')", "return redis.call('select', 5)", "redis.call('select', 5); return redis.call('set','x','y')",
+    "return redis.call('select', 99)", "return redis.call('select', 'x')",
+    "return pcall(function() redis.call('nosuch') end)", "return {pcall(function() error('x') end)}",
+    "return {pcall(function() error({err='tbl'}) end)}", "return xpcall(function() error('x') end, function(e) return 'h:' .. e end)",
+    "return {xpcall(function() return 1 end, function(e) return e end)}",
+    # errors and line numbers
+    "error('boom')", "error({err='My err'})", "local a = nil; return a.b", "\n\nerror('line3')",
+    "return redis.call('incr', 'nolist', 'extra')", "redis.call('set','s','x'); redis.call('incr','s')",
+    "return 1 +", "#!lua\nreturn 1", "#!lua flags=no-writes\nreturn 1", "#!lua flags=no-writes\nreturn redis.call('set','x','1')",
+    "#!lua flags=no-writes,allow-oom\nreturn redis.call('get','x')", "#!lua flags=bogus\nreturn 1", "#!lua foo=bar\nreturn 1",
+    "#!python\nreturn 1", "#!lua", "#!lua flags=allow-cross-slot-keys,allow-stale,no-cluster\nreturn 2",
+    # the sandbox
+    "a = 1", "return a", "function f() end", "redis.call = nil", "string.len = nil", "math.x = 1",
+    "return _G.pcall ~= nil", "return type(print)", "return type(loadfile)", "return type(dofile)",
+    "return type(os)", "return type(io)", "return type(require)", "return type(debug)",
+    "return type(cjson)", "return type(bit)", "return type(struct)", "return type(cmsgpack)",
+    "return type(string.rep)", "return ('x'):rep(3)", "local t = {}; t.x = 1; return t.x",
+    "return type(__redis__err__handler)", "return tostring(math.random(1,100) > 0)",
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=range(len(SCRIPTS)))
+def test_eval(d, script):
+    ev(d, script)
+
+
+@pytest.mark.parametrize("script", SCRIPTS[:60], ids=range(60))
+def test_eval_resp3_caller(d, script):
+    d.both("HELLO", "3")
+    ev(d, script)
+
+
+def test_keys_and_argv(d):
+    ev(d, "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2], #KEYS, #ARGV}", "x", "y", keys=(A[0], B[0]))
+    ev(d, "return {#KEYS, #ARGV}")
+    d("EVAL", "return 1", "2", "k")
+    d("EVAL", "return 1", "-1")
+    d("EVAL", "return 1", "x")
+    d("EVAL", "return KEYS", "1", "k", "a", "b")
+
+
+def test_evalsha_and_script_commands(d):
+    sha = parse(d("SCRIPT", "LOAD", "return {KEYS[1], ARGV[1]}"))
+    d("EVALSHA", sha, "1", "k", "v")
+    d("EVALSHA", sha.upper(), "1", "k", "v")
+    d("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0")
+    d("EVALSHA", "short", "0")
+    d("EVALSHA_RO", sha, "1", "k", "v")
+    d("SCRIPT", "EXISTS", sha, "ffffffffffffffffffffffffffffffffffffffff", "x")
+    d("EVAL", "return 'cached'", "0")
+    d("SCRIPT", "EXISTS", parse(d("SCRIPT", "LOAD", "return 'cached'")))
+    d("SCRIPT", "LOAD", "return 1 +")
+    d("SCRIPT", "FLUSH")
+    d("SCRIPT", "EXISTS", sha)
+    d("EVALSHA", sha, "0")
+    d("SCRIPT", "FLUSH", "ASYNC")
+    d("SCRIPT", "FLUSH", "SYNC")
+    d("SCRIPT", "FLUSH", "BAD")
+    d("SCRIPT", "HELP")
+    d("SCRIPT", "NOSUCH")
+    d("SCRIPT", "KILL")
+
+
+def test_eval_ro(d):
+    d("SET", "x", "1")
+    d("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "x")
+    d("EVAL_RO", "return redis.call('set', KEYS[1], 'y')", "1", "x")
+    d("EVAL_RO", "return redis.call('incr', 'x')", "0")
+    d("EVAL_RO", "#!lua\nreturn 1", "0")
+    d("EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get','x')", "0")
+    d("GET", "x")
+
+
+def test_script_in_multi(d):
+    d("MULTI")
+    ev(d, "redis.call('set', KEYS[1], 'a'); return redis.call('incr', KEYS[2])", keys=(A[0], B[0]))
+    ev(d, "return redis.call('get', KEYS[1])", keys=(A[0],))
+    d("SET", B[1], "x")
+    d("EXEC")
+    d("MGET", A[0], B[0], B[1])
+
+
+def test_blocking_commands_in_scripts(d):
+    ev(d, "return redis.call('blpop', 'nolist', 0)")
+    ev(d, "return redis.call('blmove', 'nolist', 'x', 'left', 'left', 0)")
+    ev(d, "return redis.call('bzpopmin', 'nozset', 0)")
+
+
+def test_select_in_script_stays_in_script(d):
+    d("SET", "k", "db0")
+    ev(d, "redis.call('select', 3); redis.call('set', 'k', 'db3'); return redis.call('get', 'k')")
+    d("GET", "k")
+    d("SELECT", "3")
+    d("GET", "k")
+
+
+# ---------- keys nobody declared, on any shard ----------
+
+def test_undeclared_keys_across_shards(d):
+    """Keys passed in ARGV (BullMQ's way) on every shard: the script runs
+    once, atomically, with the same results as Redis."""
+    keys = A + B
+    script = ("for i, k in ipairs(ARGV) do redis.call('incrby', k, i) end "
+              "local out = {} for i, k in ipairs(ARGV) do out[i] = redis.call('get', k) end return out")
+    for _ in range(3):
+        ev(d, script, *keys)
+    d("MGET", *keys)
+    # declared key local, others undeclared; writes happen before the stray
+    ev(d, "redis.call('rpush', KEYS[1], 'a'); redis.call('rpush', ARGV[1], 'b'); "
+          "redis.call('rpush', KEYS[1], 'c'); return redis.call('lrange', KEYS[1], 0, -1)", B[1], keys=(A[1],))
+    d("LRANGE", A[1], "0", "-1")
+    d("LRANGE", B[1], "0", "-1")
+    # writes then an error after the stray point: the writes stay, once
+    ev(d, "redis.call('incr', KEYS[1]); redis.call('incr', ARGV[1]); error('late')", B[2], keys=(A[2],))
+    d("MGET", A[2], B[2])
+    # multi-shard and keyless commands inside a script
+    ev(d, "redis.call('mset', ARGV[1], 1, ARGV[2], 2); return redis.call('mget', ARGV[1], ARGV[2])", A[0], B[0])
+    ev(d, "return redis.call('dbsize')")
+    ev(d, "return redis.call('exists', ARGV[1], ARGV[2], ARGV[3])", A[0], B[0], "nope")
+    ev(d, "return redis.call('rename', ARGV[1], ARGV[2])", A[0], B[2])
+    ev(d, "redis.call('sadd', ARGV[1], 'm'); return redis.call('smove', ARGV[1], ARGV[2], 'm')", A[1] + "s", B[1] + "s")
+    d("SMEMBERS", B[1] + "s")
+
+
+def test_stray_restores_big_and_small_values(d):
+    """A script that changes a big local collection and then reaches another
+    shard: the collection ends as Redis's (changed once, not twice)."""
+    d("RPUSH", A[0], *[str(i) for i in range(3000)])
+    d("SADD", A[1], *[str(i) for i in range(50)])
+    ev(d, "redis.call('lpop', KEYS[1]); redis.call('srem', KEYS[2], '7'); redis.call('set', ARGV[1], 'x'); "
+          "return {redis.call('llen', KEYS[1]), redis.call('scard', KEYS[2])}", B[0], keys=(A[0], A[1]))
+    d("LLEN", A[0])
+    d("LINDEX", A[0], "0")
+    d("SCARD", A[1])
+    d("SISMEMBER", A[1], "7")
+
+
+def test_scripts_atomic_under_concurrency(tmp_path):
+    """Transfers by script between accounts on different shards (declared
+    and undeclared keys) while others sum them by script and by MULTI: the
+    total never changes."""
+    srv = start_tessera(tmp_path, threads=max(NSHARDS, 3))
+    accounts = ["acct:%d" % i for i in range(10)]
+    c = srv.client()
+    c.mset({k: 100 for k in accounts})
+    total = 100 * len(accounts)
+    move = ("local n = tonumber(ARGV[3]) redis.call('decrby', ARGV[1], n) redis.call('incrby', ARGV[2], n) return 1")
+    move_declared = ("local n = tonumber(ARGV[1]) redis.call('decrby', KEYS[1], n) redis.call('incrby', KEYS[2], n) "
+                     "return 1")
+    summer = "local s = 0 for _, k in ipairs(ARGV) do s = s + tonumber(redis.call('get', k)) end return s"
+    stop = time.time() + 3
+    bad = []
+
+    def mover(seed):
+        import random
+        rnd = random.Random(seed)
+        cl = srv.client()
+        while time.time() < stop:
+            a, b = rnd.sample(accounts, 2)
+            if rnd.random() < 0.5:
+                cl.eval(move, 0, a, b, rnd.randint(1, 5))
+            else:
+                cl.eval(move_declared, 2, a, b, rnd.randint(1, 5))
+        cl.close()
+
+    def checker():
+        cl = srv.client()
+        while time.time() < stop:
+            s = cl.eval(summer, 0, *accounts)
+            if s != total:
+                bad.append(("script", s))
+            p = cl.pipeline(transaction=True)
+            for k in accounts:
+                p.get(k)
+            s = sum(int(v) for v in p.execute())
+            if s != total:
+                bad.append(("multi", s))
+        cl.close()
+
+    ts = [threading.Thread(target=mover, args=(i,)) for i in range(3)] + [threading.Thread(target=checker)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert bad == []
+    assert sum(int(v) for v in c.mget(accounts)) == total
+    c.close()
+    assert srv.stop() == 0
+
+
+def test_script_effects_in_aof(tmp_path):
+    srv = start_tessera(tmp_path, "--appendonly", "yes", "--appendfsync", "always", threads=max(NSHARDS, 2))
+    c = srv.client()
+    c.eval("redis.call('set', KEYS[1], 'a'); redis.call('set', ARGV[1], 'b'); return 1", 1, A[0], B[0])
+    c.eval("return redis.call('incr', KEYS[1])", 1, A[1])
+    c.eval("return redis.call('get', KEYS[1])", 1, A[1])
+    try:
+        c.eval("redis.call('rpush', KEYS[1], 'x'); redis.call('rpush', KEYS[1], 'y'); error('after writes')", 1, A[2])
+    except Exception:
+        pass
+    c.close()
+    assert srv.stop() == 0
+    with open(tmp_path / "appendonly.aof", "rb") as f:
+        data = f.read()
+    assert b"EVAL" not in data.upper().replace(b"EVALSHA", b"")   # effects, never the script
+    assert data.count(b"MULTI") == 2, data
+    srv2 = start_tessera(tmp_path, "--appendonly", "yes", threads=max(NSHARDS, 2))
+    c = srv2.client()
+    assert c.mget(A[0], B[0], A[1]) == [b"a", b"b", b"1"]
+    assert c.lrange(A[2], 0, -1) == [b"x", b"y"]
+    c.close()
+    assert srv2.stop() == 0
+
+
+def test_global_protection_does_not_leak_between_scripts(d):
+    ev(d, "KEYS = 1")
+    ev(d, "return #KEYS", keys=("x",))
+    ev(d, "rawset(_G, 'leak', 1)")
+    ev(d, "return leak")
