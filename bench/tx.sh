@@ -9,6 +9,9 @@
 #                      connection's own hash tag, EXEC (bench/txload.c)
 #   MULTI/EXEC cross2  MULTI, DECRBY on a key of shard 0, INCRBY on a key of
 #                      the last shard, EXEC (bench/txload.c)
+#   EVALSHA ratelimit  a rate limiter (INCR + PEXPIRE of one key) by
+#                      redis-benchmark: a random key per call (rl:__rand_int__)
+#                      and one hot key (rl)
 # Usage: bench/tx.sh [--rounds N] [--txns N] [--threads N] [--clients N] [--keep]
 # Environment: TESSERA_BIN (default build-bench/ or build/ tessera-server).
 set -uo pipefail
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option: $1" >&2; usage 2 ;;
   esac
 done
-need_cmd redis-server; need_cmd redis-cli; need_cmd cc
+need_cmd redis-server; need_cmd redis-cli; need_cmd redis-benchmark; need_cmd cc
 bench_init tx
 TBIN=$(tessera_bin)
 cc -O2 -o "$BENCH_TMP/txload" "$BENCH_ROOT/bench/txload.c" || die "cannot build bench/txload.c"
@@ -41,14 +44,24 @@ wait_ready "$T_PORT" "$T_PID" || exit 1
 wait_ready "$R_PORT" "$R_PID" || exit 1
 
 RESULTS="$BENCH_TMP/results.tsv"; : >"$RESULTS"
+LIMITER='local c = redis.call("incr", KEYS[1]) redis.call("pexpire", KEYS[1], ARGV[1]) return c'
 failures=0
 for r in $(seq 1 "$rounds"); do
-  for mode in tag5 cross2; do
+  for mode in tag5 cross2 evalsha-random evalsha-hot; do
     if [ $((r % 2)) -eq 1 ]; then order="tessera redis"; else order="redis tessera"; fi
     for srv in $order; do
       if [ "$srv" = tessera ]; then port=$T_PORT; pid=$T_PID; else port=$R_PORT; pid=$R_PID; fi
       c0=$(cpu_ns "$pid")
-      if out=$(timeout 300 "$BENCH_TMP/txload" -p "$port" -c "$clients" -n "$txns" -m "$mode" -s "$threads"); then
+      case $mode in
+        evalsha-*)
+          sha=$(redis-cli -p "$port" SCRIPT LOAD "$LIMITER")
+          key='rl'; [ "$mode" = evalsha-random ] && key='rl:__rand_int__'
+          run() { timeout 300 redis-benchmark -p "$port" -c "$clients" -n "$txns" -r 100000 -q \
+                    EVALSHA "$sha" 1 "$key" 60000 | tr '\r' '\n' | grep 'requests per second' |
+                  awk '{for (i = 1; i <= NF; i++) if ($i == "requests") print "x x", $(i-1), "txn/s"}'; } ;;
+        *) run() { timeout 300 "$BENCH_TMP/txload" -p "$port" -c "$clients" -n "$txns" -m "$mode" -s "$threads"; } ;;
+      esac
+      if out=$(run) && [ -n "$out" ]; then
         cpu=$(( $(cpu_ns "$pid") - c0 ))
         rate=$(echo "$out" | awk '{print $(NF-1)}')
         us=$(awk -v c="$cpu" -v n="$txns" 'BEGIN {printf "%.3f", c / 1000 / n}')
@@ -80,6 +93,7 @@ for mode, rounds in by.items():
     ratio = statistics.median(v["tessera"][0] / v["redis"][0] for v in full)
     tu = statistics.median(v["tessera"][1] for v in full)
     ru = statistics.median(v["redis"][1] for v in full)
-    print("%-22s %14.0f %14.0f %7.2fx %12.2f %12.2f" % ("MULTI/EXEC " + mode, t, rr, ratio, tu, ru))
+    label = mode.replace("evalsha-", "EVALSHA ") if mode.startswith("evalsha") else "MULTI/EXEC " + mode
+    print("%-22s %14.0f %14.0f %7.2fx %12.2f %12.2f" % (label, t, rr, ratio, tu, ru))
 PYEOF
 [ $failures -eq 0 ]
