@@ -60,6 +60,12 @@ COMMANDS = {
     "script|help": ("NONE", None, None), "script|flush": ("NONE", None, None),
     "script|exists": ("NONE", None, None), "script|load": ("NONE", None, None),
     "script|kill": ("NONE", None, None), "script|debug": ("NONE", None, None),
+    "fcall": ("KEYS", None, None), "fcall_ro": ("KEYS", None, None), "function": ("NONE", "cmd_container", None),
+    "function|load": ("NONE", None, None), "function|delete": ("NONE", None, None),
+    "function|flush": ("NONE", None, None), "function|list": ("NONE", None, None),
+    "function|stats": ("NONE", None, None), "function|kill": ("NONE", None, None),
+    "function|dump": ("NONE", None, None), "function|restore": ("NONE", None, None),
+    "function|help": ("NONE", None, None),
     "swapdb": ("ALL", "cmd_swapdb", "&ts_multi_swapdb"),
     # expiry
     "expire": ("KEYS", "cmd_expire", None), "pexpire": ("KEYS", "cmd_expire", None),

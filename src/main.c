@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tessera/persist/rdb.h"
 #include "tessera/script/script.h"
 #include "tessera/net/acceptor.h"
 #include "tessera/net/conn_cmds.h"
@@ -282,6 +283,9 @@ int main(int argc, char **argv)
     ts_command_table_init();
     ts_conn_commands_bind();
     ts_script_bind();
+    static const ts_rdb_functions_io functions_io = {ts_functions_rdb_save, ts_functions_aof_commands,
+                                                     ts_functions_rdb_load};
+    ts_rdb_set_functions_io(&functions_io);
     ts_command_table_check();
     ts_acl *acl = ts_acl_startup(&srv.config, err, sizeof(err));
     if (!acl) {

@@ -215,7 +215,7 @@ static const struct { const char *name; ts_getkeys_fn *fn; } getkeys_by_name[] =
     {"zdiffstore", keys_dest_numkeys}, {"blmpop", keys_timeout_numkeys}, {"bzmpop", keys_timeout_numkeys},
     {"xread", keys_streams}, {"xreadgroup", keys_streams},
     {"eval", keys_numkeys_at2}, {"evalsha", keys_numkeys_at2}, {"eval_ro", keys_numkeys_at2},
-    {"evalsha_ro", keys_numkeys_at2},
+    {"evalsha_ro", keys_numkeys_at2}, {"fcall", keys_numkeys_at2}, {"fcall_ro", keys_numkeys_at2},
 };
 
 /* Every command's decoded key specs (about one per command today; a
@@ -256,7 +256,7 @@ void ts_command_table_init(void)
         }
         for (size_t j = 0; j < TS_ARRAY_LEN(quiet); j++)
             if (!strcmp(c->name, quiet[j])) c->quiet_shard = true;
-        static const char *scripts[] = {"eval", "evalsha", "eval_ro", "evalsha_ro"};
+        static const char *scripts[] = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"};
         for (size_t j = 0; j < TS_ARRAY_LEN(scripts); j++) {
             if (strcmp(c->name, scripts[j]) != 0) continue;
             c->script = true;

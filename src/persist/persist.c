@@ -235,7 +235,17 @@ static void write_header(ts_snapshot *s)
         s->failed = true;
         return;
     }
-    if (s->commands) return;   /* a plain command log: no RDB header */
+    const ts_rdb_functions_io *fio = ts_rdb_functions();
+    if (s->commands) {   /* a plain command log: no RDB header, the libraries as FUNCTION LOAD */
+        if (fio) {
+            ts_buf b;
+            ts_buf_init(&b);
+            fio->save_commands(&b);
+            if (b.len) snap_write(s, b.data, b.len);
+            ts_buf_free(&b);
+        }
+        return;
+    }
     ts_buf b;
     ts_buf_init(&b);
     char magic[16];
@@ -246,6 +256,7 @@ static void write_header(ts_snapshot *s)
     aux_int(&b, "ctime", (long long)(ts_mstime() / 1000));
     aux_int(&b, "used-mem", 0);
     aux_int(&b, "aof-base", s->aof_rewrite ? 1 : 0);
+    if (fio) fio->save(&b, s->compress);   /* the libraries, before the keys (Redis's order) */
     snap_write(s, b.data, b.len);
     ts_buf_free(&b);
 }

@@ -138,8 +138,10 @@ int ts_rdb_check_mem(const void *data, size_t len, const struct ts_config *cfg, 
             st->aux_fields++;
             continue;
         }
+        case TS_RDB_OPCODE_FUNCTION2:   /* a library's code */
+            if (ts_rdb_skip_string(&r) != 0) return fail_at(st, err, errlen, base, at, "Short read of a function", r.err);
+            continue;
         case TS_RDB_OPCODE_MODULE_AUX:
-        case TS_RDB_OPCODE_FUNCTION2:
         case TS_RDB_OPCODE_FUNCTION:
             return fail_at(st, err, errlen, base, at,
                            "The RDB file contains module data or functions, which Tessera does not support", NULL);

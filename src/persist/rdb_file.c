@@ -126,6 +126,20 @@ static int walk(const ts_config *cfg, ts_rdb_shard_load *sl, const void *data, s
             free(v);
             continue;
         }
+        if (type == TS_RDB_OPCODE_FUNCTION2 && ts_rdb_functions()) {
+            char *code;
+            size_t n;
+            if (ts_rdb_read_string(&r, &code, &n) != 0) return fail(err, errlen, &r, base, "Short read of a function");
+            char ferr[256];
+            int rc = ts_rdb_functions()->load(code, n, ferr, sizeof ferr);
+            free(code);
+            if (rc != 0) {
+                r.p = at;
+                ts_log(TS_LOG_WARNING, "Failed loading library, %s", ferr);
+                return fail(err, errlen, &r, base, "Failed loading a function library,");
+            }
+            continue;
+        }
         if (type == TS_RDB_OPCODE_MODULE_AUX || type == TS_RDB_OPCODE_FUNCTION2 || type == TS_RDB_OPCODE_FUNCTION) {
             r.p = at;
             return fail(err, errlen, &r, base,

@@ -1131,3 +1131,10 @@ bad_footer:
     *err = "DUMP payload version or checksum are wrong";
     return -1;
 }
+
+/* ---------- the function libraries' hooks ---------- */
+
+static const ts_rdb_functions_io *functions_io;
+
+void ts_rdb_set_functions_io(const ts_rdb_functions_io *io) { functions_io = io; }
+const ts_rdb_functions_io *ts_rdb_functions(void) { return functions_io; }

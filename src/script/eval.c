@@ -566,89 +566,113 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
                      ts_aof_log *aof, bool nested)
 {
     long long numkeys;
+    bool fcall = !strncmp(q->cmd->name, "fcall", 5);
     bool evalsha = is_evalsha(q->cmd);
-    if (evalsha && q->argv[1].len != 40) {
-        ts_reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
-        return true;
-    }
-    if (!ts_arg_to_ll(q->argv[2], &numkeys)) {
-        ts_reply_error(r, TS_ERR_NOT_INT);
-        return true;
-    }
-    if (numkeys > q->argc - 3) {
-        ts_reply_error(r, "ERR Number of keys can't be greater than number of args");
-        return true;
-    }
-    if (numkeys < 0) {
-        ts_reply_error(r, "ERR Number of keys can't be negative");
-        return true;
-    }
-    char sha[41];
-    char *body = NULL;
-    size_t blen = 0;
-    if (evalsha) {
-        lower_sha(sha, q->argv[1].ptr);
-    } else {
-        ts_sha1_hex(q->argv[1].ptr, q->argv[1].len, sha);
-    }
+    unsigned flags = 0;
+    char script_name[128];
     lua_State *L = ts_lua_state();
     int base = lua_gettop(L);
     lua_getglobal(L, "__redis__err__handler");
-    unsigned flags = 0;
-    char fname[43] = "f_";
-    memcpy(fname + 2, sha, 41);
-    lua_getfield(L, LUA_REGISTRYINDEX, fname);
-    bool have = !lua_isnil(L, -1);
-    lua_pop(L, 1);
-    const char *src = q->argv[1].ptr;
-    size_t srclen = q->argv[1].len;
-    if (!have && evalsha) {
-        body = cache_get(sha, &blen);
-        if (!body) {
+    if (fcall) {
+        /* FCALL name numkeys ...: the function first, then numkeys (Redis's order). */
+        if (!ts_fn_push(L, q->argv[1].ptr, q->argv[1].len, &flags)) {
+            lua_settop(L, base);
+            ts_reply_error(r, "ERR Function not found");
+            return true;
+        }
+        if (!ts_arg_to_ll(q->argv[2], &numkeys)) {
+            lua_settop(L, base);
+            ts_reply_error(r, "ERR Bad number of keys provided");
+            return true;
+        }
+        size_t n = q->argv[1].len < sizeof script_name - 1 ? q->argv[1].len : sizeof script_name - 1;
+        memcpy(script_name, q->argv[1].ptr, n);
+        script_name[n] = '\0';
+    } else {
+        if (evalsha && q->argv[1].len != 40) {
             lua_settop(L, base);
             ts_reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
             return true;
         }
-        src = body;
-        srclen = blen;
+        if (!ts_arg_to_ll(q->argv[2], &numkeys)) {
+            lua_settop(L, base);
+            ts_reply_error(r, TS_ERR_NOT_INT);
+            return true;
+        }
     }
-    bool ok = push_function(L, sha, src, srclen, &flags, r);
-    if (ok && !have && !evalsha) cache_put(sha, src, srclen);
-    free(body);
-    if (!ok) {
+    if (numkeys > q->argc - 3) {
         lua_settop(L, base);
+        ts_reply_error(r, "ERR Number of keys can't be greater than number of args");
         return true;
     }
+    if (numkeys < 0) {
+        lua_settop(L, base);
+        ts_reply_error(r, "ERR Number of keys can't be negative");
+        return true;
+    }
+    if (!fcall) {
+        char sha[41];
+        char *body = NULL;
+        size_t blen = 0;
+        if (evalsha) lower_sha(sha, q->argv[1].ptr);
+        else ts_sha1_hex(q->argv[1].ptr, q->argv[1].len, sha);
+        memcpy(script_name, sha, 41);
+        char fname[43] = "f_";
+        memcpy(fname + 2, sha, 41);
+        lua_getfield(L, LUA_REGISTRYINDEX, fname);
+        bool have = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        const char *src = q->argv[1].ptr;
+        size_t srclen = q->argv[1].len;
+        if (!have && evalsha) {
+            body = cache_get(sha, &blen);
+            if (!body) {
+                lua_settop(L, base);
+                ts_reply_error(r, "NOSCRIPT No matching script. Please use EVAL.");
+                return true;
+            }
+            src = body;
+            srclen = blen;
+        }
+        bool ok = push_function(L, sha, src, srclen, &flags, r);
+        if (ok && !have && !evalsha) cache_put(sha, src, srclen);
+        free(body);
+        if (!ok) {
+            lua_settop(L, base);
+            return true;
+        }
+    }
     bool ro = is_ro(q->cmd);
-    if (!(flags & TS_SCRIPT_COMPAT) && !(flags & TS_SCRIPT_NO_WRITES) && ro) {
+    if (!(flags & TS_SCRIPT_COMPAT) && !(flags & TS_SCRIPT_NO_WRITES) && ro) {   /* functions: never COMPAT */
         lua_settop(L, base);
         ts_reply_error(r, "ERR Can not execute a script with write flag using *_ro command.");
         return true;
     }
     ts_script_run run = {
         .e = e, .mode = mode, .lock_owner = lock_owner, .db = q->db, .resp = 2, .caller_resp = r->resp,
-        .read_only = ro || (!(flags & TS_SCRIPT_COMPAT) && (flags & TS_SCRIPT_NO_WRITES)), .eval_mode = true,
+        .read_only = ro || (!(flags & TS_SCRIPT_COMPAT) && (flags & TS_SCRIPT_NO_WRITES)), .eval_mode = !fcall,
         .repl = 3, .now_ms = q->now_ms, .client_id = q->client_id, .client_local = q->client_local,
         .user = q->user, .aof_on = aof != NULL, .keep_undo = mode == TS_SCRIPT_L && e->router->nshards > 1,
     };
-    memcpy(run.sha, sha, 41);
+    snprintf(run.name, sizeof run.name, "%s", script_name);
     ts_aof_log_init(&run.aof);
     if (aof) run.aof.db = aof->db;
-    /* KEYS and ARGV, in the real globals (the proxy reads through). */
+    /* KEYS and ARGV: EVAL's globals (set in the real globals; the proxy
+     * reads through), a function's two arguments. */
     lua_newtable(L);
     for (int j = 0; j < numkeys; j++) {
         lua_pushlstring(L, q->argv[3 + j].ptr, q->argv[3 + j].len);
         lua_rawseti(L, -2, j + 1);
     }
-    lua_setglobal(L, "KEYS");
+    if (!fcall) lua_setglobal(L, "KEYS");
     lua_newtable(L);
     for (int j = 3 + (int)numkeys; j < q->argc; j++) {
         lua_pushlstring(L, q->argv[j].ptr, q->argv[j].len);
         lua_rawseti(L, -2, j - 2 - (int)numkeys);
     }
-    lua_setglobal(L, "ARGV");
+    if (!fcall) lua_setglobal(L, "ARGV");
     ts_lua_set_current_run(L, &run);
-    int err = lua_pcall(L, 0, 1, -2);
+    int err = fcall ? lua_pcall(L, 2, 1, -4) : lua_pcall(L, 0, 1, -2);
     ts_lua_set_current_run(L, NULL);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
@@ -665,7 +689,7 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
         if (!lua_istable(L, -1)) {
             const char *msg = lua_isstring(L, -1) ? lua_tostring(L, -1) : "execution failure";
             char buf[256];
-            snprintf(buf, sizeof buf, "ERR Error running script %s, %.100s", sha, msg);
+            snprintf(buf, sizeof buf, "ERR Error running script %s, %.100s", run.name, msg);
             for (char *c = buf; *c; c++) if (*c == '\r' || *c == '\n') *c = ' ';
             ts_reply_error(r, buf);
         } else {
@@ -681,7 +705,7 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
             if (msg) ts_buf_append(&m, msg, mlen);
             if (line && source) {
                 char tail[512];
-                int n = snprintf(tail, sizeof tail, " script: %s, on %s:%s.", sha, source, line);
+                int n = snprintf(tail, sizeof tail, " script: %s, on %s:%s.", run.name, source, line);
                 ts_buf_append(&m, tail, (size_t)n < sizeof tail ? (size_t)n : sizeof tail - 1);
             }
             ts_buf_putc(&m, '\0');
@@ -837,7 +861,7 @@ static void cmd_script_debug(ts_cmd_ctx *c)
 
 void ts_script_bind(void)
 {
-    static const char *const evals[] = {"eval", "evalsha", "eval_ro", "evalsha_ro"};
+    static const char *const evals[] = {"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"};
     for (size_t i = 0; i < TS_ARRAY_LEN(evals); i++) ts_command_bind(evals[i], cmd_eval, &script_ops);
     ts_command_bind("script|help", cmd_script_help, NULL);
     ts_command_bind("script|flush", cmd_script_flush, NULL);
@@ -845,6 +869,13 @@ void ts_script_bind(void)
     ts_command_bind("script|load", cmd_script_load, NULL);
     ts_command_bind("script|kill", cmd_script_kill, NULL);
     ts_command_bind("script|debug", cmd_script_debug, NULL);
+    ts_functions_bind();
 }
 
 void ts_script_thread_end(void) { ts_lua_state_free(); }
+
+void ts_script_free(void)
+{
+    cache_flush();
+    ts_functions_free();
+}

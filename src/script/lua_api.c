@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lua_libs.h"
 #include "script_int.h"
@@ -883,6 +884,201 @@ static const char err_handler_src[] =
     "  return err\n"
     "end\n";
 
+/* ---------- FUNCTION LOAD's registration ---------- */
+
+static bool valid_function_name(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    }
+    return true;
+}
+
+static int register_error(lua_State *L, const char *msg)
+{
+    ts_lua_push_error(L, msg, strlen(msg));
+    return lua_error(L);
+}
+
+/* Redis's flag names, case-insensitive, as register_function reads them. */
+static bool read_flags(lua_State *L, int idx, unsigned *out)
+{
+    static const struct { const char *name; unsigned flag; } names[] = {
+        {"no-writes", 1u << 0}, {"allow-oom", 1u << 1}, {"allow-stale", 1u << 2},
+        {"no-cluster", 1u << 3}, {"allow-cross-slot-keys", 1u << 4},
+    };
+    unsigned f = 0;
+    for (int j = 1;; j++) {
+        lua_pushnumber(L, j);
+        lua_gettable(L, idx);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            break;
+        }
+        if (!lua_isstring(L, -1)) {
+            lua_pop(L, 1);
+            return false;
+        }
+        const char *s = lua_tostring(L, -1);
+        size_t k;
+        for (k = 0; k < TS_ARRAY_LEN(names); k++)
+            if (!strcasecmp(s, names[k].name)) break;
+        lua_pop(L, 1);
+        if (k == TS_ARRAY_LEN(names)) return false;
+        f |= names[k].flag;
+    }
+    *out = f;
+    return true;
+}
+
+static int redis_register_function(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "ts_collect");
+    if (!lua_istable(L, -1)) return register_error(L, "redis.register_function can only be called on FUNCTION LOAD command");
+    int collect = lua_gettop(L);
+    int argc = collect - 1;
+    if (argc < 1 || argc > 2) return register_error(L, "wrong number of arguments to redis.register_function");
+    int name = 0, desc = 0, callback = 0;
+    unsigned flags = 0;
+    if (argc == 2) {
+        if (!lua_isstring(L, 1)) return register_error(L, "first argument to redis.register_function must be a string");
+        if (!lua_isfunction(L, 2))
+            return register_error(L, "second argument to redis.register_function must be a function");
+        name = 1;
+        callback = 2;
+    } else {
+        if (!lua_istable(L, 1))
+            return register_error(L, "calling redis.register_function with a single argument is only applicable to "
+                                     "Lua table (representing named arguments).");
+        /* Fixed slots for what the named arguments give. */
+        lua_pushnil(L);
+        int name_slot = lua_gettop(L);
+        lua_pushnil(L);
+        int desc_slot = lua_gettop(L);
+        lua_pushnil(L);
+        int cb_slot = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            /* ... key value */
+            if (!lua_isstring(L, -2))
+                return register_error(L, "named argument key given to redis.register_function is not a string");
+            const char *key = lua_tostring(L, -2);
+            if (!strcasecmp(key, "function_name")) {
+                if (!lua_isstring(L, -1))
+                    return register_error(L, "function_name argument given to redis.register_function must be a string");
+                lua_replace(L, name_slot);
+                name = name_slot;
+            } else if (!strcasecmp(key, "description")) {
+                if (!lua_isstring(L, -1))
+                    return register_error(L, "description argument given to redis.register_function must be a string");
+                lua_replace(L, desc_slot);
+                desc = desc_slot;
+            } else if (!strcasecmp(key, "callback")) {
+                if (!lua_isfunction(L, -1))
+                    return register_error(L, "callback argument given to redis.register_function must be a function");
+                lua_replace(L, cb_slot);
+                callback = cb_slot;
+            } else if (!strcasecmp(key, "flags")) {
+                if (!lua_istable(L, -1))
+                    return register_error(L, "flags argument to redis.register_function must be a table representing "
+                                             "function flags");
+                if (!read_flags(L, lua_gettop(L), &flags)) return register_error(L, "unknown flag given");
+                lua_pop(L, 1);
+            } else {
+                return register_error(L, "unknown argument given to redis.register_function");
+            }
+        }
+        if (!name) return register_error(L, "redis.register_function must get a function name argument");
+        if (!callback) return register_error(L, "redis.register_function must get a callback argument");
+    }
+    size_t nlen;
+    const char *n = lua_tolstring(L, name, &nlen);
+    if (!valid_function_name(n, nlen))
+        return register_error(L, "Library names can only contain letters, numbers, or underscores(_) and must be at "
+                                 "least one character long");
+    lua_pushvalue(L, name);
+    lua_rawget(L, collect);
+    if (!lua_isnil(L, -1)) return register_error(L, "Function already exists in the library");
+    lua_pop(L, 1);
+    lua_pushvalue(L, name);
+    lua_newtable(L);
+    lua_pushvalue(L, callback);
+    lua_setfield(L, -2, "callback");
+    if (desc) {
+        lua_pushvalue(L, desc);
+        lua_setfield(L, -2, "description");
+    }
+    lua_pushnumber(L, flags);
+    lua_setfield(L, -2, "flags");
+    lua_rawset(L, collect);
+    return 0;
+}
+
+/* Functions' environment: the load API while a library registers, the
+ * scripts' environment when its functions run. */
+static int fenv_index(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "ts_loading");
+    bool loading = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, loading ? "ts_load_api" : "ts_env");
+    unwrap(L, lua_gettop(L));
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        /* Raised here so the position is the script's line. */
+        const char *name = lua_tostring(L, 2);
+        return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+    }
+    return 1;
+}
+
+void ts_lua_push_env(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, "ts_env"); }
+
+int ts_lua_load_library(lua_State *L, const char *code, size_t len, char *err, size_t errlen)
+{
+    int collect = lua_gettop(L);
+    lua_pushvalue(L, collect);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ts_collect");
+    int rc = 0;
+    if (luaL_loadbuffer(L, code, len, "@user_function") != 0) {
+        snprintf(err, errlen, "ERR Error compiling function: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        rc = -1;
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, "ts_fenv");
+        lua_setfenv(L, -2);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "ts_loading");
+        if (lua_pcall(L, 0, 0, 0) != 0) {
+            const char *msg = NULL;
+            char tmp[512];
+            if (lua_isstring(L, -1)) {
+                snprintf(tmp, sizeof tmp, "ERR %s", lua_tostring(L, -1));
+                msg = tmp;
+            } else if (lua_istable(L, -1)) {
+                lua_getfield(L, -1, "err");
+                if (lua_isstring(L, -1)) {
+                    snprintf(tmp, sizeof tmp, "%s", lua_tostring(L, -1));
+                    msg = tmp;
+                }
+                lua_pop(L, 1);
+            }
+            snprintf(err, errlen, "ERR Error registering functions: %s", msg ? msg : "(null)");
+            lua_pop(L, 1);
+            rc = -1;
+        }
+        lua_pushboolean(L, 0);
+        lua_setfield(L, LUA_REGISTRYINDEX, "ts_loading");
+    }
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ts_collect");
+    lua_settop(L, collect);
+    return rc;
+}
+
 static const char *const protected_libs[] = {"string", "math", "table", "cjson", "bit", "struct", "cmsgpack",
                                              "coroutine", "redis"};
 
@@ -977,6 +1173,34 @@ static lua_State *new_state(void)
     lua_pushvalue(L, -1);
     lua_setglobal(L, "_G");           /* _G is the proxy too */
     lua_setfield(L, LUA_REGISTRYINDEX, "ts_env");
+    /* FUNCTION LOAD's API: redis.register_function, redis.log, the versions. */
+    lua_newtable(L);
+    lua_newtable(L);
+    set_fn(L, "register_function", redis_register_function);
+    set_fn(L, "log", redis_log);
+    set_num(L, "LOG_DEBUG", 0);
+    set_num(L, "LOG_VERBOSE", 1);
+    set_num(L, "LOG_NOTICE", 2);
+    set_num(L, "LOG_WARNING", 3);
+    set_num(L, "REDIS_VERSION_NUM", TS_VERSION_NUM);
+    lua_pushstring(L, TS_VERSION);
+    lua_setfield(L, -2, "REDIS_VERSION");
+    make_proxy(L, true);
+    lua_setfield(L, -2, "redis");
+    make_proxy(L, true);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ts_load_api");
+    lua_newtable(L);                  /* the functions' environment */
+    lua_newtable(L);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__ts_ro");
+    lua_pushcfunction(L, fenv_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, protected_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, "ts_fenv");
     /* Strings' methods stay the real ones; their metatable is hidden. */
     lua_pushstring(L, "");
     if (lua_getmetatable(L, -1)) {

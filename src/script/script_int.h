@@ -61,12 +61,12 @@ typedef struct ts_script_run {
     bool write_dirty;               /* a write command ran */
     bool stray;                     /* L: a call needed another shard (the run is abandoned) */
     bool eval_mode;                 /* EVAL (not FCALL): error texts */
+    char name[128];                 /* what errors call the script: its SHA, or the function's name */
     int repl;                       /* redis.set_repl: bit 0 AOF, bit 1 replicas */
     int64_t now_ms;
     uint64_t client_id;
     bool client_local;
     const struct ts_acl_user *user; /* restricted users: checked per call; NULL: unrestricted */
-    char sha[41];                   /* for error texts */
     ts_aof_log aof;                 /* the effects, in order */
     int nprop;                      /* commands that propagated */
     bool aof_on;
@@ -95,6 +95,25 @@ extern char ts_lua_stray_token;
 /* The run of the script executing on this thread (the registry). */
 ts_script_run *ts_lua_current_run(lua_State *L);
 void ts_lua_set_current_run(lua_State *L, ts_script_run *run);
+
+/* FUNCTION LOAD's registration (functions.c): a library's code runs with
+ * the load API (redis.register_function, redis.log, the versions); each
+ * registered function lands in the table at the top of the stack
+ * (name -> {callback=f, description=s, flags=n}). 0, or -1 with the error
+ * text in err ("Error compiling function: ...", "Error registering
+ * functions: ..."). */
+int ts_lua_load_library(lua_State *L, const char *code, size_t len, char *err, size_t errlen);
+/* The environment scripts run in (the globals proxy) and functions'. */
+void ts_lua_push_env(lua_State *L);
+
+/* ---- functions.c ---- */
+
+/* Pushes the callback of function `name` (this thread's copy, loaded again
+ * first when the registry changed) and sets *flags; false (nothing pushed)
+ * when there is no such function. */
+bool ts_fn_push(lua_State *L, const char *name, size_t len, unsigned *flags);
+void ts_functions_bind(void);
+void ts_functions_free(void);
 
 /* ---- eval.c ---- */
 

@@ -144,6 +144,23 @@ int ts_rdb_load_value(ts_rdb_reader *r, int rdbtype, const ts_config *cfg, ts_va
  * loaded fails with ts_rdb_load_value's reason. */
 int ts_rdb_skip_value(ts_rdb_reader *r, int rdbtype);
 
+/* ---- functions (FUNCTION LOAD libraries, script/functions.c) ---- */
+
+/* How RDB files and AOF rewrites reach the function libraries, which live
+ * in a higher layer: main sets it before anything saves or loads. */
+typedef struct ts_rdb_functions_io {
+    /* Appends every library as opcode FUNCTION2 + its code (any thread). */
+    void (*save)(ts_buf *out, bool compress);
+    /* Appends every library as a FUNCTION LOAD command (AOF rewrite
+     * without an RDB preamble). */
+    void (*save_commands)(ts_buf *out);
+    /* Loads one library's code; 0, or -1 with err set. */
+    int (*load)(const char *code, size_t len, char *err, size_t errlen);
+} ts_rdb_functions_io;
+
+void ts_rdb_set_functions_io(const ts_rdb_functions_io *io);
+const ts_rdb_functions_io *ts_rdb_functions(void);
+
 /* ---- checksums and compression ---- */
 
 /* Redis's CRC-64 (Jones polynomial, reflected), as in its RDB trailer and

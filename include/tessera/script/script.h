@@ -10,7 +10,10 @@
 #ifndef TESSERA_SCRIPT_H
 #define TESSERA_SCRIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "tessera/util/buf.h"
 
 /* Binds the scripting commands' implementations into the command table. */
 void ts_script_bind(void);
@@ -18,5 +21,15 @@ void ts_script_bind(void);
 void ts_script_thread_end(void);
 /* Scripts in the cache and their bytes (INFO memory). */
 void ts_script_cache_stats(size_t *count, size_t *bytes);
+/* Function libraries and functions (INFO, FUNCTION STATS). */
+void ts_functions_stats(size_t *libraries, size_t *functions);
+/* The RDB's function records (opcode FUNCTION2 + code, per library). */
+void ts_functions_rdb_save(ts_buf *out, bool compress);
+/* Every library as a FUNCTION LOAD command (AOF rewrite without preamble). */
+void ts_functions_aof_commands(ts_buf *out);
+/* Loads one library's code from an RDB (no replace); 0, or -1 with err. */
+int ts_functions_rdb_load(const char *code, size_t len, char *err, size_t errlen);
+/* Frees the script cache and the function registry (exit). */
+void ts_script_free(void);
 
 #endif
