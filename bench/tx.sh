@@ -12,6 +12,7 @@
 #   EVALSHA ratelimit  a rate limiter (INCR + PEXPIRE of one key) by
 #                      redis-benchmark: a random key per call (rl:__rand_int__)
 #                      and one hot key (rl)
+#   FCALL ratelimit    the same as a function (FUNCTION LOAD), random keys
 # Usage: bench/tx.sh [--rounds N] [--txns N] [--threads N] [--clients N] [--keep]
 # Environment: TESSERA_BIN (default build-bench/ or build/ tessera-server).
 set -uo pipefail
@@ -45,14 +46,21 @@ wait_ready "$R_PORT" "$R_PID" || exit 1
 
 RESULTS="$BENCH_TMP/results.tsv"; : >"$RESULTS"
 LIMITER='local c = redis.call("incr", KEYS[1]) redis.call("pexpire", KEYS[1], ARGV[1]) return c'
+LIMITER_LIB='#!lua name=rl
+redis.register_function("ratelimit", function(keys, args) local c = redis.call("incr", keys[1]) redis.call("pexpire", keys[1], args[1]) return c end)'
 failures=0
 for r in $(seq 1 "$rounds"); do
-  for mode in tag5 cross2 evalsha-random evalsha-hot; do
+  for mode in tag5 cross2 evalsha-random evalsha-hot fcall-random; do
     if [ $((r % 2)) -eq 1 ]; then order="tessera redis"; else order="redis tessera"; fi
     for srv in $order; do
       if [ "$srv" = tessera ]; then port=$T_PORT; pid=$T_PID; else port=$R_PORT; pid=$R_PID; fi
       c0=$(cpu_ns "$pid")
       case $mode in
+        fcall-*)
+          redis-cli -p "$port" FUNCTION LOAD REPLACE "$LIMITER_LIB" >/dev/null
+          run() { timeout 300 redis-benchmark -p "$port" -c "$clients" -n "$txns" -r 100000 -q \
+                    FCALL ratelimit 1 rl:__rand_int__ 60000 | tr '\r' '\n' | grep 'requests per second' |
+                  awk '{for (i = 1; i <= NF; i++) if ($i == "requests") print "x x", $(i-1), "txn/s"}'; } ;;
         evalsha-*)
           sha=$(redis-cli -p "$port" SCRIPT LOAD "$LIMITER")
           key='rl'; [ "$mode" = evalsha-random ] && key='rl:__rand_int__'
@@ -93,7 +101,8 @@ for mode, rounds in by.items():
     ratio = statistics.median(v["tessera"][0] / v["redis"][0] for v in full)
     tu = statistics.median(v["tessera"][1] for v in full)
     ru = statistics.median(v["redis"][1] for v in full)
-    label = mode.replace("evalsha-", "EVALSHA ") if mode.startswith("evalsha") else "MULTI/EXEC " + mode
+    label = (mode.replace("evalsha-", "EVALSHA ") if mode.startswith("evalsha") else
+             mode.replace("fcall-", "FCALL ") if mode.startswith("fcall") else "MULTI/EXEC " + mode)
     print("%-22s %14.0f %14.0f %7.2fx %12.2f %12.2f" % (label, t, rr, ratio, tu, ru))
 PYEOF
 [ $failures -eq 0 ]

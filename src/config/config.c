@@ -89,6 +89,8 @@ static const opt_def opts[] = {
     {.name = "unixsocketperm", .type = T_OCTAL, .off = FIELD(unixsocketperm), .min = 0, .max = 0777, .def = "0"},
     {.name = "timeout", .type = T_INT, .runtime = true, .off = FIELD(timeout), .min = 0, .max = INT_MAX,
      .def = "0"},
+    {.name = "busy-reply-threshold", .alias = "lua-time-limit", .type = T_LONG, .runtime = true,
+     .off = FIELD(busy_reply_threshold), .min = 0, .max = LLONG_MAX, .def = "5000"},
     {.name = "tcp-keepalive", .type = T_INT, .runtime = true, .off = FIELD(tcp_keepalive), .min = 0,
      .max = INT_MAX, .def = "300"},
     {.name = "daemonize", .type = T_BOOL, .off = FIELD(daemonize), .def = "no"},

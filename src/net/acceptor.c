@@ -109,7 +109,13 @@ static void hand_off(ts_acceptor *a, int fd, int is_unix, const struct sockaddr_
         m->peer = *peer;
         m->has_peer = true;
     }
-    ts_engine *e = srv->router.engines[a->next_worker++ % srv->router.nshards];
+    /* Round robin, skipping a worker stuck in a script past
+     * busy-reply-threshold: the new client (maybe the SCRIPT KILL) is
+     * served by another one. */
+    unsigned n = srv->router.nshards;
+    ts_engine *e = srv->router.engines[a->next_worker++ % n];
+    for (unsigned tries = 1; tries < n && atomic_load(&e->script_state) != TS_SCRIPT_IDLE; tries++)
+        e = srv->router.engines[a->next_worker++ % n];
     ts_engine_post(e, &m->msg);
 }
 

@@ -983,6 +983,46 @@ static const char *disk_refusal(const ts_conn *c, const ts_command *cmd, char *b
     }
 }
 
+/* A script past busy-reply-threshold holds a shard this command needs:
+ * Redis's BUSY error (its text names the kind of script), or NULL. The
+ * commands that need no shard (PING, CLIENT, ...) and those flagged
+ * allow-busy run. SHUTDOWN: with NOSAVE it stops the busy scripts (their
+ * effects are not logged) and goes on; without, BUSY. */
+static const char *busy_refusal(ts_conn *c, const ts_command *cmd, int argc, ts_arg *argv)
+{
+    ts_router *router = c->w->e.router;
+    if (!strcmp(cmd->name, "shutdown")) {
+        bool nosave = false;
+        for (int i = 1; i < argc; i++) nosave |= ts_arg_eq(argv[i], "nosave");
+        if (nosave) {
+            atomic_store(&router->shutdown_kills_scripts, 1);
+            return NULL;
+        }
+    } else if (cmd->flags & TS_CMD_ALLOW_BUSY) {
+        return NULL;
+    }
+    int state = TS_SCRIPT_IDLE;
+    bool everywhere = atomic_load(&router->scripts_busy_everywhere) > 0;
+    for (unsigned i = 0; i < router->nshards && state == TS_SCRIPT_IDLE; i++) {
+        int st = atomic_load(&router->engines[i]->script_state);
+        if (st == TS_SCRIPT_IDLE) continue;
+        bool needed = everywhere || cmd->route == TS_ROUTE_ALL || !strcmp(cmd->name, "shutdown");
+        if (!needed && cmd->route == TS_ROUTE_CURSOR)
+            needed = argc > 1 && ts_cursor_shard(argv[1].ptr, argv[1].len, router->nshards) == i;
+        if (!needed && cmd->route == TS_ROUTE_KEYS) {
+            int posbuf[TS_MAX_KEYS_STACK];
+            int *pos = argc > TS_MAX_KEYS_STACK ? ts_malloc(sizeof(int) * (size_t)argc) : posbuf;
+            int n = ts_command_keys(cmd, argc, argv, pos, argc);
+            if (n == 0) needed = c->w->e.id == i;
+            for (int k = 0; k < n && !needed; k++) needed = ts_key_shard(argv[pos[k]].ptr, argv[pos[k]].len) == i;
+            if (pos != posbuf) free(pos);
+        }
+        if (needed) state = st;
+    }
+    if (state == TS_SCRIPT_IDLE) return NULL;
+    return state == TS_SCRIPT_BUSY_EVAL ? TS_ERR_BUSY_EVAL : TS_ERR_BUSY_FUNCTION;
+}
+
 void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)
 {
     char *info = client_info(c);
@@ -1108,6 +1148,8 @@ static int dispatch(ts_conn *c, int argc, ts_arg *argv, const struct ts_preparse
     }
     char diskbuf[128];
     if (TS_LIKELY(!refusal && !c->internal)) refusal = disk_refusal(c, cmd, diskbuf, sizeof diskbuf);
+    if (TS_UNLIKELY(atomic_load_explicit(&w->e.router->scripts_busy, memory_order_relaxed) != 0) && !refusal)
+        refusal = busy_refusal(c, cmd, argc, argv);
     if (TS_UNLIKELY(refusal != NULL)) {
         if (c->npending) { start_pending(c); return DISPATCH_WAIT; }
         if (TS_UNLIKELY(c->multi != NULL)) {

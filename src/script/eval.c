@@ -43,6 +43,8 @@
 #include "tessera/store/db.h"
 #include "tessera/store/lazyfree.h"
 #include "tessera/types/object.h"
+#include "tessera/util/clock.h"
+#include "tessera/util/log.h"
 #include "tessera/util/sha1.h"
 
 atomic_uint_fast64_t ts_script_generation;
@@ -525,7 +527,10 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
             ts_buf_free(&out);
             return rc;
         }
-        if (cmd->flags & TS_CMD_WRITE) run->write_dirty = true;
+        if ((cmd->flags & TS_CMD_WRITE) && !run->write_dirty) {
+            run->write_dirty = true;
+            if (run->busy) atomic_store(&run->e->script_dirty, true);   /* SCRIPT KILL refuses from now on */
+        }
         if (aof && cap.buf.len) {
             ts_buf_append(&run->aof.buf, cap.buf.data, cap.buf.len);
             run->aof.db = cap.db;
@@ -537,6 +542,89 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
     ts_lua_push_reply(L, out.data, out.len);
     ts_buf_free(&out);
     return raise && is_error ? -1 : 1;
+}
+
+/* ---------- busy scripts ---------- */
+
+static const char killed_msg[] = "Script killed by user with SCRIPT KILL...";
+
+static void busy_enter(ts_script_run *run)
+{
+    ts_engine *e = run->e;
+    run->busy = true;
+    ts_log(TS_LOG_WARNING,
+           "Slow script detected: still in execution after %lld milliseconds. You can try killing the script "
+           "using the %s command. Script name is: %s.",
+           (long long)((ts_monotonic_us() - run->start_us) / 1000), run->eval_mode ? "SCRIPT KILL" : "FUNCTION KILL",
+           run->name);
+    atomic_store(&e->script_dirty, run->write_dirty);
+    atomic_store(&e->script_kill, false);
+    atomic_store(&e->script_state, run->eval_mode ? TS_SCRIPT_BUSY_EVAL : TS_SCRIPT_BUSY_FUNCTION);
+    if (run->mode == TS_SCRIPT_G) atomic_fetch_add(&e->router->scripts_busy_everywhere, 1);
+    atomic_fetch_add(&e->router->scripts_busy, 1);
+}
+
+static void busy_leave(ts_script_run *run)
+{
+    if (!run->busy) return;
+    ts_engine *e = run->e;
+    atomic_store(&e->script_state, TS_SCRIPT_IDLE);
+    atomic_store(&e->script_kill, false);
+    atomic_store(&e->script_dirty, false);
+    if (run->mode == TS_SCRIPT_G) atomic_fetch_sub(&e->router->scripts_busy_everywhere, 1);
+    atomic_fetch_sub(&e->router->scripts_busy, 1);
+    run->busy = false;
+}
+
+/* Redis's luaMaskCountHook: past the threshold the script becomes visible
+ * as busy; then SCRIPT KILL / FUNCTION KILL, or SHUTDOWN NOSAVE, stop it
+ * (from then on at every line, so pcall cannot hold it). */
+static void busy_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    ts_script_run *run = ts_lua_current_run(L);
+    if (!run) return;
+    if (!run->busy) {
+        if ((long long)((ts_monotonic_us() - run->start_us) / 1000) < run->threshold_ms) return;
+        busy_enter(run);
+    }
+    bool shutdown = atomic_load(&run->e->router->shutdown_kills_scripts) != 0;
+    if (!shutdown && !atomic_load(&run->e->script_kill)) return;
+    if (shutdown) run->drop_effects = true;
+    ts_log(TS_LOG_WARNING, "Lua script killed by user with SCRIPT KILL.");
+    lua_sethook(L, busy_hook, LUA_MASKLINE, 0);
+    ts_lua_push_error(L, killed_msg, sizeof killed_msg - 1);
+    lua_error(L);
+}
+
+/* SCRIPT KILL (eval) / FUNCTION KILL: Redis's scriptKill, for the script
+ * any engine runs past the threshold. */
+void ts_script_kill(ts_cmd_ctx *c, bool eval)
+{
+    ts_router *router = c->engine->router;
+    for (unsigned i = 0; i < router->nshards; i++) {
+        ts_engine *e = router->engines[i];
+        int state = atomic_load(&e->script_state);
+        if (state == TS_SCRIPT_IDLE) continue;
+        if (atomic_load(&e->script_dirty)) {
+            ts_reply_error(c->r, "UNKILLABLE Sorry the script already executed write commands against the dataset. "
+                                 "You can either wait the script termination or kill the server in a hard way "
+                                 "using the SHUTDOWN NOSAVE command.");
+            return;
+        }
+        if (eval && state == TS_SCRIPT_BUSY_FUNCTION) {
+            ts_reply_error(c->r, TS_ERR_BUSY_FUNCTION);
+            return;
+        }
+        if (!eval && state == TS_SCRIPT_BUSY_EVAL) {
+            ts_reply_error(c->r, TS_ERR_BUSY_EVAL);
+            return;
+        }
+        atomic_store(&e->script_kill, true);
+        ts_reply_ok(c->r);
+        return;
+    }
+    ts_reply_error(c->r, "NOTBUSY No scripts in execution right now.");
 }
 
 /* ---------- a run ---------- */
@@ -671,8 +759,13 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
         lua_rawseti(L, -2, j - 2 - (int)numkeys);
     }
     if (!fcall) lua_setglobal(L, "ARGV");
+    run.start_us = ts_monotonic_us();
+    run.threshold_ms = e->config.busy_reply_threshold;
     ts_lua_set_current_run(L, &run);
+    if (run.threshold_ms > 0) lua_sethook(L, busy_hook, LUA_MASKCOUNT, 100000);
     int err = fcall ? lua_pcall(L, 2, 1, -4) : lua_pcall(L, 0, 1, -2);
+    if (run.threshold_ms > 0) lua_sethook(L, NULL, 0, 0);
+    busy_leave(&run);
     ts_lua_set_current_run(L, NULL);
     static _Thread_local long gc_count;
     if (++gc_count == 50) {
@@ -718,7 +811,7 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
     }
     lua_settop(L, base);
     undo_commit(&run);
-    if (aof && run.aof.buf.len) {
+    if (aof && run.aof.buf.len && !run.drop_effects) {
         bool wrap = run.nprop > 1 && !nested;
         if (wrap) ts_buf_append(&aof->buf, aof_multi, sizeof aof_multi - 1);
         ts_buf_append(&aof->buf, run.aof.buf.data, run.aof.buf.len);
@@ -840,13 +933,7 @@ static void cmd_script_load(ts_cmd_ctx *c)
     ts_reply_bulk(c->r, sha, 40);
 }
 
-static void cmd_script_kill(ts_cmd_ctx *c)
-{
-    /* A script runs to its end before its thread reads another command,
-     * and no running script is visible from here yet: busy scripts are
-     * not reported (docs/status.md). */
-    ts_reply_error(c->r, "NOTBUSY No scripts in execution right now.");
-}
+static void cmd_script_kill(ts_cmd_ctx *c) { ts_script_kill(c, true); }
 
 static void cmd_script_debug(ts_cmd_ctx *c)
 {

@@ -475,7 +475,7 @@ static void cmd_function_stats(ts_cmd_ctx *c)
     ts_functions_stats(&libs, &fns);
     ts_reply_map(c->r, 2);
     ts_reply_cstr(c->r, "running_script");
-    ts_reply_null(c->r);   /* busy scripts are not visible to other clients yet (docs/status.md) */
+    ts_reply_null(c->r);   /* the running function's name and command are not shared (docs/status.md) */
     ts_reply_cstr(c->r, "engines");
     ts_reply_map(c->r, 1);
     ts_reply_cstr(c->r, "LUA");
@@ -486,7 +486,7 @@ static void cmd_function_stats(ts_cmd_ctx *c)
     ts_reply_int(c->r, (long long)fns);
 }
 
-static void cmd_function_kill(ts_cmd_ctx *c) { ts_reply_error(c->r, "NOTBUSY No scripts in execution right now."); }
+static void cmd_function_kill(ts_cmd_ctx *c) { ts_script_kill(c, false); }
 
 static void cmd_function_dump(ts_cmd_ctx *c)
 {

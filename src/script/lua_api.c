@@ -18,6 +18,7 @@
  */
 #include <lualib.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1220,7 +1221,12 @@ lua_State *ts_lua_state(void)
         tl_lua = NULL;
     }
     if (!tl_lua) {
+        /* One at a time: Debian's cjson sets a process-wide variable
+         * (fpconv_init) when a state opens it. */
+        static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&create_mu);
         tl_lua = new_state();
+        pthread_mutex_unlock(&create_mu);
         tl_generation = gen;
     }
     return tl_lua;

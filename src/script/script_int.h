@@ -70,6 +70,10 @@ typedef struct ts_script_run {
     ts_aof_log aof;                 /* the effects, in order */
     int nprop;                      /* commands that propagated */
     bool aof_on;
+    uint64_t start_us;              /* busy-reply-threshold counts from here */
+    long long threshold_ms;
+    bool busy;                      /* past the threshold: other clients see it (engine script_state) */
+    bool drop_effects;              /* stopped by SHUTDOWN NOSAVE: nothing is logged */
     ts_undo_rec *undo;              /* L with several shards: originals of the keys written */
     int nundo, undo_cap;
     bool keep_undo;
@@ -122,5 +126,7 @@ void ts_functions_free(void);
  * error table (raise: whether redis.call raises it). Returns the number of
  * values pushed or raises. */
 int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, bool raise);
+/* SCRIPT KILL (eval true) / FUNCTION KILL. */
+void ts_script_kill(ts_cmd_ctx *c, bool eval);
 
 #endif

@@ -435,8 +435,8 @@ def test_aof_block_and_reload(tmp_path):
 
 def test_sigkill_during_transfers_restarts_consistent(tmp_path):
     """With appendfsync always, a SIGKILL in the middle of cross-shard
-    MULTI/EXEC transfers restarts to the same total: the AOF never holds
-    half of a transaction (a torn MULTI block is dropped at load)."""
+    MULTI/EXEC and script transfers restarts to the same total: the AOF
+    never holds half of one (a torn MULTI block is dropped at load)."""
     import random
     import signal
     threads = max(NSHARDS, 3)
@@ -448,6 +448,8 @@ def test_sigkill_during_transfers_restarts_consistent(tmp_path):
     done = threading.Event()
     counts = []
 
+    move = "redis.call('decrby', ARGV[1], 3) redis.call('incrby', ARGV[2], 3) return 1"
+
     def mover(seed):
         rnd = random.Random(seed)
         cl = srv.client()
@@ -455,10 +457,13 @@ def test_sigkill_during_transfers_restarts_consistent(tmp_path):
         try:
             while not done.is_set():
                 a, b = rnd.sample(accounts, 2)
-                p = cl.pipeline(transaction=True)
-                p.decrby(a, 3)
-                p.incrby(b, 3)
-                p.execute()
+                if seed % 2:
+                    cl.eval(move, 0, a, b)   # undeclared keys on two shards: a script holding every shard
+                else:
+                    p = cl.pipeline(transaction=True)
+                    p.decrby(a, 3)
+                    p.incrby(b, 3)
+                    p.execute()
                 n += 1
         except Exception:
             pass   # the server was killed

@@ -421,3 +421,62 @@ def test_functions_survive_restart(tmp_path):
     assert [dict(zip(l[::2], l[1::2]))[b"library_name"] for l in c.function_list()] == [b"mylib"]
     c.close()
     assert srv.stop() == 0
+
+
+# ---------- busy scripts ----------
+
+def test_busy_script_kill_and_shutdown(tmp_path):
+    """Past busy-reply-threshold, commands for the script's shard get BUSY
+    (Redis's texts), other shards keep serving; SCRIPT KILL stops a script
+    that wrote nothing, FUNCTION KILL a function, a writing one is
+    UNKILLABLE and SHUTDOWN NOSAVE stops the server without persisting its
+    writes."""
+    import subprocess
+    srv = start_tessera(tmp_path, "--busy-reply-threshold", "100", "--appendonly", "yes", threads=2)
+    a0, b0 = keys_on(0, "busy", 1, 2)[0], keys_on(1, "busy", 1, 2)[0]
+    loop = "local i = 0 while true do i = i + 1 end"
+
+    def run_async(*args):
+        return subprocess.Popen(["redis-cli", "-p", str(srv.port)] + list(args), stdout=subprocess.PIPE, text=True)
+
+    def cli(*args):
+        return subprocess.run(["timeout", "10", "redis-cli", "-p", str(srv.port)] + list(args),
+                              capture_output=True, text=True).stdout.strip()
+
+    busy_eval = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    busy_fn = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    assert cli("SET", b0, "other") == "OK"
+    p = run_async("EVAL", loop, "1", a0)
+    time.sleep(0.5)
+    assert cli("GET", a0) == busy_eval
+    assert cli("GET", b0) == "other"      # an untouched shard keeps serving
+    assert cli("PING") == "PONG"
+    assert cli("FUNCTION", "KILL") == busy_eval
+    assert cli("SHUTDOWN") == busy_eval
+    assert cli("SCRIPT", "KILL") == "OK"
+    out = p.communicate(timeout=10)[0].strip()
+    assert out.startswith("ERR Script killed by user with SCRIPT KILL... script: "), out
+    assert cli("SCRIPT", "KILL") == "NOTBUSY No scripts in execution right now."
+    assert cli("GET", a0) == ""
+    # a function
+    assert cli("FUNCTION", "LOAD", "#!lua name=busy\nredis.register_function('spin', function() " + loop + " end)") \
+        == "busy"
+    p = run_async("FCALL", "spin", "1", a0)
+    time.sleep(0.5)
+    assert cli("GET", a0) == busy_fn
+    assert cli("SCRIPT", "KILL") == busy_fn
+    assert cli("FUNCTION", "KILL") == "OK"
+    assert p.communicate(timeout=10)[0].strip().startswith("ERR Script killed by user with SCRIPT KILL...")
+    # a script that wrote: unkillable; SHUTDOWN NOSAVE stops the server
+    p = run_async("EVAL", "redis.call('set', KEYS[1], 'partial') " + loop, "1", a0)
+    time.sleep(0.5)
+    assert cli("SCRIPT", "KILL").startswith("UNKILLABLE Sorry the script already executed write commands")
+    cli("SHUTDOWN", "NOSAVE")
+    assert srv.proc.wait(10) == 0
+    p.wait(10)
+    srv = start_tessera(tmp_path, "--appendonly", "yes", threads=2)
+    c = srv.client()
+    assert c.get(a0) is None          # the stopped script's write was never logged
+    assert c.get(b0) == b"other"
+    c.close()
+    assert srv.stop() == 0

@@ -535,7 +535,7 @@ static void test_get(void)
               "client-output-buffer-limit=normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60;"
               "client-query-buffer-limit=1073741824;");
     CHECK_STR(get(&c, &g, "[l]*", "D[A]*", NULL),
-              "loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;list-compress-depth=0;"
+              "lua-time-limit=5000;loglevel=notice;logfile=;list-max-listpack-size=-2;list-max-ziplist-size=-2;list-compress-depth=0;"
               "daemonize=no;"
               "databases=16;");
     CHECK_STR(get(&c, &g, "[^a-s]*", NULL),
@@ -550,14 +550,14 @@ static void test_get(void)
     get(&c, &g, "*", NULL);
     const char *all_prefix =
         "bind=127.0.0.1 -::1;port=6379;tcp-backlog=511;unixsocket=;unixsocketperm=0;timeout=0;"
-        "tcp-keepalive=300;daemonize=no;pidfile=;loglevel=notice;logfile=;databases=16;threads=0;"
+        "busy-reply-threshold=5000;lua-time-limit=5000;tcp-keepalive=300;daemonize=no;pidfile=;loglevel=notice;logfile=;databases=16;threads=0;"
         "shards=0;worker-sched-batch=yes;jemalloc-bg-thread=yes;hz=10;dir=/";
     CHECK(strncmp(g.text, all_prefix, strlen(all_prefix)) == 0);
     CHECK(strstr(g.text, ";maxclients=10000;maxmemory-clients=0;client-query-buffer-limit=1073741824;"
                          "proto-max-bulk-len=536870912;")
           != NULL);
     CHECK(strstr(g.text, ";rdbcompression=yes;rdbchecksum=yes;") != NULL);
-    CHECK_EQ_INT(g.n, 60);   /* + shutdown-timeout, shutdown-on-sigint/-sigterm,
+    CHECK_EQ_INT(g.n, 62);   /* + busy-reply-threshold (and its alias), shutdown-timeout, shutdown-on-sigint/-sigterm,
                               * stream-node-max-bytes/-entries, save, dbfilename, rdbcompression, rdbchecksum,
                               * worker-sched-batch, list-compress-depth, aof-use-rdb-preamble, jemalloc-bg-thread,
                               * requirepass, protected-mode, enable-protected-configs/-debug-command/-module-command,

@@ -74,6 +74,7 @@ typedef struct ts_config {
     /* Clients. */
     int tcp_keepalive;              /* seconds, 0 = off */
     int timeout;                    /* idle seconds, 0 = never */
+    long long busy_reply_threshold; /* ms a script runs before others get BUSY (0: never) */
     int maxclients;                 /* Redis's bounds 1..4294967295, stored clamped to INT_MAX */
     long long client_query_buffer_limit;   /* bytes */
     ts_obuf_limit client_obuf[TS_OBUF_CLASSES];   /* client-output-buffer-limit */

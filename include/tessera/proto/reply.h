@@ -82,5 +82,7 @@ const char *ts_reply_tree(ts_reply *r, const char *enc);
 #define TS_ERR_NO_KEY "ERR no such key"
 #define TS_ERR_OVERFLOW "ERR increment or decrement would overflow"
 #define TS_ERR_DB_INDEX "ERR DB index is out of range"
+#define TS_ERR_BUSY_EVAL "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define TS_ERR_BUSY_FUNCTION "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 
 #endif

@@ -101,10 +101,27 @@ typedef struct ts_router {
      * started and not yet freed (route/txn.c); the exit waits for them,
      * since no connection keeps its worker busy meanwhile. Any thread. */
     atomic_int connless_txns;
+    /* Scripts past busy-reply-threshold (script/eval.c): how many engines
+     * run one (0 on the fast path: one relaxed load per command), and how
+     * many of those hold every shard (G). A SHUTDOWN NOSAVE asks them to
+     * stop (shutdown_kills_scripts). Any thread. */
+    atomic_int scripts_busy;
+    atomic_int scripts_busy_everywhere;
+    atomic_int shutdown_kills_scripts;
 } ts_router;
+
+/* A script's state, as other threads see it (written by the engine that
+ * runs it, except `kill`). */
+enum { TS_SCRIPT_IDLE = 0, TS_SCRIPT_BUSY_EVAL = 1, TS_SCRIPT_BUSY_FUNCTION = 2 };
 
 typedef struct ts_engine {
     unsigned id;                    /* = its shard's id */
+    /* The script this engine runs past busy-reply-threshold (TS_SCRIPT_*),
+     * whether it wrote (SCRIPT KILL refuses then), and a kill request
+     * (SCRIPT KILL / FUNCTION KILL from any worker). Any thread. */
+    atomic_int script_state;
+    atomic_bool script_dirty;
+    atomic_bool script_kill;
     ts_router *router;
     struct ts_server *srv;          /* the process context (cmd/server.h), opaque here */
     const ts_engine_hooks *hooks;
