@@ -548,10 +548,99 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
 
 static const char killed_msg[] = "Script killed by user with SCRIPT KILL...";
 
+/* What FUNCTION STATS shows of a busy script, per engine (copies: the
+ * script's thread writes them when it becomes busy and clears them when it
+ * ends; any worker reads them under the lock). */
+typedef struct busy_info {
+    pthread_mutex_t mu;
+    char name[128];
+    ts_buf cmd;          /* the command's arguments, each as 8-byte length + bytes */
+    int argc;
+    uint64_t start_us;
+    bool set;
+} busy_info;
+
+static busy_info busy_infos[TS_MAX_SHARDS];
+static pthread_once_t busy_once = PTHREAD_ONCE_INIT;
+
+static void busy_infos_init(void)
+{
+    for (unsigned i = 0; i < TS_MAX_SHARDS; i++) {
+        pthread_mutex_init(&busy_infos[i].mu, NULL);
+        ts_buf_init(&busy_infos[i].cmd);
+    }
+}
+
+static void busy_info_set(const ts_script_run *run)
+{
+    pthread_once(&busy_once, busy_infos_init);
+    busy_info *b = &busy_infos[run->e->id];
+    pthread_mutex_lock(&b->mu);
+    snprintf(b->name, sizeof b->name, "%s", run->name);
+    b->cmd.len = 0;
+    for (int i = 0; i < run->argc; i++) {
+        uint64_t n = run->argv[i].len;
+        ts_buf_append(&b->cmd, &n, sizeof n);
+        ts_buf_append(&b->cmd, run->argv[i].ptr, run->argv[i].len);
+    }
+    b->argc = run->argc;
+    b->start_us = run->start_us;
+    b->set = true;
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void busy_info_clear(const ts_script_run *run)
+{
+    busy_info *b = &busy_infos[run->e->id];
+    pthread_mutex_lock(&b->mu);
+    b->set = false;
+    if (b->cmd.cap > 65536) {
+        ts_buf_free(&b->cmd);
+        ts_buf_init(&b->cmd);
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+bool ts_script_reply_running(ts_cmd_ctx *c)
+{
+    ts_router *router = c->engine->router;
+    for (unsigned i = 0; i < router->nshards; i++) {
+        int state = atomic_load(&router->engines[i]->script_state);
+        if (state == TS_SCRIPT_IDLE) continue;
+        if (state == TS_SCRIPT_BUSY_EVAL) return false;
+        busy_info *b = &busy_infos[i];
+        pthread_mutex_lock(&b->mu);
+        if (!b->set) {
+            pthread_mutex_unlock(&b->mu);
+            continue;
+        }
+        ts_reply_map(c->r, 3);
+        ts_reply_cstr(c->r, "name");
+        ts_reply_cstr(c->r, b->name);
+        ts_reply_cstr(c->r, "command");
+        ts_reply_array(c->r, b->argc);
+        const char *p = b->cmd.data;
+        for (int k = 0; k < b->argc; k++) {
+            uint64_t n;
+            memcpy(&n, p, sizeof n);
+            p += sizeof n;
+            ts_reply_bulk(c->r, p, (size_t)n);
+            p += n;
+        }
+        ts_reply_cstr(c->r, "duration_ms");
+        ts_reply_int(c->r, (long long)((ts_monotonic_us() - b->start_us) / 1000));
+        pthread_mutex_unlock(&b->mu);
+        return true;
+    }
+    ts_reply_null(c->r);
+    return true;
+}
+
 static void busy_enter(ts_script_run *run)
 {
     ts_engine *e = run->e;
     run->busy = true;
+    busy_info_set(run);
     ts_log(TS_LOG_WARNING,
            "Slow script detected: still in execution after %lld milliseconds. You can try killing the script "
            "using the %s command. Script name is: %s.",
@@ -568,6 +657,7 @@ static void busy_leave(ts_script_run *run)
 {
     if (!run->busy) return;
     ts_engine *e = run->e;
+    busy_info_clear(run);
     atomic_store(&e->script_state, TS_SCRIPT_IDLE);
     atomic_store(&e->script_kill, false);
     atomic_store(&e->script_dirty, false);
@@ -761,6 +851,8 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
     if (!fcall) lua_setglobal(L, "ARGV");
     run.start_us = ts_monotonic_us();
     run.threshold_ms = e->config.busy_reply_threshold;
+    run.argc = q->argc;
+    run.argv = q->argv;
     ts_lua_set_current_run(L, &run);
     if (run.threshold_ms > 0) lua_sethook(L, busy_hook, LUA_MASKCOUNT, 100000);
     int err = fcall ? lua_pcall(L, 2, 1, -4) : lua_pcall(L, 0, 1, -2);

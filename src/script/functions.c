@@ -473,9 +473,14 @@ static void cmd_function_stats(ts_cmd_ctx *c)
 {
     size_t libs, fns;
     ts_functions_stats(&libs, &fns);
+    size_t mark = c->r->out->len;
     ts_reply_map(c->r, 2);
     ts_reply_cstr(c->r, "running_script");
-    ts_reply_null(c->r);   /* the running function's name and command are not shared (docs/status.md) */
+    if (!ts_script_reply_running(c)) {   /* an EVAL is busy */
+        c->r->out->len = mark;
+        ts_reply_error(c->r, TS_ERR_BUSY_EVAL);
+        return;
+    }
     ts_reply_cstr(c->r, "engines");
     ts_reply_map(c->r, 1);
     ts_reply_cstr(c->r, "LUA");

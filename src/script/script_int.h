@@ -71,6 +71,8 @@ typedef struct ts_script_run {
     int nprop;                      /* commands that propagated */
     bool aof_on;
     uint64_t start_us;              /* busy-reply-threshold counts from here */
+    int argc;                       /* the command that runs it (FUNCTION STATS) */
+    const ts_arg *argv;
     long long threshold_ms;
     bool busy;                      /* past the threshold: other clients see it (engine script_state) */
     bool drop_effects;              /* stopped by SHUTDOWN NOSAVE: nothing is logged */
@@ -128,5 +130,9 @@ void ts_functions_free(void);
 int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, bool raise);
 /* SCRIPT KILL (eval true) / FUNCTION KILL. */
 void ts_script_kill(ts_cmd_ctx *c, bool eval);
+/* FUNCTION STATS's running_script: a busy script's name, command and
+ * duration (a map), or null; false (nothing written) when the busy script
+ * is an EVAL (FUNCTION STATS then answers BUSY, as Redis). */
+bool ts_script_reply_running(ts_cmd_ctx *c);
 
 #endif

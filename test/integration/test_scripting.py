@@ -452,6 +452,7 @@ def test_busy_script_kill_and_shutdown(tmp_path):
     assert cli("GET", b0) == "other"      # an untouched shard keeps serving
     assert cli("PING") == "PONG"
     assert cli("FUNCTION", "KILL") == busy_eval
+    assert cli("FUNCTION", "STATS") == busy_eval
     assert cli("SHUTDOWN") == busy_eval
     assert cli("SCRIPT", "KILL") == "OK"
     out = p.communicate(timeout=10)[0].strip()
@@ -464,6 +465,12 @@ def test_busy_script_kill_and_shutdown(tmp_path):
     p = run_async("FCALL", "spin", "1", a0)
     time.sleep(0.5)
     assert cli("GET", a0) == busy_fn
+    c = srv.client()
+    stats = c.execute_command("FUNCTION", "STATS")
+    running = dict(zip(stats[1][::2], stats[1][1::2]))
+    assert running[b"name"] == b"spin" and running[b"command"] == [b"FCALL", b"spin", b"1", a0.encode()], stats
+    assert running[b"duration_ms"] >= 100
+    c.close()
     assert cli("SCRIPT", "KILL") == busy_fn
     assert cli("FUNCTION", "KILL") == "OK"
     assert p.communicate(timeout=10)[0].strip().startswith("ERR Script killed by user with SCRIPT KILL...")
