@@ -259,8 +259,7 @@ void cmd_object_help(ts_cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
-    for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
+    ts_reply_status_lines(c->r, lines, TS_ARRAY_LEN(lines));
 }
 
 /* ---------- EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT] ---------- */

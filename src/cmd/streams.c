@@ -1097,12 +1097,6 @@ void cmd_xgroup_delconsumer(ts_cmd_ctx *c)
     ts_reply_int(c->r, (long long)ts_stream_consumer_delete(a.g, c->argv[4].ptr, c->argv[4].len));
 }
 
-static void reply_help(ts_cmd_ctx *c, const char *const *lines, size_t n)
-{
-    ts_reply_array(c->r, (long)n);
-    for (size_t i = 0; i < n; i++) ts_reply_simple(c->r, lines[i]);
-}
-
 void cmd_xgroup_help(ts_cmd_ctx *c)
 {
     static const char *const lines[] = {
@@ -1124,7 +1118,7 @@ void cmd_xgroup_help(ts_cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    reply_help(c, lines, TS_ARRAY_LEN(lines));
+    ts_reply_status_lines(c->r, lines, TS_ARRAY_LEN(lines));
 }
 
 /* ---------- XACK / XPENDING / XCLAIM / XAUTOCLAIM ---------- */
@@ -1603,5 +1597,5 @@ void cmd_xinfo_help(ts_cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    reply_help(c, lines, TS_ARRAY_LEN(lines));
+    ts_reply_status_lines(c->r, lines, TS_ARRAY_LEN(lines));
 }

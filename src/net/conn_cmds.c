@@ -197,8 +197,7 @@ static void cmd_client_help(ts_cmd_ctx *c)
         "HELP",
         "    Print this help.",
     };
-    ts_reply_array(c->r, (long)TS_ARRAY_LEN(lines));
-    for (size_t i = 0; i < TS_ARRAY_LEN(lines); i++) ts_reply_simple(c->r, lines[i]);
+    ts_reply_status_lines(c->r, lines, TS_ARRAY_LEN(lines));
 }
 
 /* Filters of CLIENT LIST and CLIENT KILL, parsed once on the coordinator

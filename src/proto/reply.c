@@ -178,3 +178,9 @@ void ts_reply_set_map_len(ts_reply *r, size_t handle, long n)
     if (r->resp >= 3) splice_header(r, handle, '%', n);
     else splice_header(r, handle, '*', 2 * (long long)n);
 }
+
+void ts_reply_status_lines(ts_reply *r, const char *const *lines, size_t n)
+{
+    ts_reply_array(r, (long)n);
+    for (size_t i = 0; i < n; i++) ts_reply_simple(r, lines[i]);
+}

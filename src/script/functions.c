@@ -648,8 +648,7 @@ static void cmd_function_help(ts_cmd_ctx *c)
         "HELP",
         "    Prints this help.",
     };
-    ts_reply_array(c->r, (long)TS_ARRAY_LEN(help));
-    for (size_t i = 0; i < TS_ARRAY_LEN(help); i++) ts_reply_simple(c->r, help[i]);
+    ts_reply_status_lines(c->r, help, TS_ARRAY_LEN(help));
 }
 
 void ts_functions_bind(void)

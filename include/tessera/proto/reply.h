@@ -60,6 +60,8 @@ void ts_reply_set(ts_reply *r, long n);                    /* RESP2: array */
 void ts_reply_double(ts_reply *r, double d);               /* RESP2 bulk "%.17g", RESP3 ',' */
 void ts_reply_bool(ts_reply *r, bool b);                   /* RESP2 :1/:0, RESP3 #t/#f */
 void ts_reply_verbatim(ts_reply *r, const char *p, size_t n, const char *ext); /* RESP2 bulk */
+/* An array of status lines (the HELP subcommands' replies). */
+void ts_reply_status_lines(ts_reply *r, const char *const *lines, size_t n);
 
 /* Deferred aggregate length: write a placeholder now, fill it in later.
  * Returns a handle (an offset into the buffer). */
