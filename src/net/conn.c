@@ -788,6 +788,7 @@ static int dispatch_script(ts_conn *c, const ts_command *cmd, int argc, ts_arg *
         ctx.client_local = ts__conn_is_local(c);
         ctx.client_id = c->client.id;
         ctx.acl_user = c->acl_unrestricted ? NULL : c->acl_user;
+        ctx.conn = c;   /* the script's ACL LOG entries */
         c->aof_produced = true;
         ts_run_command(e, &ctx);
         ts__conn_reply_end(c, out);   /* nothing was written when it escalates */
@@ -1023,12 +1024,24 @@ static const char *busy_refusal(ts_conn *c, const ts_command *cmd, int argc, ts_
     return state == TS_SCRIPT_BUSY_EVAL ? TS_ERR_BUSY_EVAL : TS_ERR_BUSY_FUNCTION;
 }
 
-void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)
+static void acl_log_in(ts_conn *c, int reason, int context, ts_arg object, ts_arg username)
 {
     char *info = client_info(c);
-    ts_acl_log_add(c->w->srv->acl_log, reason, c->multi ? TS_ACL_CTX_MULTI : TS_ACL_CTX_TOPLEVEL, object, username, info,
-                   (long)c->w->e.config.acllog_max_len);
+    ts_acl_log_add(c->w->srv->acl_log, reason, context, object, username, info, (long)c->w->e.config.acllog_max_len);
     free(info);
+}
+
+void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username)
+{
+    acl_log_in(c, reason, c->multi ? TS_ACL_CTX_MULTI : TS_ACL_CTX_TOPLEVEL, object, username);
+}
+
+void ts__conn_script_acl_log(ts_conn *c, int reason, ts_arg object)
+{
+    const ts_acl_user *u = ts__conn_acl_user(c);
+    size_t ulen = 0;
+    const char *uname = u ? ts_acl_user_name(u, &ulen) : "";
+    acl_log_in(c, reason, TS_ACL_CTX_LUA, object, (ts_arg){uname, ulen});
 }
 
 /* Redis's ACL check of a call (ACLCheckAllPerm): the NOPERM error to send,

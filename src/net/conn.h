@@ -168,6 +168,8 @@ void ts_conn_describe(ts_conn *c, ts_buf *out, int64_t now_ms);
 const struct ts_acl_user *ts__conn_acl_user(ts_conn *c);
 /* Adds an ACL LOG entry for this connection (route/acl.h reasons). */
 void ts__conn_acl_log(ts_conn *c, int reason, ts_arg object, ts_arg username);
+/* The same for a call a script of the connection ran (context lua). */
+void ts__conn_script_acl_log(ts_conn *c, int reason, ts_arg object);
 /* Sets the user the connection is authenticated as (AUTH, HELLO AUTH). */
 void ts__conn_set_user(ts_conn *c, const struct ts_acl_user *u);
 /* Where a reply produced now on the connection's worker goes: straight to

@@ -22,6 +22,7 @@
 #include "tessera/route/acl.h"
 #include "tessera/route/txn.h"
 #include "tessera/route/watch.h"
+#include "tessera/script/script.h"
 #include "tessera/util/version.h"
 
 static void cmd_select(ts_cmd_ctx *c)
@@ -550,4 +551,5 @@ void ts_conn_commands_bind(void)
     ts_command_bind("client|help", cmd_client_help, NULL);
     ts_command_bind("acl|whoami", cmd_acl_whoami, NULL);
     ts__conn_multi_bind();
+    ts_script_set_acl_logger(ts__conn_script_acl_log);
 }

@@ -427,11 +427,15 @@ static const char *acl_reason(int verdict)
 {
     switch (verdict) {
     case TS_ACL_DENIED_CMD: return "The user executing the script can't run this command or subcommand";
-    case TS_ACL_DENIED_KEY: return "The user executing the script can't access at least one of the keys mentioned in the command";
+    case TS_ACL_DENIED_KEY: return "The user executing the script can't access at least one of the keys mentioned in the command arguments";
     case TS_ACL_DENIED_CHANNEL: return "The user executing the script can't publish to the channel mentioned in the command";
     default: return "The user executing the script lacking the permissions for the command";
     }
 }
+
+static ts_script_acl_logger *acl_logger;
+
+void ts_script_set_acl_logger(ts_script_acl_logger *fn) { acl_logger = fn; }
 
 int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, bool raise)
 {
@@ -448,7 +452,13 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
     if (run->user) {
         int pos = 0;
         int verdict = ts_acl_check(run->user, cmd, argc, argv, &pos);
-        if (verdict != TS_ACL_OK) return call_error(L, acl_reason(verdict), raise);
+        if (verdict != TS_ACL_OK) {
+            if (run->conn && acl_logger) {
+                ts_arg object = verdict == TS_ACL_DENIED_CMD ? (ts_arg){cmd->name, strlen(cmd->name)} : argv[pos];
+                acl_logger(run->conn, verdict, object);
+            }
+            return call_error(L, acl_reason(verdict), raise);
+        }
     }
     if (run->read_only && (cmd->flags & (TS_CMD_WRITE | TS_CMD_MAY_REPLICATE)))
         return call_error(L, "Write commands are not allowed from read-only scripts.", raise);
@@ -732,6 +742,7 @@ typedef struct eval_req {
     uint64_t client_id;
     bool client_local;
     const struct ts_acl_user *user;
+    struct ts_conn *conn;
 } eval_req;
 
 static bool is_evalsha(const ts_command *cmd) { return !strncmp(cmd->name, "evalsha", 7); }
@@ -830,7 +841,7 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
         .e = e, .mode = mode, .lock_owner = lock_owner, .db = q->db, .resp = 2, .caller_resp = r->resp,
         .read_only = ro || (!(flags & TS_SCRIPT_COMPAT) && (flags & TS_SCRIPT_NO_WRITES)), .eval_mode = !fcall,
         .repl = 3, .now_ms = q->now_ms, .client_id = q->client_id, .client_local = q->client_local,
-        .user = q->user, .aof_on = aof != NULL, .keep_undo = mode == TS_SCRIPT_L && e->router->nshards > 1,
+        .user = q->user, .conn = q->conn, .aof_on = aof != NULL, .keep_undo = mode == TS_SCRIPT_L && e->router->nshards > 1,
     };
     snprintf(run.name, sizeof run.name, "%s", script_name);
     ts_aof_log_init(&run.aof);
@@ -921,7 +932,8 @@ static bool eval_run(ts_engine *e, uint8_t mode, const ts_txn *lock_owner, const
 static void cmd_eval(ts_cmd_ctx *c)
 {
     eval_req q = {.cmd = c->cmd, .argc = c->argc, .argv = c->argv, .db = c->db, .now_ms = c->now_ms,
-                  .client_id = c->client_id, .client_local = c->client_local, .user = c->acl_user};
+                  .client_id = c->client_id, .client_local = c->client_local, .user = c->acl_user,
+                  .conn = c->conn};
     ts_prop_none(c);   /* the effects are logged, never EVAL itself */
     if (!eval_run(c->engine, TS_SCRIPT_L, NULL, &q, c->r, c->aof, c->in_exec)) c->escalate = true;
     if (ts_blocking_pending(&c->engine->shard) && !c->defer_blocked) ts_blocking_serve(c->engine);
@@ -940,8 +952,11 @@ static void script_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
 
 static int script_after(ts_txn *t)
 {
+    /* A restricted user's txn is its connection's (t->owner, on this, the
+     * coordinator's, thread): ACL LOG entries name it. */
     eval_req q = {.cmd = t->cmd, .argc = t->argc, .argv = t->argv, .db = t->db, .now_ms = t->now_ms,
-                  .client_id = t->client_id, .client_local = t->client_local, .user = t->state};
+                  .client_id = t->client_id, .client_local = t->client_local, .user = t->state,
+                  .conn = t->state && !t->nested ? t->owner : NULL};
     ts_aof_log *aof = NULL;
     if (t->coord->shard.aof) {
         aof = &t->aof;

@@ -67,6 +67,7 @@ typedef struct ts_script_run {
     uint64_t client_id;
     bool client_local;
     const struct ts_acl_user *user; /* restricted users: checked per call; NULL: unrestricted */
+    struct ts_conn *conn;           /* the client, when this thread owns it (ACL LOG entries), else NULL */
     ts_aof_log aof;                 /* the effects, in order */
     int nprop;                      /* commands that propagated */
     bool aof_on;

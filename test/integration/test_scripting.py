@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import start_tessera
-from tessera_testlib import NSHARDS, keys_on, parse
+from tessera_testlib import NSHARDS, Wire, keys_on, parse
 
 A = keys_on(0, "a", 3)
 B = keys_on(NSHARDS - 1, "b", 3)
@@ -487,3 +487,28 @@ def test_busy_script_kill_and_shutdown(tmp_path):
     assert c.get(b0) == b"other"
     c.close()
     assert srv.stop() == 0
+
+
+def test_script_acl(d, server, reference):
+    """A restricted user's script: each call is checked (Redis's texts) and
+    refusals are logged with context lua."""
+    admins = [Wire(server), Wire(reference)]
+
+    def admin(*args):
+        x, y = (w.cmd(*args) for w in admins)
+        assert x == y, (args, x, y)
+        return x
+
+    admin("ACL", "SETUSER", "scr", "on", ">pw", "~a*", "+@all", "-incr")
+    admin("ACL", "LOG", "RESET")
+    d("AUTH", "scr", "pw")
+    ev(d, "return redis.call('set', KEYS[1], 'x')", keys=(A[0],))
+    ev(d, "return redis.pcall('set', 'zzz', 'x')")
+    ev(d, "return redis.call('incr', KEYS[1])", keys=(A[0],))
+    ev(d, "return redis.call('get', ARGV[1])", B[0])
+    la, lb = (parse(w.cmd("ACL", "LOG")) for w in admins)
+    pick = lambda log: [(e[1], e[3], e[5], e[7]) for e in log]   # count, reason, context, object
+    assert pick(la) == pick(lb)
+    admin("ACL", "DELUSER", "scr")
+    for w in admins:
+        w.close()

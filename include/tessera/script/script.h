@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "tessera/util/buf.h"
+#include "tessera/util/common.h"
 
 /* Binds the scripting commands' implementations into the command table. */
 void ts_script_bind(void);
@@ -29,6 +30,11 @@ void ts_functions_rdb_save(ts_buf *out, bool compress);
 void ts_functions_aof_commands(ts_buf *out);
 /* Loads one library's code from an RDB (no replace); 0, or -1 with err. */
 int ts_functions_rdb_load(const char *code, size_t len, char *err, size_t errlen);
+/* Adds an ACL LOG entry (context lua) for a call a script's ACL refused;
+ * set by net (the connection's), called on the connection's thread. */
+struct ts_conn;
+typedef void ts_script_acl_logger(struct ts_conn *conn, int reason, ts_arg object);
+void ts_script_set_acl_logger(ts_script_acl_logger *fn);
 /* Frees the script cache and the function registry (exit). */
 void ts_script_free(void);
 
