@@ -34,6 +34,7 @@ CALLS = {
     "watch": ("WATCH", "a", "b"), "eval": ("EVAL", "return 1", 2, "a", "b", "arg"),
     "evalsha": ("EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", 1, "a"),
     "eval_ro": ("EVAL_RO", "return 1", 1, "a"), "evalsha_ro": ("EVALSHA_RO", "f" * 40, 0),
+    "fcall": ("FCALL", "fn", 2, "a", "b", "arg"), "fcall_ro": ("FCALL_RO", "fn", 1, "a"),
     # sort
     "sort": ("SORT", "k", "BY", "w_*", "LIMIT", 0, 1, "GET", "#", "STORE", "d"),
     "sort_ro": ("SORT_RO", "k", "BY", "w_*", "GET", "o_*"),

@@ -554,6 +554,38 @@ CASES += [
       [("SMOVE", S0A, S2A, "zz")], CLEAN, watch=(S2A,), cmd="smove", noexpire=True),
 ]
 
+def _crc64(data):
+    """Redis's CRC-64 (Jones, reflected): DUMP payloads' checksum."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x95ac9329ac4bc9b5 if crc & 1 else crc >> 1
+    return crc
+
+
+def _function_payload(code):
+    """FUNCTION DUMP's format for one library: opcode 245, the code as an
+    RDB string (plain), RDB version 10, CRC-64."""
+    code = code.encode()
+    assert len(code) < 16384
+    body = bytes([245, 0x40 | (len(code) >> 8), len(code) & 0xff]) + code + bytes([10, 0])
+    return body + _crc64(body).to_bytes(8, "little")
+
+
+# Function libraries are not keys: FUNCTION LOAD, DELETE, FLUSH and RESTORE
+# never dirty a watched key (Redis signals nothing for them).
+_LIB = "#!lua name=wlib\nredis.register_function('wf', function() return 1 end)"
+FUNCTION_DUMP = _function_payload(_LIB)
+CASES += [
+    C("function load", STR, [("FUNCTION", "LOAD", "REPLACE", _LIB)], CLEAN, cmd="function|load"),
+    C("function delete", STR + [("FUNCTION", "LOAD", "REPLACE", _LIB)], [("FUNCTION", "DELETE", "wlib")], CLEAN,
+      cmd="function|delete"),
+    C("function flush", STR, [("FUNCTION", "FLUSH")], CLEAN, cmd="function|flush"),
+    C("function restore", STR + [("FUNCTION", "LOAD", "REPLACE", _LIB)],
+      [("FUNCTION", "RESTORE", FUNCTION_DUMP, "REPLACE")], CLEAN, cmd="function|restore"),
+]
+
 # Write commands without a case: name -> why. None today: every write
 # command of the table can be set up from a client.
 SKIP = {}
@@ -562,7 +594,8 @@ SKIP = {}
 # change consumer groups, pending entries or the last id, not what WATCH
 # sees). XGROUP CREATE is not here: its MKSTREAM form signals the new key.
 NEVER_SIGNALS = {"xsetid", "xreadgroup", "xgroup|setid", "xgroup|destroy", "xgroup|createconsumer",
-                 "xgroup|delconsumer", "xack", "xclaim", "xautoclaim"}
+                 "xgroup|delconsumer", "xack", "xclaim", "xautoclaim", "function|load", "function|delete",
+                 "function|flush", "function|restore"}
 
 
 # ---------- running a case ----------
