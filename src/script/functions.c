@@ -116,7 +116,9 @@ static bool valid_name(const char *s)
 
 /* Redis's functionExtractLibMetaData and engine->create: the library, or
  * NULL with Redis's error text in err (with its code). */
-static library *library_build(const char *code, size_t len, char *err, size_t errlen)
+#define LOAD_TIMEOUT_MS 500   /* Redis's LOAD_TIMEOUT_MS */
+
+static library *library_build(const char *code, size_t len, long long timeout_ms, char *err, size_t errlen)
 {
     if (len < 2 || code[0] != '#' || code[1] != '!') {
         snprintf(err, errlen, "ERR Missing library metadata");
@@ -163,7 +165,7 @@ static library *library_build(const char *code, size_t len, char *err, size_t er
         lua_State *L = ts_lua_state();
         int base = lua_gettop(L);
         lua_newtable(L);
-        if (ts_lua_load_library(L, nl, len - (size_t)(nl - code), err, errlen) == 0) {
+        if (ts_lua_load_library(L, nl, len - (size_t)(nl - code), timeout_ms, err, errlen) == 0) {
             l = ts_calloc(1, sizeof(*l));
             l->name = ts_strndup(name, strlen(name));
             l->code = dup_str(code, len);
@@ -247,7 +249,7 @@ bool ts_fn_push(lua_State *L, const char *name, size_t len, unsigned *flags)
             const char *nl = memchr(codes[i], '\n', lens[i]);
             char err[256];
             lua_newtable(L);
-            if (nl && ts_lua_load_library(L, nl, lens[i] - (size_t)(nl - codes[i]), err, sizeof err) == 0) {
+            if (nl && ts_lua_load_library(L, nl, lens[i] - (size_t)(nl - codes[i]), 0, err, sizeof err) == 0) {
                 lua_pushnil(L);
                 while (lua_next(L, -2)) {
                     lua_pushvalue(L, -2);
@@ -307,7 +309,7 @@ void ts_functions_aof_commands(ts_buf *out)
 
 int ts_functions_rdb_load(const char *code, size_t len, char *err, size_t errlen)
 {
-    library *l = library_build(code, len, err, errlen);
+    library *l = library_build(code, len, 0, err, errlen);   /* from a file: no time limit, as Redis */
     if (!l) return -1;
     pthread_mutex_lock(&fn_mu);
     bool ok = registry_join(&reg, l, false, err, errlen);
@@ -348,7 +350,7 @@ static void cmd_function_load(ts_cmd_ctx *c)
         return;
     }
     char err[512];
-    library *l = library_build(c->argv[pos].ptr, c->argv[pos].len, err, sizeof err);
+    library *l = library_build(c->argv[pos].ptr, c->argv[pos].len, LOAD_TIMEOUT_MS, err, sizeof err);
     if (!l) {
         ts_reply_error(c->r, err);
         return;
@@ -561,7 +563,7 @@ static void cmd_function_restore(ts_cmd_ctx *c)
             ok = false;
             break;
         }
-        library *l = library_build(code, len, err, sizeof err);
+        library *l = library_build(code, len, LOAD_TIMEOUT_MS, err, sizeof err);
         free(code);
         if (!l || !registry_join(&fresh, l, false, err, sizeof err)) {
             library_free(l);

@@ -27,6 +27,7 @@
 
 #include "lua_libs.h"
 #include "script_int.h"
+#include "tessera/util/clock.h"
 #include "tessera/util/log.h"
 #include "tessera/util/sha1.h"
 #include "tessera/util/version.h"
@@ -1038,7 +1039,19 @@ static int fenv_index(lua_State *L)
 
 void ts_lua_push_env(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, "ts_env"); }
 
-int ts_lua_load_library(lua_State *L, const char *code, size_t len, char *err, size_t errlen)
+static _Thread_local uint64_t load_deadline_us;
+
+/* Redis's luaEngineLoadHook: a library's code that runs too long fails. */
+static void load_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (ts_monotonic_us() <= load_deadline_us) return;
+    lua_sethook(L, load_hook, LUA_MASKLINE, 0);
+    ts_lua_push_error(L, "FUNCTION LOAD timeout", 21);
+    lua_error(L);
+}
+
+int ts_lua_load_library(lua_State *L, const char *code, size_t len, long long timeout_ms, char *err, size_t errlen)
 {
     int collect = lua_gettop(L);
     lua_pushvalue(L, collect);
@@ -1053,7 +1066,13 @@ int ts_lua_load_library(lua_State *L, const char *code, size_t len, char *err, s
         lua_setfenv(L, -2);
         lua_pushboolean(L, 1);
         lua_setfield(L, LUA_REGISTRYINDEX, "ts_loading");
-        if (lua_pcall(L, 0, 0, 0) != 0) {
+        if (timeout_ms > 0) {
+            load_deadline_us = ts_monotonic_us() + (uint64_t)timeout_ms * 1000;
+            lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
+        }
+        int status = lua_pcall(L, 0, 0, 0);
+        if (timeout_ms > 0) lua_sethook(L, NULL, 0, 0);
+        if (status != 0) {
             const char *msg = NULL;
             char tmp[512];
             if (lua_isstring(L, -1)) {

@@ -106,10 +106,11 @@ void ts_lua_set_current_run(lua_State *L, ts_script_run *run);
 /* FUNCTION LOAD's registration (functions.c): a library's code runs with
  * the load API (redis.register_function, redis.log, the versions); each
  * registered function lands in the table at the top of the stack
- * (name -> {callback=f, description=s, flags=n}). 0, or -1 with the error
+ * (name -> {callback=f, description=s, flags=n}); code running longer than
+ * timeout_ms (0: no limit) fails as Redis's FUNCTION LOAD timeout. 0, or -1 with the error
  * text in err ("Error compiling function: ...", "Error registering
  * functions: ..."). */
-int ts_lua_load_library(lua_State *L, const char *code, size_t len, char *err, size_t errlen);
+int ts_lua_load_library(lua_State *L, const char *code, size_t len, long long timeout_ms, char *err, size_t errlen);
 /* The environment scripts run in (the globals proxy) and functions'. */
 void ts_lua_push_env(lua_State *L);
 

@@ -305,6 +305,7 @@ LOAD_ERRORS = [
     "#!lua name=l5\nredis.register_function({function_name='x', callback=function() end, bogus=1})",
     "#!lua name=l5\nredis.register_function('bad name', function() end)",
     "#!lua name=l5\nredis.register_function('a', function() end) redis.register_function('a', function() end)",
+    "#!lua name=l5\nlocal i = 0 while true do i = i + 1 end",
     "#!lua name=l5\nlocal v = redis.REDIS_VERSION redis.log(redis.LOG_NOTICE, 'x') "
     "redis.register_function('v', function() return v end)",
 ]
