@@ -434,6 +434,7 @@ static const char *acl_reason(int verdict)
 }
 
 static ts_script_acl_logger *acl_logger;
+static _Thread_local ts_buf tl_reply;   /* redis.call's reply bytes, reused (freed at thread end) */
 
 void ts_script_set_acl_logger(ts_script_acl_logger *fn) { acl_logger = fn; }
 
@@ -463,19 +464,19 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
     if (run->read_only && (cmd->flags & (TS_CMD_WRITE | TS_CMD_MAY_REPLICATE)))
         return call_error(L, "Write commands are not allowed from read-only scripts.", raise);
 
-    ts_buf out;
-    ts_buf_init(&out);
+    /* The reply, in a buffer the thread keeps (calls do not nest). */
+    ts_buf *out = &tl_reply;
+    out->len = 0;
     if (!strcmp(cmd->name, "select")) {
         /* The script client's own database (the caller's stays). */
         long long db;
-        if (!ts_arg_to_ll(argv[1], &db)) ts_buf_append(&out, "-" TS_ERR_NOT_INT "\r\n", strlen(TS_ERR_NOT_INT) + 3);
-        else if (db < 0 || db >= run->e->shard.ndb) ts_buf_append(&out, "-" TS_ERR_DB_INDEX "\r\n", strlen(TS_ERR_DB_INDEX) + 3);
+        if (!ts_arg_to_ll(argv[1], &db)) ts_buf_append(out, "-" TS_ERR_NOT_INT "\r\n", strlen(TS_ERR_NOT_INT) + 3);
+        else if (db < 0 || db >= run->e->shard.ndb) ts_buf_append(out, "-" TS_ERR_DB_INDEX "\r\n", strlen(TS_ERR_DB_INDEX) + 3);
         else {
             run->db = (int)db;
-            ts_buf_append(&out, "+OK\r\n", 5);
+            ts_buf_append(out, "+OK\r\n", 5);
         }
     } else if (cmd->route == TS_ROUTE_CONN) {
-        ts_buf_free(&out);
         return call_error(L, "This Redis command is not allowed from script", raise);
     } else {
         ts_engine *e = run->e;
@@ -514,7 +515,7 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
             cap.db = run->aof.db;
             aof = &cap;
         }
-        call_args a = {.cmd = cmd, .db = run->db, .argc = argc, .resp = run->resp, .argv = argv, .out = &out,
+        call_args a = {.cmd = cmd, .db = run->db, .argc = argc, .resp = run->resp, .argv = argv, .out = out,
                        .aof = aof, .now_ms = run->now_ms, .client_id = run->client_id,
                        .client_local = run->client_local};
         int rc = 0;
@@ -527,14 +528,13 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
             else
                 run_on(e, &a);
         } else if (multi) {
-            run_member(run, cmd, argc, argv, all ? NULL : pos, all ? 0 : nkeys, &out, aof);
+            run_member(run, cmd, argc, argv, all ? NULL : pos, all ? 0 : nkeys, out, aof);
         } else {
             ts_engine_call(e, ts_engine_of(e, target), run_on, &a);
         }
         if (pos != stackpos) free(pos);
         if (rc < 0) {
             ts_aof_log_free(&cap);
-            ts_buf_free(&out);
             return rc;
         }
         if ((cmd->flags & TS_CMD_WRITE) && !run->write_dirty) {
@@ -548,9 +548,12 @@ int ts_script_call(lua_State *L, ts_script_run *run, int argc, ts_arg *argv, boo
         }
         ts_aof_log_free(&cap);
     }
-    bool is_error = out.len && out.data[0] == '-';
-    ts_lua_push_reply(L, out.data, out.len);
-    ts_buf_free(&out);
+    bool is_error = out->len && out->data[0] == '-';
+    ts_lua_push_reply(L, out->data, out->len);
+    if (out->cap > 1 << 20) {   /* a huge reply's buffer does not stay */
+        ts_buf_free(out);
+        ts_buf_init(out);
+    }
     return raise && is_error ? -1 : 1;
 }
 
@@ -1065,7 +1068,12 @@ void ts_script_bind(void)
     ts_functions_bind();
 }
 
-void ts_script_thread_end(void) { ts_lua_state_free(); }
+void ts_script_thread_end(void)
+{
+    ts_lua_state_free();
+    ts_buf_free(&tl_reply);
+    ts_buf_init(&tl_reply);
+}
 
 void ts_script_free(void)
 {

@@ -473,8 +473,9 @@ static int generic_call(lua_State *L, bool raise)
         return raise ? raise_error_table(L) : 1;
     }
     ts_arg stack[16];
+    char numstack[16][32];
     ts_arg *argv = argc > 16 ? ts_malloc(sizeof(ts_arg) * (size_t)argc) : stack;
-    char (*nums)[32] = ts_malloc(32 * (size_t)argc);
+    char (*nums)[32] = argc > 16 ? ts_malloc(32 * (size_t)argc) : numstack;
     int j;
     for (j = 0; j < argc; j++) {
         if (lua_type(L, j + 1) == LUA_TNUMBER) {
@@ -496,7 +497,7 @@ static int generic_call(lua_State *L, bool raise)
         /* The strings stay on the Lua stack (referenced by argv) during the call. */
         rc = ts_script_call(L, run, argc, argv, raise);
     }
-    free(nums);
+    if (nums != numstack) free(nums);
     if (argv != stack) free(argv);
     if (rc < 0) return raise_error_table(L);
     /* Only the result remains meaningful: drop the arguments below it. */
