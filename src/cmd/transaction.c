@@ -5,7 +5,10 @@
  *
  * Compound txn phases (route/txn.h's protocol):
  *   0 ACQUIRE  every part locks its share of the queued commands' keys (or
- *              takes its shard whole); nothing runs yet.
+ *              takes its shard whole) and checks the WATCHed keys; when the
+ *              queue holds only single-shard commands and nothing is
+ *              watched, each part also runs its share right there (the
+ *              whole EXEC in one pass, as MSET writes in phase 0).
  *   1..       the coordinator walks the queue (exec_after): connection and
  *              stateless commands run there at their turn; a run of
  *              consecutive single-shard commands is one round (one STEP to
@@ -230,6 +233,8 @@ typedef struct tx_state {
     int n;
     ts_tx_client who;    /* who.watch: the WATCH session, checked in phase 0 */
     int next;            /* first command not finished */
+    bool early;          /* only single-shard commands and no WATCH: each part runs its share while
+                            ACQUIRE passes (one hop less; strict two-phase locking holds as for MSET) */
     int round_end;       /* ITEM_SHARD round in flight: [next, round_end) */
     ts_txn *member;      /* multi-shard command in flight (items[next]) */
     int member_seq;      /* its phase 0: the part running now */
@@ -252,6 +257,9 @@ static void exec_step(ts_txn *t, ts_txn_part *p, ts_cmd_ctx *ctx)
         /* Every key of the part is locked now: a watched key that expired
          * since WATCH dirties the session; its registrations go. */
         if (st->who.watch) ts_watch_check_and_drop(&e->shard, p->shard, st->who.watch, t->now_ms);
+        if (st->early)
+            for (int i = 0; i < st->n; i++)
+                if (st->items[i].p.shard == p->shard) run_item(e, t, &st->items[i]);
         return;
     }
     if (st->member) {
@@ -334,6 +342,7 @@ static int exec_after(ts_txn *t)
         t->state = NULL;
         return -1;
     }
+    if (t->phase == 0 && st->early) st->next = st->n;   /* everything ran in ACQUIRE */
     if (t->phase > 0) {
         if (st->member) {
             ts_txn *m = st->member;
@@ -455,6 +464,9 @@ ts_txn *ts_tx_new(ts_engine *coord, const ts_command *exec, ts_txn_done_fn *on_d
     }
     q->n = 0;
     ts_tx_queue_clear(q);
+    st->early = !who->watch && st->n > 0;
+    for (int i = 0; i < st->n; i++)
+        st->early &= st->items[i].p.kind == ITEM_SHARD && !st->items[i].q.denied;
     ts_watch *w = who->watch;
     if (w && w->n) {
         /* The watched keys are locked with the others (one holder per db):
