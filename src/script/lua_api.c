@@ -279,10 +279,18 @@ void ts_lua_push_reply(lua_State *L, const char *p, size_t n)
 
 /* ---------- Lua -> RESP ---------- */
 
-static void map_crlf(char *s, size_t n)
+/* A copy of the string at the top of the stack, NUL-terminated, with CR
+ * and LF made spaces (Redis's sdsmapchars for status, error and big number
+ * replies); free() it. */
+static char *reply_text(lua_State *L, size_t *len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n') s[i] = ' ';
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    char *out = ts_malloc(n + 1);
+    for (size_t i = 0; i < n; i++) out[i] = (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i];
+    out[n] = '\0';
+    *len = n;
+    return out;
 }
 
 void ts_lua_reply(lua_State *L, ts_reply *r, int script_resp)
@@ -316,11 +324,7 @@ void ts_lua_reply(lua_State *L, ts_reply *r, int script_resp)
         lua_rawget(L, -2);
         if (lua_type(L, -1) == LUA_TSTRING) {
             size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            char *msg = ts_malloc(n + 1);
-            memcpy(msg, s, n);
-            msg[n] = '\0';
-            map_crlf(msg, n);
+            char *msg = reply_text(L, &n);
             ts_reply_error(r, msg);
             free(msg);
             lua_pop(L, 2);
@@ -331,11 +335,7 @@ void ts_lua_reply(lua_State *L, ts_reply *r, int script_resp)
         lua_rawget(L, -2);
         if (lua_type(L, -1) == LUA_TSTRING) {
             size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            char *ok = ts_malloc(n + 1);
-            memcpy(ok, s, n);
-            ok[n] = '\0';
-            map_crlf(ok, n);
+            char *ok = reply_text(L, &n);
             ts_reply_raw(r, "+", 1);
             ts_reply_raw(r, ok, strlen(ok));
             ts_reply_raw(r, "\r\n", 2);
@@ -356,11 +356,7 @@ void ts_lua_reply(lua_State *L, ts_reply *r, int script_resp)
         lua_rawget(L, -2);
         if (lua_type(L, -1) == LUA_TSTRING) {
             size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            char *num = ts_malloc(n + 1);
-            memcpy(num, s, n);
-            num[n] = '\0';
-            map_crlf(num, n);
+            char *num = reply_text(L, &n);
             if (r->resp == 3) {
                 ts_reply_raw(r, "(", 1);
                 ts_reply_raw(r, num, n);

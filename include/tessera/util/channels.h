@@ -96,6 +96,18 @@
  *     messages give the happens-before; reference counts are atomic.
  *   - The ACL log (route/acl_log.c): any worker appends on a refusal and
  *     reads it for ACL LOG, under its own mutex.
+ *   - The script cache and the function registry (script/eval.c,
+ *     script/functions.c): any worker reads and changes them under their
+ *     own mutexes; each thread compiles its own copies (a generation
+ *     counter, atomic, tells it when to reload).
+ *   - A busy script's state (route/engine.h script_state, script_dirty,
+ *     script_kill; the router's scripts_busy counters): atomics written by
+ *     the engine running the script (kill: by SCRIPT/FUNCTION KILL on any
+ *     worker); FUNCTION STATS's copy of its name and command is under a
+ *     mutex per engine (script/eval.c busy_infos).
+ *   - A WATCH session's dirty flag (route/watch.h): set by any shard
+ *     (release), read by the coordinator after a message from every shard
+ *     concerned.
  */
 #ifndef TESSERA_CHANNELS_H
 #define TESSERA_CHANNELS_H
